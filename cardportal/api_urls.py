@@ -1,0 +1,26 @@
+"""Every app's API under /api/. Apps add their routes to their own `api_urls` module."""
+
+from importlib import import_module
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from members import api as members_api
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("token/", obtain_auth_token, name="token"),
+    path("members/", members_api.MemberListApi.as_view(), name="member-list"),
+    path("members/<int:pk>/", members_api.MemberDetailApi.as_view(), name="member-detail"),
+]
+
+for app in ("issuance", "merchants", "benefits", "quotas"):
+    try:
+        module = import_module(f"{app}.api_urls")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{app}.api_urls":
+            raise
+        continue
+    urlpatterns.append(path(f"{app}/", include(module)))

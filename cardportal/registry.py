@@ -1,0 +1,60 @@
+"""Where apps plug into shared pages without the shared code importing them.
+
+Each app registers, in its AppConfig.ready(), its navigation entries, its dashboard panels and
+its panels on the member page. Dependencies keep pointing one way: `members` renders the member
+page and never imports `issuance`; `issuance` registers a panel that shows the member's cards.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    roles: frozenset[str] | None = None  # None: every staff role
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Panel:
+    """`render(request, obj)` returns a context dict for `template`, or None to hide the panel."""
+
+    template: str
+    render: Callable
+    order: int = 100
+
+
+@dataclass
+class Registry:
+    nav: list[NavItem] = field(default_factory=list)
+    dashboard: list[Panel] = field(default_factory=list)
+    member: list[Panel] = field(default_factory=list)
+
+    def add_nav(self, item: NavItem) -> None:
+        if item not in self.nav:
+            self.nav.append(item)
+            self.nav.sort(key=lambda i: i.order)
+
+    def add_dashboard(self, panel: Panel) -> None:
+        if panel not in self.dashboard:
+            self.dashboard.append(panel)
+            self.dashboard.sort(key=lambda p: p.order)
+
+    def add_member(self, panel: Panel) -> None:
+        if panel not in self.member:
+            self.member.append(panel)
+            self.member.sort(key=lambda p: p.order)
+
+
+registry = Registry()
+
+
+def render_panels(panels: list[Panel], request, obj=None) -> list[dict]:
+    rendered = []
+    for panel in panels:
+        context = panel.render(request, obj)
+        if context is not None:
+            rendered.append({"template": panel.template, **context})
+    return rendered

@@ -1,0 +1,31 @@
+from importlib import import_module
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+
+admin.site.site_header = "工会会员卡门户 · 管理后台"
+admin.site.site_title = "工会会员卡门户"
+admin.site.index_title = "管理"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("members/", include("members.urls")),
+    path("api/", include(("cardportal.api_urls", "api"))),
+    path("admin/", admin.site.urls),
+]
+
+# Apps with pages of their own mount them under their name.
+for app in ("issuance", "merchants", "benefits", "quotas"):
+    try:
+        import_module(f"{app}.urls")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{app}.urls":
+            raise
+        continue
+    urlpatterns.append(path(f"{app}/", include(f"{app}.urls")))

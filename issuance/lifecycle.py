@@ -1,0 +1,193 @@
+"""The card state machine and the monthly counters that follow it.
+
+Every status change goes through `cards_transition` (or `cards_apply` for new applications):
+it locks the cards, refuses transitions the machine does not allow, writes one CardEvent per
+card, sets each stage timestamp once, and adds to UnionMonthCount in the same transaction.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from django.db import connection, transaction
+from django.db.models import Count
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from cardportal.errors import ApplicationError
+
+from .models import Card, CardEvent, UnionMonthCount
+
+S = Card.Status
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.APPLIED: frozenset({S.IN_BATCH, S.CANCELLED}),
+    S.IN_BATCH: frozenset({S.ISSUED, S.REJECTED_BY_BANK, S.APPLIED}),
+    S.REJECTED_BY_BANK: frozenset({S.APPLIED, S.CANCELLED}),
+    S.ISSUED: frozenset({S.RECEIVED, S.LOST, S.CANCELLED}),
+    S.RECEIVED: frozenset({S.DISTRIBUTED, S.LOST, S.CANCELLED}),
+    S.DISTRIBUTED: frozenset({S.ACTIVATED, S.LOST, S.CANCELLED}),
+    S.ACTIVATED: frozenset({S.LOST, S.CANCELLED}),
+    S.LOST: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+# The stage a status marks, its timestamp field, and the counter it feeds.
+STAGE_FIELD = {
+    S.ISSUED: "issued_at",
+    S.RECEIVED: "received_at",
+    S.DISTRIBUTED: "distributed_at",
+    S.ACTIVATED: "activated_at",
+    S.LOST: "closed_at",
+    S.CANCELLED: "closed_at",
+}
+COUNTED = {S.ISSUED: "issued", S.RECEIVED: "received", S.DISTRIBUTED: "distributed", S.ACTIVATED: "activated"}
+
+STATUS_LABELS = dict(S.choices)
+
+
+def month_of(at: datetime) -> date:
+    return timezone.localtime(at).date().replace(day=1)
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def refusal_message(card: Card, to_status: str) -> str:
+    return (
+        f"卡片（{card.number or '未制卡'}）当前状态为“{STATUS_LABELS[card.status]}”，"
+        f"不能变更为“{STATUS_LABELS[to_status]}”"
+    )
+
+
+def bump_counts(deltas: Counter) -> None:
+    """Add (union_id, month, metric) -> n to UnionMonthCount with one upsert per key.
+
+    INSERT … ON CONFLICT DO UPDATE adds to the stored count atomically, on PostgreSQL and SQLite."""
+    if not deltas:
+        return
+    table = UnionMonthCount._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (union_id, month, metric, count) VALUES (%s, %s, %s, %s) "
+        f"ON CONFLICT (union_id, month, metric) DO UPDATE SET count = {table}.count + excluded.count"
+    )
+    rows = [(u, m, metric, n) for (u, m, metric), n in sorted(deltas.items()) if n]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _counts_for(card: Card, to_status: str, at: datetime) -> tuple | None:
+    metric = COUNTED.get(to_status)
+    field = STAGE_FIELD.get(to_status)
+    # Counted once per member: replacement cards and stages already reached add nothing.
+    if metric is None or card.replaces_id is not None or getattr(card, field) is not None:
+        return None
+    return (card.union_id, month_of(at), metric)
+
+
+@transaction.atomic
+def cards_transition(
+    *,
+    cards: Iterable[Card] | Iterable[int],
+    to_status: str,
+    actor=None,
+    at: datetime | None = None,
+    note: str = "",
+    updates: dict[int, dict] | None = None,
+    strict: bool = True,
+) -> list[Card]:
+    """Move cards to `to_status`. Locks them (ordered by pk), checks the machine, writes events,
+    stage timestamps and counters. `updates` sets extra fields per card id (number, bank_reason).
+    strict=True refuses the whole call if any card may not move; strict=False skips those and
+    returns only the cards that moved."""
+    at = at or timezone.now()
+    ids = sorted({c if isinstance(c, int) else c.pk for c in cards})
+    locked = list(Card.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    if len(locked) != len(ids):
+        raise ApplicationError("部分卡片不存在", code="card_missing")
+    moving, refused = [], []
+    for card in locked:
+        (moving if can_transition(card.status, to_status) else refused).append(card)
+    if refused and strict:
+        raise ApplicationError(refusal_message(refused[0], to_status), code="transition_refused")
+    deltas: Counter = Counter()
+    events = []
+    fields = {"status", "updated_at"}
+    for card in moving:
+        key = _counts_for(card, to_status, at)
+        if key:
+            deltas[key] += 1
+        events.append(
+            CardEvent(card=card, from_status=card.status, to_status=to_status, at=at, actor=actor, note=note)
+        )
+        card.status = to_status
+        stage = STAGE_FIELD.get(to_status)
+        if stage and getattr(card, stage) is None:
+            setattr(card, stage, at)
+            fields.add(stage)
+        for name, value in (updates or {}).get(card.pk, {}).items():
+            setattr(card, name, value)
+            fields.add(name)
+        card.updated_at = at
+    if moving:
+        Card.objects.bulk_update(moving, sorted(fields), batch_size=2000)
+        CardEvent.objects.bulk_create(events, batch_size=2000)
+        bump_counts(deltas)
+    return moving
+
+
+@transaction.atomic
+def cards_apply(*, members: Iterable, actor=None, at: datetime | None = None, note: str = "") -> list[Card]:
+    """Create an `applied` card for each member without a live card (idempotent: a member who
+    already has one is skipped). Hardship workers are marked so batches take them first."""
+    at = at or timezone.now()
+    members = list(members)
+    live = set(
+        Card.objects.filter(member__in=[m.pk for m in members])
+        .exclude(status__in=Card.DEAD)
+        .values_list("member_id", flat=True)
+    )
+    new = [
+        Card(member=m, union_id=m.union_id, is_hardship=m.is_hardship, applied_at=at, updated_at=at)
+        for m in members
+        if m.pk not in live
+    ]
+    Card.objects.bulk_create(new, batch_size=2000)  # PostgreSQL and SQLite return the new ids
+    CardEvent.objects.bulk_create(
+        [CardEvent(card=c, from_status="", to_status=S.APPLIED, at=at, actor=actor, note=note) for c in new],
+        batch_size=2000,
+    )
+    deltas: Counter = Counter((c.union_id, month_of(at), "applied") for c in new)
+    bump_counts(deltas)
+    return new
+
+
+def recount_union_months() -> dict[tuple[int, date, str], int]:
+    """Count UnionMonthCount's figures from the cards themselves (the check the counters must pass)."""
+    result: dict[tuple[int, date, str], int] = {}
+    base = Card.objects.filter(replaces__isnull=True)
+    for metric, field in [("applied", "applied_at")] + [(m, STAGE_FIELD[s]) for s, m in COUNTED.items()]:
+        rows = (
+            base.filter(**{f"{field}__isnull": False})
+            .annotate(month=TruncMonth(field))
+            .values("union_id", "month")
+            .annotate(n=Count("id"))
+        )
+        for row in rows:
+            month = row["month"].date() if isinstance(row["month"], datetime) else row["month"]
+            result[(row["union_id"], month, metric)] = row["n"]
+    return result
+
+
+def stored_union_months() -> dict[tuple[int, date, str], int]:
+    return {(r.union_id, r.month, r.metric): r.count for r in UnionMonthCount.objects.exclude(count=0)}
+
+
+@transaction.atomic
+def rebuild_union_months() -> int:
+    UnionMonthCount.objects.all().delete()
+    counts = recount_union_months()
+    UnionMonthCount.objects.bulk_create(
+        [UnionMonthCount(union_id=u, month=m, metric=k, count=n) for (u, m, k), n in counts.items()],
+        batch_size=5000,
+    )
+    return len(counts)

@@ -1,0 +1,112 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from cardportal.audit import audit_for, client_ip
+from cardportal.errors import ApplicationError
+from cardportal.pagination import paginate
+from cardportal.registry import registry, render_panels
+from cardportal.scoping import staff_of
+
+from . import selectors, services
+from .forms import MemberSearchForm, MemberTransferForm
+from .models import Union
+
+
+def _can_reveal(user) -> bool:
+    staff = staff_of(user)
+    return user.is_superuser or (staff is not None and staff.can_reveal_pii)
+
+
+@login_required
+def member_list(request):
+    unions = selectors.union_list_for_user(user=request.user)
+    form = MemberSearchForm(request.GET or None, unions=unions)
+    filters = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        hardship = {"1": True, "0": False}.get(data["hardship"])
+        filters = {
+            "q": data["q"],
+            "union_id": data["union"].pk if data["union"] else None,
+            "employment_type": data["employment_type"],
+            "hardship": hardship,
+            "status": data["status"],
+        }
+    members = selectors.member_list_for_user(user=request.user, **filters)
+    page = paginate(request, members)
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = "members/_member_table.html" if request.htmx else "members/member_list.html"
+    return render(request, template, {"form": form, "page": page, "query": query.urlencode()})
+
+
+@login_required
+def member_detail(request, pk):
+    member = selectors.member_get_for_user(user=request.user, pk=pk)
+    transfer_form = None
+    staff = staff_of(request.user)
+    if request.user.is_superuser or (staff and staff.can_review):
+        transfer_form = MemberTransferForm(unions=selectors.union_list_for_user(user=request.user))
+    context = {
+        "member": member,
+        "transfers": member.transfers.select_related("from_union", "to_union", "actor"),
+        "audit": audit_for(member)[:50],
+        "can_reveal": _can_reveal(request.user),
+        "transfer_form": transfer_form,
+        "panels": render_panels(registry.member, request, member),
+    }
+    return render(request, "members/member_detail.html", context)
+
+
+@login_required
+@require_POST
+def member_reveal_id(request, pk):
+    member = selectors.member_get_for_user(user=request.user, pk=pk)
+    if not _can_reveal(request.user):
+        raise PermissionDenied
+    id_number = services.member_reveal_id(member=member, actor=request.user, ip=client_ip(request))
+    return render(request, "members/_revealed_id.html", {"member": member, "id_number": id_number})
+
+
+@login_required
+@require_POST
+def member_transfer(request, pk):
+    member = selectors.member_get_for_user(user=request.user, pk=pk)
+    staff = staff_of(request.user)
+    if not (request.user.is_superuser or (staff and staff.can_review)):
+        raise PermissionDenied
+    form = MemberTransferForm(request.POST, unions=selectors.union_list_for_user(user=request.user))
+    if form.is_valid():
+        try:
+            services.member_transfer(
+                member=member,
+                to_union=form.cleaned_data["to_union"],
+                actor=request.user,
+                note=form.cleaned_data["note"],
+            )
+            messages.success(request, f"已将 {member.name} 转入 {form.cleaned_data['to_union']}")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(request, "请选择要转入的基层工会")
+    return redirect(member)
+
+
+@login_required
+def union_list(request):
+    unions = selectors.union_list_for_user(user=request.user)
+    return render(request, "members/union_list.html", {"unions": unions})
+
+
+@login_required
+def union_detail(request, pk):
+    union = selectors.union_get_for_user(user=request.user, pk=pk)
+    children = union.children.order_by("code")
+    return render(
+        request,
+        "members/union_detail.html",
+        {"union": union, "children": children, "member_count": union.members.count(), "Level": Union.Level},
+    )
