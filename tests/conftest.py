@@ -109,3 +109,32 @@ def login(page, live_server, username: str, password: str = "pw-Cardportal-1") -
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
+
+
+# --- Celery -----------------------------------------------------------------------------------
+@pytest.fixture
+def run_tasks_inline(settings):
+    """Tasks run in-process when enqueued, even where REDIS_URL is set (tests about the service,
+    not the broker). Combine with django_capture_on_commit_callbacks(execute=True) in tests that
+    are not transactional, since tasks are enqueued after commit."""
+    from cardportal.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def celery_worker_thread(transactional_db):
+    """A real Celery worker consuming from the Redis broker (REDIS_URL), in a thread of this
+    process, so it sees the test database. Mark the test `broker` (skipped without REDIS_URL)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from cardportal.celery import app
+
+    app.conf.task_always_eager = False
+    with start_worker(
+        app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30
+    ) as worker:
+        yield worker
