@@ -1,7 +1,8 @@
 """Where apps plug into shared pages without the shared code importing them.
 
-Each app registers, in its AppConfig.ready(), its navigation entries, its dashboard panels and
-its panels on the member page. Dependencies keep pointing one way: `members` renders the member
+Each app registers, in its AppConfig.ready(), its navigation entries, its dashboard panels, its
+panels on the member page, and what it does when members are registered (issuance applies for
+their cards). Dependencies keep pointing one way: `members` renders the member
 page and never imports `issuance`; `issuance` registers a panel that shows the member's cards.
 """
 
@@ -31,6 +32,8 @@ class Registry:
     nav: list[NavItem] = field(default_factory=list)
     dashboard: list[Panel] = field(default_factory=list)
     member: list[Panel] = field(default_factory=list)
+    # Called as hook(members=[Member, ...], actor=user) inside the registering transaction.
+    members_registered: list[Callable] = field(default_factory=list)
 
     def add_nav(self, item: NavItem) -> None:
         if item not in self.nav:
@@ -46,6 +49,15 @@ class Registry:
         if panel not in self.member:
             self.member.append(panel)
             self.member.sort(key=lambda p: p.order)
+
+
+    def on_members_registered(self, hook: Callable) -> None:
+        if hook not in self.members_registered:
+            self.members_registered.append(hook)
+
+    def notify_members_registered(self, *, members: list, actor) -> None:
+        for hook in self.members_registered:
+            hook(members=members, actor=actor)
 
 
 registry = Registry()
