@@ -1,0 +1,63 @@
+"""Shared pieces of the benchmarks: Django set-up against DATABASE_URL, timing, fast COPY loads."""
+
+import io
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cardportal.settings")
+    os.environ.setdefault("DEBUG", "1")
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Benchmarks run on PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/cp_bench")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    _ensure_database()
+    call_command("migrate", verbosity=0)
+
+
+def _ensure_database() -> None:
+    import psycopg2
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    conn = psycopg2.connect(dbname="postgres", user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
+        if not cursor.fetchone():
+            cursor.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    conn.close()
+
+
+def timed(fn, *, repeat: int = 7) -> dict:
+    """Run fn `repeat` times after one warm-up; return min/median in ms."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return {"min_ms": min(samples), "median_ms": statistics.median(samples)}
+
+
+def copy_rows(table: str, columns: list[str], rows) -> None:
+    """COPY an iterable of tuples into `table` (tab-separated; values must not contain tabs)."""
+    from django.db import connection
+
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join("\\N" if v is None else str(v) for v in row))
+        buffer.write("\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)

@@ -1,0 +1,87 @@
+"""Operating the portal: deploy checks, key rotation, the demo."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+
+from cardportal import crypto
+from members import demo
+from members.models import Member, StaffRole, Union
+from members.services import member_find_by_id_number
+
+from ..factories import make_member
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_check_deploy_is_clean_with_debug_off_and_keys_set(tmp_path):
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 20 + Fernet.generate_key().decode(),
+        "PII_KEYS": Fernet.generate_key().decode(),
+        "PII_HASH_KEY": "a-long-random-secret-for-the-keyed-hash",
+        "ALLOWED_HOSTS": "cards.example.org",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+    }
+    env.pop("REDIS_URL", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser-test fixtures, never in production
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_missing_keys_refuse_to_start_with_debug_off(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "PII_KEYS", "PII_HASH_KEY")}
+    env.update({"DEBUG": "0", "SECRET_KEY": "s" * 50, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "PII_KEYS and PII_HASH_KEY must be set" in result.stderr
+
+
+@pytest.mark.django_db
+def test_pii_rotate_moves_every_member_to_the_new_key(settings, tree):
+    member = make_member(tree.unit_a1, id_number="11010519491231002X", phone="13800138000")
+    old_key = settings.PII_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.PII_KEYS = [new_key, old_key]
+    call_command("pii_rotate", verbosity=0)
+    settings.PII_KEYS = [new_key]  # the old key is gone
+    member.refresh_from_db()
+    assert member.reveal_id_number() == "11010519491231002X"
+    assert member.reveal_phone() == "13800138000"
+
+
+@pytest.mark.django_db
+def test_pii_rotate_rehash_keeps_exact_search_working_under_a_new_hash_key(settings, tree):
+    make_member(tree.unit_a1, id_number="11010519491231002X")
+    settings.PII_HASH_KEY = "the-new-hash-key"
+    assert member_find_by_id_number("11010519491231002X") is None
+    call_command("pii_rotate", rehash=True, verbosity=0)
+    assert member_find_by_id_number("11010519491231002X") is not None
+
+
+@pytest.mark.django_db
+def test_demo_loads_the_22_cangzhou_counties_with_plan_member_counts_and_one_login_per_role():
+    result = demo.load(members_total=200)
+    counties = Union.objects.filter(parent__code="130900")
+    assert counties.count() == 22
+    assert counties.get(name="沧县总工会").declared_members == 180355
+    assert counties.get(name="临港经济技术开发区总工会").declared_members == 2432
+    assert sorted(StaffRole.objects.values_list("role", flat=True)) == sorted(StaffRole.Role.values)
+    assert Member.objects.count() == result["members"] > 190
+    assert all(m.reveal_id_number()[:2] == "13" for m in Member.objects.all()[:20])
