@@ -4,6 +4,22 @@ from django.db import models
 
 from .models import AuditEntry
 
+# Chinese labels of audit verbs, for pages; apps add theirs with register_verbs().
+VERB_LABELS: dict[str, str] = {
+    "member.created": "登记会员",
+    "member.id_revealed": "查看完整身份证号",
+    "member.transferred": "转会",
+    "member.status_changed": "会籍状态变更",
+}
+
+
+def register_verbs(labels: dict[str, str]) -> None:
+    VERB_LABELS.update(labels)
+
+
+def verb_label(verb: str) -> str:
+    return VERB_LABELS.get(verb, verb)
+
 
 def audit_record(
     *,

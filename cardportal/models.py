@@ -28,3 +28,9 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.verb} {self.target_label}"
+
+    @property
+    def verb_label(self) -> str:
+        from .audit import verb_label
+
+        return verb_label(self.verb)

@@ -254,3 +254,11 @@ class MemberTransfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.from_union} → {self.to_union}"
+
+    @property
+    def from_status_label(self) -> str:
+        return Member.Status(self.from_status).label if self.from_status else ""
+
+    @property
+    def to_status_label(self) -> str:
+        return Member.Status(self.to_status).label if self.to_status else ""

@@ -9,7 +9,6 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 
-from cardportal import crypto
 from members import demo
 from members.models import Member, StaffRole, Union
 from members.services import member_find_by_id_number
