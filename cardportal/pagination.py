@@ -9,8 +9,9 @@ COUNT_CAP = 10_000
 class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        # SELECT COUNT(*) FROM (... LIMIT cap+1): bounded work whatever the table size.
-        return self.object_list[: COUNT_CAP + 1].count()
+        # SELECT COUNT(*) FROM (... LIMIT cap+1): bounded work whatever the table size. Without
+        # the ORDER BY, which would make PostgreSQL sort the whole scope before limiting.
+        return self.object_list.order_by()[: COUNT_CAP + 1].count()
 
     @property
     def capped(self) -> bool:

@@ -12,13 +12,14 @@ fi
 . .venv/bin/activate
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${CARDPORTAL_EXTRAS:-base}"
 if [ ! -f "$stamp" ]; then
-  python -m pip install --quiet --upgrade pip
+  # (grep drops the noise of this machine's pip config about missing local indexes)
+  python -m pip install --quiet --upgrade pip 2> >(grep -v "^WARNING: Location" >&2)
   python - "${CARDPORTAL_EXTRAS:-}" > .venv/requirements.txt <<'PY'
 import sys, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 extras = [e for e in sys.argv[1].split(",") if e]
 print("\n".join(project["dependencies"] + [d for e in extras for d in project["optional-dependencies"][e]]))
 PY
-  python -m pip install --quiet -r .venv/requirements.txt
+  python -m pip install --quiet -r .venv/requirements.txt 2> >(grep -v "^WARNING: Location" >&2)
   touch "$stamp"
 fi
