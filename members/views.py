@@ -20,10 +20,21 @@ def _can_reveal(user) -> bool:
     return user.is_superuser or (staff is not None and staff.can_reveal_pii)
 
 
+UNION_CHOICES_MAX = 300
+
+
+def _union_filter_choices(user):
+    """The union filter's options: every visible union for a county or a small city; above that
+    (a province holds thousands of grassroots unions) the county level and up."""
+    unions = selectors.union_list_for_user(user=user)
+    if unions.count() > UNION_CHOICES_MAX:
+        unions = unions.exclude(level__in=[Union.Level.GRASSROOTS, Union.Level.SUB_BRANCH])
+    return unions
+
+
 @login_required
 def member_list(request):
-    unions = selectors.union_list_for_user(user=request.user)
-    form = MemberSearchForm(request.GET or None, unions=unions)
+    form = MemberSearchForm(request.GET or None, unions=_union_filter_choices(request.user))
     filters = {}
     if form.is_valid():
         data = form.cleaned_data

@@ -187,3 +187,18 @@ def test_bank_operator_sees_members_of_its_city_masked(client, tree):
     client.force_login(make_staff(ROLE.BANK_OPERATOR, tree.city))
     html = client.get(reverse("members:member_list")).content.decode()
     assert member.masked_id in html and "11010519491231002X" not in html
+
+
+def test_list_count_is_capped_and_unordered(client, tree, clerk, settings):
+    """The paginator counts at most 10,001 rows and without the list's ORDER BY (which made
+    PostgreSQL sort a whole city before counting: see docs/benchmarks.md)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_member(tree.unit_a1)
+    client.force_login(clerk)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("members:member_list"))
+    counts = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+    assert len(counts) == 1
+    assert "LIMIT 10001" in counts[0] and "ORDER BY" not in counts[0]
