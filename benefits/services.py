@@ -569,11 +569,19 @@ def disbursement_export_failed(disbursement_id: int, message: str) -> None:
 DOWNLOAD_ROLES = frozenset({*StaffRole.REVIEW_ROLES, StaffRole.Role.BANK_OPERATOR})
 
 
+def disbursement_download_refusal(actor) -> str:
+    """Why `actor` may not download bank files ("" when they may)."""
+    staff = staff_of(actor)
+    if actor.is_superuser or (staff is not None and staff.role in DOWNLOAD_ROLES):
+        return ""
+    return "您的角色无权下载银行代发文件"
+
+
 def disbursement_download(*, disbursement: Disbursement, actor, what: str, ip: str | None = None) -> tuple:
     """(bytes, filename, content type) of the payment file or the manifest; every download audited."""
-    staff = staff_of(actor)
-    if not (actor.is_superuser or (staff is not None and staff.role in DOWNLOAD_ROLES)):
-        raise ApplicationError("您的角色无权下载银行代发文件", code="forbidden")
+    refusal = disbursement_download_refusal(actor)
+    if refusal:
+        raise ApplicationError(refusal, code="forbidden")
     if disbursement.state not in (Disbursement.State.EXPORTED, Disbursement.State.CLOSED):
         raise ApplicationError("银行文件尚未生成", code="not_exported")
     if what == "manifest":
