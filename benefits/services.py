@@ -93,7 +93,9 @@ def claim_create(
 
 def _claim_for_review(claim: Claim, actor) -> Claim:
     _require_reviewer(actor)
-    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    claim = Claim.objects.select_for_update().select_related("union").get(pk=claim.pk)
+    if not _visible(actor, claim.union):
+        raise ApplicationError("该申请不在您的工会范围内", code="forbidden")
     if claim.status != Claim.Status.PENDING:
         raise ApplicationError(f"该申请已{claim.get_status_display()}，不能重复审核", code="not_pending")
     if claim.recorded_by_id == actor.pk:

@@ -5,7 +5,7 @@ from . import views
 app_name = "benefits"
 
 urlpatterns = [
-    path("", views.programme_list, name="programme_list"),
+    path("programmes/", views.programme_list, name="programme_list"),
     path("programmes/<int:pk>/", views.programme_detail, name="programme_detail"),
     path("members/<int:member_pk>/claim/", views.claim_create, name="claim_create"),
     path("claims/", views.claim_list, name="claim_list"),

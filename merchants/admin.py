@@ -182,10 +182,9 @@ class MerchantAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "category",
         "union",
         "status",
-        "signage_issued",
+        "signage",
         "offer_count",
-        "score",
-        "rating_count",
+        "score_display",
         "flag_tag",
         "contract_end",
     ]
@@ -231,6 +230,14 @@ class MerchantAdmin(ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="优惠项目数", ordering="n_offers")
     def offer_count(self, obj):
         return obj.n_offers
+
+    @admin.display(description="挂牌", boolean=True, ordering="signage_issued")
+    def signage(self, obj):
+        return obj.signage_issued
+
+    @admin.display(description="评分（条数）", ordering="score")
+    def score_display(self, obj):
+        return f"{obj.score}（{obj.rating_count}）" if obj.score is not None else "—"
 
     @admin.display(description="评议标记", ordering="flag")
     def flag_tag(self, obj):

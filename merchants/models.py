@@ -72,7 +72,7 @@ class Merchant(models.Model):
         EXITED = "exited", _("已退出")
 
     class Flag(models.TextChoices):
-        NONE = "", _("—")
+        NONE = "", _("无标记")
         EXIT = "exit", _("建议退出")
         PROMOTE = "promote", _("推荐联合推广")
 

@@ -67,7 +67,7 @@ def test_pages_are_scoped(client, tree, programmes, city_staff):
     assert client.get(claim.get_absolute_url()).status_code == 404
     assert client.get(batch.get_absolute_url()).status_code == 404
     assert client.get(f"/api/benefits/members/{other.pk}/eligibility/").status_code == 404
-    for url in ("/benefits/", "/benefits/claims/", "/benefits/disbursements/"):
+    for url in ("/benefits/programmes/", "/benefits/claims/", "/benefits/disbursements/"):
         assert client.get(url).status_code == 200
 
 
