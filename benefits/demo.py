@@ -36,7 +36,9 @@ def load(*, stdout) -> None:
 
     rng = random.Random(2016)
     with transaction.atomic():
-        programmes = programmes_seed(union=province, valid_from=date(2016, 1, 1))
+        # The demo's cards are recent: "early cards" are those applied for more than 100 days ago.
+        early = timezone.localdate() - timedelta(days=100)
+        programmes = programmes_seed(union=province, valid_from=date(2016, 1, 1), early_cards_before=early)
         county = Union.objects.filter(level=Union.Level.COUNTY).order_by("code").first()
         BenefitProgramme.objects.create(
             code="county-daily-relief",

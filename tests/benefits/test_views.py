@@ -106,3 +106,31 @@ def test_disbursement_page_flow(
     assert response.status_code == 200
     lines = response.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "序号,卡号,姓名,金额" and len(lines) == 3
+
+
+def test_list_pages_do_not_grow_queries_with_rows(
+    client, tree, programmes, clerk, city_staff, django_assert_max_num_queries
+):
+    from decimal import Decimal
+
+    from benefits.services import claim_create, disbursement_add_filtered
+
+    members = [make_member(tree.unit_a1, name=f"会员{i}", is_hardship=True) for i in range(15)]
+    for m in members:
+        give_card(m)
+        claim_create(
+            programme=programmes["accidental-death"],
+            member=m,
+            incident_on=programmes["cataract"].valid_from,
+            facts="事故",
+            actor=clerk,
+        )
+    batch = disbursement_create(name="送温暖", kind="warmth", union=tree.city, actor=city_staff)
+    disbursement_add_filtered(
+        disbursement=batch, union=tree.city, amount=Decimal("100"), hardship=True, actor=city_staff
+    )
+    client.force_login(city_staff)
+    with django_assert_max_num_queries(12):
+        assert client.get("/benefits/claims/").content.decode().count("事故") == 15
+    with django_assert_max_num_queries(14):
+        assert client.get(batch.get_absolute_url()).content.decode().count("****") == 15

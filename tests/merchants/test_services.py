@@ -130,3 +130,16 @@ def test_suspend_skips_exited_merchants(tree, admin_user):
     n = merchants_set_status(merchants=[active, gone], status="suspended", actor=admin_user)
     assert n == 1
     assert dict(Merchant.objects.values_list("pk", "status")) == {active.pk: "suspended", gone.pk: "exited"}
+
+
+def test_refresh_task_rolls_the_window(tree, run_tasks_inline):
+    from merchants.tasks import merchant_scores_refresh_task
+
+    EvaluationPolicy.objects.create(window_days=30, min_ratings=1)
+    merchant = make_merchant(tree.county_a)
+    (member,) = card_holders(tree.unit_a1, 1)
+    merchant_review_create(merchant=merchant, member=member, rating=1, on=date(2016, 1, 10))
+    Merchant.objects.filter(pk=merchant.pk).update(score=Decimal("1.00"), rating_count=1, flag="exit")
+    assert merchant_scores_refresh_task.delay().get() == 1  # today is long after the window
+    merchant.refresh_from_db()
+    assert (merchant.score, merchant.rating_count, merchant.flag) == (None, 0, "")
