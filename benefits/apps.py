@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class BenefitsConfig(AppConfig):
     name = "benefits"
     verbose_name = "普惠服务"
+
+    def ready(self) -> None:
+        from cardportal.registry import NavItem, Panel, registry
+
+        from .panels import benefits_overview, member_benefits
+
+        registry.add_nav(NavItem("普惠服务", "benefits:programme_list", order=70))
+        registry.add_nav(NavItem("帮扶资金", "benefits:disbursement_list", order=72))
+        registry.add_dashboard(Panel("benefits/_panel_overview.html", benefits_overview, order=70))
+        registry.add_member(Panel("benefits/_member_benefits.html", member_benefits, order=50))

@@ -1,0 +1,39 @@
+"""Dashboard and member-page panels of benefits."""
+
+from django.utils import timezone
+
+from cardportal.scoping import staff_of
+
+from . import selectors
+from .models import Claim, Disbursement
+
+
+def _is_staff(request) -> bool:
+    return staff_of(request.user) is not None or request.user.is_superuser
+
+
+def benefits_overview(request, _obj):
+    if not _is_staff(request):
+        return None
+    return {
+        "title": "普惠服务与帮扶资金",
+        "programmes": selectors.programme_list_for_user(user=request.user).filter(is_active=True).count(),
+        "pending": selectors.claim_list_for_user(user=request.user, status=Claim.Status.PENDING).count(),
+        "open_batches": selectors.disbursement_list_for_user(user=request.user)
+        .exclude(state=Disbursement.State.CLOSED)
+        .count(),
+    }
+
+
+def member_benefits(request, member):
+    """Every programme of the member's unions, each with its checks (why or why not)."""
+    if not _is_staff(request):
+        return None
+    today = timezone.localdate()
+    return {
+        "member": member,
+        "today": today,
+        "results": selectors.member_eligibility(member=member, on=today),
+        "claims": selectors.claim_list_for_user(user=request.user).filter(member=member)[:20],
+        "can_claim": True,
+    }

@@ -1,0 +1,102 @@
+"""The programmes the seeds describe (000 附件1, 附件2 Q6–Q8; 004 §二.3), as data. Used by the
+demo and the tests; in production admins enter programmes in the admin."""
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+from members.models import Union
+
+from .models import AmountTier, BenefitProgramme
+
+ENTERPRISE = [Union.UnitType.ENTERPRISE, Union.UnitType.ENTERPRISE_MANAGED]
+PUBLIC = [Union.UnitType.GOVERNMENT, Union.UnitType.INSTITUTION, Union.UnitType.OTHER]
+K = BenefitProgramme.Kind
+
+SEED_PROGRAMMES = [
+    {
+        "code": "cataract",
+        "name": "白内障光明保障项目",
+        "kind": K.SUBSIDY,
+        "description": "持有效工会卡的在职在岗会员，在保障期内到指定医疗部门做白内障手术的定额补贴。",
+        "tiers": [
+            ("企业和企业化管理事业单位", Decimal("500.00"), ENTERPRISE, False),
+            ("机关和其他事业单位", Decimal("300.00"), PUBLIC, False),
+        ],
+    },
+    {
+        "code": "accidental-death",
+        "name": "非工伤意外死亡救助",
+        "kind": K.AID,
+        "description": "因交通事故、溺水、中毒造成死亡的，给予定额救助。",
+        "tiers": [("定额救助", Decimal("5000.00"), [], False)],
+    },
+    {
+        "code": "accident-fire",
+        "name": "非工伤意外伤害及家庭财产火灾损失保障",
+        "kind": K.PROTECTION,
+        "description": "保障期内发生意外伤害造成身故、残疾及家庭财产（火灾）损失的，经审核给付保障金（冀工发〔2014〕15号）。",
+        "tiers": [
+            ("按时交纳会费", Decimal("30000.00"), [], True),
+            ("基本保障", Decimal("20000.00"), [], False),
+        ],
+    },
+    {
+        "code": "opening-bonus",
+        "name": "前期办卡会员开卡专享保障",
+        "kind": K.BONUS,
+        "description": "前期办卡会员开卡时，每卡20元直接打入个人卡内。",
+        "card_requirement": BenefitProgramme.CardRequirement.ACTIVATED,
+        "once_per_member": True,
+        "tiers": [("每卡", Decimal("20.00"), [], False)],
+    },
+    {
+        "code": "legal-aid",
+        "name": "免费法律援助",
+        "kind": K.SERVICE,
+        "description": "工会组织提供的法律咨询、法律援助和劳动争议调解。",
+        "card_requirement": BenefitProgramme.CardRequirement.NONE,
+        "tiers": [],
+    },
+    {
+        "code": "job-introduction",
+        "name": "免费职业介绍",
+        "kind": K.SERVICE,
+        "description": "就业培训、职业介绍等免费就业服务。",
+        "card_requirement": BenefitProgramme.CardRequirement.NONE,
+        "requires_in_service": False,
+        "tiers": [],
+    },
+]
+
+
+@transaction.atomic
+def programmes_seed(
+    *, union: Union, valid_from: date = date(2016, 1, 1), early_cards_before: date | None = date(2016, 6, 30)
+) -> dict[str, BenefitProgramme]:
+    """Create (or return) the seed programmes run by `union`. Idempotent on `code`."""
+    result = {}
+    for spec in SEED_PROGRAMMES:
+        spec = dict(spec)
+        tiers = spec.pop("tiers")
+        code = spec.pop("code")
+        if code == "opening-bonus":
+            spec["card_applied_before"] = early_cards_before
+        programme, created = BenefitProgramme.objects.get_or_create(
+            code=code, defaults={**spec, "union": union, "valid_from": valid_from}
+        )
+        if created:
+            AmountTier.objects.bulk_create(
+                AmountTier(
+                    programme=programme,
+                    order=i * 10,
+                    label=label,
+                    amount=amount,
+                    unit_types=units,
+                    requires_dues_paid=dues,
+                )
+                for i, (label, amount, units, dues) in enumerate(tiers, start=1)
+            )
+        result[code] = programme
+    return result

@@ -1,0 +1,239 @@
+"""Staff pages for benefits: programmes, claims and their review, disbursement batches."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from cardportal.audit import client_ip
+from cardportal.errors import ApplicationError
+from cardportal.pagination import paginate
+from cardportal.scoping import staff_of, visible_unions
+from members.models import Union
+from members.selectors import member_get_for_user
+
+from . import selectors, services
+from .forms import ClaimForm, DisbursementForm, FilterForm, ReviewForm, UploadForm
+from .models import Claim
+
+MAX_UPLOAD = 10 * 1024 * 1024
+
+
+def _can_review(user) -> bool:
+    staff = staff_of(user)
+    return user.is_superuser or (staff is not None and staff.can_review)
+
+
+def _error(request, exc: ApplicationError) -> None:
+    messages.error(request, exc.message)
+
+
+@login_required
+def programme_list(request):
+    programmes = selectors.programme_list_for_user(user=request.user)
+    return render(request, "benefits/programme_list.html", {"programmes": programmes})
+
+
+@login_required
+def programme_detail(request, pk):
+    programme = selectors.programme_get_for_user(user=request.user, pk=pk)
+    claims = selectors.claim_list_for_user(user=request.user).filter(programme=programme)[:50]
+    return render(request, "benefits/programme_detail.html", {"programme": programme, "claims": claims})
+
+
+@login_required
+@require_POST
+def claim_create(request, member_pk):
+    member = member_get_for_user(user=request.user, pk=member_pk)
+    form = ClaimForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "请填写事由日期和事由")
+        return redirect(member.get_absolute_url())
+    programme = selectors.programme_get_for_user(user=request.user, pk=form.cleaned_data["programme"])
+    try:
+        claim = services.claim_create(
+            programme=programme,
+            member=member,
+            incident_on=form.cleaned_data["incident_on"],
+            facts=form.cleaned_data["facts"],
+            actor=request.user,
+        )
+    except ApplicationError as exc:
+        _error(request, exc)
+        return redirect(member.get_absolute_url())
+    messages.success(request, f"已登记申请：{programme.name}，{claim.amount}元，待审核")
+    return redirect(claim.get_absolute_url())
+
+
+@login_required
+def claim_list(request):
+    status = request.GET.get("status", "pending")
+    status = status if status in Claim.Status.values or status == "" else "pending"
+    page = paginate(request, selectors.claim_list_for_user(user=request.user, status=status))
+    return render(
+        request,
+        "benefits/claim_list.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": Claim.Status.choices,
+            "can_review": _can_review(request.user),
+        },
+    )
+
+
+@login_required
+def claim_detail(request, pk):
+    claim = selectors.claim_get_for_user(user=request.user, pk=pk)
+    if request.method == "POST":
+        form = ReviewForm(request.POST)
+        if form.is_valid():
+            try:
+                if form.cleaned_data["decision"] == "approve":
+                    services.claim_approve(claim=claim, actor=request.user, note=form.cleaned_data["note"])
+                    messages.success(request, "已批准")
+                else:
+                    services.claim_reject(claim=claim, actor=request.user, reason=form.cleaned_data["note"])
+                    messages.success(request, "已驳回")
+            except ApplicationError as exc:
+                _error(request, exc)
+            return redirect(claim.get_absolute_url())
+    can_review = _can_review(request.user) and claim.status == Claim.Status.PENDING
+    return render(request, "benefits/claim_detail.html", {"claim": claim, "can_review": can_review})
+
+
+@login_required
+def disbursement_list(request):
+    unions = visible_unions(request.user).filter(
+        level__in=[
+            Union.Level.PROVINCE,
+            Union.Level.CITY,
+            Union.Level.COUNTY,
+            Union.Level.INDUSTRY,
+            Union.Level.GRASSROOTS,
+        ]
+    )
+    programmes = selectors.programme_list_for_user(user=request.user)
+    form = DisbursementForm(request.POST or None, unions=unions, programmes=programmes)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = services.disbursement_create(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            _error(request, exc)
+        else:
+            return redirect(batch.get_absolute_url())
+    page = paginate(request, selectors.disbursement_list_for_user(user=request.user))
+    return render(request, "benefits/disbursement_list.html", {"page": page, "form": form})
+
+
+def _batch_context(request, batch):
+    unions = visible_unions(request.user).filter(path__startswith=batch.union.path)
+    approved = selectors.claim_list_for_user(user=request.user, status=Claim.Status.APPROVED).filter(
+        disbursement_line__isnull=True, amount__gt=0, union__path__startswith=batch.union.path
+    )
+    if batch.programme_id:
+        approved = approved.filter(programme_id=batch.programme_id)
+    return {
+        "batch": batch,
+        "totals": services.disbursement_totals(batch),
+        "page": paginate(request, selectors.disbursement_lines(disbursement=batch)),
+        "filter_form": FilterForm(unions=unions),
+        "upload_form": UploadForm(),
+        "approved_count": approved.count(),
+        "can_download": not services.disbursement_download_refusal(request.user),
+    }
+
+
+@login_required
+def disbursement_detail(request, pk):
+    batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
+    return render(request, "benefits/disbursement_detail.html", _batch_context(request, batch))
+
+
+@login_required
+def disbursement_progress(request, pk):
+    batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
+    return render(
+        request,
+        "_job_progress.html",
+        {"job": batch, "poll_url": batch.progress_url, "reload_when_done": True},
+    )
+
+
+@login_required
+@require_POST
+def disbursement_action(request, pk, action):
+    batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
+    try:
+        if action == "filter":
+            unions = visible_unions(request.user).filter(path__startswith=batch.union.path)
+            form = FilterForm(request.POST, unions=unions)
+            if not form.is_valid():
+                raise ApplicationError("请选择工会并填写金额", code="invalid")
+            result = services.disbursement_add_filtered(
+                disbursement=batch, actor=request.user, **form.cleaned_data
+            )
+            messages.success(request, f"已加入 {result['added']} 人；跳过 {len(result['skipped'])} 人")
+            for reason in result["skipped"][:10]:
+                messages.warning(request, reason)
+        elif action == "upload":
+            form = UploadForm(request.POST, request.FILES)
+            if not form.is_valid():
+                raise ApplicationError("请选择文件", code="invalid")
+            upload = form.cleaned_data["file"]
+            if upload.size > MAX_UPLOAD:
+                raise ApplicationError("文件超过10MB", code="too_large")
+            n = services.disbursement_import_sheet(
+                disbursement=batch, data=upload.read(), filename=upload.name, actor=request.user
+            )
+            messages.success(request, f"已导入 {n} 人")
+        elif action == "claims":
+            claims = selectors.claim_list_for_user(user=request.user, status=Claim.Status.APPROVED).filter(
+                disbursement_line__isnull=True, amount__gt=0, union__path__startswith=batch.union.path
+            )
+            if batch.programme_id:
+                claims = claims.filter(programme_id=batch.programme_id)
+            n = services.disbursement_add_claims(disbursement=batch, claims=list(claims), actor=request.user)
+            messages.success(request, f"已加入 {n} 笔已批准申请")
+        elif action == "export":
+            services.disbursement_export(disbursement=batch, actor=request.user)
+            messages.success(request, "正在生成银行代发文件")
+        elif action == "confirm":
+            form = UploadForm(request.POST, request.FILES)
+            if not form.is_valid():
+                raise ApplicationError("请选择银行回盘文件", code="invalid")
+            upload = form.cleaned_data["file"]
+            result = services.disbursement_confirm(
+                disbursement=batch, data=upload.read(), filename=upload.name, actor=request.user
+            )
+            messages.success(
+                request,
+                f"回盘已导入：到账 {result['paid']} 笔，失败 {result['failed']} 笔，无变化 {result['unchanged']} 笔",
+            )
+        elif action == "remove":
+            line = batch.lines.get(pk=int(request.POST.get("line", "0")))
+            services.disbursement_remove_line(line=line, actor=request.user)
+            messages.success(request, f"已移出 {line.name}")
+        else:
+            raise ApplicationError("未知操作", code="invalid")
+    except ApplicationError as exc:
+        _error(request, exc)
+        for detail in exc.extra.get("errors", [])[20:40]:
+            messages.error(request, detail)
+    return redirect(batch.get_absolute_url())
+
+
+@login_required
+def disbursement_download(request, pk, what):
+    batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
+    try:
+        body, filename, content_type = services.disbursement_download(
+            disbursement=batch, actor=request.user, what=what, ip=client_ip(request)
+        )
+    except ApplicationError as exc:
+        _error(request, exc)
+        return redirect(batch.get_absolute_url())
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,31 @@
+"""The public merchant directory (no login): members look merchants up on their phones (000 附件2 Q5)."""
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from cardportal.pagination import paginate
+
+from . import selectors
+
+
+def _int(value) -> int | None:
+    return int(value) if value and str(value).isdigit() else None
+
+
+def directory(request):
+    q = request.GET.get("q", "").strip()[:50]
+    category_id = _int(request.GET.get("category"))
+    area_id = _int(request.GET.get("area"))
+    merchants = selectors.directory_merchants(q=q, category_id=category_id, area_id=area_id)
+    page = paginate(request, merchants, per_page=30)
+    context = {
+        "page": page,
+        "q": q,
+        "category_id": category_id,
+        "area_id": area_id,
+        "categories": selectors.directory_categories(),
+        "areas": selectors.directory_areas(),
+        "today": timezone.localdate(),
+    }
+    template = "merchants/_directory_results.html" if request.htmx else "merchants/directory.html"
+    return render(request, template, context)
