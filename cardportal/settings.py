@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -186,7 +187,13 @@ CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The rolling review window moves every day even without new ratings.
+    "merchant-scores": {
+        "task": "merchants.tasks.merchant_scores_refresh_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
