@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -187,6 +188,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {}
+# quotas: draft last month's bulletin (月通报) early on the 1st; idempotent per month.
+CELERY_BEAT_SCHEDULE["quotas-bulletin-draft"] = {
+    "task": "quotas.tasks.bulletin_draft_due_task",
+    "schedule": crontab(minute=30, hour=1, day_of_month=1),
+}
+# quotas: the choices the seed leaves open (defaults and meanings in quotas/conf.py, docs/quotas.md).
+QUOTAS: dict = {}
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
