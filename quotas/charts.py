@@ -119,6 +119,7 @@ def trend_chart(
             f'<text x="{mx:.1f}" y="{height - 10}" text-anchor="middle" fill="#667085">{m.month}月</text>'
         )
     ordered = sorted(series.items(), key=lambda kv: kv[0] == highlight)
+    labels: list[tuple[float, str, str]] = []  # (y, text, color): placed after, without overlaps
     for name, pts in ordered:
         pts = [(m, _num(v)) for m, v in pts if v is not None]
         if not pts:
@@ -131,10 +132,13 @@ def trend_chart(
             f'opacity="{1 if is_main else 0.6}"><title>{escape(name)}</title></polyline>'
         )
         if is_main:
-            lx, ly = xy(*pts[-1])
-            parts.append(
-                f'<text x="{lx + 6:.1f}" y="{ly + 4:.1f}" fill="{color}">{escape(name)} {pts[-1][1]:.1f}%</text>'
-            )
+            _, ly = xy(*pts[-1])
+            labels.append((ly + 4, f"{name} {pts[-1][1]:.1f}%", color))
+    last_y = -1e9
+    for ly, text, color in sorted(labels):
+        ly = max(ly, last_y + 12)
+        last_y = ly
+        parts.append(f'<text x="{left + plot_w + 6:.1f}" y="{ly:.1f}" fill="{color}">{escape(text)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every label above is escaped
 

@@ -1,13 +1,15 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import views
 
 app_name = "quotas"
 
 urlpatterns = [
-    path("", views.league, name="league"),
-    path("export.xlsx", views.league_export, name="league_export"),
-    path("counties/<int:pk>/", views.league_county, name="league_county"),
+    path("", RedirectView.as_view(pattern_name="quotas:league"), name="index"),
+    path("league/", views.league, name="league"),
+    path("league/export.xlsx", views.league_export, name="league_export"),
+    path("league/counties/<int:pk>/", views.league_county, name="league_county"),
     path("bulletins/", views.bulletin_list, name="bulletin_list"),
     path("bulletins/draft/", views.bulletin_draft, name="bulletin_draft"),
     path("bulletins/<int:pk>/", views.bulletin_detail, name="bulletin_detail"),

@@ -127,7 +127,7 @@ def league(request):
                 (r.union.name.removesuffix("总工会"), r.completion)
                 for r in sorted(table.rows, key=lambda r: r.rank or 99)
             ],
-            title=f"{month:%Y年%m月}底各县完成率（虚线为年度任务）",
+            title=f"{month.year}年{month.month}月底各县完成率（虚线为年度任务）",
         ),
         "trend_chart": charts.trend_chart(
             {names[k]: v for k, v in trend.items() if k in names}, title=f"{month.year}年各月累计完成率"
@@ -240,9 +240,9 @@ def bulletin_draft(request):
         month = month or services.bulletin_month_due()
     bulletin = services.bulletin_draft(month=month, actor=request.user)
     if bulletin.is_published:
-        messages.warning(request, f"{month:%Y年%m月}通报已发布，不再重新生成")
+        messages.warning(request, f"{month.year}年{month.month}月通报已发布，不再重新生成")
     else:
-        messages.success(request, f"已生成{month:%Y年%m月}通报草稿，请核对后发布")
+        messages.success(request, f"已生成{month.year}年{month.month}月通报草稿，请核对后发布")
     return redirect("quotas:bulletin_detail", pk=bulletin.pk)
 
 
@@ -274,7 +274,7 @@ def bulletin_publish(request, pk):
         services.bulletin_publish(
             bulletin=bulletin, actor=request.user, note=request.POST.get("note", "").strip()
         )
-        messages.success(request, f"{bulletin.month:%Y年%m月}通报已发布，数据已冻结")
+        messages.success(request, f"{bulletin.month.year}年{bulletin.month.month}月通报已发布，数据已冻结")
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("quotas:bulletin_detail", pk=bulletin.pk)
