@@ -94,3 +94,15 @@ def test_city_staff_league_drill_down_export_and_publish(
     bulletin = Bulletin.objects.get(month="2016-06-01")
     assert bulletin.status == "published"
     assert bulletin.rows.get(union=six_counties.county_a).issued == 12
+
+    # the quarterly ranking and the annual assessment read the same figures
+    page.click("nav.mainnav >> text=季排队")
+    page.select_option("select[name=year]", "2016")
+    page.wait_for_url("**year=2016**")
+    assert page.locator("section.card h2").first.inner_text().startswith("第2季度")
+    screenshot("quarterly")
+    page.click("nav.mainnav >> text=年度考核")
+    page.select_option("select[name=year]", "2016")
+    page.wait_for_url("**year=2016**")
+    page.locator("table.assessment details summary").first.click()
+    screenshot("assessment")
