@@ -193,3 +193,36 @@ def test_bulletin_download(client, league, city_staff):
     ws = load_workbook(io.BytesIO(response.content)).worksheets[0]
     assert ws["A1"].value == "2016年04月发放工会会员卡工作通报（已发布）"
     assert [c.value for c in ws[3]][:6] == [1, "甲县总工会", 100, 10, 4, 4]
+
+
+def test_beat_schedule_drafts_on_the_first_of_the_month(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["quotas-bulletin-draft"]
+    assert entry["task"] == "quotas.tasks.bulletin_draft_due_task"
+    assert entry["schedule"].day_of_month == {1}
+
+
+def test_admin_imports_a_plan(client, tree):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from quotas.models import Quota
+
+    admin = make_staff(ROLE.ADMIN, tree.province, username="portal-admin")
+    admin.is_staff = True
+    admin.save()
+    client.force_login(admin)
+    csv = "union_name,members_2015,issued_2016,rate_2016\n甲县总工会,1000,100,10\n乙县总工会,2000,200,10\n"
+    response = client.post(
+        reverse("admin:quotas_quota_import"),
+        {"file": SimpleUploadedFile("plan.csv", csv.encode("utf-8-sig"))},
+    )
+    assert response.status_code == 302
+    assert sorted(Quota.objects.values_list("union__name", "target")) == [
+        ("乙县总工会", 200),
+        ("甲县总工会", 100),
+    ]
+    bad = "union_name,members_2015,issued_2016,rate_2016\n丙县总工会,1000,100,10\n"
+    response = client.post(
+        reverse("admin:quotas_quota_import"), {"file": SimpleUploadedFile("p.csv", bad.encode())}
+    )
+    assert "找不到这些县级工会" in response.content.decode()
+    assert Quota.objects.count() == 2
