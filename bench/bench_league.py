@@ -320,9 +320,26 @@ def main() -> None:
     )
     Bulletin.objects.filter(month=month).delete()
     results["bulletin draft (service)"] = timed(lambda: bulletin_draft(month=month), repeat=5)
+    # Writes pay for the roll-up: one lifecycle call on 1,000 cards (counters + county triggers).
+    from issuance.lifecycle import cards_transition, rebuild_union_months
+
+    batch = list(Card.objects.filter(status="distributed").order_by("pk").values_list("pk", flat=True)[:1000])
+    start = time.perf_counter()
+    cards_transition(cards=batch, to_status="activated")
+    write_ms = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    rebuild_union_months()
+    rebuild_s = time.perf_counter() - start
+    from quotas.rollup import county_months_recount, county_months_stored
+
+    print(
+        f"roll-up = counters summed per county after the writes: {county_months_stored() == county_months_recount()}"
+    )
     print(f"\n{'what':<42} {'min':>9} {'median':>9}")
     for name, r in results.items():
         print(f"{name:<42} {r['min']:>7.1f}ms {r['median']:>7.1f}ms")
+    print(f"{'cards_transition, 1,000 cards → activated':<42} {write_ms:>7.1f}ms (once)")
+    print(f"{'rebuild_union_months (with roll-up triggers)':<42} {rebuild_s:>7.1f}s  (once)")
     assessment, _ = selectors.annual_assessment(user=user, year=2017, service_items={})
     vetoed = sum(r.vetoed for r in assessment)
     print(

@@ -22,7 +22,7 @@ from members.models import Union
 
 from . import scoring
 from .conf import quotas_conf
-from .models import AssessmentInput, Quota
+from .models import AssessmentInput, CountyMonthCount, Quota
 from .service_items import service_items_by_county
 
 COUNTY_LEVELS = (Union.Level.COUNTY, Union.Level.INDUSTRY)
@@ -54,11 +54,17 @@ class Tree:
     by_id: dict[int, Union] = field(default_factory=dict)
 
 
-def union_tree() -> Tree:
-    """All county-level unions and a map from every union below them to their county. The
-    union table is small (thousands of rows, not millions), so one query and a dict walk of the
-    materialized paths beat a LIKE join per page."""
-    unions = list(Union.objects.only("id", "name", "path", "level", "declared_members", "parent_id", "code"))
+def union_tree(*, within: Union | None = None, counties_only: bool = False) -> Tree:
+    """County-level unions and a map from every union below them to their county. The union
+    table is small (thousands of rows, not millions), so one query and a dict walk of the
+    materialized paths beat a LIKE join. `counties_only` skips the map (the roll-up is already
+    per county); `within` limits it to one subtree (a drill-down)."""
+    qs = Union.objects.only("id", "name", "path", "level", "declared_members", "parent_id", "code")
+    if counties_only:
+        qs = qs.filter(level__in=COUNTY_LEVELS)
+    if within is not None:
+        qs = qs.filter(path__startswith=within.path)
+    unions = list(qs)
     counties = sorted((u for u in unions if u.level in COUNTY_LEVELS), key=lambda u: u.path)
     county_by_path = {c.path: c.pk for c in counties}
     county_of: dict[int, int] = {}
@@ -132,18 +138,17 @@ class LeagueTable:
 def _sums_by(
     tree: Tree, *, upto: date, prev: date, by: str = "county", within: Union | None = None
 ) -> dict[int, dict]:
-    """{county or union id: {metric: (cumulative to `upto`, cumulative to `prev`)}} in one query."""
-    qs = UnionMonthCount.objects.filter(month__lte=upto)
-    if within is not None:
-        qs = qs.filter(union__path__startswith=within.path)
-    rows = qs.values_list("union_id", "metric").annotate(
-        now=Sum("count"), before=Sum("count", filter=Q(month__lte=prev))
-    )
+    """{county or union id: {metric: [cumulative to `upto`, cumulative to `prev`]}} in one query:
+    by county from the county roll-up (a few thousand rows at city scale), by grassroots union
+    from the union counters of one county (`within`)."""
+    if by == "county":
+        qs = CountyMonthCount.objects.filter(month__lte=upto).values_list("county_id", "metric")
+    else:
+        qs = UnionMonthCount.objects.filter(month__lte=upto, union__path__startswith=within.path)
+        qs = qs.values_list("union_id", "metric")
+    rows = qs.annotate(now=Sum("count"), before=Sum("count", filter=Q(month__lte=prev)))
     out: dict[int, dict] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for union_id, metric, now, before in rows:
-        key = tree.county_of.get(union_id) if by == "county" else union_id
-        if key is None:
-            continue
+    for key, metric, now, before in rows:
         cell = out[key][metric]
         cell[0] += now or 0
         cell[1] += before or 0
@@ -169,7 +174,7 @@ def league_table(
     conf = conf or quotas_conf()
     month = month_start(month)
     prev = add_months(month, -1)
-    tree = union_tree()
+    tree = union_tree(counties_only=True)
     sums = _sums_by(tree, upto=month, prev=prev)
     quotas = {q.union_id: q for q in Quota.objects.filter(year=month.year)}
     prev_quotas = (
@@ -264,7 +269,7 @@ def county_units(*, user, county: Union, month: date, conf: dict | None = None) 
     if not visible_to(user, county):
         raise Http404
     month = month_start(month)
-    tree = union_tree()
+    tree = union_tree(within=county)
     sums = _sums_by(tree, upto=month, prev=month, by="union", within=county)
     unit_totals: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for union_id, metrics in sums.items():
@@ -308,17 +313,15 @@ def monthly_cumulative(
     """{county id: {month: cumulative cards issued at its end}} for months first..last, for
     the counties the user may see. One aggregate query."""
     conf = conf or quotas_conf()
-    tree = union_tree()
+    tree = union_tree(counties_only=True)
     rows = (
-        UnionMonthCount.objects.filter(metric=conf["ISSUED_METRIC"], month__lte=last)
-        .values_list("union_id", "month")
+        CountyMonthCount.objects.filter(metric=conf["ISSUED_METRIC"], month__lte=last)
+        .values_list("county_id", "month")
         .annotate(n=Sum("count"))
     )
     per_month: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    for union_id, month, n in rows:
-        county = tree.county_of.get(union_id)
-        if county is not None:
-            per_month[county][max(month, first)] += n
+    for county, month, n in rows:
+        per_month[county][max(month, first)] += n
     months = []
     m = first
     while m <= last:
@@ -351,7 +354,7 @@ def quarterly_rankings(*, user, year: int, conf: dict | None = None) -> list[Qua
     Places are among all counties; the rows shown are those the user may see."""
     conf = conf or quotas_conf()
     today = timezone.localdate()
-    tree = union_tree()
+    tree = union_tree(counties_only=True)
     quotas = {q.union_id: q for q in Quota.objects.filter(year=year)}
     last = date(year, 12, 1)
     everyone = monthly_cumulative(user=EVERYONE, first=date(year, 1, 1), last=last, conf=conf)
@@ -375,7 +378,7 @@ def assessment_facts(
     *, year: int, service_items: dict[int, int] | None = None, conf: dict | None = None
 ) -> tuple[list[scoring.AnnualFacts], bool]:
     conf = conf or quotas_conf()
-    tree = union_tree()
+    tree = union_tree(counties_only=True)
     end = date(year, 12, 1)
     sums = _sums_by(tree, upto=end, prev=end)
     quotas = {q.union_id: q for q in Quota.objects.filter(year=year)}

@@ -168,7 +168,7 @@ def league_county(request, pk):
     first = date(month.year, 1, 1)
     series = selectors.monthly_cumulative(user=selectors.EVERYONE, first=first, last=month)
     targets = {q.union_id: q.target for q in Quota.objects.filter(year=month.year)}
-    names = {c.pk: c.name.removesuffix("总工会") for c in selectors.union_tree().counties}
+    names = {c.pk: c.name.removesuffix("总工会") for c in selectors.union_tree(counties_only=True).counties}
     trend = {
         names[cid]: [
             (m, Decimal(v) * 100 / targets[cid] if targets.get(cid) else None) for m, v in by_month.items()

@@ -7,11 +7,18 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from cardportal.errors import ApplicationError
-from issuance.lifecycle import cards_apply, cards_transition, recount_union_months, stored_union_months
+from issuance.lifecycle import (
+    cards_apply,
+    cards_transition,
+    rebuild_union_months,
+    recount_union_months,
+    stored_union_months,
+)
 from issuance.models import Card
 from members.models import Union
 from quotas import selectors
 from quotas.models import Quota
+from quotas.rollup import county_months_rebuild, county_months_recount, county_months_stored
 from quotas.services import quotas_load
 
 from ..factories import make_member
@@ -80,6 +87,8 @@ def test_league_table_equals_a_recount_from_cards_after_a_mixed_workload(tree, c
 
     # the counters agree with the lifecycle's own recount
     assert stored_union_months() == recount_union_months()
+    # and the county roll-up the league table reads, kept by the triggers, sums them exactly
+    assert county_months_stored() == county_months_recount()
 
     for month in (date(2016, 5, 1), date(2016, 6, 1), date(2016, 7, 1)):
         table = selectors.league_table(user=city_staff, month=month, service_items={})
@@ -222,3 +231,26 @@ def test_quarterly_ranking_2016_starts_in_q2_and_shares_tied_places(tree, city_s
     assert [(r.name, r.place, r.points) for r in q2.rows] == [("乙县总工会", 1, 7), ("甲县总工会", 1, 7)]
     assert "与甲县总工会完成率相同" in q2.rows[0].explain
     assert [(r.name, r.place, r.points) for r in q3.rows] == [("甲县总工会", 1, 7), ("乙县总工会", 2, 6.5)]
+
+
+def test_county_rollup_follows_a_counter_rebuild_and_can_be_rebuilt(tree):
+    # given counters built by the lifecycle, then rebuilt wholesale (DELETE + bulk INSERT)
+    make_cards(tree.unit_a1, 3, applied=at(2016, 3), issued=at(2016, 4), received=at(2016, 5))
+    make_cards(tree.unit_b1, 2, applied=at(2016, 4), issued=at(2016, 4))
+    before = county_months_stored()
+    rebuild_union_months()
+    # then the roll-up is unchanged and equals the counters summed per county:
+    # A: applied 3 in March, issued 3 in April, received 3 in May; B: applied 2 and issued 2 in April
+    assert (
+        county_months_stored()
+        == before
+        == {
+            (tree.county_a.pk, date(2016, 3, 1), "applied"): 3,
+            (tree.county_a.pk, date(2016, 4, 1), "issued"): 3,
+            (tree.county_a.pk, date(2016, 5, 1), "received"): 3,
+            (tree.county_b.pk, date(2016, 4, 1), "applied"): 2,
+            (tree.county_b.pk, date(2016, 4, 1), "issued"): 2,
+        }
+    )
+    assert county_months_rebuild() == 5
+    assert county_months_stored() == before
