@@ -136,15 +136,15 @@ class LeagueTable:
 
 
 def _sums_by(
-    tree: Tree, *, upto: date, prev: date, by: str = "county", within: Union | None = None
+    tree: Tree, *, upto: date, prev: date, by: str = "county"
 ) -> dict[int, dict]:
     """{county or union id: {metric: [cumulative to `upto`, cumulative to `prev`]}} in one query:
     by county from the county roll-up (a few thousand rows at city scale), by grassroots union
-    from the union counters of one county (`within`)."""
+    from the union counters of the unions in `tree` (one county's subtree)."""
     if by == "county":
         qs = CountyMonthCount.objects.filter(month__lte=upto).values_list("county_id", "metric")
     else:
-        qs = UnionMonthCount.objects.filter(month__lte=upto, union__path__startswith=within.path)
+        qs = UnionMonthCount.objects.filter(month__lte=upto, union_id__in=list(tree.by_id))
         qs = qs.values_list("union_id", "metric")
     rows = qs.annotate(now=Sum("count"), before=Sum("count", filter=Q(month__lte=prev)))
     out: dict[int, dict] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -270,7 +270,7 @@ def county_units(*, user, county: Union, month: date, conf: dict | None = None) 
         raise Http404
     month = month_start(month)
     tree = union_tree(within=county)
-    sums = _sums_by(tree, upto=month, prev=month, by="union", within=county)
+    sums = _sums_by(tree, upto=month, prev=month, by="union")
     unit_totals: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for union_id, metrics in sums.items():
         # Sub-branches below a grassroots union roll up into it.
