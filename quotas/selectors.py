@@ -135,9 +135,7 @@ class LeagueTable:
         return [r for r in rows if getattr(r, key) is not None] + [r for r in rows if getattr(r, key) is None]
 
 
-def _sums_by(
-    tree: Tree, *, upto: date, prev: date, by: str = "county"
-) -> dict[int, dict]:
+def _sums_by(tree: Tree, *, upto: date, prev: date, by: str = "county") -> dict[int, dict]:
     """{county or union id: {metric: [cumulative to `upto`, cumulative to `prev`]}} in one query:
     by county from the county roll-up (a few thousand rows at city scale), by grassroots union
     from the union counters of the unions in `tree` (one county's subtree)."""
