@@ -193,7 +193,14 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "merchants.tasks.merchant_scores_refresh_task",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Draft last month's bulletin (月通报) early on the 1st; idempotent per month.
+    "quotas-bulletin-draft": {
+        "task": "quotas.tasks.bulletin_draft_due_task",
+        "schedule": crontab(minute=30, hour=1, day_of_month=1),
+    },
 }
+# quotas: the choices the seed leaves open (defaults and meanings in quotas/conf.py, docs/quotas.md).
+QUOTAS: dict = {}
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

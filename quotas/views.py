@@ -1,0 +1,373 @@
+from datetime import date
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from cardportal.audit import audit_record
+from cardportal.errors import ApplicationError
+from cardportal.scoping import staff_of
+from members.models import StaffRole
+
+from . import charts, exports, selectors, services
+from .conf import quotas_conf
+from .forms import AssessmentInputForm
+from .models import AssessmentInput, Bulletin, Quota
+from .scoring import PART_LABELS
+from .terms import terms_for
+
+READER_ROLES = frozenset({StaffRole.Role.COUNTY_REVIEWER}) | StaffRole.FEDERATION_ROLES
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SORTABLE = {
+    "rank": "rank",
+    "name": "union.path",
+    "members": "members",
+    "target": "target",
+    "issued": "issued",
+    "completion": "completion",
+    "distributed": "distributed",
+    "activated": "activated",
+    "activation": "activation_rate",
+    "items": "service_items",
+    "change": "rank_change",
+}
+
+
+def _require_reader(request) -> None:
+    staff = staff_of(request.user)
+    if not (request.user.is_superuser or (staff is not None and staff.role in READER_ROLES)):
+        raise PermissionDenied
+
+
+def _is_federation(request) -> bool:
+    staff = staff_of(request.user)
+    return request.user.is_superuser or (staff is not None and staff.is_federation)
+
+
+def _require_federation(request) -> None:
+    if not _is_federation(request):
+        raise PermissionDenied
+
+
+def _month_param(request, default: date | None = None) -> date:
+    raw = request.GET.get("month", "")
+    try:
+        year, month = (int(p) for p in raw.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return default or selectors.add_months(selectors.current_month(), 0)
+
+
+def _year_param(request) -> int:
+    try:
+        return int(request.GET.get("year", ""))
+    except ValueError:
+        years = selectors.quota_years()
+        today = selectors.current_month()
+        return today.year if today.year in years or not years else years[-1]
+
+
+def _months_choice() -> list[date]:
+    years = selectors.quota_years() or [selectors.current_month().year]
+    first = date(years[0], 1, 1)
+    last = min(selectors.current_month(), date(years[-1], 12, 1)) if years else selectors.current_month()
+    months = []
+    m = last
+    while m >= first:
+        months.append(m)
+        m = selectors.add_months(m, -1)
+    return months
+
+
+def _default_month() -> date:
+    months = _months_choice()
+    return months[0] if months else selectors.current_month()
+
+
+def _sorted_rows(request, table):
+    key = request.GET.get("sort", "rank")
+    attr = SORTABLE.get(key, "rank")
+    descending = request.GET.get("dir", "asc" if key in ("rank", "name") else "desc") == "desc"
+    if attr == "union.path":
+        return sorted(table.rows, key=lambda r: r.union.path, reverse=descending), key, descending
+    return table.sorted_by(attr, descending), key, descending
+
+
+@login_required
+def league(request):
+    _require_reader(request)
+    month = _month_param(request, _default_month())
+    table = selectors.league_table(user=request.user, month=month)
+    rows, sort, descending = _sorted_rows(request, table)
+    first = date(month.year, 1, 1)
+    series = selectors.monthly_cumulative(user=request.user, first=first, last=month)
+    targets = {r.union.pk: r.target for r in table.rows}
+    sparks = {}
+    trend = {}
+    for county_id, by_month in series.items():
+        target = targets.get(county_id)
+        points = [(m, Decimal(v) * 100 / target if target else None) for m, v in by_month.items()]
+        sparks[county_id] = charts.sparkline([p for _, p in points])
+        trend[county_id] = points
+    names = {r.union.pk: r.union.name.removesuffix("总工会") for r in table.rows}
+    context = {
+        "table": table,
+        "rows": [(r, sparks.get(r.union.pk)) for r in rows],
+        "sort": sort,
+        "descending": descending,
+        "month": month,
+        "months": _months_choice(),
+        "bar_chart": charts.completion_bars(
+            [
+                (r.union.name.removesuffix("总工会"), r.completion)
+                for r in sorted(table.rows, key=lambda r: r.rank or 99)
+            ],
+            title=f"{month.year}年{month.month}月底各县完成率（虚线为年度任务）",
+        ),
+        "trend_chart": charts.trend_chart(
+            {names[k]: v for k, v in trend.items() if k in names}, title=f"{month.year}年各月累计完成率"
+        ),
+        "terms": terms_for(table.conf),
+        "is_federation": _is_federation(request),
+    }
+    return render(request, "quotas/league.html", context)
+
+
+@login_required
+def league_export(request):
+    _require_reader(request)
+    month = _month_param(request, _default_month())
+    table = selectors.league_table(user=request.user, month=month)
+    staff = staff_of(request.user)
+    audit_record(
+        actor=request.user,
+        verb="league.exported",
+        target=staff.union if staff else request.user,
+        union=staff.union if staff else None,
+        data={"month": month.isoformat(), "rows": len(table.rows)},
+        label=f"{month:%Y年%m月}进度表导出",
+    )
+    response = HttpResponse(exports.league_workbook(table), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="league-{month:%Y-%m}.xlsx"'
+    return response
+
+
+@login_required
+def league_county(request, pk):
+    _require_reader(request)
+    county = selectors.county_get_for_user(user=request.user, pk=pk)
+    month = _month_param(request, _default_month())
+    table = selectors.league_table(user=request.user, month=month)
+    row = next((r for r in table.rows if r.union.pk == county.pk), None)
+    units = selectors.county_units(user=request.user, county=county, month=month)
+    first = date(month.year, 1, 1)
+    series = selectors.monthly_cumulative(user=selectors.EVERYONE, first=first, last=month)
+    targets = {q.union_id: q.target for q in Quota.objects.filter(year=month.year)}
+    names = {c.pk: c.name.removesuffix("总工会") for c in selectors.union_tree(counties_only=True).counties}
+    trend = {
+        names[cid]: [
+            (m, Decimal(v) * 100 / targets[cid] if targets.get(cid) else None) for m, v in by_month.items()
+        ]
+        for cid, by_month in series.items()
+        if cid in names
+    }
+    context = {
+        "county": county,
+        "row": row,
+        "units": units,
+        "month": month,
+        "months": _months_choice(),
+        "trend_chart": charts.trend_chart(
+            trend,
+            title=f"{month.year}年各月累计完成率（红线为本县，灰线为其他县）",
+            highlight=names.get(county.pk),
+        ),
+        "terms": terms_for(quotas_conf()),
+    }
+    return render(request, "quotas/county.html", context)
+
+
+# --- bulletins -------------------------------------------------------------------------------
+def _bulletin_for_user(request, pk) -> Bulletin:
+    try:
+        bulletin = Bulletin.objects.select_related("published_by").get(pk=pk)
+    except (Bulletin.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+    if not bulletin.is_published and not _is_federation(request):
+        raise Http404  # drafts are for city staff only
+    return bulletin
+
+
+def _bulletin_rows(request, bulletin: Bulletin):
+    rows = bulletin.rows.select_related("union")
+    return [r for r in rows if selectors.visible_to(request.user, r.union)]
+
+
+@login_required
+def bulletin_list(request):
+    _require_reader(request)
+    bulletins = Bulletin.objects.select_related("published_by").order_by("-month")
+    if not _is_federation(request):
+        bulletins = bulletins.filter(status=Bulletin.Status.PUBLISHED)
+    due = services.bulletin_month_due()
+    return render(
+        request,
+        "quotas/bulletin_list.html",
+        {
+            "bulletins": bulletins,
+            "is_federation": _is_federation(request),
+            "due": due,
+            "months": _months_choice(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def bulletin_draft(request):
+    _require_federation(request)
+    month = _month_param(request) if request.GET.get("month") else None
+    raw = request.POST.get("month", "")
+    try:
+        year, mon = (int(p) for p in raw.split("-"))
+        month = date(year, mon, 1)
+    except ValueError:
+        month = month or services.bulletin_month_due()
+    bulletin = services.bulletin_draft(month=month, actor=request.user)
+    if bulletin.is_published:
+        messages.warning(request, f"{month.year}年{month.month}月通报已发布，不再重新生成")
+    else:
+        messages.success(request, f"已生成{month.year}年{month.month}月通报草稿，请核对后发布")
+    return redirect("quotas:bulletin_detail", pk=bulletin.pk)
+
+
+@login_required
+def bulletin_detail(request, pk):
+    _require_reader(request)
+    bulletin = _bulletin_for_user(request, pk)
+    rows = _bulletin_rows(request, bulletin)
+    return render(
+        request,
+        "quotas/bulletin_detail.html",
+        {
+            "bulletin": bulletin,
+            "rows": rows,
+            "is_federation": _is_federation(request),
+            "can_publish": bulletin.month < selectors.current_month(),
+            "terms": terms_for(quotas_conf()),
+            "has_corrections": any(r.issued_correction or r.activated_correction for r in rows),
+        },
+    )
+
+
+@login_required
+@require_POST
+def bulletin_publish(request, pk):
+    _require_federation(request)
+    bulletin = _bulletin_for_user(request, pk)
+    try:
+        services.bulletin_publish(
+            bulletin=bulletin, actor=request.user, note=request.POST.get("note", "").strip()
+        )
+        messages.success(request, f"{bulletin.month.year}年{bulletin.month.month}月通报已发布，数据已冻结")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("quotas:bulletin_detail", pk=bulletin.pk)
+
+
+@login_required
+def bulletin_download(request, pk):
+    _require_reader(request)
+    bulletin = _bulletin_for_user(request, pk)
+    rows = _bulletin_rows(request, bulletin)
+    staff = staff_of(request.user)
+    audit_record(
+        actor=request.user,
+        verb="bulletin.downloaded",
+        target=bulletin,
+        union=staff.union if staff else None,
+        data={"rows": len(rows)},
+    )
+    response = HttpResponse(exports.bulletin_workbook(bulletin, rows, quotas_conf()), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="bulletin-{bulletin.month:%Y-%m}.xlsx"'
+    return response
+
+
+# --- quarterly ranking and the annual assessment ---------------------------------------------
+@login_required
+def quarterly(request):
+    _require_reader(request)
+    year = _year_param(request)
+    tables = selectors.quarterly_rankings(user=request.user, year=year)
+    conf = quotas_conf()
+    return render(
+        request,
+        "quotas/quarterly.html",
+        {
+            "year": year,
+            "years": selectors.quota_years(),
+            "tables": tables,
+            "terms": terms_for(conf),
+            "conf": conf,
+        },
+    )
+
+
+@login_required
+def assessment(request):
+    _require_reader(request)
+    year = _year_param(request)
+    results, known = selectors.annual_assessment(user=request.user, year=year)
+    inputs = {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
+    is_fed = _is_federation(request)
+    forms = {}
+    if is_fed:
+        for r in results:
+            i = inputs.get(r.facts.key)
+            forms[r.facts.key] = AssessmentInputForm(
+                prefix=f"u{r.facts.key}",
+                initial={
+                    "leadership": i.leadership if i else Decimal("0"),
+                    "measures": i.measures if i else Decimal("0"),
+                    "missed_reports": i.missed_reports if i else 0,
+                    "public_criticisms": i.public_criticisms if i else 0,
+                    "note": i.note if i else "",
+                },
+            )
+    return render(
+        request,
+        "quotas/assessment.html",
+        {
+            "year": year,
+            "years": selectors.quota_years(),
+            "results": [(r, forms.get(r.facts.key)) for r in results],
+            "service_known": known,
+            "labels": PART_LABELS,
+            "is_federation": is_fed,
+            "year_over": date(year, 12, 31) < selectors.timezone.localdate(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def assessment_input(request, year: int, pk: int):
+    _require_federation(request)
+    county = selectors.county_get_for_user(user=request.user, pk=pk)
+    form = AssessmentInputForm(request.POST, prefix=f"u{pk}")
+    if form.is_valid():
+        try:
+            services.assessment_input_save(union=county, year=year, actor=request.user, **form.cleaned_data)
+            messages.success(request, f"已保存{county.name}{year}年的评分")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(
+            request, f"{county.name}：" + "；".join(e for errs in form.errors.values() for e in errs)
+        )
+    return redirect(f"{reverse('quotas:assessment')}?year={year}#u{pk}")
