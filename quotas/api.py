@@ -31,7 +31,7 @@ class LeagueRowSerializer(serializers.Serializer):
     distributed = serializers.IntegerField()
     activated = serializers.IntegerField()
     activation_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
-    service_items = serializers.IntegerField(allow_null=True)
+    service_items = serializers.IntegerField()
     rank = serializers.IntegerField(allow_null=True)
     rank_change = serializers.IntegerField(allow_null=True)
 

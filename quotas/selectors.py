@@ -99,7 +99,7 @@ class LeagueRow:
     issued_prev: int
     distributed: int
     activated: int
-    service_items: int | None
+    service_items: int
     completion: Decimal | None = None
     activation_rate: Decimal | None = None
     rank: int | None = None
@@ -123,7 +123,6 @@ class LeagueTable:
     rows: list[LeagueRow]
     totals: LeagueRow | None
     conf: dict
-    service_items_known: bool
 
     def sorted_by(self, key: str, descending: bool) -> list[LeagueRow]:
         def value(row):
@@ -180,7 +179,6 @@ def league_table(
     )
     if service_items is None:
         service_items = service_items_by_county(on=min(month_end(month), timezone.localdate()))
-    known = service_items is not None
     issued_metric = conf["ISSUED_METRIC"]
     base_metric = conf["ACTIVATION_DENOMINATOR"]
     rows = []
@@ -196,7 +194,7 @@ def league_table(
             issued_prev=s.get(issued_metric, (0, 0))[1],
             distributed=s.get("distributed", (0, 0))[0],
             activated=s.get("activated", (0, 0))[0],
-            service_items=(service_items or {}).get(county.pk, 0) if known else None,
+            service_items=service_items.get(county.pk, 0),
         )
         row.completion = scoring.percent(row.issued, row.target or 0)
         row.activation_rate = scoring.percent(row.activated, s.get(base_metric, (0, 0))[0])
@@ -215,10 +213,10 @@ def league_table(
         r.prev_rank = prev_places.get(r.union.pk)
     visible = [r for r in rows if visible_to(user, r.union)]
     visible.sort(key=lambda r: (r.rank is None, r.rank or 0, r.union.path))
-    return LeagueTable(month, month.year, visible, _totals(visible, conf, known), conf, known)
+    return LeagueTable(month, month.year, visible, _totals(visible, conf), conf)
 
 
-def _totals(rows: list[LeagueRow], conf: dict, known: bool) -> LeagueRow | None:
+def _totals(rows: list[LeagueRow], conf: dict) -> LeagueRow | None:
     if not rows:
         return None
     city = Union(name="合计")
@@ -231,7 +229,7 @@ def _totals(rows: list[LeagueRow], conf: dict, known: bool) -> LeagueRow | None:
         issued_prev=sum(r.issued_prev for r in rows),
         distributed=sum(r.distributed for r in rows),
         activated=sum(r.activated for r in rows),
-        service_items=sum(r.service_items or 0 for r in rows) if known else None,
+        service_items=sum(r.service_items for r in rows),
     )
     total.completion = scoring.percent(total.issued, total.target or 0)
     base = total.issued if conf["ACTIVATION_DENOMINATOR"] == "issued" else total.distributed
@@ -374,7 +372,7 @@ def quarterly_rankings(*, user, year: int, conf: dict | None = None) -> list[Qua
 # --- the annual assessment -------------------------------------------------------------------
 def assessment_facts(
     *, year: int, service_items: dict[int, int] | None = None, conf: dict | None = None
-) -> tuple[list[scoring.AnnualFacts], bool]:
+) -> list[scoring.AnnualFacts]:
     conf = conf or quotas_conf()
     tree = union_tree(counties_only=True)
     end = date(year, 12, 1)
@@ -383,7 +381,6 @@ def assessment_facts(
     inputs = {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
     if service_items is None:
         service_items = service_items_by_county(on=min(date(year, 12, 31), timezone.localdate()))
-    known = service_items is not None
     points: dict[int, list[Decimal]] = defaultdict(list)
     for table in quarterly_rankings(user=EVERYONE, year=year, conf=conf):
         for row in table.rows:
@@ -404,7 +401,7 @@ def assessment_facts(
                 issued=s.get(conf["ISSUED_METRIC"], (0, 0))[0],
                 activation_base=s.get(conf["ACTIVATION_DENOMINATOR"], (0, 0))[0],
                 activated=s.get("activated", (0, 0))[0],
-                service_items=(service_items or {}).get(county.pk, 0),
+                service_items=service_items.get(county.pk, 0),
                 quarter_points=tuple(points.get(county.pk, [])),
                 criticisms=i.public_criticisms if i else 0,
                 leadership=i.leadership if i else Decimal("0"),
@@ -412,18 +409,18 @@ def assessment_facts(
                 missed_reports=i.missed_reports if i else 0,
             )
         )
-    return facts, known
+    return facts
 
 
 def annual_assessment(
     *, user, year: int, service_items: dict[int, int] | None = None, conf: dict | None = None
 ):
     conf = conf or quotas_conf()
-    facts, known = assessment_facts(year=year, service_items=service_items, conf=conf)
+    facts = assessment_facts(year=year, service_items=service_items, conf=conf)
     results = scoring.annual_assessment(facts, conf)
     tree_unions = {u.pk: u for u in Union.objects.filter(pk__in=[f.key for f in facts])}
     visible = [r for r in results if visible_to(user, tree_unions[r.facts.key])]
-    return visible, known
+    return visible
 
 
 def quota_years() -> list[int]:

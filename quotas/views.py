@@ -322,7 +322,7 @@ def quarterly(request):
 def assessment(request):
     _require_reader(request)
     year = _year_param(request)
-    results, known = selectors.annual_assessment(user=request.user, year=year)
+    results = selectors.annual_assessment(user=request.user, year=year)
     inputs = {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
     is_fed = _is_federation(request)
     forms = {}
@@ -346,7 +346,6 @@ def assessment(request):
             "year": year,
             "years": selectors.quota_years(),
             "results": [(r, forms.get(r.facts.key)) for r in results],
-            "service_known": known,
             "labels": PART_LABELS,
             "is_federation": is_fed,
             "year_over": date(year, 12, 31) < selectors.timezone.localdate(),
