@@ -223,6 +223,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a field called "status": name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "MemberStatusEnum": "members.models.Member.Status",
+        "BulletinStatusEnum": "quotas.models.Bulletin.Status",
+        "MerchantStatusEnum": "merchants.models.Merchant.Status",
+        "CardStatusEnum": "issuance.models.Card.Status",
+    },
 }
 
 LOGGING = {

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -39,6 +40,13 @@ class LeagueRowSerializer(serializers.Serializer):
 class LeagueApi(APIView):
     """GET /api/quotas/league/?month=YYYY-MM — every visible county's cumulative figures."""
 
+    @extend_schema(
+        operation_id="quotas_league",
+        parameters=[OpenApiParameter("month", str, description="YYYY-MM; default: this month")],
+        responses=inline_serializer(
+            "LeagueTable", {"month": serializers.CharField(), "rows": LeagueRowSerializer(many=True)}
+        ),
+    )
     def get(self, request):
         _check_reader(request)
         raw = request.query_params.get("month", "")
@@ -65,9 +73,17 @@ class BulletinSerializer(serializers.ModelSerializer):
         fields = ["id", "month", "status", "drafted_at", "published_at", "note"]
 
 
+class BulletinDetailSerializer(BulletinSerializer):
+    rows = BulletinRowSerializer(many=True)
+
+    class Meta(BulletinSerializer.Meta):
+        fields = [*BulletinSerializer.Meta.fields, "rows"]
+
+
 class BulletinListApi(APIView):
     """GET /api/quotas/bulletins/ — published bulletins (city staff also see drafts)."""
 
+    @extend_schema(operation_id="quotas_bulletins_list", responses=BulletinSerializer(many=True))
     def get(self, request):
         _check_reader(request)
         staff = staff_of(request.user)
@@ -80,6 +96,7 @@ class BulletinListApi(APIView):
 class BulletinDetailApi(APIView):
     """GET /api/quotas/bulletins/<id>/ — one bulletin with the rows the user may see."""
 
+    @extend_schema(operation_id="quotas_bulletins_retrieve", responses=BulletinDetailSerializer)
     def get(self, request, pk: int):
         _check_reader(request)
         staff = staff_of(request.user)

@@ -84,3 +84,9 @@ def test_demo_loads_the_22_cangzhou_counties_with_plan_member_counts_and_one_log
     assert sorted(StaffRole.objects.values_list("role", flat=True)) == sorted(StaffRole.Role.values)
     assert Member.objects.count() == result["members"] > 190
     assert all(m.reveal_id_number()[:2] == "13" for m in Member.objects.all()[:20])
+
+
+def test_openapi_schema_generates_and_validates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    schema = (tmp_path / "schema.yml").read_text()
+    assert "/api/members/" in schema and "/api/quotas/league/" in schema
