@@ -54,7 +54,7 @@ class LeagueApi(APIView):
             year, month = (int(p) for p in raw.split("-"))
             month_date = date(year, month, 1)
         except ValueError:
-            month_date = selectors.current_month()
+            month_date = selectors.default_month()
         table = selectors.league_table(user=request.user, month=month_date)
         return Response(
             {"month": month_date.strftime("%Y-%m"), "rows": LeagueRowSerializer(table.rows, many=True).data}

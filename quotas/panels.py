@@ -8,7 +8,7 @@ def league_panel(request, _obj):
     staff = staff_of(request.user)
     if not (request.user.is_superuser or (staff is not None and staff.role in READER_ROLES)):
         return None
-    month = selectors.current_month()
+    month = selectors.default_month()
     table = selectors.league_table(user=request.user, month=month, service_items={})
     if not table.rows:
         return None

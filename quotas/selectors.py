@@ -46,6 +46,26 @@ def current_month() -> date:
     return month_start(timezone.localdate())
 
 
+def league_months() -> list[date]:
+    """The months a league table can be asked for, newest first: from January of the first
+    planned year to this month or December of the last planned year, whichever is earlier."""
+    years = quota_years() or [current_month().year]
+    first = date(years[0], 1, 1)
+    last = min(current_month(), date(years[-1], 12, 1))
+    months = []
+    m = last
+    while m >= first:
+        months.append(m)
+        m = add_months(m, -1)
+    return months
+
+
+def default_month() -> date:
+    """This month while a plan covers it; after the plan, its last month (the demo's plan ends in 2018)."""
+    months = league_months()
+    return months[0] if months else current_month()
+
+
 # --- the union tree --------------------------------------------------------------------------
 @dataclass
 class Tree:

@@ -72,23 +72,6 @@ def _year_param(request) -> int:
         return today.year if today.year in years or not years else years[-1]
 
 
-def _months_choice() -> list[date]:
-    years = selectors.quota_years() or [selectors.current_month().year]
-    first = date(years[0], 1, 1)
-    last = min(selectors.current_month(), date(years[-1], 12, 1)) if years else selectors.current_month()
-    months = []
-    m = last
-    while m >= first:
-        months.append(m)
-        m = selectors.add_months(m, -1)
-    return months
-
-
-def _default_month() -> date:
-    months = _months_choice()
-    return months[0] if months else selectors.current_month()
-
-
 def _sorted_rows(request, table):
     key = request.GET.get("sort", "rank")
     attr = SORTABLE.get(key, "rank")
@@ -101,7 +84,7 @@ def _sorted_rows(request, table):
 @login_required
 def league(request):
     _require_reader(request)
-    month = _month_param(request, _default_month())
+    month = _month_param(request, selectors.default_month())
     table = selectors.league_table(user=request.user, month=month)
     rows, sort, descending = _sorted_rows(request, table)
     first = date(month.year, 1, 1)
@@ -121,7 +104,7 @@ def league(request):
         "sort": sort,
         "descending": descending,
         "month": month,
-        "months": _months_choice(),
+        "months": selectors.league_months(),
         "bar_chart": charts.completion_bars(
             [
                 (r.union.name.removesuffix("总工会"), r.completion)
@@ -141,7 +124,7 @@ def league(request):
 @login_required
 def league_export(request):
     _require_reader(request)
-    month = _month_param(request, _default_month())
+    month = _month_param(request, selectors.default_month())
     table = selectors.league_table(user=request.user, month=month)
     staff = staff_of(request.user)
     audit_record(
@@ -161,7 +144,7 @@ def league_export(request):
 def league_county(request, pk):
     _require_reader(request)
     county = selectors.county_get_for_user(user=request.user, pk=pk)
-    month = _month_param(request, _default_month())
+    month = _month_param(request, selectors.default_month())
     table = selectors.league_table(user=request.user, month=month)
     row = next((r for r in table.rows if r.union.pk == county.pk), None)
     units = selectors.county_units(user=request.user, county=county, month=month)
@@ -181,7 +164,7 @@ def league_county(request, pk):
         "row": row,
         "units": units,
         "month": month,
-        "months": _months_choice(),
+        "months": selectors.league_months(),
         "trend_chart": charts.trend_chart(
             trend,
             title=f"{month.year}年各月累计完成率（红线为本县，灰线为其他县）",
@@ -222,7 +205,7 @@ def bulletin_list(request):
             "bulletins": bulletins,
             "is_federation": _is_federation(request),
             "due": due,
-            "months": _months_choice(),
+            "months": selectors.league_months(),
         },
     )
 

@@ -138,3 +138,13 @@ def celery_worker_thread(transactional_db):
         app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30
     ) as worker:
         yield worker
+
+
+def nav_to(page, label: str) -> None:
+    """Click a top-bar entry the way a person does: open its menu first when it sits in one."""
+    link = page.locator("nav.mainnav").get_by_role("link", name=label, exact=True)
+    if not link.is_visible():
+        page.locator("nav.mainnav .navgroup").filter(
+            has=page.get_by_role("link", name=label, exact=True, include_hidden=True)
+        ).hover()
+    link.click()

@@ -1,6 +1,6 @@
 import pytest
 
-from ..conftest import login
+from ..conftest import login, nav_to
 from ..factories import make_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -11,7 +11,7 @@ def test_clerk_logs_in_and_sees_only_their_unions_members(live_server, page, scr
     make_member(tree.unit_b1, name="外单位会员")
     login(page, live_server, "clerk-a1")
     screenshot("dashboard")
-    page.click("nav.mainnav >> text=会员")
+    nav_to(page, "会员")
     page.wait_for_selector("table.data")
     body = page.inner_text("table.data")
     screenshot("member-list")

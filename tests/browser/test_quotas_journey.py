@@ -8,7 +8,7 @@ from issuance.lifecycle import cards_transition
 from members.models import Union
 from quotas.models import Bulletin
 
-from ..conftest import login
+from ..conftest import login, nav_to
 from ..quotas.factories import at, make_cards, make_quota
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,7 +53,7 @@ def test_city_staff_league_drill_down_export_and_publish(
     live_server, page, screenshot, six_counties, city_staff
 ):
     login(page, live_server, "city")
-    page.click("nav.mainnav >> text=进度排名")
+    nav_to(page, "进度排名")
     page.select_option("select[name=month]", "2016-06")
     page.wait_for_url("**month=2016-06**")
     table = page.inner_text("table.league")
@@ -82,7 +82,7 @@ def test_city_staff_league_drill_down_export_and_publish(
     ws = load_workbook(io.BytesIO(Path(download.path()).read_bytes())).worksheets[0]
     assert [c.value for c in ws[3]][:2] == [1, "甲县总工会"]
 
-    page.click("nav.mainnav >> text=月通报")
+    nav_to(page, "月通报")
     page.select_option("select[name=month]", "2016-06")
     page.click("#draft-bulletin")
     page.wait_for_selector("#publish-bulletin")
@@ -96,12 +96,12 @@ def test_city_staff_league_drill_down_export_and_publish(
     assert bulletin.rows.get(union=six_counties.county_a).issued == 12
 
     # the quarterly ranking and the annual assessment read the same figures
-    page.click("nav.mainnav >> text=季排队")
+    nav_to(page, "季排队")
     page.select_option("select[name=year]", "2016")
     page.wait_for_url("**year=2016**")
     assert page.locator("section.card h2").first.inner_text().startswith("第2季度")
     screenshot("quarterly")
-    page.click("nav.mainnav >> text=年度考核")
+    nav_to(page, "年度考核")
     page.select_option("select[name=year]", "2016")
     page.wait_for_url("**year=2016**")
     page.locator("table.assessment details summary").first.click()
