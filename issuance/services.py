@@ -303,6 +303,8 @@ def import_create(
     _require(actor, HANDOFF_ROLES, "导入银行文件")
     if kind == BankFileImport.Kind.RETURN and batch is None:
         raise ApplicationError("回盘文件须对应一个银行批次", code="no_batch")
+    if batch is not None:
+        batch = BankBatch.objects.get(pk=batch.pk)
     if batch is not None and not batch.handoff_file:
         raise ApplicationError("该批次的报送文件尚未生成", code="not_ready")
     if not data:
