@@ -150,6 +150,14 @@ class CardEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.card_id}: {self.from_status} → {self.to_status}"
 
+    @property
+    def from_label(self) -> str:
+        return Card.Status(self.from_status).label if self.from_status else ""
+
+    @property
+    def to_label(self) -> str:
+        return Card.Status(self.to_status).label
+
 
 class UnionMonthCount(models.Model):
     """Per grassroots union, per month (Asia/Shanghai), how many members' cards first reached a
