@@ -60,7 +60,9 @@ class DistributeForm(forms.Form):
 
 class ActivationSessionForm(DistributeForm):
     held_on = forms.DateField(
-        label="激活日期", initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
+        label="激活日期",
+        initial=timezone.localdate,
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     place = forms.CharField(label="地点", required=False, max_length=100)
 

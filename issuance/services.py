@@ -637,10 +637,10 @@ def activation_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict
     for start in range(0, len(numbers), 5000):
         known.update(
             {
-                n: (i, s)
-                for n, i, s in Card.objects.filter(
+                n: (i, st, timezone.localtime(issued).date() if issued else None)
+                for n, i, st, issued in Card.objects.filter(
                     number__in=numbers[start : start + 5000], union__path__startswith=imp.union.path
-                ).values_list("number", "id", "status")
+                ).values_list("number", "id", "status", "issued_at")
             }
         )
     by_date: dict[date, list[int]] = defaultdict(list)
@@ -658,12 +658,18 @@ def activation_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict
             counts["unknown"] += 1
             _entry(lists["unknown"], row=row_no, number=number, reason="卡号不存在或不在本范围")
             continue
-        card_id, status = known[number]
+        card_id, status, issued_on = known[number]
+        if issued_on and day < issued_on:
+            counts["invalid"] += 1
+            _entry(
+                lists["invalid"], row=row_no, number=number, reason=f"激活日期 {day} 早于制卡日期 {issued_on}"
+            )
+            continue
         if status == S.ACTIVATED:
             counts["unchanged"] += 1
         elif status in (S.ISSUED, S.RECEIVED, S.DISTRIBUTED):
             by_date[day].append(card_id)
-            known[number] = (card_id, S.ACTIVATED)  # a second row for the same card is a no-op
+            known[number] = (card_id, S.ACTIVATED, issued_on)  # a second row for the same card is a no-op
             _entry(lists["activated"], row=row_no, number=number, reason=day.isoformat())
         else:
             counts["refused"] += 1
@@ -782,8 +788,16 @@ def activation_session_record(
     ids = list(dict.fromkeys([*card_ids, *_ids_from_numbers(union, numbers)]))
     if not ids:
         raise ApplicationError("请勾选或输入本次激活的卡片", code="nothing_selected")
-    if len(_union_cards(union, ids)) != len(ids):
+    cards = _union_cards(union, ids)
+    if len(cards) != len(ids):
         raise ApplicationError("部分卡片不属于本单位", code="bad_selection")
+    late = [
+        c
+        for c in cards.values()
+        if c.distributed_at and timezone.localtime(c.distributed_at).date() > held_on
+    ]
+    if late:
+        raise ApplicationError(f"激活日期早于卡片 {late[0].number} 的发放日期", code="before_distribution")
     moved = cards_transition(
         cards=ids,
         to_status=S.ACTIVATED,

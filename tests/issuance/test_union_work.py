@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -75,7 +75,8 @@ def test_unknown_scanned_number_is_named_and_nothing_moves(tree, clerk):
 
 
 def test_activation_session_keeps_the_session_date(tree, clerk):
-    cards = [make_card(tree.unit_a1, status=S.DISTRIBUTED) for _ in range(2)]
+    made = timezone.now() - timedelta(days=9)
+    cards = [make_card(tree.unit_a1, status=S.DISTRIBUTED, at=made) for _ in range(2)]
     day = timezone.localdate() - timedelta(days=3)
     session = services.activation_session_record(
         union=tree.unit_a1, held_on=day, place="职工之家", card_ids=[c.pk for c in cards], actor=clerk
@@ -84,20 +85,35 @@ def test_activation_session_keeps_the_session_date(tree, clerk):
     assert {timezone.localtime(c.activated_at).date() for c in Card.objects.all()} == {day}
 
 
+def test_activation_session_before_distribution_is_refused(tree, clerk):
+    card = make_card(tree.unit_a1, status=S.DISTRIBUTED)
+    with pytest.raises(ApplicationError) as err:
+        services.activation_session_record(
+            union=tree.unit_a1,
+            held_on=timezone.localdate() - timedelta(days=3),
+            card_ids=[card.pk],
+            actor=clerk,
+        )
+    assert err.value.code == "before_distribution"
+    assert Card.objects.get(pk=card.pk).status == S.DISTRIBUTED and not ActivationSession.objects.exists()
+
+
 def test_activation_file_import(tree, bank_user, run_tasks_inline, django_capture_on_commit_callbacks):
-    distributed = make_card(tree.unit_a1, status=S.DISTRIBUTED)
-    received = make_card(tree.unit_a1, status=S.RECEIVED)
-    activated = make_card(tree.unit_a1, status=S.ACTIVATED)
-    lost = make_card(tree.unit_a1, status=S.LOST)
+    made = timezone.now() - timedelta(days=60)
+    distributed = make_card(tree.unit_a1, status=S.DISTRIBUTED, at=made)
+    received = make_card(tree.unit_a1, status=S.RECEIVED, at=made)
+    activated = make_card(tree.unit_a1, status=S.ACTIVATED, at=made)
+    lost = make_card(tree.unit_a1, status=S.LOST, at=made)
+    day = timezone.localdate() - timedelta(days=30)
     data = xlsx_bytes(
         [
             ["卡号", "激活日期"],
-            [distributed.number, "2026-03-05"],
-            [received.number, "2026/3/6"],
-            [activated.number, "20260301"],
-            [lost.number, "2026-03-07"],
-            [card_number(), "2026-03-08"],
-            [distributed.number[:-1] + "x", "2026-03-08"],
+            [distributed.number, day.isoformat()],
+            [received.number, f"{day.year}/{day.month}/{day.day}"],
+            [activated.number, day.strftime("%Y%m%d")],
+            [lost.number, day.isoformat()],
+            [card_number(), day.isoformat()],
+            [distributed.number[:-1] + "x", day.isoformat()],
         ]
     )
     with django_capture_on_commit_callbacks(execute=True):
@@ -116,18 +132,33 @@ def test_activation_file_import(tree, bank_user, run_tasks_inline, django_captur
     }
     distributed.refresh_from_db()
     received.refresh_from_db()
-    assert timezone.localtime(distributed.activated_at).date() == date(2026, 3, 5)
-    assert received.status == S.ACTIVATED and timezone.localtime(received.distributed_at).date() == date(
-        2026, 3, 6
-    )
+    assert timezone.localtime(distributed.activated_at).date() == day
+    assert received.status == S.ACTIVATED and timezone.localtime(received.distributed_at).date() == day
     assert stored_union_months() == recount_union_months()
+
+
+def test_activation_before_the_card_was_made_is_invalid(
+    tree, bank_user, run_tasks_inline, django_capture_on_commit_callbacks
+):
+    card = make_card(tree.unit_a1, status=S.DISTRIBUTED)
+    early = timezone.localdate() - timedelta(days=10)
+    data = csv_bytes([["卡号", "激活日期"], [card.number, early.isoformat()]])
+    with django_capture_on_commit_callbacks(execute=True):
+        imp = services.import_create(
+            kind="activation", union=tree.city, file_name="a.csv", data=data, actor=bank_user
+        )
+    imp.refresh_from_db()
+    assert (
+        imp.report["counts"]["invalid"] == 1 and "早于制卡日期" in imp.report["lists"]["invalid"][0]["reason"]
+    )
+    assert Card.objects.get(pk=card.pk).status == S.DISTRIBUTED
 
 
 def test_activation_reimport_changes_nothing(
     tree, bank_user, run_tasks_inline, django_capture_on_commit_callbacks
 ):
-    card = make_card(tree.unit_a1, status=S.DISTRIBUTED)
-    data = csv_bytes([["卡号", "激活日期"], [card.number, "2026-03-05"]])
+    card = make_card(tree.unit_a1, status=S.DISTRIBUTED, at=timezone.now() - timedelta(days=5))
+    data = csv_bytes([["卡号", "激活日期"], [card.number, timezone.localdate().isoformat()]])
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             imp = services.import_create(
