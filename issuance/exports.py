@@ -74,7 +74,7 @@ def progress_xlsx(*, root, by_status: list[dict], by_week: list[dict]) -> bytes:
     _table(
         sheet,
         f"{root.name} 会员卡发放进度（按状态）",
-        ["工会", *[STATUS_LABELS[s] for s in STAGES], "合计", "已制卡及以后"],
+        ["工会", *[str(STATUS_LABELS[s]) for s in STAGES], "合计", "已制卡及以后"],
         rows,
         [28] + [10] * (len(STAGES) + 2),
     )
@@ -82,7 +82,7 @@ def progress_xlsx(*, root, by_status: list[dict], by_week: list[dict]) -> bytes:
     _table(
         weekly,
         f"{root.name} 会员卡发放进度（按周）",
-        ["周", "周一", *[STATUS_LABELS[s] for s in WEEK_STAGES]],
+        ["周", "周一", *[str(STATUS_LABELS[s]) for s in WEEK_STAGES]],
         [[w["label"], w["week"].isoformat(), *w["counts"]] for w in by_week],
         [16, 12] + [10] * len(WEEK_STAGES),
     )
