@@ -70,7 +70,11 @@ def apply_cards(n: int) -> str:
     have = Card.objects.filter(status=Card.Status.APPLIED).count()
     if have >= n:
         return f"{have:,} applied cards already there"
-    members = list(Member.objects.filter(cards__isnull=True).order_by("id")[: n - have])
+    members = list(
+        Member.objects.filter(cards__isnull=True)
+        .only("id", "union_id", "is_hardship")
+        .order_by("id")[: n - have]
+    )
     return f"{len(cards_apply(members=members)):,} cards applied"
 
 

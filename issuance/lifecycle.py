@@ -5,6 +5,8 @@ it locks the cards, refuses transitions the machine does not allow, writes one C
 card, sets each stage timestamp once, and adds to UnionMonthCount in the same transaction.
 """
 
+import io
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -84,35 +86,68 @@ def _counts_for(card: Card, to_status: str, at: datetime) -> tuple | None:
     return (card.union_id, month_of(at), metric)
 
 
+def _copy_text(value) -> str:
+    """One value in PostgreSQL COPY text format."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_into(table: str, columns: list[str], rows) -> None:
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_text(v) for v in row))
+        buffer.write("\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
 def _write_cards(cards: list[Card], fields: list[str]) -> None:
-    """Write the moved cards' changed fields. On PostgreSQL one UPDATE … FROM (VALUES …) per
-    5,000 cards sets every field of a row in one statement (so the check constraints see the
-    status and its number together); Django's bulk_update builds a CASE per field and row, which
-    is 20× slower at 100,000 cards. Elsewhere (SQLite, small data) bulk_update is used."""
+    """Write the moved cards' changed fields. On PostgreSQL: COPY the new values into a temporary
+    table and UPDATE … FROM it, one statement setting every field of a row at once (so the check
+    constraints see a status and its number together). Django's bulk_update builds a CASE per
+    field and row, 20× slower at 100,000 cards. Elsewhere (SQLite, small data) bulk_update."""
     if connection.vendor != "postgresql":
         Card.objects.bulk_update(cards, fields, batch_size=2000)
         return
-    table = Card._meta.db_table
     model_fields = [Card._meta.get_field(name) for name in fields]
-    columns = [f.column for f in model_fields]
-    casts = [f.db_type(connection) for f in model_fields]
-    assign = ", ".join(
-        f'"{col}" = v."c{i}"::{cast}' for i, (col, cast) in enumerate(zip(columns, casts, strict=True))
+    temp = f"card_changes_{uuid.uuid4().hex[:12]}"
+    definitions = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in model_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE TEMPORARY TABLE {temp} ("id" bigint PRIMARY KEY, {definitions})')
+    attnames = [f.attname for f in model_fields]
+    _copy_into(
+        temp,
+        ['"id"'] + [f'"{f.column}"' for f in model_fields],
+        ([card.pk, *[getattr(card, a) for a in attnames]] for card in cards),
     )
-    names = ", ".join(f'"c{i}"' for i in range(len(columns)))
-    for start in range(0, len(cards), 5000):
-        chunk = cards[start : start + 5000]
-        params: list = []
-        for card in chunk:
-            params.append(card.pk)
-            params.extend(f.get_db_prep_save(getattr(card, f.attname), connection) for f in model_fields)
-        row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
-        sql = (
-            f'UPDATE "{table}" AS c SET {assign} FROM (VALUES {", ".join([row] * len(chunk))}) '
-            f'AS v("id", {names}) WHERE c."id" = v."id"'
+    assign = ", ".join(f'"{f.column}" = v."{f.column}"' for f in model_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{Card._meta.db_table}" AS c SET {assign} FROM {temp} AS v WHERE c."id" = v."id"'
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        cursor.execute(f"DROP TABLE {temp}")
+
+
+def _write_events(events: list[tuple]) -> None:
+    """(card_id, from_status, to_status, at, actor_id, note) rows: COPY on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        CardEvent.objects.bulk_create(
+            [
+                CardEvent(card_id=c, from_status=f, to_status=t, at=a, actor_id=u, note=n)
+                for c, f, t, a, u, n in events
+            ],
+            batch_size=2000,
+        )
+        return
+    _copy_into(
+        CardEvent._meta.db_table, ["card_id", "from_status", "to_status", "at", "actor_id", "note"], events
+    )
 
 
 @transaction.atomic
@@ -143,13 +178,12 @@ def cards_transition(
     deltas: Counter = Counter()
     events = []
     fields = {"status", "updated_at"}
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
     for card in moving:
         key = _counts_for(card, to_status, at)
         if key:
             deltas[key] += 1
-        events.append(
-            CardEvent(card=card, from_status=card.status, to_status=to_status, at=at, actor=actor, note=note)
-        )
+        events.append((card.pk, card.status, to_status, at, actor_id, note))
         card.status = to_status
         stage = STAGE_FIELD.get(to_status)
         if stage and getattr(card, stage) is None:
@@ -161,7 +195,7 @@ def cards_transition(
         card.updated_at = at
     if moving:
         _write_cards(moving, sorted(fields))
-        CardEvent.objects.bulk_create(events, batch_size=5000)
+        _write_events(events)
         bump_counts(deltas)
     return moving
 
@@ -183,10 +217,8 @@ def cards_apply(*, members: Iterable, actor=None, at: datetime | None = None, no
         if m.pk not in live
     ]
     Card.objects.bulk_create(new, batch_size=2000)  # PostgreSQL and SQLite return the new ids
-    CardEvent.objects.bulk_create(
-        [CardEvent(card=c, from_status="", to_status=S.APPLIED, at=at, actor=actor, note=note) for c in new],
-        batch_size=2000,
-    )
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    _write_events([(c.pk, "", S.APPLIED, at, actor_id, note) for c in new])
     deltas: Counter = Counter((c.union_id, month_of(at), "applied") for c in new)
     bump_counts(deltas)
     return new
