@@ -133,7 +133,7 @@ def load(*, stdout=None, seed: int = 2016) -> dict:
             wave=wave,
             card_count=len(ids),
             hardship_count=sum(1 for c in cards if c.is_hardship),
-            status=BankBatch.Status.RETURNED,
+            status=BankBatch.Status.PREPARING,
         )
         batches += 1
         _step(
@@ -144,14 +144,17 @@ def load(*, stdout=None, seed: int = 2016) -> dict:
             f"报送银行批次 {batch.code}",
             {i: {"batch_id": batch.pk, "partner_id": bank.pk} for i in ids},
         )
-        services.batch_generate_handoff(batch_id=batch.pk)
+        services.batch_generate_handoff(batch_id=batch.pk)  # sets the status to handed off
+        BankBatch.objects.filter(pk=batch.pk).update(
+            created_at=_at(batch_day, rng), handoff_at=_at(batch_day, rng)
+        )
         rng.shuffle(ids)
         rejected = ids[: max(1, len(ids) // 40)]
         rest = ids[len(rejected) :]
         return_day = batch_day + timedelta(days=rng.randrange(12, 25))
         if return_day > END:
-            BankBatch.objects.filter(pk=batch.pk).update(status=BankBatch.Status.HANDED_OFF)
             continue
+        BankBatch.objects.filter(pk=batch.pk).update(status=BankBatch.Status.RETURNED)
         reasons = ["证件已过期", "手机号码与本人不符", "姓名与证件不一致", "身份证复印件不清晰"]
         _step(
             rejected,

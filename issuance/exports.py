@@ -102,6 +102,9 @@ REPORT_SECTIONS = {
 }
 
 
+SUMMARY_LABELS = {"rows": "文件行数", **REPORT_SECTIONS, "unchanged": "已处理过（未变化）"}
+
+
 def reconciliation_xlsx(*, imp) -> bytes:
     book = Workbook()
     summary = book.active
@@ -111,13 +114,12 @@ def reconciliation_xlsx(*, imp) -> bytes:
         summary,
         f"{imp.get_kind_display()}对账结果：{imp.file_name}",
         ["项目", "数量"],
-        [
-            [REPORT_SECTIONS.get(k, {"unchanged": "已处理过（未变化）", "rows": "文件行数"}.get(k, k)), v]
-            for k, v in counts.items()
-        ],
+        [[SUMMARY_LABELS[k], counts[k]] for k in SUMMARY_LABELS if k in counts],
         [24, 10],
     )
-    for key, items in imp.report.get("lists", {}).items():
+    lists = imp.report.get("lists", {})
+    for key in REPORT_SECTIONS:  # a fixed order (jsonb does not keep the keys' order)
+        items = lists.get(key)
         if not items:
             continue
         sheet = book.create_sheet(REPORT_SECTIONS.get(key, key)[:31])

@@ -124,17 +124,32 @@ def wave_get_for_user(*, user, pk) -> Wave:
 
 
 def wave_progress(*, wave: Wave) -> dict:
-    """Members' first cards (replacements excluded) in the wave's areas that reached each stage."""
+    """Members' first cards (replacements excluded) in the wave's areas that reached each stage
+    between the wave's start and its deadline."""
     area = Q()
     for union in wave.unions.all():
         area |= Q(union__path__startswith=union.path)
     cards = Card.objects.filter(area, replaces__isnull=True) if area else Card.objects.none()
+    end = timezone.make_aware(
+        timezone.datetime.combine(wave.deadline + timedelta(days=1), timezone.datetime.min.time())
+    )
+    start = (
+        timezone.make_aware(timezone.datetime.combine(wave.starts_on, timezone.datetime.min.time()))
+        if wave.starts_on
+        else None
+    )
+
+    def within(field: str) -> Q:
+        window = Q(**{f"{field}__lt": end})
+        return window & Q(**{f"{field}__gte": start}) if start else window
+
+    # Stages reached inside the wave's window (from its start to the end of its deadline day).
     figures = cards.aggregate(
-        applied=Count("id"),
-        issued=Count("id", filter=Q(issued_at__isnull=False)),
-        received=Count("id", filter=Q(received_at__isnull=False)),
-        distributed=Count("id", filter=Q(distributed_at__isnull=False)),
-        activated=Count("id", filter=Q(activated_at__isnull=False)),
+        applied=Count("id", filter=within("applied_at")),
+        issued=Count("id", filter=within("issued_at")),
+        received=Count("id", filter=within("received_at")),
+        distributed=Count("id", filter=within("distributed_at")),
+        activated=Count("id", filter=within("activated_at")),
     )
     today = timezone.localdate()
     figures["target"] = wave.target

@@ -212,14 +212,14 @@ def batch_requeue(request, pk):
 @login_required
 def import_detail(request, pk):
     imp = selectors.import_get_for_user(user=request.user, pk=pk)
-    labels = {**exports.REPORT_SECTIONS, "unchanged": "已处理过（未变化）", "rows": "文件行数"}
     report = imp.report or {}
-    summary = [(labels.get(k, k), n) for k, n in report.get("counts", {}).items()]
-    counts = report.get("counts", {})
+    counts, found = report.get("counts", {}), report.get("lists", {})
+    # A fixed order: jsonb does not keep the keys' order.
+    summary = [(label, counts[k]) for k, label in exports.SUMMARY_LABELS.items() if k in counts]
     lists = [
-        (labels.get(k, k), k, items, counts.get(k, len(items)))
-        for k, items in report.get("lists", {}).items()
-        if items
+        (label, k, found[k], counts.get(k, len(found[k])))
+        for k, label in exports.REPORT_SECTIONS.items()
+        if found.get(k)
     ]
     return render(request, "issuance/import_detail.html", {"imp": imp, "summary": summary, "lists": lists})
 
@@ -436,12 +436,13 @@ def progress(request):
     form = ProgressForm(request.GET or None, roots=roots)
     root = form.cleaned_data["root"] if form.is_valid() else None
     weeks = (form.cleaned_data.get("weeks") if form.is_valid() else None) or 12
+    until = (form.cleaned_data.get("until") if form.is_valid() else None) or timezone.localdate()
     if root is None:
         root = roots.first() or (staff.union if staff else None)
     if root is None:
         raise Http404
     by_status = selectors.progress_by_status(root=root)
-    by_week = selectors.progress_by_week(root=root, weeks=weeks)
+    by_week = selectors.progress_by_week(root=root, weeks=weeks, until=until)
     if request.GET.get("format") == "xlsx":
         return _xlsx(
             exports.progress_xlsx(root=root, by_status=by_status, by_week=by_week),
@@ -457,6 +458,7 @@ def progress(request):
             "by_status": by_status,
             "by_week": by_week,
             "totals": totals,
+            "grand_total": sum(totals),
             "status_labels": [STATUS_LABELS[s] for s in STAGES],
             "week_labels": [STATUS_LABELS[s] for s in WEEK_STAGES],
             "query": request.GET.urlencode(),

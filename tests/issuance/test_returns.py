@@ -152,3 +152,18 @@ def test_clerk_cannot_upload_a_return_file(batch, clerk):
             kind="return", union=batch.union, batch=batch, file_name="a.csv", data=b"x", actor=clerk
         )
     assert not BankFileImport.objects.exists()
+
+
+def test_reconciliation_report_page_and_excel(client, batch, bank_user, django_capture_on_commit_callbacks):
+    data = xlsx_bytes([HEADER, [IDS[0], "", card_number(), "成功", ""], [IDS[1], "", "", "失败", "照片不清"]])
+    imp = _import(batch, bank_user, data, capture=django_capture_on_commit_callbacks)
+    client.force_login(bank_user)
+    page = client.get(f"/issuance/imports/{imp.pk}/").content.decode()
+    assert "照片不清" in page and "未回盘（3）" in page
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(client.get(f"/issuance/imports/{imp.pk}/report.xlsx").content))
+    assert book.sheetnames == ["汇总", "制卡成功", "银行退回", "未回盘"]
+    assert list(book["银行退回"].iter_rows(values_only=True))[2][3] == "照片不清"
