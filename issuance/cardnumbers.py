@@ -16,16 +16,13 @@ def normalise_card_number(raw) -> str:
     return _NOISE.sub("", unicodedata.normalize("NFKC", str(raw)))
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # 2·d with its digits summed
+
+
 def luhn_ok(number: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    """The Luhn check: from the right, every second digit doubled (digits summed); total % 10 == 0."""
+    digits = [ord(c) - 48 for c in reversed(number)]
+    return (sum(digits[0::2]) + sum(_DOUBLED[d] for d in digits[1::2])) % 10 == 0
 
 
 def luhn_complete(prefix: str) -> str:
