@@ -139,8 +139,10 @@ def batch_create(
     return batch
 
 
-def _handoff_rows(batch: BankBatch):
-    """The batch's rows for the hand-off list, decrypting each ID number and phone once."""
+def _handoff_rows(batch: BankBatch, fields: list[str]):
+    """The batch's rows for the hand-off list, decrypting each ID number and phone once (and
+    only when the layout has the column)."""
+    with_id, with_phone = "id_number" in fields, "phone" in fields
     qs = (
         Card.objects.filter(batch=batch)
         .order_by("-is_hardship", F("replaces_id").asc(nulls_last=True), "id")
@@ -168,10 +170,10 @@ def _handoff_rows(batch: BankBatch):
             "seq": seq,
             "name": name,
             "id_type": "居民身份证",
-            "id_number": crypto.decrypt(id_enc),
+            "id_number": crypto.decrypt(id_enc) if with_id else "",
             "gender": "男" if gender == "M" else "女",
             "birth_date": birth.isoformat(),
-            "phone": crypto.decrypt(phone_enc),
+            "phone": crypto.decrypt(phone_enc) if with_phone else "",
             "work_unit": work_unit,
             "union": union,
             "union_code": union_code,
@@ -190,7 +192,7 @@ def handoff_write(*, batch: BankBatch, layout: dict, out, progress=None) -> int:
         text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
         writer = csv.writer(text)
         writer.writerow([c["title"] for c in columns])
-        for row in _handoff_rows(batch):
+        for row in _handoff_rows(batch, fields):
             writer.writerow([row[f] for f in fields])
             rows += 1
             if progress and rows % 5000 == 0:
@@ -209,11 +211,16 @@ def handoff_write(*, batch: BankBatch, layout: dict, out, progress=None) -> int:
     for i, field in enumerate(fields):
         sheet.set_column(i, i, widths.get(field, 9), text_fmt if field in ("id_number", "phone") else None)
     sheet.write_row(0, 0, [c["title"] for c in columns], head)
-    for row in _handoff_rows(batch):
+    write_string, write_number = sheet.write_string, sheet.write_number
+    for row in _handoff_rows(batch, fields):
         rows += 1
         # Values are strings except 序号; the ID and phone columns carry the text format, so
-        # cells need no format of their own (XlsxWriter's write_row, one call per row).
-        sheet.write_row(rows, 0, [row[f] for f in fields])
+        # cells need no format of their own (typed writes skip write()'s type dispatch).
+        for i, field in enumerate(fields):
+            if field == "seq":
+                write_number(rows, i, row[field])
+            else:
+                write_string(rows, i, row[field])
         if progress and rows % 5000 == 0:
             progress(rows)
     book.close()
