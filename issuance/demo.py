@@ -133,7 +133,7 @@ def load(*, stdout=None, seed: int = 2016) -> dict:
             wave=wave,
             card_count=len(ids),
             hardship_count=sum(1 for c in cards if c.is_hardship),
-            status=BankBatch.Status.PREPARING,
+            status=BankBatch.BatchStatus.PREPARING,
         )
         batches += 1
         _step(
@@ -154,7 +154,7 @@ def load(*, stdout=None, seed: int = 2016) -> dict:
         return_day = batch_day + timedelta(days=rng.randrange(12, 25))
         if return_day > END:
             continue
-        BankBatch.objects.filter(pk=batch.pk).update(status=BankBatch.Status.RETURNED)
+        BankBatch.objects.filter(pk=batch.pk).update(status=BankBatch.BatchStatus.RETURNED)
         reasons = ["证件已过期", "手机号码与本人不符", "姓名与证件不一致", "身份证复印件不清晰"]
         _step(
             rejected,

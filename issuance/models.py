@@ -260,7 +260,8 @@ class BankBatch(Job):
     """Applied cards handed to the bank in one 批量办理借记卡明细清单. The job part tracks the
     hand-off file's generation; `union` is the subtree it was built from (its scope)."""
 
-    class Status(models.TextChoices):
+    # Not named Status: Job.Status (the job's own state machine) must stay reachable as self.Status.
+    class BatchStatus(models.TextChoices):
         PREPARING = "preparing", _("生成报送文件中")
         HANDED_OFF = "handed_off", _("已报送银行")
         PARTLY_RETURNED = "partly_returned", _("部分回盘")
@@ -279,7 +280,9 @@ class BankBatch(Job):
         on_delete=models.PROTECT,
         related_name="batches",
     )
-    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.PREPARING)
+    status = models.CharField(
+        _("状态"), max_length=20, choices=BatchStatus.choices, default=BatchStatus.PREPARING
+    )
     card_count = models.PositiveIntegerField(_("卡片数"), default=0)
     hardship_count = models.PositiveIntegerField(_("其中困难职工"), default=0)
     handoff_file = models.FileField(_("报送文件"), upload_to="issuance/handoff/", blank=True)

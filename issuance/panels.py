@@ -14,6 +14,7 @@ def member_cards_panel(request, member):
         "cards": selectors.member_cards(member=member),
         "can_report_lost": services.role_allows(request.user, services.UNION_ROLES | services.BATCH_ROLES),
         "losable": LOSABLE,
+        "cancellable": (S.APPLIED, S.REJECTED_BY_BANK),
     }
 
 
@@ -45,7 +46,7 @@ def batches_panel(request, _obj):
         "waiting": cards.filter(status=S.APPLIED).count(),
         "rejected": cards.filter(status=S.REJECTED_BY_BANK).count(),
         "open": batches.filter(
-            status__in=[BankBatch.Status.HANDED_OFF, BankBatch.Status.PARTLY_RETURNED]
+            status__in=[BankBatch.BatchStatus.HANDED_OFF, BankBatch.BatchStatus.PARTLY_RETURNED]
         ).count(),
         "recent": list(batches[:5]),
     }

@@ -253,7 +253,7 @@ def batch_generate_handoff(*, batch_id: int) -> None:
             batch.handoff_sha256 = hashlib.sha256(data).hexdigest()
             batch.handoff_rows = rows
             batch.handoff_at = timezone.now()
-            batch.status = BankBatch.Status.HANDED_OFF
+            batch.status = BankBatch.BatchStatus.HANDED_OFF
             batch.save(
                 update_fields=[
                     "handoff_file",
@@ -538,7 +538,7 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
         lists["missing"] = [{"card": c.pk, "name": c.member.name, "id": c.member.masked_id} for c in named]
 
     remaining = Card.objects.filter(batch=batch, status=S.IN_BATCH).exists()
-    batch.status = BankBatch.Status.PARTLY_RETURNED if remaining else BankBatch.Status.RETURNED
+    batch.status = BankBatch.BatchStatus.PARTLY_RETURNED if remaining else BankBatch.BatchStatus.RETURNED
     batch.save(update_fields=["status"])
     audit_record(
         actor=imp.created_by, verb="import.return_applied", target=imp, union=batch.union, data=counts

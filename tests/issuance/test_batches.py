@@ -36,7 +36,7 @@ def test_batch_takes_applied_cards_of_the_subtree_hardship_first_and_writes_the_
     assert set(Card.objects.filter(batch=batch).values_list("status", flat=True)) == {S.IN_BATCH}
     assert Card.objects.get(member__name="乙县丙").status == S.APPLIED
     assert batch.job_status == "done"
-    assert batch.status == BankBatch.Status.HANDED_OFF
+    assert batch.status == BankBatch.BatchStatus.HANDED_OFF
     # and the file is the 批量办理借记卡明细清单 with full ID numbers, hardship worker first
     data = batch.handoff_file.read()
     assert batch.handoff_rows == 2 and len(batch.handoff_sha256) == 64

@@ -81,7 +81,7 @@ def test_return_file_reconciles_matches_failures_unknowns_duplicates_and_missing
     assert "校验位" in lists["invalid"][0]["reason"]
     assert lists["conflict"][0]["reason"] == "卡号已被其他会员卡使用"
     batch.refresh_from_db()
-    assert batch.status == BankBatch.Status.PARTLY_RETURNED
+    assert batch.status == BankBatch.BatchStatus.PARTLY_RETURNED
     assert stored_union_months() == recount_union_months()
 
 

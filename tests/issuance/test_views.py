@@ -119,3 +119,20 @@ def test_dashboard_panels_for_clerk_and_city(client, tree, clerk, city_staff):
     assert "领卡与发放" in client.get("/").content.decode()
     client.force_login(city_staff)
     assert "待报送银行" in client.get("/").content.decode()
+
+
+def test_clerk_cancels_an_applied_card_from_the_member_page(client, tree, clerk):
+    card = make_card(tree.unit_a1)
+    client.force_login(clerk)
+    response = client.post(f"/issuance/cards/{card.pk}/cancel/", {"note": "会员离会"})
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert card.status == S.CANCELLED and card.events.last().note == "会员离会"
+
+
+def test_clerk_cannot_report_another_unions_card_lost(client, tree, clerk):
+    card = make_card(tree.unit_b1, status=S.ACTIVATED)
+    client.force_login(clerk)
+    assert client.post(f"/issuance/cards/{card.pk}/lost/", {"note": "x"}).status_code == 404
+    card.refresh_from_db()
+    assert card.status == S.ACTIVATED and Card.objects.count() == 1
