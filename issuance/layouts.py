@@ -34,6 +34,7 @@ DEFAULT_HANDOFF = {
         {"title": "单位名称", "field": "work_unit"},
         {"title": "基层工会", "field": "union"},
         {"title": "困难职工", "field": "hardship"},
+        {"title": "补卡", "field": "replacement"},
     ],
 }
 

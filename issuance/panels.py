@@ -3,7 +3,7 @@
 from cardportal.scoping import scope_queryset, staff_of
 
 from . import selectors, services
-from .models import BankBatch, Card
+from .models import BankBatch, Card, CardNotice
 
 S = Card.Status
 LOSABLE = (S.ISSUED, S.RECEIVED, S.DISTRIBUTED, S.ACTIVATED)
@@ -12,6 +12,7 @@ LOSABLE = (S.ISSUED, S.RECEIVED, S.DISTRIBUTED, S.ACTIVATED)
 def member_cards_panel(request, member):
     return {
         "cards": selectors.member_cards(member=member),
+        "notices": list(CardNotice.objects.filter(card__member=member).order_by("-created_at", "-id")[:10]),
         "can_report_lost": services.role_allows(request.user, services.UNION_ROLES | services.BATCH_ROLES),
         "losable": LOSABLE,
         "cancellable": (S.APPLIED, S.REJECTED_BY_BANK),

@@ -182,7 +182,7 @@ def test_loss_closes_the_card_applies_for_a_replacement_and_tells_the_union(tree
 
 
 def test_replacement_number_replaces_the_old_one_with_a_notice(
-    tree, clerk, city_staff, bank_user, partner, run_tasks_inline, django_capture_on_commit_callbacks
+    client, tree, clerk, city_staff, bank_user, partner, run_tasks_inline, django_capture_on_commit_callbacks
 ):
     card = make_card(tree.unit_a1, status=S.DISTRIBUTED, id_number="11010519491231002X")
     services.card_report_lost(card=card, actor=clerk)
@@ -198,6 +198,14 @@ def test_replacement_number_replaces_the_old_one_with_a_notice(
     assert live.number == new_number and live.replaces_id == card.pk
     notice = CardNotice.objects.get(kind="number_changed")
     assert f"卡号由 {card.number} 变更为 {new_number}" in notice.message
+    client.force_login(clerk)
+    union_page = client.get(f"/issuance/unions/{tree.unit_a1.pk}/").content.decode()
+    member_page = client.get(card.member.get_absolute_url()).content.decode()
+    assert notice.message in union_page and notice.message in member_page
+    client.post(f"/issuance/notices/{notice.pk}/ack/", {"next": "/"})
+    notice.refresh_from_db()
+    assert notice.read_by == clerk
+    assert notice.message not in client.get(f"/issuance/unions/{tree.unit_a1.pk}/").content.decode()
     assert stored_union_months() == recount_union_months()
 
 

@@ -136,3 +136,10 @@ def test_clerk_cannot_report_another_unions_card_lost(client, tree, clerk):
     assert client.post(f"/issuance/cards/{card.pk}/lost/", {"note": "x"}).status_code == 404
     card.refresh_from_db()
     assert card.status == S.ACTIVATED and Card.objects.count() == 1
+
+
+def test_progress_weeks_end_at_the_until_date(client, tree, city_staff):
+    client.force_login(city_staff)
+    response = client.get("/issuance/progress/?until=2018-12-31&weeks=2")
+    assert [w["label"] for w in response.context["by_week"]] == ["2019年第1周", "2018年第52周"]
+    assert response.context["root"] == tree.city
