@@ -35,9 +35,12 @@ class Card(models.Model):
         on_delete=models.PROTECT,
         related_name="cards",
         help_text=_("申请时会员所在的基层工会（统计口径）"),
+        db_index=False,  # card_union_status (union, status) serves every look-up by union
     )
     status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.APPLIED)
-    number = models.CharField(_("卡号"), max_length=19, null=True, blank=True, unique=True)
+    # Unique through a constraint, not unique=True: on PostgreSQL that would add a second,
+    # varchar_pattern_ops index that no query uses and every issued card must update.
+    number = models.CharField(_("卡号"), max_length=19, null=True, blank=True)
     is_hardship = models.BooleanField(_("困难职工优先"), default=False)
     replaces = models.OneToOneField(
         "self",
@@ -48,7 +51,12 @@ class Card(models.Model):
         related_name="replaced_by",
     )
     partner = models.ForeignKey(
-        "issuance.IssuingPartner", verbose_name=_("发卡机构"), null=True, blank=True, on_delete=models.PROTECT
+        "issuance.IssuingPartner",
+        verbose_name=_("发卡机构"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,  # never filtered on; one index fewer to write per transition
     )
     bank_reason = models.CharField(_("银行退回原因"), max_length=200, blank=True)
     batch = models.ForeignKey(
@@ -73,9 +81,14 @@ class Card(models.Model):
         verbose_name_plural = _("会员卡")
         indexes = [
             models.Index(fields=["union", "status"], name="card_union_status"),
-            models.Index(fields=["status", "-is_hardship", "id"], name="card_batch_order"),
+            # The queue a batch takes from: only applied cards are in it, so moving a card on
+            # through the lifecycle writes nothing here.
+            models.Index(
+                fields=["-is_hardship", "id"], condition=Q(status="applied"), name="card_applied_queue"
+            ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="card_number_unique"),
             models.UniqueConstraint(
                 fields=["member"],
                 condition=~Q(status__in=["lost", "cancelled"]),
