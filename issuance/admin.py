@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from cardportal.admin import ScopedAdminMixin
+from cardportal.scoping import staff_of
 
 from . import layouts
 from .models import (
@@ -58,7 +59,7 @@ class IssuingPartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "is_primary"]
 
     def _ok(self, request):
-        staff = getattr(request.user, "staff", None) if hasattr(request.user, "staff") else None
+        staff = staff_of(request.user)
         return request.user.is_superuser or (staff is not None and staff.role == "admin")
 
     def has_module_permission(self, request):

@@ -19,6 +19,7 @@ from cardportal import crypto
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_fail, job_finish, job_progress, job_start
+from cardportal.scoping import staff_of
 from members.idcard import normalise as normalise_id
 from members.models import StaffRole, Union
 
@@ -49,9 +50,9 @@ REPORT_LIMIT = 1000  # rows kept per list in a reconciliation report (counts are
 def role_allows(user, roles: frozenset) -> bool:
     if user is None:
         return False
-    if user.is_superuser:
+    if getattr(user, "is_superuser", False):
         return True
-    staff = getattr(user, "staff", None) if hasattr(user, "staff") else None
+    staff = staff_of(user)
     return staff is not None and staff.role in roles
 
 
@@ -59,10 +60,6 @@ def _require(user, roles: frozenset, what: str) -> None:
     """Role check for people; actor=None is the system itself (demo loader, bank API jobs)."""
     if user is not None and not role_allows(user, roles):
         raise ApplicationError(f"您的角色无权{what}", code="forbidden")
-
-
-def _within(card_union_path: str, union: Union) -> bool:
-    return card_union_path.startswith(union.path)
 
 
 # --- bank batches and the hand-off file --------------------------------------------------------
@@ -107,7 +104,7 @@ def batch_create(
         raise ApplicationError("范围内没有待报送银行的卡片", code="nothing_to_batch")
     today = timezone.localdate()
     batch = BankBatch.objects.create(
-        code=f"TMP-{os.urandom(6).hex()}",
+        code=f"TMP-{os.urandom(6).hex()}",  # unique placeholder until the pk gives the real code
         partner=partner,
         union=union,
         wave=wave,
