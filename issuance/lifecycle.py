@@ -86,50 +86,73 @@ def _counts_for(card: Card, to_status: str, at: datetime) -> tuple | None:
     return (card.union_id, month_of(at), metric)
 
 
-def _copy_text(value) -> str:
-    """One value in PostgreSQL COPY text format."""
+def _copy_text(value, _iso: dict = {}) -> str:  # noqa: B006 - a deliberate per-process memo
+    """One value in PostgreSQL COPY text format (a transition repeats one timestamp 100,000 times:
+    its isoformat is memoised)."""
     if value is None:
         return "\\N"
-    if value is True or value is False:
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is bool:
         return "t" if value else "f"
     if isinstance(value, datetime | date):
-        return value.isoformat()
+        text = _iso.get(value)
+        if text is None:
+            if len(_iso) > 1000:
+                _iso.clear()
+            text = _iso[value] = value.isoformat()
+        return text
     return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _copy_into(table: str, columns: list[str], rows) -> None:
     buffer = io.StringIO()
     for row in rows:
-        buffer.write("\t".join(_copy_text(v) for v in row))
+        buffer.write("\t".join([_copy_text(v) for v in row]))
         buffer.write("\n")
     buffer.seek(0)
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
 
 
-def _write_cards(cards: list[Card], fields: list[str]) -> None:
-    """Write the moved cards' changed fields. On PostgreSQL: COPY the new values into a temporary
-    table and UPDATE … FROM it, one statement setting every field of a row at once (so the check
-    constraints see a status and its number together). Django's bulk_update builds a CASE per
-    field and row, 20× slower at 100,000 cards. Elsewhere (SQLite, small data) bulk_update."""
+def _write_cards(cards: list[Card], fields: list[str], *, to_status: str, at: datetime) -> None:
+    """Write the moved cards' changed fields in one statement per call on PostgreSQL: status,
+    updated_at and the stage time (set once: COALESCE) are the same for every card and go in as
+    parameters; per-card values (number, bank reason, batch) are COPYed into a temporary table and
+    joined, so a row's status and its number change together for the check constraints. Django's
+    bulk_update builds a CASE per field and row, 20× slower at 100,000 cards; it is kept for
+    SQLite (small data)."""
     if connection.vendor != "postgresql":
         Card.objects.bulk_update(cards, fields, batch_size=2000)
         return
-    model_fields = [Card._meta.get_field(name) for name in fields]
-    temp = f"card_changes_{uuid.uuid4().hex[:12]}"
-    definitions = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in model_fields)
+    table = Card._meta.db_table
+    stage = STAGE_FIELD.get(to_status)
+    sets = ['"status" = %s', '"updated_at" = %s']
+    params: list = [to_status, at]
+    if stage in fields:
+        sets.append(f'"{stage}" = COALESCE(c."{stage}", %s)')
+        params.append(at)
+    varying = [Card._meta.get_field(n) for n in fields if n not in ("status", "updated_at", stage)]
     with connection.cursor() as cursor:
+        if not varying:
+            cursor.execute(
+                f'UPDATE "{table}" AS c SET {", ".join(sets)} WHERE c."id" = ANY(%s)',
+                [*params, [card.pk for card in cards]],
+            )
+            return
+        temp = f"card_changes_{uuid.uuid4().hex[:12]}"
+        definitions = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in varying)
         cursor.execute(f'CREATE TEMPORARY TABLE {temp} ("id" bigint PRIMARY KEY, {definitions})')
-    attnames = [f.attname for f in model_fields]
-    _copy_into(
-        temp,
-        ['"id"'] + [f'"{f.column}"' for f in model_fields],
-        ([card.pk, *[getattr(card, a) for a in attnames]] for card in cards),
-    )
-    assign = ", ".join(f'"{f.column}" = v."{f.column}"' for f in model_fields)
-    with connection.cursor() as cursor:
+        attnames = [f.attname for f in varying]
+        _copy_into(
+            temp,
+            ['"id"'] + [f'"{f.column}"' for f in varying],
+            ([card.pk, *[getattr(card, a) for a in attnames]] for card in cards),
+        )
+        sets += [f'"{f.column}" = v."{f.column}"' for f in varying]
         cursor.execute(
-            f'UPDATE "{Card._meta.db_table}" AS c SET {assign} FROM {temp} AS v WHERE c."id" = v."id"'
+            f'UPDATE "{table}" AS c SET {", ".join(sets)} FROM {temp} AS v WHERE c."id" = v."id"', params
         )
         cursor.execute(f"DROP TABLE {temp}")
 
@@ -194,7 +217,7 @@ def cards_transition(
             fields.add(name)
         card.updated_at = at
     if moving:
-        _write_cards(moving, sorted(fields))
+        _write_cards(moving, sorted(fields), to_status=to_status, at=at)
         _write_events(events)
         bump_counts(deltas)
     return moving
