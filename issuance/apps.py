@@ -6,9 +6,34 @@ class IssuanceConfig(AppConfig):
     verbose_name = "发卡"
 
     def ready(self) -> None:
-        from cardportal.registry import registry
+        from cardportal.registry import NavItem, Panel, registry
+        from members.models import StaffRole
 
+        from . import panels
         from .lifecycle import cards_apply
 
+        R = StaffRole.Role
         # Registering a member is applying for their card (status `applied`).
         registry.on_members_registered(lambda *, members, actor: cards_apply(members=members, actor=actor))
+        registry.add_nav(NavItem("领卡发卡", "issuance:home", roles=frozenset({R.CLERK}), order=30))
+        registry.add_nav(
+            NavItem(
+                "银行批次",
+                "issuance:batch_list",
+                roles=frozenset({R.CITY_STAFF, R.PROVINCE_STAFF, R.BANK_OPERATOR, R.ADMIN}),
+                order=30,
+            )
+        )
+        registry.add_nav(
+            NavItem(
+                "激活导入",
+                "issuance:activation_upload",
+                roles=frozenset({R.BANK_OPERATOR, R.CITY_STAFF}),
+                order=32,
+            )
+        )
+        registry.add_nav(NavItem("发卡计划", "issuance:wave_list", order=34))
+        registry.add_nav(NavItem("发卡进度", "issuance:progress", order=36))
+        registry.add_dashboard(Panel("issuance/_panel_union.html", panels.union_panel, order=20))
+        registry.add_dashboard(Panel("issuance/_panel_batches.html", panels.batches_panel, order=20))
+        registry.add_member(Panel("issuance/_member_panel.html", panels.member_cards_panel, order=20))

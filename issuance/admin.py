@@ -1,0 +1,132 @@
+"""Admin: partners and their file layouts, waves; cards, batches and files read-only (status
+changes go through the services, never a form save)."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from cardportal.admin import ScopedAdminMixin
+from cardportal.scoping import staff_of
+
+from . import layouts
+from .models import (
+    ActivationSession,
+    BankBatch,
+    BankFileImport,
+    Card,
+    CardNotice,
+    CardReceipt,
+    IssuingPartner,
+    Wave,
+)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PartnerForm(forms.ModelForm):
+    class Meta:
+        model = IssuingPartner
+        fields = ["code", "name", "is_primary", "handoff_layout", "return_layout"]
+
+    def clean_handoff_layout(self):
+        value = self.cleaned_data["handoff_layout"] or {}
+        try:
+            layouts.validate_handoff_layout({**layouts.DEFAULT_HANDOFF, **value})
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return value
+
+    def clean_return_layout(self):
+        value = self.cleaned_data["return_layout"] or {}
+        layouts.validate_return_layout(value)
+        return value
+
+
+@admin.register(IssuingPartner)
+class IssuingPartnerAdmin(admin.ModelAdmin):
+    """Partners are city-wide (no union): only the portal's admins manage them."""
+
+    form = PartnerForm
+    list_display = ["name", "code", "is_primary"]
+
+    def _ok(self, request):
+        staff = staff_of(request.user)
+        return request.user.is_superuser or (staff is not None and staff.role == "admin")
+
+    def has_module_permission(self, request):
+        return self._ok(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._ok(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._ok(request)
+
+    def has_add_permission(self, request):
+        return self._ok(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(Wave)
+class WaveAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scope_union_field = "owner"
+    list_display = ["name", "owner", "target", "starts_on", "deadline", "partner"]
+    filter_horizontal = ["unions"]
+    list_select_related = ["owner", "partner"]
+
+
+@admin.register(Card)
+class CardAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["number", "member", "union", "status", "batch", "applied_at", "issued_at", "activated_at"]
+    list_filter = ["status", "is_hardship"]
+    search_fields = ["number"]
+    list_select_related = ["member", "union", "batch"]
+    show_full_result_count = False
+    raw_id_fields = ["member", "union", "replaces", "batch"]
+
+
+@admin.register(BankBatch)
+class BankBatchAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["code", "partner", "union", "wave", "card_count", "status", "job_status", "created_at"]
+    list_filter = ["status", "partner"]
+    list_select_related = ["partner", "union", "wave"]
+    exclude = ["handoff_file"]  # downloads go through the audited page
+
+
+@admin.register(BankFileImport)
+class BankFileImportAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["file_name", "kind", "batch", "job_status", "job_message", "created_at"]
+    list_filter = ["kind", "job_status"]
+    list_select_related = ["batch"]
+    exclude = ["file"]
+
+
+@admin.register(CardReceipt)
+class CardReceiptAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["at", "union", "expected", "selected", "counted", "accepted", "actor"]
+    list_filter = ["accepted"]
+    list_select_related = ["union", "actor"]
+
+
+@admin.register(ActivationSession)
+class ActivationSessionAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["held_on", "union", "place", "activated", "actor"]
+    list_select_related = ["union", "actor"]
+
+
+@admin.register(CardNotice)
+class CardNoticeAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["created_at", "union", "kind", "message", "read_at"]
+    list_filter = ["kind"]
+    list_select_related = ["union"]

@@ -1,0 +1,176 @@
+"""The bank operator's API (token auth: POST /api/token/ with username and password, then
+`Authorization: Token <key>`): list batches, download a hand-off file (audited), upload return
+and activation files, and poll an import's reconciliation."""
+
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cardportal.audit import client_ip
+from cardportal.errors import ApplicationError
+from cardportal.scoping import staff_of
+
+from . import selectors, services
+from .models import BankBatch, BankFileImport
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    partner = serializers.CharField(source="partner.name", read_only=True)
+    union = serializers.CharField(source="union.name", read_only=True)
+    handoff_ready = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BankBatch
+        fields = [
+            "id",
+            "code",
+            "partner",
+            "union",
+            "status",
+            "card_count",
+            "hardship_count",
+            "handoff_ready",
+            "handoff_name",
+            "handoff_rows",
+            "handoff_sha256",
+            "handoff_at",
+            "created_at",
+        ]
+
+    def get_handoff_ready(self, obj) -> bool:
+        return bool(obj.handoff_file)
+
+
+class ImportSerializer(serializers.ModelSerializer):
+    batch = serializers.CharField(source="batch.code", read_only=True, default=None)
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BankFileImport
+        fields = [
+            "id",
+            "kind",
+            "batch",
+            "file_name",
+            "sha256",
+            "same_as",
+            "job_status",
+            "job_message",
+            "counts",
+            "created_at",
+        ]
+
+    def get_counts(self, obj) -> dict:
+        return (obj.report or {}).get("counts", {})
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+def _allowed(user) -> None:
+    if not services.role_allows(user, services.HANDOFF_ROLES):
+        raise PermissionDenied("您的角色无权使用银行接口")
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+
+
+class BatchListApi(generics.ListAPIView):
+    """Batches in the caller's scope, newest first."""
+
+    serializer_class = BatchSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return BankBatch.objects.none()
+        _allowed(self.request.user)
+        return selectors.batch_list_for_user(user=self.request.user)
+
+
+class BatchDetailApi(generics.RetrieveAPIView):
+    serializer_class = BatchSerializer
+
+    def get_object(self):
+        _allowed(self.request.user)
+        return selectors.batch_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
+
+
+class BatchHandoffApi(APIView):
+    """The hand-off file itself (full ID numbers). Every download is audited."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, pk):
+        batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+        handle = services.batch_handoff_open(
+            batch=batch, actor=request.user, ip=client_ip(request), via="api"
+        )
+        response = FileResponse(handle, as_attachment=True, filename=batch.handoff_name)
+        response["X-Content-SHA256"] = batch.handoff_sha256
+        return response
+
+
+class BatchReturnApi(APIView):
+    """Upload the bank's return file for a batch; reconciliation runs as a job (poll the import)."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={202: ImportSerializer})
+    def post(self, request, pk):
+        batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+        upload = _file(request)
+        imp = services.import_create(
+            kind=BankFileImport.Kind.RETURN,
+            union=batch.union,
+            batch=batch,
+            file_name=upload.name,
+            data=upload.read(),
+            actor=request.user,
+        )
+        imp.refresh_from_db()
+        return Response(ImportSerializer(imp).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ActivationApi(APIView):
+    """Upload an activation file (card number, activation date) for the caller's scope."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={202: ImportSerializer})
+    def post(self, request):
+        _allowed(request.user)
+        staff = staff_of(request.user)
+        union = staff.union if staff else selectors.report_roots_for_user(user=request.user).first()
+        upload = _file(request)
+        imp = services.import_create(
+            kind=BankFileImport.Kind.ACTIVATION,
+            union=union,
+            file_name=upload.name,
+            data=upload.read(),
+            actor=request.user,
+        )
+        imp.refresh_from_db()
+        return Response(ImportSerializer(imp).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportDetailApi(generics.RetrieveAPIView):
+    serializer_class = ImportSerializer
+
+    def get_object(self):
+        _allowed(self.request.user)
+        return selectors.import_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
+
+
+def _file(request):
+    serializer = UploadSerializer(data=request.data)
+    if not serializer.is_valid():
+        raise ApplicationError("请上传文件（字段名 file）", code="no_file")
+    return serializer.validated_data["file"]

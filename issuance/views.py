@@ -1,0 +1,466 @@
+"""Pages of the issuance app: views parse input, call one service or selector, and render."""
+
+import json
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from cardportal.audit import client_ip
+from cardportal.errors import ApplicationError
+from cardportal.pagination import paginate
+from cardportal.scoping import staff_of
+
+from . import exports, selectors, services
+from .forms import (
+    ActivationSessionForm,
+    BatchCreateForm,
+    DistributeForm,
+    ProgressForm,
+    ReasonForm,
+    ReceiveForm,
+    UploadForm,
+)
+from .models import BankFileImport, Card
+from .selectors import STAGES, WEEK_STAGES
+
+S = Card.Status
+STATUS_LABELS = dict(S.choices)
+
+
+def _xlsx(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+def _require_role(user, roles) -> None:
+    if not services.role_allows(user, roles):
+        raise PermissionDenied
+
+
+@login_required
+def home(request):
+    """The nav's entry: a clerk goes to their union's cards, federation and bank staff to batches."""
+    staff = staff_of(request.user)
+    if staff is not None and staff.role == staff.Role.CLERK:
+        return redirect("issuance:union_cards", pk=staff.union_id)
+    if services.role_allows(request.user, services.BATCH_ROLES):
+        return redirect("issuance:batch_list")
+    if staff is not None:
+        return redirect("issuance:union_cards", pk=staff.union_id)
+    raise PermissionDenied
+
+
+# --- batches ----------------------------------------------------------------------------------
+@login_required
+def batch_list(request):
+    _require_role(request.user, services.BATCH_ROLES)
+    unions = selectors.report_roots_for_user(user=request.user)
+    waves = selectors.wave_list_for_user(user=request.user)
+    form = BatchCreateForm(request.POST or None, unions=unions, waves=waves)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            batch = services.batch_create(
+                partner=data["partner"],
+                union=data["union"],
+                wave=data["wave"],
+                limit=data["limit"],
+                hardship_only=data["hardship_only"],
+                note=data["note"],
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"已创建银行批次 {batch.code}，共 {batch.card_count} 张，正在生成报送文件"
+            )
+            return redirect(batch)
+    page = paginate(request, selectors.batch_list_for_user(user=request.user))
+    root = unions.first()
+    waiting = services.applied_cards(union=root).count() if root else 0
+    return render(request, "issuance/batch_list.html", {"form": form, "page": page, "waiting": waiting})
+
+
+@login_required
+def batch_detail(request, pk):
+    batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    counts = dict.fromkeys(STAGES, 0)
+    for row in Card.objects.filter(batch=batch).values("status").order_by().annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    rejected = Card.objects.filter(batch=batch, status=S.REJECTED_BY_BANK).select_related("member", "union")[
+        :200
+    ]
+    context = {
+        "batch": batch,
+        "status_counts": [(STATUS_LABELS[s], counts[s]) for s in STAGES if counts[s]],
+        "imports": batch.imports.select_related("created_by").order_by("-id"),
+        "upload_form": UploadForm(),
+        "can_download": services.role_allows(request.user, services.HANDOFF_ROLES),
+        "rejected": rejected,
+        "manifest": json.dumps(batch.manifest(), ensure_ascii=False, indent=2),
+    }
+    return render(request, "issuance/batch_detail.html", context)
+
+
+@login_required
+def batch_progress(request, pk):
+    batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    return render(
+        request,
+        "_job_progress.html",
+        {"job": batch, "poll_url": batch.progress_url, "reload_when_done": True},
+    )
+
+
+@login_required
+def batch_handoff(request, pk):
+    batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    try:
+        handle = services.batch_handoff_open(batch=batch, actor=request.user, ip=client_ip(request))
+    except ApplicationError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied(exc.message) from exc
+        messages.error(request, exc.message)
+        return redirect(batch)
+    return FileResponse(handle, as_attachment=True, filename=batch.handoff_name)
+
+
+@login_required
+def batch_manifest(request, pk):
+    batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    if not batch.handoff_sha256:
+        raise Http404
+    response = HttpResponse(
+        json.dumps(batch.manifest(), ensure_ascii=False, indent=2), content_type="application/json"
+    )
+    response["Content-Disposition"] = f"attachment; filename={batch.code}-manifest.json"
+    return response
+
+
+@login_required
+def batch_paperwork(request, pk):
+    """Printable 单位批量开卡承诺书 and 批量办理借记卡业务委托书, one page each per grassroots union (004 §四)."""
+    batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    units = (
+        Card.objects.filter(batch=batch)
+        .values("union__id", "union__name", "union__parent__name")
+        .annotate(n=Count("id"))
+        .order_by("union__path")
+    )
+    return render(
+        request,
+        "issuance/batch_paperwork.html",
+        {"batch": batch, "units": units, "today": timezone.localdate()},
+    )
+
+
+@login_required
+@require_POST
+def batch_return_upload(request, pk):
+    batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "请选择回盘文件")
+        return redirect(batch)
+    upload = form.cleaned_data["file"]
+    try:
+        imp = services.import_create(
+            kind=BankFileImport.Kind.RETURN,
+            union=batch.union,
+            batch=batch,
+            file_name=upload.name,
+            data=upload.read(),
+            actor=request.user,
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(batch)
+    if imp.same_as_id:
+        messages.warning(request, "该文件与此前导入的文件完全相同，重复导入不会改变任何卡片")
+    return redirect(imp)
+
+
+@login_required
+@require_POST
+def batch_requeue(request, pk):
+    batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    ids = [int(i) for i in request.POST.getlist("card") if i.isdigit()]
+    cards = list(
+        Card.objects.filter(batch=batch, pk__in=ids, status=S.REJECTED_BY_BANK).values_list("pk", flat=True)
+    )
+    try:
+        n = services.cards_requeue(cards=cards, actor=request.user)
+        messages.success(request, f"{n} 张卡已转为待报送，将进入下一银行批次")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(batch)
+
+
+# --- bank files -------------------------------------------------------------------------------
+@login_required
+def import_detail(request, pk):
+    imp = selectors.import_get_for_user(user=request.user, pk=pk)
+    report = imp.report or {}
+    counts, found = report.get("counts", {}), report.get("lists", {})
+    # A fixed order: jsonb does not keep the keys' order.
+    summary = [(label, counts[k]) for k, label in exports.SUMMARY_LABELS.items() if k in counts]
+    lists = [
+        (label, k, found[k], counts.get(k, len(found[k])))
+        for k, label in exports.REPORT_SECTIONS.items()
+        if found.get(k)
+    ]
+    return render(request, "issuance/import_detail.html", {"imp": imp, "summary": summary, "lists": lists})
+
+
+@login_required
+def import_progress(request, pk):
+    imp = selectors.import_get_for_user(user=request.user, pk=pk)
+    return render(
+        request, "_job_progress.html", {"job": imp, "poll_url": imp.progress_url, "reload_when_done": True}
+    )
+
+
+@login_required
+def import_report_xlsx(request, pk):
+    imp = selectors.import_get_for_user(user=request.user, pk=pk)
+    return _xlsx(exports.reconciliation_xlsx(imp=imp), f"对账结果-{imp.pk}.xlsx")
+
+
+@login_required
+def activation_upload(request):
+    _require_role(request.user, services.HANDOFF_ROLES)
+    staff = staff_of(request.user)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        union = staff.union if staff else selectors.report_roots_for_user(user=request.user).first()
+        try:
+            imp = services.import_create(
+                kind=BankFileImport.Kind.ACTIVATION,
+                union=union,
+                file_name=upload.name,
+                data=upload.read(),
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            return redirect(imp)
+    imports = selectors.import_list_for_user(user=request.user, kind=BankFileImport.Kind.ACTIVATION)[:20]
+    return render(request, "issuance/activation_upload.html", {"form": form, "imports": imports})
+
+
+# --- the union's cards: receipt, distribution, activation ------------------------------------
+@login_required
+def union_cards(request, pk):
+    union = selectors.union_get_for_user(user=request.user, pk=pk)
+    issued = list(selectors.union_cards(union=union, status=S.ISSUED)[:500])
+    received = list(selectors.union_cards(union=union, status=S.RECEIVED)[:500])
+    distributed = list(selectors.union_cards(union=union, status=S.DISTRIBUTED)[:500])
+    counts = selectors.union_status_counts(union=union)
+    context = {
+        "union": union,
+        "counts": [(s, STATUS_LABELS[s], counts[s]) for s in STAGES],
+        "issued": issued,
+        "received": received,
+        "distributed": distributed,
+        "notices": selectors.notices_for_union(union=union)[:50],
+        "receipts": selectors.receipts_for_union(union=union)[:10],
+        "receive_form": ReceiveForm(initial={"counted": ""}),
+        "distribute_form": DistributeForm(),
+        "session_form": ActivationSessionForm(),
+        "can_work": services.role_allows(request.user, services.UNION_ROLES),
+    }
+    return render(request, "issuance/union_cards.html", context)
+
+
+def _ticked(request) -> list[int]:
+    return [int(i) for i in request.POST.getlist("card") if i.isdigit()]
+
+
+@login_required
+@require_POST
+def union_receive(request, pk):
+    union = selectors.union_get_for_user(user=request.user, pk=pk)
+    form = ReceiveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "请填写实际清点的张数")
+        return redirect("issuance:union_cards", pk=union.pk)
+    try:
+        receipt = services.cards_receive(
+            union=union,
+            card_ids=_ticked(request),
+            counted=form.cleaned_data["counted"],
+            note=form.cleaned_data["note"],
+            actor=request.user,
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        if receipt.accepted:
+            messages.success(request, f"已签收 {receipt.counted} 张卡片")
+        else:
+            messages.error(
+                request,
+                f"清点张数（{receipt.counted}）与勾选张数（{receipt.selected}）不符，差异已记录，卡片未签收。请核对后重新签收或联系银行。",
+            )
+    return redirect("issuance:union_cards", pk=union.pk)
+
+
+@login_required
+@require_POST
+def union_distribute(request, pk):
+    union = selectors.union_get_for_user(user=request.user, pk=pk)
+    form = DistributeForm(request.POST)
+    form.is_valid()
+    try:
+        n = services.cards_distribute(
+            union=union, card_ids=_ticked(request), numbers=form.numbers_list(), actor=request.user
+        )
+        messages.success(request, f"已登记发放 {n} 张")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("issuance:union_cards", pk=union.pk)
+
+
+@login_required
+@require_POST
+def union_activate(request, pk):
+    union = selectors.union_get_for_user(user=request.user, pk=pk)
+    form = ActivationSessionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "请填写激活日期")
+        return redirect("issuance:union_cards", pk=union.pk)
+    try:
+        session = services.activation_session_record(
+            union=union,
+            held_on=form.cleaned_data["held_on"],
+            place=form.cleaned_data["place"],
+            card_ids=_ticked(request),
+            numbers=form.numbers_list(),
+            actor=request.user,
+        )
+        messages.success(request, f"已登记集中激活 {session.activated} 张")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("issuance:union_cards", pk=union.pk)
+
+
+@login_required
+def distribution_sheet(request, pk):
+    union = selectors.union_get_for_user(user=request.user, pk=pk)
+    cards = list(selectors.union_cards(union=union, status=S.RECEIVED))
+    if request.GET.get("format") == "xlsx":
+        return _xlsx(exports.distribution_sheet_xlsx(union=union, cards=cards), f"发放表-{union.name}.xlsx")
+    return render(
+        request,
+        "issuance/distribution_sheet.html",
+        {"union": union, "cards": cards, "today": timezone.localdate()},
+    )
+
+
+@login_required
+@require_POST
+def notice_ack(request, pk):
+    notice = selectors.notice_get_for_user(user=request.user, pk=pk)
+    services.notice_acknowledge(notice=notice, actor=request.user)
+    return redirect(request.POST.get("next") or reverse("issuance:home"))
+
+
+# --- one card: loss and cancellation ----------------------------------------------------------
+@login_required
+@require_POST
+def card_lost(request, pk):
+    card = selectors.card_get_for_user(user=request.user, pk=pk)
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    try:
+        services.card_report_lost(card=card, note=form.cleaned_data.get("note", ""), actor=request.user)
+        messages.success(request, "已挂失，补卡申请已生成，将随下一银行批次办理")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(card.member)
+
+
+@login_required
+@require_POST
+def card_cancel(request, pk):
+    card = selectors.card_get_for_user(user=request.user, pk=pk)
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    try:
+        services.card_cancel(card=card, note=form.cleaned_data.get("note", ""), actor=request.user)
+        messages.success(request, "卡片已注销")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(card.member)
+
+
+# --- waves and progress -----------------------------------------------------------------------
+@login_required
+def wave_list(request):
+    waves = [(w, selectors.wave_progress(wave=w)) for w in selectors.wave_list_for_user(user=request.user)]
+    return render(request, "issuance/wave_list.html", {"waves": waves})
+
+
+@login_required
+def wave_detail(request, pk):
+    wave = selectors.wave_get_for_user(user=request.user, pk=pk)
+    return render(
+        request,
+        "issuance/wave_detail.html",
+        {
+            "wave": wave,
+            "p": selectors.wave_progress(wave=wave),
+            "batches": wave.batches.select_related("partner")[:50],
+        },
+    )
+
+
+@login_required
+def progress(request):
+    roots = selectors.report_roots_for_user(user=request.user)
+    staff = staff_of(request.user)
+    form = ProgressForm(request.GET or None, roots=roots)
+    root = form.cleaned_data["root"] if form.is_valid() else None
+    weeks = (form.cleaned_data.get("weeks") if form.is_valid() else None) or 12
+    until = (form.cleaned_data.get("until") if form.is_valid() else None) or timezone.localdate()
+    if root is None:
+        root = roots.first() or (staff.union if staff else None)
+    if root is None:
+        raise Http404
+    by_status = selectors.progress_by_status(root=root)
+    by_week = selectors.progress_by_week(root=root, weeks=weeks, until=until)
+    if request.GET.get("format") == "xlsx":
+        return _xlsx(
+            exports.progress_xlsx(root=root, by_status=by_status, by_week=by_week),
+            f"发卡进度-{root.name}-{timezone.localdate():%Y%m%d}.xlsx",
+        )
+    totals = [sum(col) for col in zip(*[r["counts"] for r in by_status], strict=True)] if by_status else []
+    return render(
+        request,
+        "issuance/progress.html",
+        {
+            "form": form,
+            "root": root,
+            "by_status": by_status,
+            "by_week": by_week,
+            "totals": totals,
+            "grand_total": sum(totals),
+            "status_labels": [STATUS_LABELS[s] for s in STAGES],
+            "week_labels": [STATUS_LABELS[s] for s in WEEK_STAGES],
+            "query": request.GET.urlencode(),
+        },
+    )
