@@ -50,7 +50,6 @@ class Registry:
             self.member.append(panel)
             self.member.sort(key=lambda p: p.order)
 
-
     def on_members_registered(self, hook: Callable) -> None:
         if hook not in self.members_registered:
             self.members_registered.append(hook)

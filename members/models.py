@@ -266,7 +266,9 @@ class SubmissionGroup(models.Model):
     owner = models.ForeignKey(
         Union, verbose_name=_("设置单位"), on_delete=models.PROTECT, related_name="submission_groups_owned"
     )
-    unions = models.ManyToManyField(Union, verbose_name=_("单位"), related_name="submission_groups", blank=True)
+    unions = models.ManyToManyField(
+        Union, verbose_name=_("单位"), related_name="submission_groups", blank=True
+    )
     note = models.CharField(_("说明"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
@@ -316,13 +318,21 @@ class RegistrationSheet(Job):
     rows_registered = models.PositiveIntegerField(_("已登记人数"), default=0)
     submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("提交人"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("提交人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("审核人"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("审核人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     return_reason = models.CharField(_("退回原因"), max_length=500, blank=True)
     registered_at = models.DateTimeField(_("登记时间"), null=True, blank=True)
@@ -374,7 +384,9 @@ class SheetRow(models.Model):
         REJECT = "reject", _("不通过")
         SKIP = "skip", _("跳过")
 
-    sheet = models.ForeignKey(RegistrationSheet, verbose_name=_("登记表"), on_delete=models.CASCADE, related_name="rows")
+    sheet = models.ForeignKey(
+        RegistrationSheet, verbose_name=_("登记表"), on_delete=models.CASCADE, related_name="rows"
+    )
     row_number = models.PositiveIntegerField(_("行号"))
     outcome = models.CharField(_("结果"), max_length=6, choices=Outcome.choices)
     reason = models.CharField(_("原因代码"), max_length=24)
@@ -404,10 +416,20 @@ class SheetRow(models.Model):
         ordering = ["sheet", "row_number"]
         constraints = [
             models.UniqueConstraint(fields=["sheet", "row_number"], name="sheetrow_unique_row"),
-            models.UniqueConstraint(fields=["id_hash"], condition=Q(pending=True), name="sheetrow_one_pending_per_person"),
-            models.CheckConstraint(condition=Q(outcome__in=["accept", "reject", "skip"]), name="sheetrow_outcome_valid"),
+            models.UniqueConstraint(
+                fields=["id_hash"], condition=Q(pending=True), name="sheetrow_one_pending_per_person"
+            ),
             models.CheckConstraint(
-                condition=~Q(outcome="accept") | (Q(id_region__regex=r"^\d{6}$") & Q(id_last4__regex=r"^\d{3}[0-9X]$") & Q(phone_last4__regex=r"^\d{4}$") & Q(gender__in=["M", "F"])),
+                condition=Q(outcome__in=["accept", "reject", "skip"]), name="sheetrow_outcome_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="accept")
+                | (
+                    Q(id_region__regex=r"^\d{6}$")
+                    & Q(id_last4__regex=r"^\d{3}[0-9X]$")
+                    & Q(phone_last4__regex=r"^\d{4}$")
+                    & Q(gender__in=["M", "F"])
+                ),
                 name="sheetrow_accepted_complete",
             ),
         ]

@@ -83,7 +83,8 @@ def sheet_upload(
     max_bytes = getattr(settings, "UPLOAD_MAX_BYTES", None) or 30 * 1024 * 1024
     if len(content) > max_bytes:
         raise ApplicationError(
-            f"文件太大（{len(content) / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.0f} MB", code="file_too_large"
+            f"文件太大（{len(content) / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.0f} MB",
+            code="file_too_large",
         )
     digest = hashlib.sha256(content).hexdigest()
     existing = RegistrationSheet.objects.filter(union=union, sha256=digest).first()
@@ -103,7 +104,12 @@ def sheet_upload(
             )
             sheet.file.save(name, ContentFile(content), save=False)
             sheet.save()
-            audit_record(actor=actor, verb="sheet.uploaded", target=sheet, data={"sha256": digest, "size": len(content)})
+            audit_record(
+                actor=actor,
+                verb="sheet.uploaded",
+                target=sheet,
+                data={"sha256": digest, "size": len(content)},
+            )
             if enqueue:
                 from .tasks import sheet_import_task
 
@@ -156,7 +162,9 @@ def sheet_import(*, sheet_id: int, today: date | None = None) -> RegistrationShe
             rows_rejected=counts[REJECT],
             rows_skipped=counts["skip"],
         )
-    job_finish(sheet, message=f"通过 {counts[ACCEPT]} 行，不通过 {counts[REJECT]} 行，跳过 {counts['skip']} 行")
+    job_finish(
+        sheet, message=f"通过 {counts[ACCEPT]} 行，不通过 {counts[REJECT]} 行，跳过 {counts['skip']} 行"
+    )
     sheet.refresh_from_db()
     return sheet
 
@@ -273,7 +281,10 @@ def stage_rows(rows: list[SheetRow]) -> None:
     buffer.seek(0)
     table = SheetRow._meta.db_table
     with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NULL (birth_date))", buffer)
+        cursor.cursor.copy_expert(
+            f"COPY {table} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NULL (birth_date))",
+            buffer,
+        )
 
 
 # --- workflow -----------------------------------------------------------------------------------
@@ -286,9 +297,7 @@ def _claim_lock() -> None:
 def _recheck_conflicts(sheet: RegistrationSheet) -> int:
     """Re-run the registry/pending check on the accepted rows (people may have been registered or
     submitted elsewhere since the import) and reject the ones now taken. Returns how many."""
-    accepted = dict(
-        SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT).values_list("id_hash", "row_number")
-    )
+    accepted = dict(SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT).values_list("id_hash", "row_number"))
     conflicts = conflicts_for(accepted, sheet=sheet)
     for id_hash, message in conflicts.items():
         SheetRow.objects.filter(sheet=sheet, id_hash=id_hash, outcome=ACCEPT).update(
@@ -303,7 +312,11 @@ def _recount(sheet: RegistrationSheet) -> None:
     counts = {o: 0 for o in SheetRow.Outcome.values}
     for outcome, n in _outcome_counts(sheet):
         counts[outcome] = n
-    sheet.rows_accepted, sheet.rows_rejected, sheet.rows_skipped = counts[ACCEPT], counts[REJECT], counts["skip"]
+    sheet.rows_accepted, sheet.rows_rejected, sheet.rows_skipped = (
+        counts[ACCEPT],
+        counts[REJECT],
+        counts["skip"],
+    )
     sheet.save(update_fields=["rows_accepted", "rows_rejected", "rows_skipped"])
 
 
@@ -383,7 +396,15 @@ def sheet_approve(*, sheet: RegistrationSheet, actor, enqueue: bool = True) -> R
     sheet.job_message = ""
     sheet.job_error_code = ""
     sheet.save(
-        update_fields=["status", "reviewed_at", "reviewed_by", "job_status", "progress_done", "job_message", "job_error_code"]
+        update_fields=[
+            "status",
+            "reviewed_at",
+            "reviewed_by",
+            "job_status",
+            "progress_done",
+            "job_message",
+            "job_error_code",
+        ]
     )
     audit_record(actor=actor, verb="sheet.approved", target=sheet, data={"rows": sheet.rows_accepted})
     if enqueue:
@@ -475,8 +496,13 @@ def sheet_register(*, sheet_id: int) -> RegistrationSheet:
         if taken:
             _recount(locked)
         audit_record(
-            actor=actor, verb="sheet.registered", target=locked, data={"members": len(inserted), "taken": len(taken)}
+            actor=actor,
+            verb="sheet.registered",
+            target=locked,
+            data={"members": len(inserted), "taken": len(taken)},
         )
-    job_finish(sheet, message=f"已登记会员 {len(inserted)} 人" + (f"，{len(taken)} 人已在别处登记" if taken else ""))
+    job_finish(
+        sheet, message=f"已登记会员 {len(inserted)} 人" + (f"，{len(taken)} 人已在别处登记" if taken else "")
+    )
     sheet.refresh_from_db()
     return sheet

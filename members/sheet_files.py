@@ -84,7 +84,9 @@ def error_report_workbook(data: SheetData, problems: dict[int, tuple[str, str]])
         bad_col = data.columns.get(field)
         for col in range(reason_col):
             value = values[col] if col < len(values) else None
-            cell = WriteOnlyCell(sheet, value=text_of(value) if col in text_cols and value is not None else value)
+            cell = WriteOnlyCell(
+                sheet, value=text_of(value) if col in text_cols and value is not None else value
+            )
             if col in text_cols:
                 cell.number_format = TEXT
             if bad_col is not None and col == bad_col:

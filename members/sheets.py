@@ -23,6 +23,7 @@ import io
 import re
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from python_calamine import CalamineWorkbook, PasswordError
@@ -129,11 +130,15 @@ def detect_format(data: bytes) -> str:
     if data.startswith(OLE2_MAGIC):
         return "ole2"
     if data.startswith(NOT_SPREADSHEET_MAGIC):
-        raise SheetRefused("file_not_spreadsheet", "上传的文件不是电子表格（请上传 .xlsx、.xls 或 .csv 文件）")
+        raise SheetRefused(
+            "file_not_spreadsheet", "上传的文件不是电子表格（请上传 .xlsx、.xls 或 .csv 文件）"
+        )
     return "csv"
 
 
-def read_sheet(data: bytes, *, filename: str = "", max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS) -> SheetData:
+def read_sheet(
+    data: bytes, *, filename: str = "", max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS
+) -> SheetData:
     if not data:
         raise SheetRefused("file_empty", "上传的文件是空的（0 字节）")
     if len(data) > max_bytes:
@@ -160,7 +165,9 @@ def check_zip(data: bytes) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise SheetRefused("file_corrupt", "文件已损坏或不完整（无法按 .xlsx 打开），请重新保存后上传") from exc
+        raise SheetRefused(
+            "file_corrupt", "文件已损坏或不完整（无法按 .xlsx 打开），请重新保存后上传"
+        ) from exc
     if len(infos) > MAX_ZIP_MEMBERS:
         raise SheetRefused("archive_bomb", "文件内部结构异常（压缩包成员过多），已拒收")
     total = 0
@@ -171,7 +178,9 @@ def check_zip(data: bytes) -> None:
             raise SheetRefused("archive_bomb", "文件解压后体积异常（疑似压缩炸弹），已拒收")
     names = {info.filename for info in infos}
     if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
-        raise SheetRefused("file_not_spreadsheet", "上传的压缩文件不是 Excel 工作簿（请上传 .xlsx、.xls 或 .csv 文件）")
+        raise SheetRefused(
+            "file_not_spreadsheet", "上传的压缩文件不是 Excel 工作簿（请上传 .xlsx、.xls 或 .csv 文件）"
+        )
     if "xl/workbook.bin" in names:
         raise SheetRefused("file_not_spreadsheet", "不支持 .xlsb 格式，请另存为 .xlsx 后上传")
     try:
@@ -182,8 +191,10 @@ def check_zip(data: bytes) -> None:
                     inflated += len(chunk)
                     if inflated > info.file_size:
                         raise SheetRefused("archive_bomb", "文件解压后体积与声明不符（疑似压缩炸弹），已拒收")
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise SheetRefused("file_corrupt", "文件已损坏或不完整（压缩数据校验失败），请重新保存后上传") from exc
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise SheetRefused(
+            "file_corrupt", "文件已损坏或不完整（压缩数据校验失败），请重新保存后上传"
+        ) from exc
 
 
 def _is_encrypted_ooxml(data: bytes) -> bool:
@@ -219,9 +230,14 @@ def _read_workbook(data: bytes, *, file_format: str, max_rows: int) -> SheetData
         for index in _visible_sheets(book):
             sheet = book.get_sheet_by_index(index)
             if sheet.height > max_rows + HEADER_SEARCH_ROWS:
-                raise SheetRefused("file_too_large", f"表格行数太多（{sheet.height} 行），每个文件最多 {max_rows} 行")
+                raise SheetRefused(
+                    "file_too_large", f"表格行数太多（{sheet.height} 行），每个文件最多 {max_rows} 行"
+                )
             grid = sheet.to_python(skip_empty_area=False)
-            if any(any(_present(c) for c in row) for row in grid[:HEADER_SEARCH_ROWS]) or len(grid) > HEADER_SEARCH_ROWS:
+            if (
+                any(any(_present(c) for c in row) for row in grid[:HEADER_SEARCH_ROWS])
+                or len(grid) > HEADER_SEARCH_ROWS
+            ):
                 found_any_cell = True
             if _find_header(grid) is not None:
                 return _locate(grid, file_format=file_format, sheet_name=sheet.name, max_rows=max_rows)
@@ -241,7 +257,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16"), "utf-16"
     if b"\x00" in data[:4096]:
-        raise SheetRefused("file_not_spreadsheet", "上传的文件不是电子表格（请上传 .xlsx、.xls 或 .csv 文件）")
+        raise SheetRefused(
+            "file_not_spreadsheet", "上传的文件不是电子表格（请上传 .xlsx、.xls 或 .csv 文件）"
+        )
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -258,7 +276,9 @@ def _csv_rows(data: bytes) -> tuple[list[list], str]:
     text, encoding = decode_text(data)
     head = text.lstrip()[:200].lower()
     if head.startswith(("<html", "<!doctype", "<?xml", "<table")):
-        raise SheetRefused("file_not_spreadsheet", "上传的文件是网页或 XML，不是电子表格；请在 Excel 中另存为 .xlsx")
+        raise SheetRefused(
+            "file_not_spreadsheet", "上传的文件是网页或 XML，不是电子表格；请在 Excel 中另存为 .xlsx"
+        )
     if not text.strip():
         raise SheetRefused("file_empty", "文件里没有任何内容")
     first_line = text.split("\n", 1)[0]
@@ -291,7 +311,9 @@ def _header_message() -> str:
     return "找不到表头：前 30 行中没有同时含“身份证号”和“姓名”的一行；请使用下载的登记表模板（序号、身份证号、姓名、性别、手机号码、所属单位）"
 
 
-def _locate(grid: list[list], *, file_format: str, sheet_name: str, max_rows: int, encoding: str = "") -> SheetData:
+def _locate(
+    grid: list[list], *, file_format: str, sheet_name: str, max_rows: int, encoding: str = ""
+) -> SheetData:
     if not any(any(_present(c) for c in row) for row in grid):
         raise SheetRefused("file_empty", "表格里没有任何内容")
     found = _find_header(grid)
@@ -304,7 +326,9 @@ def _locate(grid: list[list], *, file_format: str, sheet_name: str, max_rows: in
     rows = [(header_index + 2 + offset, cells) for offset, cells in enumerate(body)]
     while rows and not any(_present(c) for c in rows[-1][1]):
         rows.pop()
-    data = SheetData(file_format, sheet_name, header_index + 1, columns, rows, encoding, grid[: header_index + 1])
+    data = SheetData(
+        file_format, sheet_name, header_index + 1, columns, rows, encoding, grid[: header_index + 1]
+    )
     seq = columns.get("seq")
     if not any(any(_present(c) for i, c in enumerate(cells) if i != seq) for _n, cells in rows):
         raise SheetRefused("no_data_rows", "表头下面没有填写任何会员信息")

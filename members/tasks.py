@@ -21,7 +21,9 @@ def sheet_import_task(sheet_id: int) -> None:
         log.exception("sheet import %s failed", sheet_id)
         sheet = RegistrationSheet.objects.filter(pk=sheet_id).first()
         if sheet is not None:
-            job_fail(sheet, message=f"导入时发生内部错误，请稍后重试（{type(exc).__name__}）", code="internal")
+            job_fail(
+                sheet, message=f"导入时发生内部错误，请稍后重试（{type(exc).__name__}）", code="internal"
+            )
         raise
 
 
@@ -33,5 +35,7 @@ def sheet_register_task(sheet_id: int) -> None:
         log.exception("sheet registration %s failed", sheet_id)
         sheet = RegistrationSheet.objects.filter(pk=sheet_id).first()
         if sheet is not None:
-            job_fail(sheet, message=f"登记时发生内部错误，请稍后重试（{type(exc).__name__}）", code="internal")
+            job_fail(
+                sheet, message=f"登记时发生内部错误，请稍后重试（{type(exc).__name__}）", code="internal"
+            )
         raise

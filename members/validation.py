@@ -39,13 +39,21 @@ REASON_CODES = (
     "summary_row",
     "notes_row",
 )
-FIELD_LABELS = {"id_number": "身份证号", "name": "姓名", "gender": "性别", "phone": "手机号码", "unit": "所属单位"}
+FIELD_LABELS = {
+    "id_number": "身份证号",
+    "name": "姓名",
+    "gender": "性别",
+    "phone": "手机号码",
+    "unit": "所属单位",
+}
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 # Dots people type between the parts of a name (维吾尔族、外国籍姓名): all become U+00B7.
 _DOTS = re.compile(r"[\u00b7\u0387\u2022\u2027\u2219\u22c5\u30fb\uff65\u2e31\u16eb\ufe52\uff0e.]")
 _CJK = re.compile(r"[\u3400-\u9fff\U00020000-\U0003134f]")
-_NAME_OK = re.compile(r"^[\u3400-\u9fff\U00020000-\U0003134fA-Za-z][\u3400-\u9fff\U00020000-\U0003134fA-Za-z· ]*$")
+_NAME_OK = re.compile(
+    r"^[\u3400-\u9fff\U00020000-\U0003134fA-Za-z][\u3400-\u9fff\U00020000-\U0003134fA-Za-z· ]*$"
+)
 _SUMMARY = re.compile(r"^(合计|总计|小计|共计|总人数|人数合计)")
 _NOTES = re.compile(r"^(填表说明|填报说明|说明|注[:：]|注意|备注|填表人|审核人|制表人|联系人|经办人)")
 MAX_UNIT = 100
@@ -194,7 +202,7 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date) -> RowR
         result.reject("phone_invalid", "phone", f"手机号码“{text_of(raw_phone).strip()}”不是有效的11位手机号")
     else:
         result.phone = phone
-        normalised |= phone != text_of(raw_phone)
+        normalised |= not isinstance(raw_phone, str) or phone != raw_phone
 
     raw_unit = text_of(data.cell(cells, "unit"))
     unit = _SPACES.sub(" ", unicodedata.normalize("NFKC", raw_unit)).strip()

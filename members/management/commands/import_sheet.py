@@ -40,7 +40,13 @@ def sheet_report(sheet: RegistrationSheet, *, duplicate: bool = False) -> dict:
     file_info.update({"name": sheet.original_name, "sha256": sheet.sha256, "sheet_status": sheet.status})
     rows = []
     for row in SheetRow.objects.filter(sheet=sheet).order_by("row_number").iterator(chunk_size=5000):
-        item = {"row": row.row_number, "outcome": row.outcome, "reason": row.reason, "field": row.field, "message": row.message}
+        item = {
+            "row": row.row_number,
+            "outcome": row.outcome,
+            "reason": row.reason,
+            "field": row.field,
+            "message": row.message,
+        }
         if row.outcome == SheetRow.Outcome.ACCEPT:
             item["values"] = {
                 "id_number": crypto.decrypt(row.id_encrypted),
@@ -53,7 +59,11 @@ def sheet_report(sheet: RegistrationSheet, *, duplicate: bool = False) -> dict:
     return {
         "file": file_info,
         "sheet": sheet.pk,
-        "counts": {"accepted": sheet.rows_accepted, "rejected": sheet.rows_rejected, "skipped": sheet.rows_skipped},
+        "counts": {
+            "accepted": sheet.rows_accepted,
+            "rejected": sheet.rows_rejected,
+            "skipped": sheet.rows_skipped,
+        },
         "registered": sheet.rows_registered,
         "rows": rows,
     }
@@ -67,8 +77,12 @@ class Command(BaseCommand):
         parser.add_argument("--union", required=True, help="code of the grassroots union")
         parser.add_argument("--register", action="store_true", help="also submit, approve and register")
         parser.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
-        parser.add_argument("--members", type=int, default=None, help="member count of the confirmation letter")
-        parser.add_argument("--id-copies", type=int, default=None, help="ID-copy count of the confirmation letter")
+        parser.add_argument(
+            "--members", type=int, default=None, help="member count of the confirmation letter"
+        )
+        parser.add_argument(
+            "--id-copies", type=int, default=None, help="ID-copy count of the confirmation letter"
+        )
 
     def handle(self, *args, **options):
         path = Path(options["path"])
@@ -96,4 +110,6 @@ class Command(BaseCommand):
                 sheet_approve(sheet=sheet, actor=None, enqueue=False)
                 sheet = sheet_register(sheet_id=sheet.pk)
         sheet.refresh_from_db()
-        self.stdout.write(json.dumps(sheet_report(sheet, duplicate=not (created or resumed)), ensure_ascii=False))
+        self.stdout.write(
+            json.dumps(sheet_report(sheet, duplicate=not (created or resumed)), ensure_ascii=False)
+        )
