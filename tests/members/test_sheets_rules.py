@@ -1,6 +1,7 @@
 """Row rules of the registration sheet: every reason code, with a fixed reference date."""
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -221,6 +222,6 @@ def test_a_sheet_without_the_hardship_column_marks_nobody():
 
 
 def test_every_reason_code_is_exercised_by_this_module():
-    source = open(__file__, encoding="utf-8").read()
+    source = Path(__file__).read_text(encoding="utf-8")
     missing = [code for code in REASON_CODES if code != "duplicate_existing" and f'"{code}"' not in source]
     assert missing == []  # duplicate_existing needs the database: tests/members/test_sheets_pipeline.py
