@@ -244,3 +244,28 @@ def validate_rows(data: SheetData, *, today: date, progress=None, every: int = 5
         if progress is not None and done % every == 0:
             progress(done)
     return results
+
+
+REASON_LABELS = {
+    "ok": "通过",
+    "ok_normalised": "通过（已规范化）",
+    "id_missing": "身份证号为空",
+    "id_format": "身份证号格式不对",
+    "id_15digit": "15位旧身份证号",
+    "id_excel_damaged": "身份证号被 Excel 损坏",
+    "id_region": "身份证号地区码无效",
+    "id_birthdate": "身份证号出生日期无效",
+    "id_checksum": "身份证号校验位不对",
+    "duplicate_in_sheet": "本表内重复",
+    "duplicate_existing": "已登记或待审核",
+    "name_missing": "姓名为空",
+    "name_invalid": "姓名无效",
+    "gender_invalid": "性别无效",
+    "gender_mismatch": "性别与身份证号不符",
+    "phone_missing": "手机号码为空",
+    "phone_invalid": "手机号码无效",
+    "unit_missing": "所属单位为空",
+    "blank": "空行",
+    "summary_row": "合计行",
+    "notes_row": "说明行",
+}
