@@ -114,6 +114,16 @@ class SheetData:
             return None
         return cells[index]
 
+    def picker(self):
+        """A function cells -> (id_number, name, gender, phone, unit, hardship) raw values."""
+        indices = [self.columns.get(f) for f in ("id_number", "name", "gender", "phone", "unit", "hardship")]
+
+        def pick(cells: list) -> tuple:
+            size = len(cells)
+            return tuple(cells[i] if i is not None and i < size else None for i in indices)
+
+        return pick
+
 
 def header_key(value) -> str | None:
     """The field a header cell names: padded (" 身份证号 ", "姓  名"), full-width, "(必填)" tolerated."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .idcard import birth_date_of, check_id_number, gender_of
+from .phones import MOBILE as _MOBILE
 from .phones import is_mobile, normalise_phone
 from .sheets import SheetData
 
@@ -137,8 +138,13 @@ SKIP_MESSAGES = {
 }
 
 
+_NAME_FAST = re.compile(r"^[\u3400-\u9fff]{2,30}$")
+
+
 def normalise_name(raw) -> tuple[str, str | None, str]:
     """(name, problem code or None, message)."""
+    if isinstance(raw, str) and _NAME_FAST.match(raw):
+        return raw, None, ""
     text = unicodedata.normalize("NFKC", text_of(raw)).strip()
     text = _DOTS.sub("·", text)
     # Spaces inside a Chinese name only align two-character names ("王  芳"); Latin names keep one.
@@ -155,11 +161,11 @@ def normalise_name(raw) -> tuple[str, str | None, str]:
     return text, None, ""
 
 
-def validate_row(row: int, cells: list, data: SheetData, *, today: date) -> RowResult:
+def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=None) -> RowResult:
     result = RowResult(row=row, outcome=ACCEPT, reason="ok")
     normalised = False
+    raw_id, raw_name, raw_gender, raw_phone, raw_unit, raw_hardship = (pick or data.picker())(cells)
 
-    raw_id = data.cell(cells, "id_number")
     if isinstance(raw_id, float) and raw_id.is_integer() and len(str(int(raw_id))) == 15:
         result.reject("id_15digit", "id_number", "这是15位的第一代身份证号，请填写18位的第二代身份证号")
     else:
@@ -171,13 +177,18 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date) -> RowR
         else:
             result.reject(check.reason, "id_number", check.message)
 
-    name, problem, message = normalise_name(data.cell(cells, "name"))
+    name, problem, message = normalise_name(raw_name)
     result.name = name
     if problem:
         result.reject(problem, "name", message)
-    normalised |= name != text_of(data.cell(cells, "name"))
+    normalised |= name != raw_name
 
-    raw_gender = _SPACES.sub("", unicodedata.normalize("NFKC", text_of(data.cell(cells, "gender"))))
+    typed_gender = raw_gender
+    raw_gender = (
+        raw_gender
+        if raw_gender in GENDERS
+        else _SPACES.sub("", unicodedata.normalize("NFKC", text_of(raw_gender)))
+    )
     derived = gender_of(result.id_number) if result.id_number else ""
     if not raw_gender:
         result.gender = derived
@@ -186,7 +197,7 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date) -> RowR
         result.reject("gender_invalid", "gender", f"性别“{raw_gender}”无效，只能填“男”或“女”")
     else:
         result.gender = GENDERS[raw_gender]
-        normalised |= raw_gender not in ("男", "女") or raw_gender != text_of(data.cell(cells, "gender"))
+        normalised |= raw_gender not in ("男", "女") or raw_gender != typed_gender
         if derived and derived != result.gender:
             result.reject(
                 "gender_mismatch",
@@ -194,8 +205,9 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date) -> RowR
                 f"性别“{raw_gender}”与身份证号不符（第17位表示{GENDER_LABEL[derived]}）",
             )
 
-    raw_phone = data.cell(cells, "phone")
-    phone = normalise_phone(raw_phone)
+    phone = (
+        raw_phone if isinstance(raw_phone, str) and _MOBILE.match(raw_phone) else normalise_phone(raw_phone)
+    )
     if not phone:
         result.reject("phone_missing", "phone", "手机号码为空（办卡需要本人手机号）")
     elif not is_mobile(phone):
@@ -204,7 +216,7 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date) -> RowR
         result.phone = phone
         normalised |= not isinstance(raw_phone, str) or phone != raw_phone
 
-    raw_unit = text_of(data.cell(cells, "unit"))
+    raw_unit = text_of(raw_unit)
     unit = _SPACES.sub(" ", unicodedata.normalize("NFKC", raw_unit)).strip()
     if not unit:
         result.reject("unit_missing", "unit", "所属单位为空")
@@ -212,7 +224,7 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date) -> RowR
         result.unit = unit[:MAX_UNIT]
         normalised |= result.unit != raw_unit
 
-    hardship = _SPACES.sub("", text_of(data.cell(cells, "hardship"))).upper()
+    hardship = _SPACES.sub("", text_of(raw_hardship)).upper() if raw_hardship is not None else ""
     result.is_hardship = hardship in HARDSHIP_YES
 
     if result.outcome == ACCEPT and normalised:
@@ -225,12 +237,17 @@ def validate_rows(data: SheetData, *, today: date, progress=None, every: int = 5
     results: list[RowResult] = []
     first_row_of: dict[str, int] = {}
     seq_col = data.columns.get("seq")
+    id_col = data.columns["id_number"]
+    pick = data.picker()
     for done, (row, cells) in enumerate(data.rows, start=1):
-        skip = classify_skip(cells, seq_col)
+        # A row whose ID cell starts with a digit (or is a number) is a data row: no 合计/说明 check.
+        raw_id = cells[id_col] if id_col < len(cells) else None
+        looks_like_data = isinstance(raw_id, float) or (isinstance(raw_id, str) and raw_id[:1].isdigit())
+        skip = None if looks_like_data else classify_skip(cells, seq_col)
         if skip:
             results.append(RowResult(row=row, outcome=SKIP, reason=skip, message=SKIP_MESSAGES[skip]))
         else:
-            result = validate_row(row, cells, data, today=today)
+            result = validate_row(row, cells, data, today=today, pick=pick)
             if result.id_number:
                 earlier = first_row_of.setdefault(result.id_number, row)
                 if earlier != row:

@@ -110,3 +110,26 @@ def test_a_refused_file_says_why(
     assert "不是电子表格" in page.inner_text("#refusal") and "file_not_spreadsheet" in page.inner_text(
         "#refusal"
     )
+
+
+def test_the_results_page_shows_live_progress_until_the_import_finishes(
+    live_server, page, screenshot, tree, clerk, settings, tmp_path
+):
+    """The page polls while the job runs and reloads itself when it ends (no broker needed: the
+    import is run here, in the test, while the browser watches)."""
+    from members.registration import sheet_import, sheet_upload
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    content = write_sheet(tmp_path / "a.xlsx", [next_id_number() for _ in range(4)]).read_bytes()
+    sheet, _ = sheet_upload(
+        union=tree.unit_a1, filename="a.xlsx", content=content, actor=clerk, enqueue=False
+    )
+    login(page, live_server, "clerk-a1")
+    page.goto(f"{live_server.url}{sheet.get_absolute_url()}")
+    page.wait_for_selector(".job-progress[hx-trigger='every 1s']")
+    assert "排队中" in page.inner_text("#sheet-progress")
+    screenshot("queued")
+    sheet_import(sheet_id=sheet.pk)
+    page.wait_for_selector("#count-accepted", timeout=10_000)
+    assert page.inner_text("#count-accepted") == "2"
+    assert page.locator("#sheet-progress").count() == 0
