@@ -374,10 +374,7 @@ class RegistrationSheet(Job):
 class SheetRow(models.Model):
     """One data row of a sheet after reading, normalising and validating. Personal data is kept
     as the member registry keeps it (keyed hash, ciphertext, non-secret parts), so registration
-    copies these columns into `Member` with one INSERT … SELECT and nothing is re-encrypted.
-
-    `pending` marks the accepted rows of a submitted sheet: a partial unique index on `id_hash`
-    makes "one person pending in one sheet at a time" a database rule, like `Member.id_hash`."""
+    copies these columns into `Member` with one INSERT … SELECT and nothing is re-encrypted."""
 
     class Outcome(models.TextChoices):
         ACCEPT = "accept", _("通过")
@@ -405,10 +402,6 @@ class SheetRow(models.Model):
     phone_last4 = models.CharField(_("手机号后四位"), max_length=4, blank=True)
     work_unit = models.CharField(_("所属单位"), max_length=100, blank=True)
     is_hardship = models.BooleanField(_("困难职工"), default=False)
-    pending = models.BooleanField(_("待审核占用"), default=False)
-    member = models.ForeignKey(
-        Member, verbose_name=_("会员"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
 
     class Meta:
         verbose_name = _("登记表行")
@@ -416,9 +409,6 @@ class SheetRow(models.Model):
         ordering = ["sheet", "row_number"]
         constraints = [
             models.UniqueConstraint(fields=["sheet", "row_number"], name="sheetrow_unique_row"),
-            models.UniqueConstraint(
-                fields=["id_hash"], condition=Q(pending=True), name="sheetrow_one_pending_per_person"
-            ),
             models.CheckConstraint(
                 condition=Q(outcome__in=["accept", "reject", "skip"]), name="sheetrow_outcome_valid"
             ),
@@ -448,3 +438,23 @@ class SheetRow(models.Model):
     @property
     def masked_phone(self) -> str:
         return f"{self.phone_prefix}****{self.phone_last4}" if self.phone_last4 else ""
+
+
+class SheetClaim(models.Model):
+    """A person held by a submitted sheet until it is registered or returned. The unique
+    `id_hash` makes "one person pending in one sheet at a time" a database rule, as
+    `Member.id_hash` makes "one member per person" one. A narrow table of its own, so claiming
+    and releasing 100,000 people is an INSERT … SELECT / DELETE, not a rewrite of the wide rows."""
+
+    id_hash = models.CharField(_("身份证号摘要"), max_length=64, unique=True)
+    sheet = models.ForeignKey(
+        RegistrationSheet, verbose_name=_("登记表"), on_delete=models.CASCADE, related_name="claims"
+    )
+    row_number = models.PositiveIntegerField(_("行号"))
+
+    class Meta:
+        verbose_name = _("待审核人员占用")
+        verbose_name_plural = _("待审核人员占用")
+
+    def __str__(self) -> str:
+        return f"{self.sheet_id}:{self.row_number}"

@@ -10,8 +10,8 @@ Safety, in one place:
 * Registration is ONE transaction too: INSERT … SELECT from the staged rows into `Member`
   (ON CONFLICT (id_hash) DO NOTHING), link the rows, reject the rows whose person was registered
   meanwhile, tell the registry hooks (issuance applies for the cards), mark the sheet registered.
-* One person is pending in one submitted sheet at a time (partial unique index on SheetRow.id_hash)
-  and is one Member (unique Member.id_hash). Submissions and registrations also take a PostgreSQL
+* One person is pending in one submitted sheet at a time (unique SheetClaim.id_hash) and is one
+  Member (unique Member.id_hash). Submissions and registrations also take a PostgreSQL
   advisory lock so the usual race ends in a clear message, not an IntegrityError.
 """
 
@@ -33,7 +33,7 @@ from cardportal.errors import ApplicationError
 from cardportal.jobs import Job, job_fail, job_finish, job_progress, job_start
 from cardportal.registry import registry
 
-from .models import Member, RegistrationSheet, SheetRow, Union
+from .models import Member, RegistrationSheet, SheetClaim, SheetRow, Union
 from .sheets import SheetRefused, read_sheet
 from .validation import ACCEPT, REJECT, RowResult, validate_rows
 
@@ -61,7 +61,6 @@ STAGE_COLUMNS = (
     "phone_last4",
     "work_unit",
     "is_hardship",
-    "pending",
 )
 
 
@@ -192,7 +191,7 @@ def conflicts_for(hashes: Iterable[str], *, sheet: RegistrationSheet) -> dict[st
             where = f"（{union_name}）" if path.startswith(visible) else "（在其他工会）"
             found[id_hash] = f"此人已登记为会员{where}，一人只能登记一次"
         pending = (
-            SheetRow.objects.filter(pending=True, id_hash__in=chunk)
+            SheetClaim.objects.filter(id_hash__in=chunk)
             .exclude(sheet_id=sheet.pk)
             .values_list("id_hash", "sheet_id", "sheet__union__name", "sheet__union__path")
         )
@@ -275,7 +274,6 @@ def stage_rows(rows: list[SheetRow]) -> None:
                 row.phone_last4,
                 row.work_unit,
                 "t" if row.is_hardship else "f",
-                "t" if row.pending else "f",
             ]
         )
     buffer.seek(0)
@@ -301,7 +299,7 @@ def _recheck_conflicts(sheet: RegistrationSheet) -> int:
     conflicts = conflicts_for(accepted, sheet=sheet)
     for id_hash, message in conflicts.items():
         SheetRow.objects.filter(sheet=sheet, id_hash=id_hash, outcome=ACCEPT).update(
-            outcome=REJECT, reason="duplicate_existing", field="id_number", message=message, pending=False
+            outcome=REJECT, reason="duplicate_existing", field="id_number", message=message
         )
     if conflicts:
         _recount(sheet)
@@ -339,8 +337,10 @@ def sheet_submit(*, sheet: RegistrationSheet, actor) -> int:
     if sheet.rows_accepted == 0:
         raise ApplicationError("没有通过校验的行，无法提交；请修改后重新上传", code="nothing_to_submit")
     try:
-        with transaction.atomic():
-            SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT).update(pending=True)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                CLAIM_INSERT.format(claim=SheetClaim._meta.db_table, row=SheetRow._meta.db_table), [sheet.pk]
+            )
     except IntegrityError as exc:
         raise ApplicationError("表中有人员刚被其他登记表提交，请刷新后重试", code="conflict") from exc
     sheet.status = S.SUBMITTED
@@ -371,7 +371,7 @@ def sheet_return(*, sheet: RegistrationSheet, reason: str, actor) -> Registratio
     sheet = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
     if sheet.status != S.SUBMITTED:
         raise ApplicationError("只能退回已提交待审核的登记表", code="invalid_status")
-    SheetRow.objects.filter(sheet=sheet, pending=True).update(pending=False)
+    SheetClaim.objects.filter(sheet=sheet).delete()
     sheet.status = S.RETURNED
     sheet.return_reason = reason[:500]
     sheet.reviewed_at = timezone.now()
@@ -422,15 +422,14 @@ SELECT r.id_hash, r.id_encrypted, r.id_region, r.id_last4, r.name, r.gender, r.b
     r.phone_hash, r.phone_encrypted, r.phone_prefix, r.phone_last4, r.work_unit, %s, %s,
     r.is_hardship, %s, %s, %s, %s, %s, %s
 FROM {row} r
-WHERE r.sheet_id = %s AND r.outcome = 'accept' AND r.member_id IS NULL
+WHERE r.sheet_id = %s AND r.outcome = 'accept'
 ORDER BY r.row_number
 ON CONFLICT (id_hash) DO NOTHING
 RETURNING id, id_hash
 """
-LINK_ROWS = """
-UPDATE {row} AS r SET member_id = m.id, pending = %s
-FROM {member} AS m
-WHERE r.sheet_id = %s AND r.outcome = 'accept' AND r.member_id IS NULL AND m.id_hash = r.id_hash
+CLAIM_INSERT = """
+INSERT INTO {claim} (id_hash, sheet_id, row_number)
+SELECT id_hash, sheet_id, row_number FROM {row} WHERE sheet_id = %s AND outcome = 'accept'
 """
 
 
@@ -469,18 +468,16 @@ def sheet_register(*, sheet_id: int) -> RegistrationSheet:
             inserted = dict((h, pk) for pk, h in cursor.fetchall())
         taken: list[str] = []
         if len(inserted) < locked.rows_accepted:  # someone was registered elsewhere meanwhile
-            unlinked = SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT, member__isnull=True)
-            taken = [h for h in unlinked.values_list("id_hash", flat=True) if h not in inserted]
+            accepted = SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT).values_list("id_hash", flat=True)
+            taken = [h for h in accepted if h not in inserted]
         for start in range(0, len(taken), CHUNK):
             SheetRow.objects.filter(sheet=sheet, id_hash__in=taken[start : start + CHUNK]).update(
                 outcome=REJECT,
                 reason="duplicate_existing",
                 field="id_number",
                 message="此人在审核期间已在其他工会登记为会员，一人只能登记一次",
-                pending=False,
             )
-        with connection.cursor() as cursor:
-            cursor.execute(LINK_ROWS.format(**tables), [False, sheet.pk])
+        SheetClaim.objects.filter(sheet=sheet).delete()
         member_ids = sorted(inserted.values())
         for start in range(0, len(member_ids), CHUNK):
             members = list(

@@ -102,6 +102,35 @@ def sheet_rows(*, sheet: RegistrationSheet, outcome: str = "", reason: str = "")
     return qs.order_by("row_number")
 
 
+def sheet_rows_with_members(*, sheet: RegistrationSheet, limit: int = 20) -> list[SheetRow]:
+    """The first accepted rows, each with `.member_id` of the member registered from it (by hash)."""
+    rows = list(
+        SheetRow.objects.filter(sheet=sheet, outcome="accept")
+        .only(
+            "row_number",
+            "name",
+            "gender",
+            "id_region",
+            "id_last4",
+            "phone_prefix",
+            "phone_last4",
+            "work_unit",
+            "is_hardship",
+            "reason",
+            "id_hash",
+        )
+        .order_by("row_number")[:limit]
+    )
+    members = {}
+    if sheet.status == RegistrationSheet.Status.REGISTERED:
+        members = dict(
+            Member.objects.filter(id_hash__in=[r.id_hash for r in rows]).values_list("id_hash", "pk")
+        )
+    for row in rows:
+        row.member_id = members.get(row.id_hash)
+    return rows
+
+
 def sheet_reason_counts(*, sheet: RegistrationSheet, outcome: str) -> list[tuple[str, int]]:
     rows = (
         SheetRow.objects.filter(sheet=sheet, outcome=outcome)

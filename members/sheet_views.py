@@ -138,7 +138,7 @@ def sheet_detail(request, pk):
     context.update(
         {
             "skipped": selectors.sheet_reason_counts(sheet=sheet, outcome="skip"),
-            "accepted_preview": selectors.sheet_rows(sheet=sheet, outcome="accept")[:20],
+            "accepted_preview": selectors.sheet_rows_with_members(sheet=sheet, limit=20),
             "can_submit": sheet.status == RegistrationSheet.Status.VALIDATED and role in UPLOAD_ROLES,
             "can_review": sheet.status == RegistrationSheet.Status.SUBMITTED
             and can_review(request.user, sheet),

@@ -12,7 +12,7 @@ from django.db import connection
 from cardportal.audit import audit_for
 from cardportal.errors import ApplicationError
 from issuance.models import Card
-from members.models import Member, RegistrationSheet, SheetRow
+from members.models import Member, RegistrationSheet, SheetClaim, SheetRow
 from members.registration import (
     sheet_approve,
     sheet_import,
@@ -180,7 +180,7 @@ def test_submit_approve_register_creates_members_and_card_applications(tree, cle
         actor=clerk,
     )
     assert sheet_submit(sheet=sheet, actor=clerk) == 2
-    assert SheetRow.objects.filter(sheet=sheet, pending=True).count() == 2
+    assert SheetClaim.objects.filter(sheet=sheet).count() == 2
     sheet_approve(sheet=sheet, actor=reviewer, enqueue=False)
     sheet = sheet_register(sheet_id=sheet.pk)
     assert (sheet.status, sheet.rows_registered, sheet.job_status) == (S.REGISTERED, 2, "done")
@@ -193,8 +193,7 @@ def test_submit_approve_register_creates_members_and_card_applications(tree, cle
     assert members[1].reveal_phone() == "13912345678" and members[1].phone_last4 == "5678"
     assert Card.objects.filter(member__in=members, status="applied").count() == 2
     assert Card.objects.get(member=members[1]).is_hardship is True
-    assert SheetRow.objects.filter(sheet=sheet, pending=True).count() == 0
-    assert SheetRow.objects.filter(sheet=sheet, member__isnull=False).count() == 2
+    assert SheetClaim.objects.count() == 0
     assert [e.verb for e in audit_for(sheet).order_by("id")] == [
         "sheet.uploaded",
         "sheet.submitted",
@@ -225,7 +224,7 @@ def test_return_releases_the_rows_and_keeps_the_reason(tree, clerk, reviewer):
     sheet_return(sheet=sheet, reason="确认书人数与登记表不一致", actor=reviewer)
     sheet.refresh_from_db()
     assert (sheet.status, sheet.return_reason) == (S.RETURNED, "确认书人数与登记表不一致")
-    assert SheetRow.objects.filter(pending=True).count() == 0
+    assert SheetClaim.objects.count() == 0
     again = upload(tree.unit_a1, csv_sheet(f"1,{person},王芳,,13912345678,财务处（改）,"))
     assert again.rows_accepted == 1  # the returned sheet no longer holds the person
 
