@@ -42,7 +42,7 @@ def xlsx_bytes(n: int, **kwargs) -> bytes:
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("会员卡信息登记表")
-    sheet.append(["会员卡信息登记表"])
+    sheet.append(["会员卡信息登记表", "", "", "", "", ""])  # as wide as the table (tablib needs it)
     sheet.append(HEADER)
     for row in rows(n, **kwargs):
         sheet.append(row)
