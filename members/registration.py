@@ -142,11 +142,14 @@ def sheet_import(*, sheet_id: int, today: date | None = None) -> RegistrationShe
         return sheet
     job_progress(sheet, done=0, total=len(data.rows))
     results = validate_rows(data, today=today, progress=lambda done: job_progress(sheet, done=done))
+    file_format, header_row = data.file_format, data.header_row
+    del data, content  # the grid is the largest thing in memory; the rows are in `results` now
     mark_conflicts(results, sheet=sheet)
-    rows = build_rows(results, sheet_id=sheet.pk)
     counts = {o: 0 for o in SheetRow.Outcome.values}
-    for row in rows:
-        counts[row.outcome] += 1
+    for result in results:
+        counts[result.outcome] += 1
+    rows = build_rows(results, sheet_id=sheet.pk)
+    del results
     with transaction.atomic():
         locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
         if locked.status != S.VALIDATING:  # another delivery finished it meanwhile
@@ -155,8 +158,8 @@ def sheet_import(*, sheet_id: int, today: date | None = None) -> RegistrationShe
         stage_rows(rows)
         RegistrationSheet.objects.filter(pk=sheet.pk).update(
             status=S.VALIDATED,
-            file_format=data.file_format,
-            header_row=data.header_row,
+            file_format=file_format,
+            header_row=header_row,
             rows_accepted=counts[ACCEPT],
             rows_rejected=counts[REJECT],
             rows_skipped=counts["skip"],
@@ -214,68 +217,57 @@ def mark_conflicts(results: list[RowResult], *, sheet: RegistrationSheet) -> int
     return len(conflicts)
 
 
-def build_rows(results: list[RowResult], *, sheet_id: int) -> list[SheetRow]:
-    """SheetRow objects with personal data the way the registry stores it (hash, ciphertext, parts)."""
+def build_rows(results: list[RowResult], *, sheet_id: int) -> list[tuple]:
+    """One tuple per row in STAGE_COLUMNS order, personal data the way the registry stores it
+    (keyed hash, Fernet ciphertext, non-secret parts). Plain tuples, not model instances: 100,000
+    SheetRow objects would cost a few hundred MB."""
+    encrypt, keyed_hash = crypto.encrypt, crypto.keyed_hash
     rows = []
     for r in results:
-        row = SheetRow(
-            sheet_id=sheet_id,
-            row_number=r.row,
-            outcome=r.outcome,
-            reason=r.reason,
-            field=r.field,
-            message=r.message[:500],
-            name=r.name[:30],
-            gender=r.gender,
-            birth_date=r.birth_date,
-            work_unit=r.unit,
-            is_hardship=r.is_hardship,
+        accepted = r.outcome == ACCEPT
+        number, phone = r.id_number, r.phone
+        rows.append(
+            (
+                sheet_id,
+                r.row,
+                r.outcome,
+                r.reason,
+                r.field,
+                r.message[:500],
+                r.name[:30],
+                r.gender,
+                r.birth_date,
+                keyed_hash(number) if accepted else "",
+                encrypt(number) if accepted else "",
+                number[:6],
+                number[-4:],
+                keyed_hash(phone) if accepted else "",
+                encrypt(phone) if accepted else "",
+                phone[:3],
+                phone[-4:],
+                r.unit,
+                r.is_hardship,
+            )
         )
-        if r.id_number:
-            row.id_region, row.id_last4 = r.id_number[:6], r.id_number[-4:]
-            if r.outcome == ACCEPT:
-                row.id_hash = crypto.keyed_hash(r.id_number)
-                row.id_encrypted = crypto.encrypt(r.id_number)
-        if r.phone:
-            row.phone_prefix, row.phone_last4 = r.phone[:3], r.phone[-4:]
-            if r.outcome == ACCEPT:
-                row.phone_hash = crypto.keyed_hash(r.phone)
-                row.phone_encrypted = crypto.encrypt(r.phone)
-        rows.append(row)
     return rows
 
 
-def stage_rows(rows: list[SheetRow]) -> None:
+def stage_rows(rows: list[tuple]) -> None:
     """Write rows in the caller's transaction: COPY on PostgreSQL, bulk_create elsewhere."""
     if connection.vendor != "postgresql":
-        SheetRow.objects.bulk_create(rows, batch_size=2000)
+        SheetRow.objects.bulk_create(
+            (SheetRow(**dict(zip(STAGE_COLUMNS, row, strict=True))) for row in rows), batch_size=2000
+        )
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    hardship = len(STAGE_COLUMNS) - 1
     for row in rows:
-        writer.writerow(
-            [
-                row.sheet_id,
-                row.row_number,
-                row.outcome,
-                row.reason,
-                row.field,
-                row.message,
-                row.name,
-                row.gender,
-                row.birth_date.isoformat() if row.birth_date else None,
-                row.id_hash,
-                row.id_encrypted,
-                row.id_region,
-                row.id_last4,
-                row.phone_hash,
-                row.phone_encrypted,
-                row.phone_prefix,
-                row.phone_last4,
-                row.work_unit,
-                "t" if row.is_hardship else "f",
-            ]
-        )
+        values = list(row)
+        values[8] = values[8].isoformat() if values[8] else None  # birth_date (FORCE_NULL)
+        values[hardship] = "t" if values[hardship] else "f"
+        writer.writerow(values)
+    del rows
     buffer.seek(0)
     table = SheetRow._meta.db_table
     with connection.cursor() as cursor:
@@ -423,7 +415,6 @@ SELECT r.id_hash, r.id_encrypted, r.id_region, r.id_last4, r.name, r.gender, r.b
     r.is_hardship, %s, %s, %s, %s, %s, %s
 FROM {row} r
 WHERE r.sheet_id = %s AND r.outcome = 'accept'
-ORDER BY r.row_number
 ON CONFLICT (id_hash) DO NOTHING
 RETURNING id, id_hash
 """
@@ -482,7 +473,7 @@ def sheet_register(*, sheet_id: int) -> RegistrationSheet:
         for start in range(0, len(member_ids), CHUNK):
             members = list(
                 Member.objects.filter(pk__in=member_ids[start : start + CHUNK])
-                .defer("id_encrypted", "phone_encrypted")
+                .defer("id_encrypted", "phone_encrypted", "id_hash", "phone_hash")
                 .order_by("pk")
             )
             registry.notify_members_registered(members=members, actor=actor)

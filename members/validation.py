@@ -63,7 +63,7 @@ GENDERS = {"男": "M", "女": "F", "男性": "M", "女性": "F"}
 GENDER_LABEL = {"M": "男", "F": "女"}
 
 
-@dataclass
+@dataclass(slots=True)
 class RowResult:
     row: int
     outcome: str
