@@ -5,6 +5,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -139,6 +140,9 @@ def sheet_detail(request, pk):
         {
             "skipped": selectors.sheet_reason_counts(sheet=sheet, outcome="skip"),
             "accepted_preview": selectors.sheet_rows_with_members(sheet=sheet, limit=20),
+            "stalled": sheet.status
+            in (RegistrationSheet.Status.UPLOADED, RegistrationSheet.Status.VALIDATING)
+            and sheet.job_status == "failed",
             "can_submit": sheet.status == RegistrationSheet.Status.VALIDATED and role in UPLOAD_ROLES,
             "can_review": sheet.status == RegistrationSheet.Status.SUBMITTED
             and can_review(request.user, sheet),
@@ -226,6 +230,22 @@ def sheet_return(request, pk):
         messages.success(request, "已退回，经办人会看到退回原因")
     except ApplicationError as exc:
         messages.error(request, exc.message)
+    return redirect(sheet)
+
+
+@login_required
+@require_POST
+def sheet_retry(request, pk):
+    """Queue the import again for a sheet whose worker died or failed before staging finished."""
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    if not can_upload(request.user):
+        raise PermissionDenied
+    if registration.sheet_import_reset(sheet=sheet):
+        from .tasks import sheet_import_task
+
+        audit_record(actor=request.user, verb="sheet.import_retried", target=sheet)
+        transaction.on_commit(lambda: sheet_import_task.delay(sheet.pk))
+        messages.success(request, "已重新开始校验")
     return redirect(sheet)
 
 

@@ -144,3 +144,21 @@ def test_bank_operator_has_no_sheet_pages(client, tree):
     bank = make_staff(ROLE.BANK_OPERATOR, tree.city)
     client.force_login(bank)
     assert client.get("/members/sheets/upload/").status_code == 403
+
+
+def test_a_stalled_import_can_be_retried_from_the_page(
+    client, tree, clerk, run_tasks_inline, django_capture_on_commit_callbacks
+):
+    from cardportal.jobs import job_fail, job_start
+
+    content = (HEADER + f"1,{next_id_number()},王芳,,13912345678,财务处\n").encode()
+    sheet, _ = sheet_upload(union=tree.unit_a1, filename="a.csv", content=content, actor=clerk, enqueue=False)
+    job_start(sheet)
+    RegistrationSheet.objects.filter(pk=sheet.pk).update(status=RegistrationSheet.Status.VALIDATING)
+    job_fail(sheet, message="导入时发生内部错误", code="internal")
+    client.force_login(clerk)
+    assert "重新校验" in client.get(sheet.get_absolute_url()).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/members/sheets/{sheet.pk}/retry/")
+    sheet.refresh_from_db()
+    assert (sheet.status, sheet.rows_accepted) == (RegistrationSheet.Status.VALIDATED, 1)
