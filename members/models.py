@@ -425,7 +425,6 @@ class SheetRow(models.Model):
         ]
         indexes = [
             models.Index(fields=["sheet", "outcome", "row_number"], name="sheetrow_outcome"),
-            models.Index(fields=["id_hash"], name="sheetrow_id_hash"),
         ]
 
     def __str__(self) -> str:

@@ -41,6 +41,7 @@ from .validation import ACCEPT, REJECT, RowResult, validate_rows
 log = logging.getLogger(__name__)
 S = RegistrationSheet.Status
 CHUNK = 5000
+COPY_SLICE = 10_000
 ADVISORY_KEY = 7_300_016  # pg_advisory_xact_lock key for "who claims which person"
 STAGE_COLUMNS = (
     "sheet_id",
@@ -206,7 +207,8 @@ def conflicts_for(hashes: Iterable[str], *, sheet: RegistrationSheet) -> dict[st
     """id_hash -> message for people already registered or pending in another submitted sheet.
     Where it is, is said only when the clerk of `sheet.union` may see it (same subtree)."""
     found: dict[str, str] = {}
-    hashes = list(hashes)
+    # Sorted, so consecutive look-ups walk the unique index in key order (each page read once).
+    hashes = sorted(hashes)
     visible = sheet.union.path
     for start in range(0, len(hashes), CHUNK):
         chunk = hashes[start : start + CHUNK]
@@ -281,22 +283,24 @@ def stage_rows(rows: list[tuple]) -> None:
             (SheetRow(**dict(zip(STAGE_COLUMNS, row, strict=True))) for row in rows), batch_size=2000
         )
         return
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    sql = (
+        f"COPY {SheetRow._meta.db_table} ({', '.join(STAGE_COLUMNS)}) "
+        "FROM STDIN WITH (FORMAT csv, FORCE_NULL (birth_date))"
+    )
     hardship = len(STAGE_COLUMNS) - 1
-    for row in rows:
-        values = list(row)
-        values[8] = values[8].isoformat() if values[8] else None  # birth_date (FORCE_NULL)
-        values[hardship] = "t" if values[hardship] else "f"
-        writer.writerow(values)
-    del rows
-    buffer.seek(0)
-    table = SheetRow._meta.db_table
+    # In slices: a StringIO holding Chinese text stores 4 bytes a character, so one buffer for
+    # 100,000 rows would be ~250 MB.
     with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(
-            f"COPY {table} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NULL (birth_date))",
-            buffer,
-        )
+        for start in range(0, len(rows), COPY_SLICE):
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+            for row in rows[start : start + COPY_SLICE]:
+                values = list(row)
+                values[8] = values[8].isoformat() if values[8] else None  # birth_date (FORCE_NULL)
+                values[hardship] = "t" if values[hardship] else "f"
+                writer.writerow(values)
+            buffer.seek(0)
+            cursor.cursor.copy_expert(sql, buffer)
 
 
 # --- workflow -----------------------------------------------------------------------------------
@@ -311,10 +315,14 @@ def _recheck_conflicts(sheet: RegistrationSheet) -> int:
     submitted elsewhere since the import) and reject the ones now taken. Returns how many."""
     accepted = dict(SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT).values_list("id_hash", "row_number"))
     conflicts = conflicts_for(accepted, sheet=sheet)
+    by_message: dict[str, list[str]] = {}
     for id_hash, message in conflicts.items():
-        SheetRow.objects.filter(sheet=sheet, id_hash=id_hash, outcome=ACCEPT).update(
-            outcome=REJECT, reason="duplicate_existing", field="id_number", message=message
-        )
+        by_message.setdefault(message, []).append(id_hash)
+    for message, hashes in by_message.items():  # a few distinct messages (one per union), not one per row
+        for start in range(0, len(hashes), CHUNK):
+            SheetRow.objects.filter(
+                sheet=sheet, outcome=ACCEPT, id_hash__in=hashes[start : start + CHUNK]
+            ).update(outcome=REJECT, reason="duplicate_existing", field="id_number", message=message)
     if conflicts:
         _recount(sheet)
     return len(conflicts)
