@@ -114,6 +114,17 @@ def cleanup(target: Union) -> None:
         Member.objects.filter(union=target).delete()
         SheetRow.objects.filter(sheet__union=target).delete()
         RegistrationSheet.objects.filter(union=target).delete()
+    # Start every run from a clean table: the previous run deleted the same keys it will insert,
+    # and their dead index entries would make the unique checks visit the heap.
+    with connection.cursor() as cursor:
+        for table in (
+            "members_member",
+            "members_sheetrow",
+            "members_sheetclaim",
+            "issuance_card",
+            "issuance_cardevent",
+        ):
+            cursor.execute(f"VACUUM ANALYZE {table}")
 
 
 def timed_hooks() -> list[float]:
