@@ -21,7 +21,10 @@ def write_sheet(path: Path, ids: list[str]) -> Path:
     sheet.append(["序号", "身份证号", "姓名", "性别", "手机号码", "所属单位", "困难职工"])
     sheet.append([1, ids[0], "王  芳", "", "13912340001", "财务处", "是"])
     sheet.append([2, ids[1], "李娜", "", "139-1234-0002", "人事处", ""])
-    sheet.append([3, float(ids[2]), "张伟", "男", "13912340003", "人事处", ""])
+    digits = (
+        ids[2] if ids[2][-1].isdigit() else ids[2][:-1] + "0"
+    )  # typed as a number, whatever its check digit
+    sheet.append([3, float(digits), "张伟", "男", "13912340003", "人事处", ""])
     sheet.append([4, ids[3], "赵敏", "", "", "后勤处", ""])
     sheet.append([5, ids[0], "王芳", "", "13912340001", "财务处", ""])
     sheet.append(["合计", "", "", "", "", "", ""])
