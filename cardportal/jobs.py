@@ -43,11 +43,11 @@ class Job(models.Model):
 
     @property
     def job_finished(self) -> bool:
-        return self.job_status in (self.Status.DONE, self.Status.FAILED)
+        return self.job_status in (Job.Status.DONE, Job.Status.FAILED)
 
     @property
     def progress_percent(self) -> int:
-        if self.job_status == self.Status.DONE:
+        if self.job_status == Job.Status.DONE:
             return 100
         if not self.progress_total:
             return 0

@@ -6,7 +6,7 @@ from cardportal import crypto
 from cardportal.admin import ScopedAdminMixin
 
 from .idcard import normalise
-from .models import Member, MemberTransfer, StaffRole, Union
+from .models import Member, MemberTransfer, RegistrationSheet, StaffRole, SubmissionGroup, Union
 
 User = get_user_model()
 
@@ -106,3 +106,29 @@ class StaffUserAdmin(ScopedAdminMixin, BaseUserAdmin):
     scope_union_field = "staff__union"
     inlines = [StaffRoleInline]
     list_display = ["username", "first_name", "is_active", "is_staff", "last_login"]
+
+
+@admin.register(RegistrationSheet)
+class RegistrationSheetAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Read-only: sheets change state only through the workflow services (pages, command)."""
+
+    list_display = ["id", "original_name", "union", "status", "rows_accepted", "rows_rejected", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["union"]
+    search_fields = ["original_name", "union__name", "sha256"]
+    readonly_fields = [f.name for f in RegistrationSheet._meta.fields]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SubmissionGroup)
+class SubmissionGroupAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scope_union_field = "owner"
+    list_display = ["name", "due_date", "owner"]
+    list_select_related = ["owner"]
+    filter_horizontal = ["unions"]
+    autocomplete_fields = ["owner"]

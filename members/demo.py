@@ -133,6 +133,7 @@ def load(*, members_total: int = 3000, seed: int = 2016) -> dict:
     # Synthetic numbers can collide (same region, birth date and sequence): keep one of each.
     unique = {m.id_hash: m for m in members}
     Member.objects.bulk_create(unique.values(), batch_size=1000)
+    _submission_groups(city, [unit for unit, _work in grassroots], today)
     anchors = {"grassroots": grassroots[0][0], "county": first_county, "city": city, "province": province}
     logins = []
     for username, role, anchor in LOGINS:
@@ -142,3 +143,15 @@ def load(*, members_total: int = 3000, seed: int = 2016) -> dict:
             user.save(update_fields=["is_superuser"])
         logins.append((username, role.label, anchors[anchor].name))
     return {"members": len(unique), "logins": logins}
+
+
+def _submission_groups(owner: Union, units: list[Union], today: date) -> None:
+    """附件6-style groups: units in five groups, due dates a few weeks apart around today."""
+    from .models import SubmissionGroup
+
+    size = -(-len(units) // 5)
+    for n in range(5):
+        group = SubmissionGroup.objects.create(
+            name=f"第{'一二三四五'[n]}组", due_date=today + timedelta(days=14 * n - 7), owner=owner
+        )
+        group.unions.set(units[n * size : (n + 1) * size])

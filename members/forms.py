@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import Member, Union
+from .validation import REASON_LABELS
 
 
 class MemberSearchForm(forms.Form):
@@ -40,3 +41,55 @@ class MemberTransferForm(forms.Form):
             self.fields["to_union"].queryset = unions.filter(
                 level__in=[Union.Level.GRASSROOTS, Union.Level.SUB_BRANCH]
             )
+
+
+class SheetUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("登记表文件"),
+        help_text=_("Excel（.xlsx、.xls）或 CSV（UTF-8 或 GBK）；请使用下载的模板"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.csv"}),
+    )
+    union = forms.ModelChoiceField(label=_("基层工会"), queryset=Union.objects.none())
+    declared_members = forms.IntegerField(label=_("确认书：会员人数"), min_value=0, max_value=1_000_000)
+    declared_id_copies = forms.IntegerField(
+        label=_("确认书：身份证复印件份数"), min_value=0, max_value=1_000_000
+    )
+
+    def __init__(self, *args, unions=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["union"].queryset = unions if unions is not None else Union.objects.none()
+        only = list(unions[:2]) if unions is not None else []
+        if len(only) == 1:
+            self.fields["union"].initial = only[0].pk
+            self.fields["union"].widget = forms.HiddenInput()
+
+
+class SheetReturnForm(forms.Form):
+    reason = forms.CharField(
+        label=_("退回原因"),
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "请写明需要修改的内容"}),
+    )
+
+
+class SheetRowFilterForm(forms.Form):
+    reason = forms.ChoiceField(label=_("原因"), required=False)
+
+    def __init__(self, *args, reasons=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [("", "全部")] + [
+            (r, f"{REASON_LABELS.get(r, r)}（{n}）") for r, n in reasons
+        ]
+
+
+class SubmissionGroupForm(forms.Form):
+    name = forms.CharField(label=_("分组名称"), max_length=50)
+    due_date = forms.DateField(label=_("截止日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    unions = forms.ModelMultipleChoiceField(
+        label=_("单位"), queryset=Union.objects.none(), widget=forms.SelectMultiple(attrs={"size": 8})
+    )
+
+    def __init__(self, *args, unions=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if unions is not None:
+            self.fields["unions"].queryset = unions

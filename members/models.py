@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from cardportal import crypto
+from cardportal.jobs import Job
 
 
 class Union(models.Model):
@@ -262,3 +263,204 @@ class MemberTransfer(models.Model):
     @property
     def to_status_label(self) -> str:
         return Member.Status(self.to_status).label if self.to_status else ""
+
+# --- Registration sheets (信息登记表) ---------------------------------------------------------
+class SubmissionGroup(models.Model):
+    """A group of units that submit their sheets by one due date (附件6 任务时间表)."""
+
+    name = models.CharField(_("分组名称"), max_length=50)
+    due_date = models.DateField(_("报送截止日期"))
+    owner = models.ForeignKey(
+        Union, verbose_name=_("设置单位"), on_delete=models.PROTECT, related_name="submission_groups_owned"
+    )
+    unions = models.ManyToManyField(
+        Union, verbose_name=_("单位"), related_name="submission_groups", blank=True
+    )
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("报送分组")
+        verbose_name_plural = _("报送分组")
+        ordering = ["due_date", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.due_date:%Y-%m-%d}前）"
+
+
+def sheet_upload_to(instance, filename: str) -> str:
+    return f"sheets/{instance.union_id}/{instance.sha256[:16]}-{filename[-80:]}"
+
+
+class RegistrationSheet(Job):
+    """One uploaded 会员卡信息登记表: the file as uploaded (kept, with its sha256), the counts the
+    confirmation letter (确认书, 附件3) declares, and the review workflow. The Job fields track the
+    task that is running for it (import, then registration)."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("已上传")
+        VALIDATING = "validating", _("校验中")
+        REFUSED = "refused", _("文件被拒收")
+        VALIDATED = "validated", _("已校验待提交")
+        SUBMITTED = "submitted", _("已提交待审核")
+        RETURNED = "returned", _("已退回")
+        APPROVED = "approved", _("已审核待登记")
+        REGISTERED = "registered", _("已登记")
+
+    union = models.ForeignKey(
+        Union, verbose_name=_("基层工会"), on_delete=models.PROTECT, related_name="registration_sheets"
+    )
+    file = models.FileField(_("登记表文件"), upload_to=sheet_upload_to, max_length=255)
+    original_name = models.CharField(_("文件名"), max_length=200)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveBigIntegerField(_("文件大小"), default=0)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.UPLOADED)
+    declared_members = models.PositiveIntegerField(_("确认书会员人数"), null=True, blank=True)
+    declared_id_copies = models.PositiveIntegerField(_("确认书身份证复印件份数"), null=True, blank=True)
+    file_format = models.CharField(_("文件格式"), max_length=8, blank=True)
+    header_row = models.PositiveIntegerField(_("表头所在行"), null=True, blank=True)
+    rows_accepted = models.PositiveIntegerField(_("通过行数"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("不通过行数"), default=0)
+    rows_skipped = models.PositiveIntegerField(_("跳过行数"), default=0)
+    rows_registered = models.PositiveIntegerField(_("已登记人数"), default=0)
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("提交人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("审核人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    return_reason = models.CharField(_("退回原因"), max_length=500, blank=True)
+    registered_at = models.DateTimeField(_("登记时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("信息登记表")
+        verbose_name_plural = _("信息登记表")
+        ordering = ["-id"]
+        constraints = [
+            # The same file uploaded twice to one union is one sheet (re-uploads are told so).
+            models.UniqueConstraint(fields=["union", "sha256"], name="sheet_unique_file_per_union"),
+            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="sheet_sha256_hex"),
+        ]
+        indexes = [models.Index(fields=["status", "union"], name="sheet_status_union")]
+
+    def __str__(self) -> str:
+        return f"登记表 #{self.pk}（{self.original_name}）"
+
+    def get_absolute_url(self) -> str:
+        return reverse("members:sheet_detail", args=[self.pk])
+
+    @property
+    def progress_url(self) -> str:
+        return reverse("members:sheet_progress", args=[self.pk])
+
+    @property
+    def members_count_mismatch(self) -> bool:
+        return self.declared_members is not None and self.declared_members != self.rows_accepted
+
+    @property
+    def copies_count_mismatch(self) -> bool:
+        return self.declared_id_copies is not None and self.declared_id_copies != self.rows_accepted
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in (self.Status.UPLOADED, self.Status.VALIDATING, self.Status.APPROVED)
+
+
+class SheetRow(models.Model):
+    """One data row of a sheet after reading, normalising and validating. Personal data is kept
+    as the member registry keeps it (keyed hash, ciphertext, non-secret parts), so registration
+    copies these columns into `Member` with one INSERT … SELECT and nothing is re-encrypted."""
+
+    class Outcome(models.TextChoices):
+        ACCEPT = "accept", _("通过")
+        REJECT = "reject", _("不通过")
+        SKIP = "skip", _("跳过")
+
+    sheet = models.ForeignKey(
+        RegistrationSheet, verbose_name=_("登记表"), on_delete=models.CASCADE, related_name="rows"
+    )
+    row_number = models.PositiveIntegerField(_("行号"))
+    outcome = models.CharField(_("结果"), max_length=6, choices=Outcome.choices)
+    reason = models.CharField(_("原因代码"), max_length=24)
+    field = models.CharField(_("列"), max_length=12, blank=True)
+    message = models.CharField(_("说明"), max_length=500, blank=True)
+    name = models.CharField(_("姓名"), max_length=30, blank=True)
+    gender = models.CharField(_("性别"), max_length=1, blank=True)
+    birth_date = models.DateField(_("出生日期"), null=True, blank=True)
+    id_hash = models.CharField(_("身份证号摘要"), max_length=64, blank=True)
+    id_encrypted = models.TextField(_("身份证号（密文）"), blank=True)
+    id_region = models.CharField(_("行政区划码"), max_length=6, blank=True)
+    id_last4 = models.CharField(_("身份证号后四位"), max_length=4, blank=True)
+    phone_hash = models.CharField(_("手机号摘要"), max_length=64, blank=True)
+    phone_encrypted = models.TextField(_("手机号（密文）"), blank=True)
+    phone_prefix = models.CharField(_("手机号前三位"), max_length=3, blank=True)
+    phone_last4 = models.CharField(_("手机号后四位"), max_length=4, blank=True)
+    work_unit = models.CharField(_("所属单位"), max_length=100, blank=True)
+    is_hardship = models.BooleanField(_("困难职工"), default=False)
+
+    class Meta:
+        verbose_name = _("登记表行")
+        verbose_name_plural = _("登记表行")
+        ordering = ["sheet", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sheet", "row_number"], name="sheetrow_unique_row"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["accept", "reject", "skip"]), name="sheetrow_outcome_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="accept")
+                | (
+                    Q(id_region__regex=r"^\d{6}$")
+                    & Q(id_last4__regex=r"^\d{3}[0-9X]$")
+                    & Q(phone_last4__regex=r"^\d{4}$")
+                    & Q(gender__in=["M", "F"])
+                ),
+                name="sheetrow_accepted_complete",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["sheet", "outcome", "row_number"], name="sheetrow_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sheet_id}:{self.row_number} {self.outcome} {self.reason}"
+
+    @property
+    def masked_id(self) -> str:
+        return crypto.mask_id_parts(self.id_region, self.id_last4) if self.id_last4 else ""
+
+    @property
+    def masked_phone(self) -> str:
+        return f"{self.phone_prefix}****{self.phone_last4}" if self.phone_last4 else ""
+
+
+class SheetClaim(models.Model):
+    """A person held by a submitted sheet until it is registered or returned. The unique
+    `id_hash` makes "one person pending in one sheet at a time" a database rule, as
+    `Member.id_hash` makes "one member per person" one. A narrow table of its own, so claiming
+    and releasing 100,000 people is an INSERT … SELECT / DELETE, not a rewrite of the wide rows."""
+
+    id_hash = models.CharField(_("身份证号摘要"), max_length=64, unique=True)
+    sheet = models.ForeignKey(
+        RegistrationSheet, verbose_name=_("登记表"), on_delete=models.CASCADE, related_name="claims"
+    )
+    row_number = models.PositiveIntegerField(_("行号"))
+
+    class Meta:
+        verbose_name = _("待审核人员占用")
+        verbose_name_plural = _("待审核人员占用")
+
+    def __str__(self) -> str:
+        return f"{self.sheet_id}:{self.row_number}"

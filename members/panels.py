@@ -1,5 +1,7 @@
 """Dashboard panels of the members app."""
 
+from django.utils import timezone
+
 from cardportal.scoping import scope_queryset, staff_of
 
 from .models import Member
@@ -15,3 +17,51 @@ def registry_overview(request, _obj):
         "total": members.count(),
         "hardship": members.filter(is_hardship=True).count(),
     }
+
+
+def sheets_clerk(request, _obj):
+    """The clerk's own sheets and where their union stands in its submission group."""
+    from .models import StaffRole
+    from .selectors import sheet_list_for_user, submission_states
+
+    staff = staff_of(request.user)
+    if staff is None or staff.role != StaffRole.Role.CLERK:
+        return None
+    groups = []
+    today = timezone.localdate()
+    for group in staff.union.submission_groups.order_by("due_date"):
+        (state,) = submission_states(group=group, today=today, unions=[staff.union])
+        groups.append({"group": group, "state": state, "days_left": (group.due_date - today).days})
+    return {
+        "title": "我的登记表",
+        "sheets": list(sheet_list_for_user(user=request.user)[:5]),
+        "groups": groups,
+    }
+
+
+def sheets_review(request, _obj):
+    from .selectors import sheets_pending_review_for_user
+
+    staff = staff_of(request.user)
+    if not (request.user.is_superuser or (staff is not None and staff.can_review)):
+        return None
+    pending = sheets_pending_review_for_user(user=request.user)
+    return {"title": "待审核的登记表", "count": pending.count(), "sheets": list(pending[:5])}
+
+
+def submission_overview(request, _obj):
+    from cardportal.scoping import visible_unions
+
+    from .selectors import SUBMISSION_LABELS, submission_groups_for_user, submission_states
+
+    staff = staff_of(request.user)
+    if not (request.user.is_superuser or (staff is not None and staff.is_federation)):
+        return None
+    today = timezone.localdate()
+    visible = visible_unions(request.user)
+    rows = []
+    for group in submission_groups_for_user(user=request.user)[:10]:
+        states = submission_states(group=group, today=today, unions=group.unions.filter(pk__in=visible))
+        counts = {key: sum(1 for s in states if s.state == key) for key in SUBMISSION_LABELS}
+        rows.append({"group": group, "counts": counts, "total": len(states)})
+    return {"title": "报送分组进度", "groups": rows}

@@ -1,12 +1,16 @@
 """Reads of the registry, always scoped to the user's union subtree."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from cardportal import crypto
-from cardportal.scoping import get_for_user_or_404, scope_queryset, visible_unions
+from cardportal.scoping import get_for_user_or_404, scope_queryset, staff_of, visible_unions
 
 from .idcard import normalise
-from .models import Member, Union
+from .models import Member, RegistrationSheet, SheetRow, SubmissionGroup, Union
 from .phones import normalise_phone
 
 
@@ -54,3 +58,133 @@ def union_list_for_user(*, user) -> QuerySet[Union]:
 
 def union_get_for_user(*, user, pk) -> Union:
     return get_for_user_or_404(Union.objects.select_related("parent"), user, union_field="", pk=pk)
+
+
+# --- registration sheets ------------------------------------------------------------------------
+def sheet_list_for_user(
+    *, user, status: str = "", union_id: int | None = None
+) -> QuerySet[RegistrationSheet]:
+    qs = scope_queryset(RegistrationSheet.objects.select_related("union", "created_by"), user)
+    if status:
+        qs = qs.filter(status=status)
+    if union_id:
+        qs = qs.filter(union_id=union_id)
+    return qs.order_by("-id")
+
+
+def sheet_get_for_user(*, user, pk) -> RegistrationSheet:
+    return get_for_user_or_404(
+        RegistrationSheet.objects.select_related(
+            "union", "union__parent", "created_by", "reviewed_by", "submitted_by"
+        ),
+        user,
+        pk=pk,
+    )
+
+
+def sheets_pending_review_for_user(*, user) -> QuerySet[RegistrationSheet]:
+    """Submitted sheets of unions below the reviewer's own union (a union never reviews itself)."""
+    qs = sheet_list_for_user(user=user, status=RegistrationSheet.Status.SUBMITTED)
+    staff = staff_of(user)
+    if staff is not None:
+        qs = qs.exclude(union_id=staff.union_id)
+    return qs.order_by("submitted_at", "id")
+
+
+def sheet_rows(*, sheet: RegistrationSheet, outcome: str = "", reason: str = "") -> QuerySet[SheetRow]:
+    qs = SheetRow.objects.filter(sheet=sheet).defer(
+        "id_encrypted", "phone_encrypted", "id_hash", "phone_hash"
+    )
+    if outcome:
+        qs = qs.filter(outcome=outcome)
+    if reason:
+        qs = qs.filter(reason=reason)
+    return qs.order_by("row_number")
+
+
+def sheet_rows_with_members(*, sheet: RegistrationSheet, limit: int = 20) -> list[SheetRow]:
+    """The first accepted rows, each with `.member_id` of the member registered from it (by hash)."""
+    rows = list(
+        SheetRow.objects.filter(sheet=sheet, outcome="accept")
+        .only(
+            "row_number",
+            "name",
+            "gender",
+            "id_region",
+            "id_last4",
+            "phone_prefix",
+            "phone_last4",
+            "work_unit",
+            "is_hardship",
+            "reason",
+            "id_hash",
+        )
+        .order_by("row_number")[:limit]
+    )
+    members = {}
+    if sheet.status == RegistrationSheet.Status.REGISTERED:
+        members = dict(
+            Member.objects.filter(id_hash__in=[r.id_hash for r in rows]).values_list("id_hash", "pk")
+        )
+    for row in rows:
+        row.member_id = members.get(row.id_hash)
+    return rows
+
+
+def sheet_reason_counts(*, sheet: RegistrationSheet, outcome: str) -> list[tuple[str, int]]:
+    rows = (
+        SheetRow.objects.filter(sheet=sheet, outcome=outcome)
+        .values_list("reason")
+        .annotate(n=Count("id"))
+        .order_by("-n", "reason")
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class UnitSubmission:
+    union: Union
+    state: str  # done / submitted / late / waiting
+    label: str
+    last_sheet: RegistrationSheet | None
+
+
+SUBMISSION_LABELS = {"done": "已完成", "submitted": "已报送", "late": "逾期", "waiting": "未报送"}
+
+
+def submission_states(*, group: SubmissionGroup, today: date, unions=None) -> list[UnitSubmission]:
+    """Each unit of the group: done (a sheet approved or registered), submitted (on time, awaiting
+    review), late (nothing submitted by the due date, or first submitted after it), waiting."""
+    S = RegistrationSheet.Status
+    unions = list(unions if unions is not None else group.unions.order_by("path"))
+    sheets: dict[int, list[RegistrationSheet]] = {}
+    for sheet in RegistrationSheet.objects.filter(union__in=unions).order_by("id"):
+        sheets.setdefault(sheet.union_id, []).append(sheet)
+    states = []
+    for union in unions:
+        own = sheets.get(union.pk, [])
+        submitted = [s for s in own if s.submitted_at]
+        first = min((timezone.localtime(s.submitted_at).date() for s in submitted), default=None)
+        if any(s.status in (S.APPROVED, S.REGISTERED) for s in own):
+            state = "done"
+        elif first is not None and first > group.due_date:
+            state = "late"
+        elif any(s.status == S.SUBMITTED for s in own):
+            state = "submitted"
+        elif today > group.due_date:
+            state = "late"
+        else:
+            state = "waiting"
+        states.append(UnitSubmission(union, state, SUBMISSION_LABELS[state], own[-1] if own else None))
+    return states
+
+
+def submission_groups_for_user(*, user) -> QuerySet[SubmissionGroup]:
+    """Groups set by a union the user sees, or containing a unit the user sees."""
+    unions = visible_unions(user)
+    return (
+        SubmissionGroup.objects.filter(Q(owner__in=unions) | Q(unions__in=unions))
+        .distinct()
+        .select_related("owner")
+        .order_by("due_date", "name")
+    )

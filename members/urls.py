@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import sheet_views, views
 
 app_name = "members"
 
@@ -11,4 +11,19 @@ urlpatterns = [
     path("<int:pk>/transfer/", views.member_transfer, name="member_transfer"),
     path("unions/", views.union_list, name="union_list"),
     path("unions/<int:pk>/", views.union_detail, name="union_detail"),
+]
+
+urlpatterns += [
+    path("sheets/", sheet_views.sheet_list, name="sheet_list"),
+    path("sheets/template.xlsx", sheet_views.sheet_template, name="sheet_template"),
+    path("sheets/upload/", sheet_views.sheet_upload, name="sheet_upload"),
+    path("sheets/review/", sheet_views.sheet_review_list, name="sheet_review_list"),
+    path("sheets/groups/", sheet_views.submission_groups, name="submission_groups"),
+    path("sheets/<int:pk>/", sheet_views.sheet_detail, name="sheet_detail"),
+    path("sheets/<int:pk>/progress/", sheet_views.sheet_progress, name="sheet_progress"),
+    path("sheets/<int:pk>/errors.xlsx", sheet_views.sheet_error_report, name="sheet_error_report"),
+    path("sheets/<int:pk>/retry/", sheet_views.sheet_retry, name="sheet_retry"),
+    path("sheets/<int:pk>/submit/", sheet_views.sheet_submit, name="sheet_submit"),
+    path("sheets/<int:pk>/approve/", sheet_views.sheet_approve, name="sheet_approve"),
+    path("sheets/<int:pk>/return/", sheet_views.sheet_return, name="sheet_return"),
 ]

@@ -1,0 +1,115 @@
+"""Headless registration-sheet import: the browser's pipeline without the browser.
+
+    python manage.py import_sheet PATH --union CODE [--register] [--json]
+
+Prints one JSON object: {"file": {...}, "sheet": id, "counts": {...}, "rows": [...]}. With
+--register the accepted rows are also submitted, approved and registered, as a reviewer would.
+"""
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cardportal import crypto
+from members.models import RegistrationSheet, SheetRow, Union
+from members.registration import (
+    sheet_approve,
+    sheet_import,
+    sheet_import_reset,
+    sheet_register,
+    sheet_submit,
+    sheet_upload,
+)
+from members.validation import GENDER_LABEL
+
+S = RegistrationSheet.Status
+
+
+def sheet_report(sheet: RegistrationSheet, *, duplicate: bool = False) -> dict:
+    if sheet.status == S.REFUSED:
+        file_info = {"status": "refused", "reason": sheet.job_error_code, "message": sheet.job_message}
+    elif duplicate:
+        file_info = {
+            "status": "duplicate",
+            "reason": "duplicate_file",
+            "message": f"同一文件已上传过（登记表 #{sheet.pk}），未重复导入",
+        }
+    else:
+        file_info = {"status": "read", "format": sheet.file_format, "header_row": sheet.header_row}
+    file_info.update({"name": sheet.original_name, "sha256": sheet.sha256, "sheet_status": sheet.status})
+    rows = []
+    for row in SheetRow.objects.filter(sheet=sheet).order_by("row_number").iterator(chunk_size=5000):
+        item = {
+            "row": row.row_number,
+            "outcome": row.outcome,
+            "reason": row.reason,
+            "field": row.field,
+            "message": row.message,
+        }
+        if row.outcome == SheetRow.Outcome.ACCEPT:
+            item["values"] = {
+                "id_number": crypto.decrypt(row.id_encrypted),
+                "name": row.name,
+                "gender": GENDER_LABEL.get(row.gender, ""),
+                "phone": crypto.decrypt(row.phone_encrypted),
+                "unit": row.work_unit,
+            }
+        rows.append(item)
+    return {
+        "file": file_info,
+        "sheet": sheet.pk,
+        "counts": {
+            "accepted": sheet.rows_accepted,
+            "rejected": sheet.rows_rejected,
+            "skipped": sheet.rows_skipped,
+        },
+        "registered": sheet.rows_registered,
+        "rows": rows,
+    }
+
+
+class Command(BaseCommand):
+    help = "Import a registration sheet (.xlsx/.xls/.csv) for a grassroots union; print the result as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path")
+        parser.add_argument("--union", required=True, help="code of the grassroots union")
+        parser.add_argument("--register", action="store_true", help="also submit, approve and register")
+        parser.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
+        parser.add_argument(
+            "--members", type=int, default=None, help="member count of the confirmation letter"
+        )
+        parser.add_argument(
+            "--id-copies", type=int, default=None, help="ID-copy count of the confirmation letter"
+        )
+
+    def handle(self, *args, **options):
+        path = Path(options["path"])
+        if not path.is_file():
+            raise CommandError(f"no such file: {path}")
+        union = Union.objects.filter(code=options["union"]).first()
+        if union is None:
+            raise CommandError(f"no union with code {options['union']!r}")
+        sheet, created = sheet_upload(
+            union=union,
+            filename=path.name,
+            content=path.read_bytes(),
+            actor=None,
+            declared_members=options["members"],
+            declared_id_copies=options["id_copies"],
+            enqueue=False,
+        )
+        resumed = not created and sheet.status in (S.UPLOADED, S.VALIDATING)
+        if resumed:  # an earlier run died before staging finished: run it again
+            sheet_import_reset(sheet=sheet)
+        if created or resumed:
+            sheet = sheet_import(sheet_id=sheet.pk)
+            if options["register"] and sheet.status == S.VALIDATED and sheet.rows_accepted:
+                sheet_submit(sheet=sheet, actor=None)
+                sheet_approve(sheet=sheet, actor=None, enqueue=False)
+                sheet = sheet_register(sheet_id=sheet.pk)
+        sheet.refresh_from_db()
+        self.stdout.write(
+            json.dumps(sheet_report(sheet, duplicate=not (created or resumed)), ensure_ascii=False)
+        )

@@ -1,0 +1,532 @@
+"""The registration-sheet pipeline and its workflow: upload → import (read, validate, dedup,
+stage) → submit → approve / return → register. The browser (through Celery tasks) and
+`manage.py import_sheet` call exactly these functions.
+
+Safety, in one place:
+* Staging writes all rows of a sheet, its counts and its status in ONE transaction (COPY on
+  PostgreSQL, bulk_create elsewhere). A worker killed mid-import leaves no rows; the re-delivered
+  or re-run task starts over (it first deletes whatever rows the sheet has) and reaches the same
+  result.
+* Registration is ONE transaction too: INSERT … SELECT from the staged rows into `Member`
+  (ON CONFLICT (id_hash) DO NOTHING), link the rows, reject the rows whose person was registered
+  meanwhile, tell the registry hooks (issuance applies for the cards), mark the sheet registered.
+* One person is pending in one submitted sheet at a time (unique SheetClaim.id_hash) and is one
+  Member (unique Member.id_hash). Submissions and registrations also take a PostgreSQL
+  advisory lock so the usual race ends in a clear message, not an IntegrityError.
+"""
+
+import csv
+import hashlib
+import io
+import logging
+import time
+from collections.abc import Iterable
+from datetime import date
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from cardportal import crypto
+from cardportal.audit import audit_record
+from cardportal.errors import ApplicationError
+from cardportal.jobs import Job, job_fail, job_finish, job_progress, job_start
+from cardportal.registry import registry
+
+from .models import Member, RegistrationSheet, SheetClaim, SheetRow, Union
+from .sheets import SheetRefused, read_sheet
+from .validation import ACCEPT, REJECT, RowResult, validate_rows
+
+log = logging.getLogger(__name__)
+S = RegistrationSheet.Status
+CHUNK = 5000
+COPY_SLICE = 10_000
+ADVISORY_KEY = 7_300_016  # pg_advisory_xact_lock key for "who claims which person"
+STAGE_COLUMNS = (
+    "sheet_id",
+    "row_number",
+    "outcome",
+    "reason",
+    "field",
+    "message",
+    "name",
+    "gender",
+    "birth_date",
+    "id_hash",
+    "id_encrypted",
+    "id_region",
+    "id_last4",
+    "phone_hash",
+    "phone_encrypted",
+    "phone_prefix",
+    "phone_last4",
+    "work_unit",
+    "is_hardship",
+)
+
+
+# --- upload ---------------------------------------------------------------------------------------
+def sheet_upload(
+    *,
+    union: Union,
+    filename: str,
+    content: bytes,
+    actor,
+    declared_members: int | None = None,
+    declared_id_copies: int | None = None,
+    enqueue: bool = True,
+) -> tuple[RegistrationSheet, bool]:
+    """Keep the file and queue its import. Returns (sheet, created); the same bytes uploaded to
+    the same union again return the existing sheet with created=False (nothing is imported twice)."""
+    if union.level not in (Union.Level.GRASSROOTS, Union.Level.SUB_BRANCH):
+        raise ApplicationError("登记表只能上传到基层工会", code="invalid_union")
+    max_bytes = getattr(settings, "UPLOAD_MAX_BYTES", None) or 30 * 1024 * 1024
+    if len(content) > max_bytes:
+        raise ApplicationError(
+            f"文件太大（{len(content) / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.0f} MB",
+            code="file_too_large",
+        )
+    digest = hashlib.sha256(content).hexdigest()
+    existing = RegistrationSheet.objects.filter(union=union, sha256=digest).first()
+    if existing is not None:
+        return existing, False
+    name = (filename or "sheet").replace("/", "_").replace("\\", "_")[-200:]
+    try:
+        with transaction.atomic():
+            sheet = RegistrationSheet(
+                union=union,
+                original_name=name,
+                sha256=digest,
+                size=len(content),
+                declared_members=declared_members,
+                declared_id_copies=declared_id_copies,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+            sheet.file.save(name, ContentFile(content), save=False)
+            sheet.save()
+            audit_record(
+                actor=actor,
+                verb="sheet.uploaded",
+                target=sheet,
+                data={"sha256": digest, "size": len(content)},
+            )
+            if enqueue:
+                from .tasks import sheet_import_task
+
+                transaction.on_commit(lambda: sheet_import_task.delay(sheet.pk))
+    except IntegrityError:
+        # Two uploads of the same file at once: the other one won.
+        return RegistrationSheet.objects.get(union=union, sha256=digest), False
+    return sheet, True
+
+
+# --- import -------------------------------------------------------------------------------------
+def sheet_import(
+    *, sheet_id: int, today: date | None = None, timings: dict | None = None
+) -> RegistrationSheet:
+    """Read, validate, dedup and stage one sheet (the body of `sheet_import_task`). Idempotent.
+    `timings`, when given, receives the seconds spent per phase (the benchmark prints them)."""
+    clock = _Clock(timings)
+    sheet = RegistrationSheet.objects.select_related("union").get(pk=sheet_id)
+    if sheet.status not in (S.UPLOADED, S.VALIDATING):
+        if sheet.job_status == Job.Status.RUNNING:
+            job_finish(sheet, message=sheet.job_message)
+        return sheet
+    if not job_start(sheet):
+        return sheet
+    RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.VALIDATING)
+    today = today or timezone.localdate()
+    try:
+        with sheet.file.open("rb") as handle:
+            content = handle.read()
+        data = read_sheet(content, filename=sheet.original_name, max_bytes=settings.UPLOAD_MAX_BYTES)
+        clock.lap("read")
+    except SheetRefused as refused:
+        RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.REFUSED)
+        job_fail(sheet, message=refused.message, code=refused.code)
+        sheet.status = S.REFUSED
+        return sheet
+    job_progress(sheet, done=0, total=len(data.rows))
+    results = validate_rows(data, today=today, progress=lambda done: job_progress(sheet, done=done))
+    clock.lap("validate")
+    file_format, header_row = data.file_format, data.header_row
+    del data, content  # the grid is the largest thing in memory; the rows are in `results` now
+    mark_conflicts(results, sheet=sheet)
+    clock.lap("dedup")
+    counts = {o: 0 for o in SheetRow.Outcome.values}
+    for result in results:
+        counts[result.outcome] += 1
+    rows = build_rows(results, sheet_id=sheet.pk)
+    del results
+    clock.lap("hash+encrypt")
+    with transaction.atomic():
+        locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+        if locked.status != S.VALIDATING:  # another delivery finished it meanwhile
+            return locked
+        SheetRow.objects.filter(sheet_id=sheet.pk).delete()
+        stage_rows(rows)
+        RegistrationSheet.objects.filter(pk=sheet.pk).update(
+            status=S.VALIDATED,
+            file_format=file_format,
+            header_row=header_row,
+            rows_accepted=counts[ACCEPT],
+            rows_rejected=counts[REJECT],
+            rows_skipped=counts["skip"],
+        )
+    clock.lap("stage (COPY + commit)")
+    job_finish(
+        sheet, message=f"通过 {counts[ACCEPT]} 行，不通过 {counts[REJECT]} 行，跳过 {counts['skip']} 行"
+    )
+    sheet.refresh_from_db()
+    return sheet
+
+
+class _Clock:
+    def __init__(self, timings: dict | None):
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = now - self.last
+        self.last = now
+
+
+def sheet_import_reset(*, sheet: RegistrationSheet) -> bool:
+    """Queue the import of a sheet again whose worker died or failed before staging finished."""
+    return bool(
+        RegistrationSheet.objects.filter(pk=sheet.pk, status__in=[S.UPLOADED, S.VALIDATING]).update(
+            job_status=Job.Status.QUEUED, job_error_code="", job_message="", progress_done=0
+        )
+    )
+
+
+def conflicts_for(hashes: Iterable[str], *, sheet: RegistrationSheet) -> dict[str, str]:
+    """id_hash -> message for people already registered or pending in another submitted sheet.
+    Where it is, is said only when the clerk of `sheet.union` may see it (same subtree)."""
+    found: dict[str, str] = {}
+    # Sorted, so consecutive look-ups walk the unique index in key order (each page read once).
+    hashes = sorted(hashes)
+    visible = sheet.union.path
+    for start in range(0, len(hashes), CHUNK):
+        chunk = hashes[start : start + CHUNK]
+        for id_hash, union_name, path in Member.objects.filter(id_hash__in=chunk).values_list(
+            "id_hash", "union__name", "union__path"
+        ):
+            where = f"（{union_name}）" if path.startswith(visible) else "（在其他工会）"
+            found[id_hash] = f"此人已登记为会员{where}，一人只能登记一次"
+        pending = (
+            SheetClaim.objects.filter(id_hash__in=chunk)
+            .exclude(sheet_id=sheet.pk)
+            .values_list("id_hash", "sheet_id", "sheet__union__name", "sheet__union__path")
+        )
+        for id_hash, other_id, union_name, path in pending:
+            where = f"{union_name}的登记表 #{other_id}" if path.startswith(visible) else "其他工会的登记表"
+            found.setdefault(id_hash, f"此人已在{where}中待审核登记，一人只能登记一次")
+    return found
+
+
+def mark_conflicts(results: list[RowResult], *, sheet: RegistrationSheet) -> int:
+    """Reject rows whose person is registered or pending elsewhere (`duplicate_existing`)."""
+    by_hash: dict[str, list[RowResult]] = {}
+    for result in results:
+        if result.id_number and result.reason != "duplicate_in_sheet":
+            by_hash.setdefault(crypto.keyed_hash(result.id_number), []).append(result)
+    conflicts = conflicts_for(by_hash, sheet=sheet)
+    for id_hash, message in conflicts.items():
+        for result in by_hash[id_hash]:
+            result.reject("duplicate_existing", "id_number", message, first=True)
+    return len(conflicts)
+
+
+def build_rows(results: list[RowResult], *, sheet_id: int) -> list[tuple]:
+    """One tuple per row in STAGE_COLUMNS order, personal data the way the registry stores it
+    (keyed hash, Fernet ciphertext, non-secret parts). Plain tuples, not model instances: 100,000
+    SheetRow objects would cost a few hundred MB."""
+    encrypt, keyed_hash = crypto.encrypt, crypto.keyed_hash
+    rows = []
+    for r in results:
+        accepted = r.outcome == ACCEPT
+        number, phone = r.id_number, r.phone
+        rows.append(
+            (
+                sheet_id,
+                r.row,
+                r.outcome,
+                r.reason,
+                r.field,
+                r.message[:500],
+                r.name[:30],
+                r.gender,
+                r.birth_date,
+                keyed_hash(number) if accepted else "",
+                encrypt(number) if accepted else "",
+                number[:6],
+                number[-4:],
+                keyed_hash(phone) if accepted else "",
+                encrypt(phone) if accepted else "",
+                phone[:3],
+                phone[-4:],
+                r.unit,
+                r.is_hardship,
+            )
+        )
+    return rows
+
+
+def stage_rows(rows: list[tuple]) -> None:
+    """Write rows in the caller's transaction: COPY on PostgreSQL, bulk_create elsewhere."""
+    if connection.vendor != "postgresql":
+        SheetRow.objects.bulk_create(
+            (SheetRow(**dict(zip(STAGE_COLUMNS, row, strict=True))) for row in rows), batch_size=2000
+        )
+        return
+    sql = (
+        f"COPY {SheetRow._meta.db_table} ({', '.join(STAGE_COLUMNS)}) "
+        "FROM STDIN WITH (FORMAT csv, FORCE_NULL (birth_date))"
+    )
+    hardship = len(STAGE_COLUMNS) - 1
+    # In slices: a StringIO holding Chinese text stores 4 bytes a character, so one buffer for
+    # 100,000 rows would be ~250 MB.
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), COPY_SLICE):
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+            for row in rows[start : start + COPY_SLICE]:
+                values = list(row)
+                values[8] = values[8].isoformat() if values[8] else None  # birth_date (FORCE_NULL)
+                values[hardship] = "t" if values[hardship] else "f"
+                writer.writerow(values)
+            buffer.seek(0)
+            cursor.cursor.copy_expert(sql, buffer)
+
+
+# --- workflow -----------------------------------------------------------------------------------
+def _claim_lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_KEY])
+
+
+def _recheck_conflicts(sheet: RegistrationSheet) -> int:
+    """Re-run the registry/pending check on the accepted rows (people may have been registered or
+    submitted elsewhere since the import) and reject the ones now taken. Returns how many."""
+    accepted = dict(SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT).values_list("id_hash", "row_number"))
+    conflicts = conflicts_for(accepted, sheet=sheet)
+    by_message: dict[str, list[str]] = {}
+    for id_hash, message in conflicts.items():
+        by_message.setdefault(message, []).append(id_hash)
+    for message, hashes in by_message.items():  # a few distinct messages (one per union), not one per row
+        for start in range(0, len(hashes), CHUNK):
+            SheetRow.objects.filter(
+                sheet=sheet, outcome=ACCEPT, id_hash__in=hashes[start : start + CHUNK]
+            ).update(outcome=REJECT, reason="duplicate_existing", field="id_number", message=message)
+    if conflicts:
+        _recount(sheet)
+    return len(conflicts)
+
+
+def _recount(sheet: RegistrationSheet) -> None:
+    counts = {o: 0 for o in SheetRow.Outcome.values}
+    for outcome, n in _outcome_counts(sheet):
+        counts[outcome] = n
+    sheet.rows_accepted, sheet.rows_rejected, sheet.rows_skipped = (
+        counts[ACCEPT],
+        counts[REJECT],
+        counts["skip"],
+    )
+    sheet.save(update_fields=["rows_accepted", "rows_rejected", "rows_skipped"])
+
+
+def _outcome_counts(sheet):
+    from django.db.models import Count
+
+    return SheetRow.objects.filter(sheet=sheet).values_list("outcome").annotate(n=Count("id")).order_by()
+
+
+@transaction.atomic
+def sheet_submit(*, sheet: RegistrationSheet, actor) -> int:
+    """The clerk submits the accepted rows for review; they become pending (claimed) in one
+    transaction. Rows whose person was registered or submitted elsewhere since the import are
+    rejected now. Returns the number of rows submitted."""
+    _claim_lock()
+    sheet = RegistrationSheet.objects.select_for_update().select_related("union").get(pk=sheet.pk)
+    if sheet.status != S.VALIDATED:
+        raise ApplicationError("只有校验完成、尚未提交的登记表才能提交", code="invalid_status")
+    _recheck_conflicts(sheet)
+    if sheet.rows_accepted == 0:
+        raise ApplicationError("没有通过校验的行，无法提交；请修改后重新上传", code="nothing_to_submit")
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                CLAIM_INSERT.format(claim=SheetClaim._meta.db_table, row=SheetRow._meta.db_table), [sheet.pk]
+            )
+    except IntegrityError as exc:
+        raise ApplicationError("表中有人员刚被其他登记表提交，请刷新后重试", code="conflict") from exc
+    sheet.status = S.SUBMITTED
+    sheet.submitted_at = timezone.now()
+    sheet.submitted_by = actor if getattr(actor, "is_authenticated", False) else None
+    sheet.return_reason = ""
+    sheet.save(update_fields=["status", "submitted_at", "submitted_by", "return_reason"])
+    audit_record(actor=actor, verb="sheet.submitted", target=sheet, data={"rows": sheet.rows_accepted})
+    return sheet.rows_accepted
+
+
+def _check_reviewer(sheet: RegistrationSheet, actor) -> None:
+    if actor is None:  # headless `import_sheet --register`, run by an operator on the server
+        return
+    staff = getattr(actor, "staff", None)
+    if actor.is_superuser:
+        return
+    if staff is None or not staff.can_review or staff.union_id == sheet.union_id:
+        raise ApplicationError("您的角色不能审核登记表（须由上级工会审核）", code="forbidden")
+
+
+@transaction.atomic
+def sheet_return(*, sheet: RegistrationSheet, reason: str, actor) -> RegistrationSheet:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("请填写退回原因", code="reason_required")
+    _check_reviewer(sheet, actor)
+    sheet = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+    if sheet.status != S.SUBMITTED:
+        raise ApplicationError("只能退回已提交待审核的登记表", code="invalid_status")
+    SheetClaim.objects.filter(sheet=sheet).delete()
+    sheet.status = S.RETURNED
+    sheet.return_reason = reason[:500]
+    sheet.reviewed_at = timezone.now()
+    sheet.reviewed_by = actor
+    sheet.save(update_fields=["status", "return_reason", "reviewed_at", "reviewed_by"])
+    audit_record(actor=actor, verb="sheet.returned", target=sheet, data={"reason": reason})
+    return sheet
+
+
+@transaction.atomic
+def sheet_approve(*, sheet: RegistrationSheet, actor, enqueue: bool = True) -> RegistrationSheet:
+    """Approve a submitted sheet and queue its registration (after commit)."""
+    _check_reviewer(sheet, actor)
+    sheet = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+    if sheet.status != S.SUBMITTED:
+        raise ApplicationError("只能审核已提交的登记表", code="invalid_status")
+    sheet.status = S.APPROVED
+    sheet.reviewed_at = timezone.now()
+    sheet.reviewed_by = actor
+    sheet.job_status = Job.Status.QUEUED
+    sheet.progress_done = 0
+    sheet.job_message = ""
+    sheet.job_error_code = ""
+    sheet.save(
+        update_fields=[
+            "status",
+            "reviewed_at",
+            "reviewed_by",
+            "job_status",
+            "progress_done",
+            "job_message",
+            "job_error_code",
+        ]
+    )
+    audit_record(actor=actor, verb="sheet.approved", target=sheet, data={"rows": sheet.rows_accepted})
+    if enqueue:
+        from .tasks import sheet_register_task
+
+        transaction.on_commit(lambda: sheet_register_task.delay(sheet.pk))
+    return sheet
+
+
+MEMBER_INSERT = """
+INSERT INTO {member} (id_hash, id_encrypted, id_region, id_last4, name, gender, birth_date,
+    phone_hash, phone_encrypted, phone_prefix, phone_last4, work_unit, union_id, employment_type,
+    is_hardship, is_model_worker, dues_paid, status, joined_on, created_at, updated_at)
+SELECT r.id_hash, r.id_encrypted, r.id_region, r.id_last4, r.name, r.gender, r.birth_date,
+    r.phone_hash, r.phone_encrypted, r.phone_prefix, r.phone_last4, r.work_unit, %s, %s,
+    r.is_hardship, %s, %s, %s, %s, %s, %s
+FROM {row} r
+WHERE r.sheet_id = %s AND r.outcome = 'accept'
+ORDER BY r.id_hash
+ON CONFLICT (id_hash) DO NOTHING
+RETURNING id, id_hash
+"""
+CLAIM_INSERT = """
+INSERT INTO {claim} (id_hash, sheet_id, row_number)
+SELECT id_hash, sheet_id, row_number FROM {row} WHERE sheet_id = %s AND outcome = 'accept'
+"""
+
+
+def sheet_register(*, sheet_id: int) -> RegistrationSheet:
+    """Register the accepted rows of an approved sheet as members (the body of
+    `sheet_register_task`). One transaction: a killed worker leaves nothing; a re-run registers
+    the same people once (rows already linked to a member are not inserted again)."""
+    sheet = RegistrationSheet.objects.select_related("union", "reviewed_by").get(pk=sheet_id)
+    if sheet.status != S.APPROVED:
+        if sheet.job_status == Job.Status.RUNNING:
+            job_finish(sheet, message=sheet.job_message)
+        return sheet
+    if not job_start(sheet, total=sheet.rows_accepted):
+        return sheet
+    actor = sheet.reviewed_by
+    now = timezone.now()
+    with transaction.atomic():
+        _claim_lock()
+        locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+        if locked.status != S.APPROVED:
+            return locked
+        params = [
+            sheet.union_id,
+            Member.EmploymentType.ESTABLISHED,
+            False,
+            True,
+            Member.Status.ACTIVE,
+            timezone.localdate(),
+            now,
+            now,
+            sheet.pk,
+        ]
+        tables = {"member": Member._meta.db_table, "row": SheetRow._meta.db_table}
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # Inserting in id_hash order walks the unique index once instead of at random
+                # (measured: 5 s instead of 8–10 s for 99,000 rows into 1,000,000); the sort of
+                # the wide rows needs the memory to stay off disk.
+                cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute(MEMBER_INSERT.format(**tables), params)
+            inserted = dict((h, pk) for pk, h in cursor.fetchall())
+        taken: list[str] = []
+        if len(inserted) < locked.rows_accepted:  # someone was registered elsewhere meanwhile
+            accepted = SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT).values_list("id_hash", flat=True)
+            taken = [h for h in accepted if h not in inserted]
+        for start in range(0, len(taken), CHUNK):
+            SheetRow.objects.filter(sheet=sheet, id_hash__in=taken[start : start + CHUNK]).update(
+                outcome=REJECT,
+                reason="duplicate_existing",
+                field="id_number",
+                message="此人在审核期间已在其他工会登记为会员，一人只能登记一次",
+            )
+        SheetClaim.objects.filter(sheet=sheet).delete()
+        member_ids = sorted(inserted.values())
+        for start in range(0, len(member_ids), CHUNK):
+            members = list(
+                Member.objects.filter(pk__in=member_ids[start : start + CHUNK])
+                .defer("id_encrypted", "phone_encrypted", "id_hash", "phone_hash")
+                .order_by("pk")
+            )
+            registry.notify_members_registered(members=members, actor=actor)
+        locked.status = S.REGISTERED
+        locked.registered_at = now
+        locked.rows_registered = len(inserted)
+        locked.save(update_fields=["status", "registered_at", "rows_registered"])
+        if taken:
+            _recount(locked)
+        audit_record(
+            actor=actor,
+            verb="sheet.registered",
+            target=locked,
+            data={"members": len(inserted), "taken": len(taken)},
+        )
+    job_finish(
+        sheet, message=f"已登记会员 {len(inserted)} 人" + (f"，{len(taken)} 人已在别处登记" if taken else "")
+    )
+    sheet.refresh_from_db()
+    return sheet

@@ -1,0 +1,291 @@
+"""Pages of the registration sheets: template, upload, progress, results, error report, review."""
+
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from cardportal.audit import audit_for, audit_record, client_ip
+from cardportal.errors import ApplicationError
+from cardportal.pagination import paginate
+from cardportal.scoping import staff_of, visible_unions
+
+from . import registration, selectors
+from .forms import SheetReturnForm, SheetRowFilterForm, SheetUploadForm, SubmissionGroupForm
+from .models import RegistrationSheet, StaffRole, SubmissionGroup, Union
+from .sheet_files import error_report_workbook, template_workbook
+from .sheets import SheetRefused, read_sheet
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+UPLOAD_ROLES = frozenset({StaffRole.Role.CLERK}) | StaffRole.REVIEW_ROLES
+
+
+def _role(user) -> str | None:
+    staff = staff_of(user)
+    if staff is not None:
+        return staff.role
+    return "admin" if user.is_superuser else None
+
+
+def can_upload(user) -> bool:
+    return _role(user) in UPLOAD_ROLES
+
+
+def can_review(user, sheet: RegistrationSheet | None = None) -> bool:
+    staff = staff_of(user)
+    if user.is_superuser and staff is None:
+        return True
+    if staff is None or not staff.can_review:
+        return False
+    return sheet is None or sheet.union_id != staff.union_id
+
+
+def _download(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+def _grassroots_for(user):
+    return (
+        visible_unions(user)
+        .filter(level__in=[Union.Level.GRASSROOTS, Union.Level.SUB_BRANCH])
+        .order_by("path")
+    )
+
+
+@login_required
+def sheet_list(request):
+    status = request.GET.get("status", "")
+    if status not in RegistrationSheet.Status.values:
+        status = ""
+    page = paginate(request, selectors.sheet_list_for_user(user=request.user, status=status), per_page=30)
+    return render(
+        request,
+        "members/sheet_list.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": RegistrationSheet.Status.choices,
+            "can_upload": can_upload(request.user),
+            "can_review": can_review(request.user),
+            "query": f"status={status}" if status else "",
+        },
+    )
+
+
+@login_required
+def sheet_template(request):
+    return _download(template_workbook(), "会员卡信息登记表（模板）.xlsx")
+
+
+@login_required
+def sheet_upload(request):
+    if not can_upload(request.user):
+        raise PermissionDenied
+    unions = _grassroots_for(request.user)
+    form = SheetUploadForm(request.POST or None, request.FILES or None, unions=unions)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            sheet, created = registration.sheet_upload(
+                union=form.cleaned_data["union"],
+                filename=upload.name,
+                content=upload.read(),
+                actor=request.user,
+                declared_members=form.cleaned_data["declared_members"],
+                declared_id_copies=form.cleaned_data["declared_id_copies"],
+            )
+        except ApplicationError as exc:
+            form.add_error("file", exc.message)
+        else:
+            if created:
+                messages.success(request, f"已上传“{sheet.original_name}”，正在校验")
+            else:
+                messages.warning(
+                    request,
+                    f"这个文件已上传过（登记表 #{sheet.pk}，{sheet.created_at:%Y-%m-%d %H:%M}），没有重复导入",
+                )
+            return redirect(sheet)
+    return render(request, "members/sheet_upload.html", {"form": form})
+
+
+@login_required
+def sheet_detail(request, pk):
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    reasons = selectors.sheet_reason_counts(sheet=sheet, outcome="reject")
+    filters = SheetRowFilterForm(request.GET or None, reasons=reasons)
+    reason = filters.cleaned_data["reason"] if filters.is_valid() else ""
+    rejected = paginate(
+        request, selectors.sheet_rows(sheet=sheet, outcome="reject", reason=reason), per_page=50
+    )
+    query = f"reason={reason}" if reason else ""
+    context = {
+        "sheet": sheet,
+        "page": rejected,
+        "filters": filters,
+        "query": query,
+        "reason": reason,
+    }
+    if request.htmx and request.htmx.target == "sheet-rows":
+        return render(request, "members/_sheet_rows.html", context)
+    role = _role(request.user)
+    context.update(
+        {
+            "skipped": selectors.sheet_reason_counts(sheet=sheet, outcome="skip"),
+            "accepted_preview": selectors.sheet_rows_with_members(sheet=sheet, limit=20),
+            "stalled": sheet.status
+            in (RegistrationSheet.Status.UPLOADED, RegistrationSheet.Status.VALIDATING)
+            and sheet.job_status == "failed",
+            "can_submit": sheet.status == RegistrationSheet.Status.VALIDATED and role in UPLOAD_ROLES,
+            "can_review": sheet.status == RegistrationSheet.Status.SUBMITTED
+            and can_review(request.user, sheet),
+            "return_form": SheetReturnForm(),
+            "audit": audit_for(sheet)[:20],
+            "S": RegistrationSheet.Status,
+        }
+    )
+    return render(request, "members/sheet_detail.html", context)
+
+
+@login_required
+def sheet_progress(request, pk):
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    return render(
+        request,
+        "_job_progress.html",
+        {"job": sheet, "poll_url": sheet.progress_url, "reload_when_done": True},
+    )
+
+
+@login_required
+def sheet_error_report(request, pk):
+    """The uploaded sheet with a 错误原因 column (built on demand from the kept file)."""
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    if sheet.status == RegistrationSheet.Status.REFUSED:
+        raise PermissionDenied
+    with sheet.file.open("rb") as handle:
+        try:
+            data = read_sheet(handle.read())
+        except SheetRefused as refused:
+            messages.error(request, refused.message)
+            return redirect(sheet)
+    problems = {
+        row: (field, message)
+        for row, field, message in selectors.sheet_rows(sheet=sheet, outcome="reject").values_list(
+            "row_number", "field", "message"
+        )
+    }
+    audit_record(actor=request.user, verb="sheet.error_report", target=sheet, ip=client_ip(request))
+    stem = sheet.original_name.rsplit(".", 1)[0]
+    return _download(error_report_workbook(data, problems), f"{stem}（错误原因）.xlsx")
+
+
+@login_required
+@require_POST
+def sheet_submit(request, pk):
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    if not can_upload(request.user):
+        raise PermissionDenied
+    try:
+        count = registration.sheet_submit(sheet=sheet, actor=request.user)
+        messages.success(request, f"已提交 {count} 人，等待上级工会审核")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(sheet)
+
+
+@login_required
+@require_POST
+def sheet_approve(request, pk):
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    if not can_review(request.user, sheet):
+        raise PermissionDenied
+    try:
+        registration.sheet_approve(sheet=sheet, actor=request.user)
+        messages.success(request, "已审核通过，正在登记会员并申请办卡")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(sheet)
+
+
+@login_required
+@require_POST
+def sheet_return(request, pk):
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    if not can_review(request.user, sheet):
+        raise PermissionDenied
+    form = SheetReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "请填写退回原因")
+        return redirect(sheet)
+    try:
+        registration.sheet_return(sheet=sheet, reason=form.cleaned_data["reason"], actor=request.user)
+        messages.success(request, "已退回，经办人会看到退回原因")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(sheet)
+
+
+@login_required
+@require_POST
+def sheet_retry(request, pk):
+    """Queue the import again for a sheet whose worker died or failed before staging finished."""
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    if not can_upload(request.user):
+        raise PermissionDenied
+    if registration.sheet_import_reset(sheet=sheet):
+        from .tasks import sheet_import_task
+
+        audit_record(actor=request.user, verb="sheet.import_retried", target=sheet)
+        transaction.on_commit(lambda: sheet_import_task.delay(sheet.pk))
+        messages.success(request, "已重新开始校验")
+    return redirect(sheet)
+
+
+@login_required
+def sheet_review_list(request):
+    if not can_review(request.user):
+        raise PermissionDenied
+    page = paginate(request, selectors.sheets_pending_review_for_user(user=request.user), per_page=30)
+    return render(request, "members/sheet_review_list.html", {"page": page})
+
+
+@login_required
+def submission_groups(request):
+    staff = staff_of(request.user)
+    is_federation = request.user.is_superuser or (staff is not None and staff.is_federation)
+    form = None
+    if is_federation:
+        candidates = _grassroots_for(request.user)
+        form = SubmissionGroupForm(request.POST or None, unions=candidates)
+        if request.method == "POST" and form.is_valid():
+            owner = staff.union if staff else Union.objects.order_by("depth").first()
+            group = SubmissionGroup.objects.create(
+                name=form.cleaned_data["name"], due_date=form.cleaned_data["due_date"], owner=owner
+            )
+            group.unions.set(form.cleaned_data["unions"])
+            audit_record(actor=request.user, verb="submission_group.created", target=group, union=owner)
+            messages.success(request, f"已设置{group}")
+            return redirect("members:submission_groups")
+    elif request.method == "POST":
+        raise PermissionDenied
+    today = timezone.localdate()
+    visible = visible_unions(request.user)
+    groups = []
+    for group in selectors.submission_groups_for_user(user=request.user):
+        units = group.unions.filter(pk__in=visible).order_by("path")
+        states = selectors.submission_states(group=group, today=today, unions=units)
+        counts = {key: sum(1 for s in states if s.state == key) for key in selectors.SUBMISSION_LABELS}
+        groups.append({"group": group, "states": states, "counts": counts, "overdue": today > group.due_date})
+    return render(
+        request,
+        "members/submission_groups.html",
+        {"groups": groups, "form": form, "labels": selectors.SUBMISSION_LABELS},
+    )

@@ -1,0 +1,288 @@
+"""Row rules of the registration sheet (附件4). Pure functions, no Django, no database.
+
+`validate_rows(sheet_data, today=...)` turns every row after the header into a `RowResult`:
+accepted (`ok` / `ok_normalised`, with normalised values), rejected (the first broken rule as a
+reason code, the column, and a Chinese message naming every problem of the row), or skipped
+(`blank`, `summary_row`, `notes_row`). Duplicates inside the sheet are found here; duplicates
+against the registry and other pending sheets need the database (see `registration.py`).
+"""
+
+import dataclasses
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from .idcard import birth_date_of, check_id_number, gender_of
+from .phones import MOBILE as _MOBILE
+from .phones import is_mobile, normalise_phone
+from .sheets import SheetData
+
+ACCEPT, REJECT, SKIP = "accept", "reject", "skip"
+REASON_CODES = (
+    "id_missing",
+    "id_format",
+    "id_15digit",
+    "id_excel_damaged",
+    "id_region",
+    "id_birthdate",
+    "id_checksum",
+    "duplicate_in_sheet",
+    "duplicate_existing",
+    "name_missing",
+    "name_invalid",
+    "gender_invalid",
+    "gender_mismatch",
+    "phone_missing",
+    "phone_invalid",
+    "unit_missing",
+    "blank",
+    "summary_row",
+    "notes_row",
+)
+FIELD_LABELS = {
+    "id_number": "身份证号",
+    "name": "姓名",
+    "gender": "性别",
+    "phone": "手机号码",
+    "unit": "所属单位",
+}
+
+_SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
+# Dots people type between the parts of a name (维吾尔族、外国籍姓名): all become U+00B7.
+_DOTS = re.compile(r"[\u00b7\u0387\u2022\u2027\u2219\u22c5\u30fb\uff65\u2e31\u16eb\ufe52\uff0e.]")
+_CJK = re.compile(r"[\u3400-\u9fff\U00020000-\U0003134f]")
+_NAME_OK = re.compile(
+    r"^[\u3400-\u9fff\U00020000-\U0003134fA-Za-z][\u3400-\u9fff\U00020000-\U0003134fA-Za-z· ]*$"
+)
+_SUMMARY = re.compile(r"^(合计|总计|小计|共计|总人数|人数合计)")
+_NOTES = re.compile(r"^(填表说明|填报说明|说明|注[:：]|注意|备注|填表人|审核人|制表人|联系人|经办人)")
+MAX_UNIT = 100
+HARDSHIP_YES = frozenset({"是", "√", "✓", "✔", "Y", "YES", "1", "困难", "困难职工", "TRUE"})
+GENDERS = {"男": "M", "女": "F", "男性": "M", "女性": "F"}
+GENDER_LABEL = {"M": "男", "F": "女"}
+
+
+@dataclass(slots=True)
+class RowResult:
+    row: int
+    outcome: str
+    reason: str
+    field: str = ""
+    message: str = ""
+    id_number: str = ""
+    name: str = ""
+    gender: str = ""
+    birth_date: date | None = None
+    phone: str = ""
+    unit: str = ""
+    is_hardship: bool = False
+    problems: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # (reason, field, message)
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == ACCEPT
+
+    def reject(self, reason: str, field_name: str, message: str, *, first: bool = False) -> None:
+        """Record a problem; the first recorded (or one pushed `first`) names the row's reason."""
+        if first:
+            self.problems.insert(0, (reason, field_name, message))
+        else:
+            self.problems.append((reason, field_name, message))
+        self.outcome = REJECT
+        self.reason, self.field, _ = self.problems[0]
+        self.message = "；".join(m for _r, _f, m in self.problems)
+
+    def values(self) -> dict:
+        return {
+            "id_number": self.id_number,
+            "name": self.name,
+            "gender": GENDER_LABEL.get(self.gender, ""),
+            "phone": self.phone,
+            "unit": self.unit,
+        }
+
+
+def text_of(value) -> str:
+    """A cell as text: None -> "", floats that are whole numbers without ".0"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def is_blank(value) -> bool:
+    return not _SPACES.sub("", text_of(value))
+
+
+def classify_skip(cells: list, seq_col: int | None) -> str | None:
+    """`blank` for empty, whitespace-only and 序号-only rows; `summary_row` / `notes_row` for the
+    合计 and 填表说明 lines people add at the end."""
+    filled = [(i, text_of(c)) for i, c in enumerate(cells) if not is_blank(c)]
+    for _i, text in filled:
+        compact = _SPACES.sub("", text)
+        if _SUMMARY.match(compact):
+            return "summary_row"
+        if _NOTES.match(compact):
+            return "notes_row"
+    if not filled or (len(filled) == 1 and filled[0][0] == seq_col):
+        return "blank"
+    return None
+
+
+SKIP_MESSAGES = {
+    "blank": "空行，已跳过",
+    "summary_row": "合计/小计行，已跳过",
+    "notes_row": "填表说明或签名行，已跳过",
+}
+
+
+_NAME_FAST = re.compile(r"^[\u3400-\u9fff]{2,30}$")
+
+
+def normalise_name(raw) -> tuple[str, str | None, str]:
+    """(name, problem code or None, message)."""
+    if isinstance(raw, str) and _NAME_FAST.match(raw):
+        return raw, None, ""
+    text = unicodedata.normalize("NFKC", text_of(raw)).strip()
+    text = _DOTS.sub("·", text)
+    # Spaces inside a Chinese name only align two-character names ("王  芳"); Latin names keep one.
+    text = _SPACES.sub("", text) if _CJK.search(text) else _SPACES.sub(" ", text)
+    text = re.sub(r"\s*·\s*", "·", text)
+    if not text:
+        return "", "name_missing", "姓名为空"
+    if any(ch.isdigit() for ch in text):
+        return text, "name_invalid", f"姓名“{text}”含有数字"
+    if not 2 <= len(text) <= 30:
+        return text, "name_invalid", f"姓名“{text}”长度应为2–30个字"
+    if not _NAME_OK.match(text) or text.endswith("·") or "··" in text:
+        return text, "name_invalid", f"姓名“{text}”含有不允许的字符（只能是汉字、字母和间隔号·）"
+    return text, None, ""
+
+
+def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=None) -> RowResult:
+    result = RowResult(row=row, outcome=ACCEPT, reason="ok")
+    normalised = False
+    raw_id, raw_name, raw_gender, raw_phone, raw_unit, raw_hardship = (pick or data.picker())(cells)
+
+    if isinstance(raw_id, float) and raw_id.is_integer() and len(str(int(raw_id))) == 15:
+        result.reject("id_15digit", "id_number", "这是15位的第一代身份证号，请填写18位的第二代身份证号")
+    else:
+        check = check_id_number(raw_id, today=today)
+        if check.ok:
+            result.id_number = check.value
+            result.birth_date = birth_date_of(check.value)
+            normalised |= check.reason == "ok_normalised"
+        else:
+            result.reject(check.reason, "id_number", check.message)
+
+    name, problem, message = normalise_name(raw_name)
+    result.name = name
+    if problem:
+        result.reject(problem, "name", message)
+    normalised |= name != raw_name
+
+    typed_gender = raw_gender
+    raw_gender = (
+        raw_gender
+        if raw_gender in GENDERS
+        else _SPACES.sub("", unicodedata.normalize("NFKC", text_of(raw_gender)))
+    )
+    derived = gender_of(result.id_number) if result.id_number else ""
+    if not raw_gender:
+        result.gender = derived
+        normalised = True
+    elif raw_gender not in GENDERS:
+        result.reject("gender_invalid", "gender", f"性别“{raw_gender}”无效，只能填“男”或“女”")
+    else:
+        result.gender = GENDERS[raw_gender]
+        normalised |= raw_gender not in ("男", "女") or raw_gender != typed_gender
+        if derived and derived != result.gender:
+            result.reject(
+                "gender_mismatch",
+                "gender",
+                f"性别“{raw_gender}”与身份证号不符（第17位表示{GENDER_LABEL[derived]}）",
+            )
+
+    phone = (
+        raw_phone if isinstance(raw_phone, str) and _MOBILE.match(raw_phone) else normalise_phone(raw_phone)
+    )
+    if not phone:
+        result.reject("phone_missing", "phone", "手机号码为空（办卡需要本人手机号）")
+    elif not is_mobile(phone):
+        result.reject("phone_invalid", "phone", f"手机号码“{text_of(raw_phone).strip()}”不是有效的11位手机号")
+    else:
+        result.phone = phone
+        normalised |= not isinstance(raw_phone, str) or phone != raw_phone
+
+    raw_unit = text_of(raw_unit)
+    unit = _SPACES.sub(" ", unicodedata.normalize("NFKC", raw_unit)).strip()
+    if not unit:
+        result.reject("unit_missing", "unit", "所属单位为空")
+    else:
+        result.unit = unit[:MAX_UNIT]
+        normalised |= result.unit != raw_unit
+
+    hardship = _SPACES.sub("", text_of(raw_hardship)).upper() if raw_hardship is not None else ""
+    result.is_hardship = hardship in HARDSHIP_YES
+
+    if result.outcome == ACCEPT and normalised:
+        result.reason = "ok_normalised"
+    return result
+
+
+def validate_rows(data: SheetData, *, today: date, progress=None, every: int = 5000) -> list[RowResult]:
+    """Every row of the sheet, in order. `progress(done)` is called every `every` rows."""
+    results: list[RowResult] = []
+    first_row_of: dict[str, int] = {}
+    seq_col = data.columns.get("seq")
+    id_col = data.columns["id_number"]
+    pick = data.picker()
+    for done, (row, cells) in enumerate(data.rows, start=1):
+        # A row whose ID cell starts with a digit (or is a number) is a data row: no 合计/说明 check.
+        raw_id = cells[id_col] if id_col < len(cells) else None
+        looks_like_data = isinstance(raw_id, float) or (isinstance(raw_id, str) and raw_id[:1].isdigit())
+        skip = None if looks_like_data else classify_skip(cells, seq_col)
+        if skip:
+            results.append(RowResult(row=row, outcome=SKIP, reason=skip, message=SKIP_MESSAGES[skip]))
+        else:
+            result = validate_row(row, cells, data, today=today, pick=pick)
+            if result.id_number:
+                earlier = first_row_of.setdefault(result.id_number, row)
+                if earlier != row:
+                    result.reject(
+                        "duplicate_in_sheet",
+                        "id_number",
+                        f"身份证号与本表第{earlier}行重复（同一人只登记一次）",
+                        first=True,
+                    )
+            results.append(result)
+        if progress is not None and done % every == 0:
+            progress(done)
+    return results
+
+
+REASON_LABELS = {
+    "ok": "通过",
+    "ok_normalised": "通过（已规范化）",
+    "id_missing": "身份证号为空",
+    "id_format": "身份证号格式不对",
+    "id_15digit": "15位旧身份证号",
+    "id_excel_damaged": "身份证号被 Excel 损坏",
+    "id_region": "身份证号地区码无效",
+    "id_birthdate": "身份证号出生日期无效",
+    "id_checksum": "身份证号校验位不对",
+    "duplicate_in_sheet": "本表内重复",
+    "duplicate_existing": "已登记或待审核",
+    "name_missing": "姓名为空",
+    "name_invalid": "姓名无效",
+    "gender_invalid": "性别无效",
+    "gender_mismatch": "性别与身份证号不符",
+    "phone_missing": "手机号码为空",
+    "phone_invalid": "手机号码无效",
+    "unit_missing": "所属单位为空",
+    "blank": "空行",
+    "summary_row": "合计行",
+    "notes_row": "说明行",
+}

@@ -1,0 +1,138 @@
+"""Upload → progress → error report download → submit → approve → members visible, in Chromium."""
+
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from members.models import Member, RegistrationSheet
+
+from ..conftest import login
+from ..factories import next_id_number
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def write_sheet(path: Path, ids: list[str]) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["会员卡信息登记表"])
+    sheet.append(["序号", "身份证号", "姓名", "性别", "手机号码", "所属单位", "困难职工"])
+    sheet.append([1, ids[0], "王  芳", "", "13912340001", "财务处", "是"])
+    sheet.append([2, ids[1], "李娜", "", "139-1234-0002", "人事处", ""])
+    digits = (
+        ids[2] if ids[2][-1].isdigit() else ids[2][:-1] + "0"
+    )  # typed as a number, whatever its check digit
+    sheet.append([3, float(digits), "张伟", "男", "13912340003", "人事处", ""])
+    sheet.append([4, ids[3], "赵敏", "", "", "后勤处", ""])
+    sheet.append([5, ids[0], "王芳", "", "13912340001", "财务处", ""])
+    sheet.append(["合计", "", "", "", "", "", ""])
+    book.save(path)
+    return path
+
+
+def test_clerk_uploads_fixes_submits_and_reviewer_registers(
+    live_server, page, screenshot, tree, clerk, reviewer, settings, tmp_path, run_tasks_inline
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    ids = [next_id_number() for _ in range(4)]
+    upload = write_sheet(tmp_path / "一中登记表.xlsx", ids)
+
+    login(page, live_server, "clerk-a1")
+    page.click("nav.mainnav >> text=登记表")
+    with page.expect_download() as template:
+        page.click("text=下载登记表模板")
+    assert template.value.suggested_filename.endswith(".xlsx")
+    page.click("text=上传登记表")
+    page.set_input_files("input[name=file]", str(upload))
+    page.fill("input[name=declared_members]", "3")
+    page.fill("input[name=declared_id_copies]", "3")
+    screenshot("upload-form")
+    page.click("button:has-text('上传并校验')")
+    page.wait_for_url("**/members/sheets/*/")
+    screenshot("after-upload")
+    page.wait_for_selector("#count-accepted")
+    screenshot("results")
+    assert page.inner_text("#count-accepted") == "2"
+    assert page.inner_text("#count-rejected") == "3"
+    assert page.inner_text("#count-skipped") == "1"
+    rows = page.inner_text("#rejected-rows")
+    assert "身份证号被 Excel 存成了数字" in rows and "手机号码为空" in rows and "与本表第3行重复" in rows
+    assert "与通过的 2 人不符" in page.content()
+    assert ids[0] not in page.content()  # masked everywhere
+
+    with page.expect_download() as report:
+        page.click("#error-report")
+    book = openpyxl.load_workbook(io.BytesIO(Path(report.value.path()).read_bytes()))
+    sheet = book.active
+    assert sheet.cell(2, 8).value == "错误原因"
+    assert sheet.cell(5, 8).value.startswith("身份证号被 Excel 存成了数字")
+
+    page.select_option("select[name=reason]", "phone_missing")
+    page.wait_for_function("document.querySelectorAll('#rejected-rows tbody tr').length === 1")
+    assert "手机号码为空" in page.inner_text("#rejected-rows")
+    screenshot("filtered")
+
+    page.click("button:has-text('提交通过的 2 人')")
+    page.wait_for_selector("text=等待上级工会审核")
+    screenshot("submitted")
+    page.click("button:has-text('退出')")
+
+    login(page, live_server, "reviewer-a")
+    screenshot("reviewer-dashboard")
+    assert "待审核的登记表" in page.content()
+    page.click("text=全部待审核")
+    page.click("text=一中登记表.xlsx")
+    page.click("#approve")
+    page.wait_for_selector("text=已登记会员")
+    screenshot("registered")
+    sheet_row = RegistrationSheet.objects.get()
+    assert (sheet_row.status, sheet_row.rows_registered) == ("registered", 2)
+    page.click("nav.mainnav >> text=会员")
+    body = page.inner_text("table.data")
+    screenshot("members")
+    assert "王芳" in body and "李娜" in body and "张伟" not in body
+    assert Member.objects.get(name="王芳").is_hardship is True
+
+
+def test_a_refused_file_says_why(
+    live_server, page, screenshot, tree, clerk, settings, tmp_path, run_tasks_inline
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    bogus = tmp_path / "登记表.xlsx"
+    bogus.write_bytes(b"%PDF-1.4 this is a scan, not a sheet")
+    login(page, live_server, "clerk-a1")
+    page.goto(f"{live_server.url}/members/sheets/upload/")
+    page.set_input_files("input[name=file]", str(bogus))
+    page.fill("input[name=declared_members]", "1")
+    page.fill("input[name=declared_id_copies]", "1")
+    page.click("button:has-text('上传并校验')")
+    page.wait_for_selector("#refusal")
+    screenshot("refused")
+    assert "不是电子表格" in page.inner_text("#refusal") and "file_not_spreadsheet" in page.inner_text(
+        "#refusal"
+    )
+
+
+def test_the_results_page_shows_live_progress_until_the_import_finishes(
+    live_server, page, screenshot, tree, clerk, settings, tmp_path
+):
+    """The page polls while the job runs and reloads itself when it ends (no broker needed: the
+    import is run here, in the test, while the browser watches)."""
+    from members.registration import sheet_import, sheet_upload
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    content = write_sheet(tmp_path / "a.xlsx", [next_id_number() for _ in range(4)]).read_bytes()
+    sheet, _ = sheet_upload(
+        union=tree.unit_a1, filename="a.xlsx", content=content, actor=clerk, enqueue=False
+    )
+    login(page, live_server, "clerk-a1")
+    page.goto(f"{live_server.url}{sheet.get_absolute_url()}")
+    page.wait_for_selector(".job-progress[hx-trigger='every 1s']")
+    assert "排队中" in page.inner_text("#sheet-progress")
+    screenshot("queued")
+    sheet_import(sheet_id=sheet.pk)
+    page.wait_for_selector("#count-accepted", timeout=10_000)
+    assert page.inner_text("#count-accepted") == "2"
+    assert page.locator("#sheet-progress").count() == 0

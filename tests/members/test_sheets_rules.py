@@ -1,0 +1,227 @@
+"""Row rules of the registration sheet: every reason code, with a fixed reference date."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from members.idcard import make_id_number
+from members.sheets import SheetData
+from members.validation import REASON_CODES, validate_rows
+
+TODAY = date(2026, 4, 1)
+COLUMNS = {"seq": 0, "id_number": 1, "name": 2, "gender": 3, "phone": 4, "unit": 5, "hardship": 6}
+MALE_ID = make_id_number("110105", date(1985, 6, 15), 11, male=True)
+FEMALE_ID = make_id_number("130902", date(1990, 2, 1), 22, male=False)
+X_ID = next(
+    make_id_number("130902", date(1980, 1, d), s, male=True)
+    for d in range(1, 28)
+    for s in range(1, 999, 2)
+    if make_id_number("130902", date(1980, 1, d), s, male=True).endswith("X")
+)
+
+
+def run(*rows: list, columns: dict | None = None):
+    data = SheetData("xlsx", "登记表", 1, columns or COLUMNS, [(n + 2, list(r)) for n, r in enumerate(rows)])
+    return validate_rows(data, today=TODAY)
+
+
+def one(*cells):
+    (result,) = run(list(cells))
+    return result
+
+
+def test_a_clean_row_is_accepted_as_typed():
+    result = one(1, MALE_ID, "张伟", "男", "13912345678", "第一中学")
+    assert (result.outcome, result.reason, result.row) == ("accept", "ok", 2)
+    assert result.values() == {
+        "id_number": MALE_ID,
+        "name": "张伟",
+        "gender": "男",
+        "phone": "13912345678",
+        "unit": "第一中学",
+    }
+    assert result.birth_date == date(1985, 6, 15)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        X_ID.lower(),
+        f"  {X_ID}\u3000",
+        X_ID.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")),
+    ],
+)
+def test_id_lowercase_x_full_width_and_spaces_are_normalised(typed):
+    result = one(1, typed, "张伟", "男", "13912345678", "一中")
+    assert (result.outcome, result.reason, result.id_number) == ("accept", "ok_normalised", X_ID)
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("", "id_missing"),
+        ("\u3000 ", "id_missing"),
+        (None, "id_missing"),
+        ("1309021985061", "id_format"),
+        ("13090219850615011A", "id_format"),
+        ("130902850615011", "id_15digit"),
+        (130902850615011.0, "id_15digit"),
+        (float(MALE_ID), "id_excel_damaged"),
+        ("1.30902E+17", "id_excel_damaged"),
+        (make_id_number("990105", date(1985, 6, 15), 11, male=True), "id_region"),
+        (make_id_number("110105", date(2030, 1, 1), 11, male=True), "id_birthdate"),
+        (make_id_number("110105", date(2012, 1, 1), 11, male=True), "id_birthdate"),  # 14 years old
+        (make_id_number("110105", date(1940, 1, 1), 11, male=True), "id_birthdate"),  # 86 years old
+        ("11010519850230001" + "1", "id_birthdate"),  # 30 February
+        (MALE_ID[:17] + ("0" if MALE_ID[17] != "0" else "1"), "id_checksum"),
+    ],
+)
+def test_id_rules(typed, reason):
+    result = one(1, typed, "张伟", "", "13912345678", "一中")
+    assert (result.outcome, result.reason, result.field) == ("reject", reason, "id_number")
+    assert result.message
+
+
+def test_abolished_county_code_stays_valid_when_the_province_is_real():
+    old_county = make_id_number("132930", date(1975, 3, 3), 15, male=True)  # 沧州地区 code, abolished
+    assert one(1, old_county, "张伟", "男", "13912345678", "一中").reason == "ok"
+
+
+def test_excel_damage_message_says_the_column_must_be_text():
+    result = one(1, float(MALE_ID), "张伟", "男", "13912345678", "一中")
+    assert "文本" in result.message and "Excel" in result.message
+
+
+def test_15_digit_message_asks_for_the_18_digit_number():
+    assert "18位" in one(1, "130902850615011", "张伟", "", "13912345678", "一中").message
+
+
+def test_a_later_row_repeating_an_id_is_a_duplicate_of_the_earlier_row():
+    first, second, third = run(
+        [1, MALE_ID, "张伟", "男", "13912345678", "一中"],
+        [2, FEMALE_ID, "李娜", "女", "13912345679", "一中"],
+        [3, MALE_ID.lower() + " ", "张伟", "男", "13912345678", "一中"],
+    )
+    assert (first.outcome, second.outcome) == ("accept", "accept")
+    assert (third.outcome, third.reason, third.field) == ("reject", "duplicate_in_sheet", "id_number")
+    assert "第2行" in third.message
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected", "reason"),
+    [
+        ("王  芳", "王芳", "ok_normalised"),
+        (" 欧阳娜娜 ", "欧阳娜娜", "ok_normalised"),
+        ("阿不都・热合曼", "阿不都·热合曼", "ok_normalised"),
+        ("阿不都•热合曼", "阿不都·热合曼", "ok_normalised"),
+        ("阿不都·热合曼", "阿不都·热合曼", "ok"),
+    ],
+)
+def test_names_are_trimmed_and_dots_normalised(typed, expected, reason):
+    result = one(1, MALE_ID, typed, "男", "13912345678", "一中")
+    assert (result.outcome, result.reason, result.name) == ("accept", reason, expected)
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("", "name_missing"),
+        ("   ", "name_missing"),
+        ("张3", "name_invalid"),
+        ("王", "name_invalid"),
+        ("王" * 31, "name_invalid"),
+        ("张伟@", "name_invalid"),
+        ("阿不都·", "name_invalid"),
+    ],
+)
+def test_name_rules(typed, reason):
+    result = one(1, MALE_ID, typed, "男", "13912345678", "一中")
+    assert (result.outcome, result.reason, result.field) == ("reject", reason, "name")
+
+
+def test_empty_gender_is_derived_from_the_id():
+    male = one(1, MALE_ID, "张伟", "", "13912345678", "一中")
+    female = one(1, FEMALE_ID, "李娜", None, "13912345678", "一中")
+    assert (male.reason, male.gender, female.gender) == ("ok_normalised", "M", "F")
+
+
+def test_gender_rules():
+    invalid = one(1, MALE_ID, "张伟", "未知", "13912345678", "一中")
+    mismatch = one(1, MALE_ID, "张伟", "女", "13912345678", "一中")
+    assert (invalid.reason, invalid.field) == ("gender_invalid", "gender")
+    assert (mismatch.reason, mismatch.field) == ("gender_mismatch", "gender")
+    assert "男" in mismatch.message
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [13912345678.0, "+86 139 1234 5678", "86-139-1234-5678", "139-1234-5678", "１３９１２３４５６７８"],
+)
+def test_phones_are_normalised(typed):
+    result = one(1, MALE_ID, "张伟", "男", typed, "一中")
+    assert (result.outcome, result.reason, result.phone) == ("accept", "ok_normalised", "13912345678")
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("", "phone_missing"),
+        (None, "phone_missing"),
+        ("12912345678", "phone_invalid"),
+        ("0311-67569280", "phone_invalid"),
+        ("1391234567", "phone_invalid"),
+    ],
+)
+def test_phone_rules(typed, reason):
+    result = one(1, MALE_ID, "张伟", "男", typed, "一中")
+    assert (result.outcome, result.reason, result.field) == ("reject", reason, "phone")
+
+
+def test_unit_is_required():
+    result = one(1, MALE_ID, "张伟", "男", "13912345678", " \u3000")
+    assert (result.outcome, result.reason, result.field) == ("reject", "unit_missing", "unit")
+
+
+def test_a_row_with_several_problems_names_the_first_and_lists_all():
+    result = one(1, MALE_ID, "张3", "女", "", "")
+    assert (result.reason, result.field) == ("name_invalid", "name")
+    assert result.message.count("；") == 3
+
+
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        (["", "", "", "", "", ""], "blank"),
+        ([None, " ", "\u3000", None], "blank"),
+        ([7, "", "", "", "", ""], "blank"),
+        ([], "blank"),
+        (["合计", "", "", "", "", ""], "summary_row"),
+        (["", "", "小计：12人", "", "", ""], "summary_row"),
+        (["填表说明：身份证号请设为文本格式"], "notes_row"),
+        (["", "填表人：", "", "", "", ""], "notes_row"),
+    ],
+)
+def test_blank_summary_and_notes_rows_are_skipped(cells, reason):
+    (result,) = run(cells)
+    assert (result.outcome, result.reason) == ("skip", reason)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"), [("是", True), ("√", True), ("否", False), ("", False), (1.0, True)]
+)
+def test_optional_hardship_column(typed, expected):
+    result = one(1, MALE_ID, "张伟", "男", "13912345678", "一中", typed)
+    assert (result.outcome, result.is_hardship) == ("accept", expected)
+
+
+def test_a_sheet_without_the_hardship_column_marks_nobody():
+    columns = {k: v for k, v in COLUMNS.items() if k != "hardship"}
+    (result,) = run([1, MALE_ID, "张伟", "男", "13912345678", "一中", "是"], columns=columns)
+    assert result.is_hardship is False
+
+
+def test_every_reason_code_is_exercised_by_this_module():
+    source = Path(__file__).read_text(encoding="utf-8")
+    missing = [code for code in REASON_CODES if code != "duplicate_existing" and f'"{code}"' not in source]
+    assert missing == []  # duplicate_existing needs the database: tests/members/test_sheets_pipeline.py
