@@ -18,13 +18,17 @@ def staff_role(request):
     groups: dict[str, dict] = {}
     if staff is not None or getattr(request.user, "is_superuser", False):
         role = staff.role if staff else "admin"
-        for item in registry.nav:
-            if item.roles is not None and role not in item.roles:
-                continue
-            url = reverse(item.url_name)
+        items = [
+            (item, reverse(item.url_name))
+            for item in registry.nav
+            if item.roles is None or role in item.roles
+        ]
+        # The entry whose URL is the longest prefix of this page is the current one
+        # (/members/sheets/ is 登记表, not 会员 at /members/).
+        current = max((url for _, url in items if request.path.startswith(url)), key=len, default=None)
+        for item, url in items:
             label = NAV_GROUPS.get(item.url_name.split(":")[0], item.label)
             group = groups.setdefault(label, {"label": label, "items": [], "active": False})
-            active = request.path.startswith(url)
-            group["items"].append({"label": item.label, "url": url, "active": active})
-            group["active"] = group["active"] or active
+            group["items"].append({"label": item.label, "url": url, "active": url == current})
+            group["active"] = group["active"] or url == current
     return {"staff": staff, "nav_groups": list(groups.values())}

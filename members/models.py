@@ -264,6 +264,7 @@ class MemberTransfer(models.Model):
     def to_status_label(self) -> str:
         return Member.Status(self.to_status).label if self.to_status else ""
 
+
 # --- Registration sheets (信息登记表) ---------------------------------------------------------
 class SubmissionGroup(models.Model):
     """A group of units that submit their sheets by one due date (附件6 任务时间表)."""

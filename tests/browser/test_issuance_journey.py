@@ -12,7 +12,7 @@ from issuance.lifecycle import cards_apply, recount_union_months, stored_union_m
 from issuance.models import Card, IssuingPartner
 from tests.issuance.factories import card_number, xlsx_bytes
 
-from ..conftest import login
+from ..conftest import login, nav_to
 from ..factories import ROLE, make_member, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,7 +45,7 @@ def test_card_journey_from_batch_to_activation(
 
     # city staff builds a batch; the hand-off file is written by the task
     login(page, live_server, "city")
-    page.click("nav.mainnav >> text=银行批次")
+    nav_to(page, "银行批次")
     page.select_option("select[name=union]", label="甲县总工会")
     page.click("text=创建批次并生成报送文件")
     page.wait_for_selector("#download-handoff")
@@ -85,7 +85,7 @@ def test_card_journey_from_batch_to_activation(
         )
     )
     login(page, live_server, "bank")
-    page.click("nav.mainnav >> text=银行批次")
+    nav_to(page, "银行批次")
     page.click("table.data a.mono")
     page.set_input_files("#return-form input[type=file]", str(return_file))
     page.click("text=上传并对账")
@@ -98,7 +98,7 @@ def test_card_journey_from_batch_to_activation(
 
     # the clerk signs for the cards: a wrong count is recorded and refused, the right one accepted
     login(page, live_server, "clerk-a1")
-    page.click("nav.mainnav >> text=领卡发卡")
+    nav_to(page, "领卡发卡")
     page.fill("input[name=counted]", "2")
     page.click("text=确认签收")
     assert "差异已记录" in page.inner_text(".messages")
@@ -145,7 +145,7 @@ def test_card_journey_from_batch_to_activation(
         xlsx_bytes([["卡号", "激活日期"], [distributed.number, timezone.localdate().isoformat()]])
     )
     login(page, live_server, "bank")
-    page.click("nav.mainnav >> text=激活导入")
+    nav_to(page, "激活导入")
     page.set_input_files("input[type=file]", str(activation_file))
     page.click("text=上传并导入")
     page.wait_for_selector("#recon-counts")

@@ -8,7 +8,7 @@ import pytest
 
 from members.models import Member, RegistrationSheet
 
-from ..conftest import login
+from ..conftest import login, nav_to
 from ..factories import next_id_number
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -40,7 +40,7 @@ def test_clerk_uploads_fixes_submits_and_reviewer_registers(
     upload = write_sheet(tmp_path / "一中登记表.xlsx", ids)
 
     login(page, live_server, "clerk-a1")
-    page.click("nav.mainnav >> text=登记表")
+    nav_to(page, "登记表")
     with page.expect_download() as template:
         page.click("text=下载登记表模板")
     assert template.value.suggested_filename.endswith(".xlsx")
@@ -89,7 +89,7 @@ def test_clerk_uploads_fixes_submits_and_reviewer_registers(
     screenshot("registered")
     sheet_row = RegistrationSheet.objects.get()
     assert (sheet_row.status, sheet_row.rows_registered) == ("registered", 2)
-    page.click("nav.mainnav >> text=会员")
+    nav_to(page, "会员")
     body = page.inner_text("table.data")
     screenshot("members")
     assert "王芳" in body and "李娜" in body and "张伟" not in body

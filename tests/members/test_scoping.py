@@ -75,3 +75,11 @@ def test_openapi_schema_is_served(client, clerk):
     response = client.get(reverse("api:schema"))
     assert response.status_code == 200
     assert b"/api/members/" in response.content
+
+
+def test_navigation_marks_only_the_current_page_and_hides_what_the_role_cannot_use(client, clerk, tree):
+    client.force_login(clerk)
+    html = client.get(reverse("members:sheet_list")).content.decode()
+    assert html.count('class="active"') == 1
+    assert 'href="/members/sheets/" class="active"' in html
+    assert "/quotas/league/" not in html  # clerks have no league table
