@@ -17,10 +17,7 @@ Members get synthetic keyed hashes (no decryption is needed here), so every cons
 
 import argparse
 import hashlib
-import io
-import os
 import random
-import statistics
 import sys
 import time
 from datetime import date, datetime, timedelta
@@ -29,54 +26,12 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import copy_rows as copy  # noqa: E402
+from bench.common import setup_django as setup  # noqa: E402
+from bench.common import timed  # noqa: E402
+
 SH = ZoneInfo("Asia/Shanghai")
 SNAPSHOT = datetime(2018, 12, 31, 23, 0, tzinfo=SH)
-
-
-def setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cardportal.settings")
-    os.environ.setdefault("DEBUG", "1")
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/cp_bench_league")
-    import django
-    import psycopg2
-
-    django.setup()
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    conn = psycopg2.connect(dbname="postgres", user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432)
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
-        if not cursor.fetchone():
-            cursor.execute(f'CREATE DATABASE "{db["NAME"]}"')
-    conn.close()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def timed(fn, repeat: int = 9) -> dict:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return {"min": min(samples), "median": statistics.median(samples)}
-
-
-def copy(table: str, columns: list[str], rows) -> None:
-    from django.db import connection
-
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join("\\N" if v is None else str(v) for v in row))
-        buffer.write("\n")
-    buffer.seek(0)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
 
 
 def curve_date(f: float, pace: float, rng: random.Random) -> datetime | None:
@@ -341,7 +296,7 @@ def main() -> None:
     results["bulletin draft (service)"] = timed(lambda: bulletin_draft(month=month), repeat=5)
     print(f"\n{'what':<42} {'min':>9} {'median':>9}")
     for name, r in results.items():
-        print(f"{name:<42} {r['min']:>7.1f}ms {r['median']:>7.1f}ms")
+        print(f"{name:<42} {r['min_ms']:>7.1f}ms {r['median_ms']:>7.1f}ms")
     print(f"{'cards_transition, 1,000 cards → activated':<42} {write_ms:>7.1f}ms (once)")
     print(f"{'rebuild_union_months (with roll-up triggers)':<42} {rebuild_s:>7.1f}s  (once)")
     assessment, _ = selectors.annual_assessment(user=user, year=2017, service_items={})

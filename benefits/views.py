@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from cardportal.audit import client_ip
 from cardportal.errors import ApplicationError
+from cardportal.jobs import render_job_progress
 from cardportal.pagination import paginate
 from cardportal.scoping import staff_of, visible_unions
 from members.models import Union
@@ -154,11 +155,7 @@ def disbursement_detail(request, pk):
 @login_required
 def disbursement_progress(request, pk):
     batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
-    return render(
-        request,
-        "_job_progress.html",
-        {"job": batch, "poll_url": batch.progress_url, "reload_when_done": True},
-    )
+    return render_job_progress(request, batch)
 
 
 @login_required

@@ -93,3 +93,13 @@ def job_fail(job: Job, *, message: str, code: str = "error") -> None:
         job_finished_at=timezone.now(),
     )
     job.refresh_from_db()
+
+
+def render_job_progress(request, job: Job):
+    """The polled progress fragment of any job (its model defines `progress_url`); the page
+    reloads once when the job ends. The caller has already fetched `job` through its scoped selector."""
+    from django.shortcuts import render
+
+    return render(
+        request, "_job_progress.html", {"job": job, "poll_url": job.progress_url, "reload_when_done": True}
+    )

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from cardportal.audit import client_ip
 from cardportal.errors import ApplicationError
+from cardportal.jobs import render_job_progress
 from cardportal.pagination import paginate
 from cardportal.scoping import staff_of
 
@@ -117,11 +118,7 @@ def batch_detail(request, pk):
 @login_required
 def batch_progress(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-    return render(
-        request,
-        "_job_progress.html",
-        {"job": batch, "poll_url": batch.progress_url, "reload_when_done": True},
-    )
+    return render_job_progress(request, batch)
 
 
 @login_required
@@ -227,9 +224,7 @@ def import_detail(request, pk):
 @login_required
 def import_progress(request, pk):
     imp = selectors.import_get_for_user(user=request.user, pk=pk)
-    return render(
-        request, "_job_progress.html", {"job": imp, "poll_url": imp.progress_url, "reload_when_done": True}
-    )
+    return render_job_progress(request, imp)
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from cardportal.audit import audit_for, audit_record, client_ip
 from cardportal.errors import ApplicationError
+from cardportal.jobs import render_job_progress
 from cardportal.pagination import paginate
 from cardportal.scoping import staff_of, visible_unions
 
@@ -157,11 +158,7 @@ def sheet_detail(request, pk):
 @login_required
 def sheet_progress(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    return render(
-        request,
-        "_job_progress.html",
-        {"job": sheet, "poll_url": sheet.progress_url, "reload_when_done": True},
-    )
+    return render_job_progress(request, sheet)
 
 
 @login_required
