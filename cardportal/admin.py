@@ -54,7 +54,7 @@ class ScopedAdminMixin:
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "actor", "verb", "target_label", "union", "ip"]
+    list_display = ["created_at", "actor", "verb_label", "target_label", "union", "ip"]
     list_filter = ["verb"]
     search_fields = ["target_label", "actor__username", "verb"]
     date_hierarchy = "created_at"
@@ -64,6 +64,10 @@ class AuditEntryAdmin(ScopedAdminMixin, admin.ModelAdmin):
         # Entries not tied to a union (system-wide actions) are for superusers only.
         qs = super().get_queryset(request)
         return qs if request.user.is_superuser else qs.filter(union__isnull=False)
+
+    @admin.display(description="操作", ordering="verb")
+    def verb_label(self, obj):
+        return obj.verb_label
 
     def has_add_permission(self, request, *args):
         return False
