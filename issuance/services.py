@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -390,6 +390,28 @@ def _mask(id_number: str) -> str:
     return crypto.mask_id_number(id_number)
 
 
+def _cards_by_number(numbers: list[str]) -> dict[str, int]:
+    """{card number: card id} for the cards already holding one of `numbers`. On PostgreSQL one
+    query whose list is a single string parameter (no 100,000-placeholder IN list or ARRAY[…]
+    of 100,000 expressions to parse); only digit strings can be stored (card_number_shape), so
+    the others are left out. Chunks elsewhere."""
+    if connection.vendor == "postgresql":
+        digits = [n for n in numbers if n.isascii() and n.isdigit()]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'SELECT "number", "id" FROM "{Card._meta.db_table}" '
+                "WHERE \"number\" = ANY(string_to_array(%s, ','))",
+                [",".join(digits)],
+            )
+            return dict(cursor.fetchall())
+    taken = {}
+    for start in range(0, len(numbers), 5000):
+        taken.update(
+            Card.objects.filter(number__in=numbers[start : start + 5000]).values_list("number", "id")
+        )
+    return taken
+
+
 @transaction.atomic
 def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
     """Apply a return file to its batch and report: issued (matched), rejected (failed with the
@@ -414,111 +436,103 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
     lists = {k: [] for k in ("issued", "rejected", "unknown", "duplicate", "invalid", "conflict", "missing")}
     counts = dict.fromkeys(list(lists) + ["unchanged", "rows"], 0)
     counts["rows"] = len(rows)
+
+    def listed(kind: str, row_no: int, id_number: str, number: str, reason: str) -> None:
+        # only the first REPORT_LIMIT rows of a list are kept, so only those are masked
+        if len(lists[kind]) < REPORT_LIMIT:
+            lists[kind].append({"row": row_no, "id": _mask(id_number), "number": number, "reason": reason})
+
     parsed = []
     keyed_hash = id_hasher()
     by_id = defaultdict(list)
     by_number = defaultdict(list)
     for row_no, values in rows:
-        id_number = normalise_id(values.get("id_number", ""))
-        number = normalise_card_number(values.get("number", ""))
+        raw_id, raw_number = values.get("id_number", ""), values.get("number", "")
+        # plain ASCII cells (nearly all) are already normal: NFKC and the noise removal only
+        # matter for full-width characters, spaces and dashes
+        id_number = raw_id.upper() if raw_id.isascii() and raw_id.isalnum() else normalise_id(raw_id)
+        number = (
+            raw_number if raw_number.isascii() and raw_number.isdigit() else normalise_card_number(raw_number)
+        )
         status = values.get("status", "").strip()
         ok = status.lower() in success_values if status else bool(number)
-        item = (
-            row_no,
-            id_number,
-            keyed_hash(id_number),
-            number,
-            ok,
-            values.get("reason", "").strip() or status,
-        )
-        parsed.append(item)
-        by_id[item[2]].append(row_no)
+        id_hash = keyed_hash(id_number)
+        parsed.append((row_no, id_number, id_hash, number, ok, values.get("reason", "").strip() or status))
+        by_id[id_hash].append(row_no)
         if ok and number:
             by_number[number].append(row_no)
 
-    wanted_numbers = [p[3] for p in parsed if p[4] and p[3]]
-    taken = {}
-    for start in range(0, len(wanted_numbers), 5000):
-        taken.update(
-            Card.objects.filter(number__in=wanted_numbers[start : start + 5000]).values_list("number", "id")
-        )
+    taken = _cards_by_number([p[3] for p in parsed if p[4] and p[3]])
 
     to_issue: dict[int, str] = {}
     to_reject: dict[int, str] = {}
     seen_hashes = set()
     for row_no, id_number, id_hash, number, ok, reason in parsed:
         seen_hashes.add(id_hash)
-        masked = _mask(id_number)
         if len(by_id[id_hash]) > 1:
             counts["duplicate"] += 1
-            _entry(
-                lists["duplicate"],
-                row=row_no,
-                id=masked,
-                number=number,
-                reason=f"证件号码重复（第{'、'.join(map(str, by_id[id_hash]))}行）",
+            listed(
+                "duplicate",
+                row_no,
+                id_number,
+                number,
+                f"证件号码重复（第{'、'.join(map(str, by_id[id_hash]))}行）",
             )
             continue
         if ok and number and len(by_number[number]) > 1:
             counts["duplicate"] += 1
-            _entry(
-                lists["duplicate"],
-                row=row_no,
-                id=masked,
-                number=number,
-                reason=f"卡号重复（第{'、'.join(map(str, by_number[number]))}行）",
+            listed(
+                "duplicate",
+                row_no,
+                id_number,
+                number,
+                f"卡号重复（第{'、'.join(map(str, by_number[number]))}行）",
             )
             continue
         card = cards.get(id_hash)
         if card is None:
             counts["unknown"] += 1
-            _entry(lists["unknown"], row=row_no, id=masked, number=number, reason="该证件号码不在本批次中")
+            listed("unknown", row_no, id_number, number, "该证件号码不在本批次中")
             continue
         card_id, status, current_number, current_reason = card
         if ok:
             error = card_number_error(number)
             if error:
                 counts["invalid"] += 1
-                _entry(lists["invalid"], row=row_no, id=masked, number=number, reason=error)
+                listed("invalid", row_no, id_number, number, error)
             elif status == S.IN_BATCH:
                 if taken.get(number, card_id) != card_id:
                     counts["conflict"] += 1
-                    _entry(
-                        lists["conflict"],
-                        row=row_no,
-                        id=masked,
-                        number=number,
-                        reason="卡号已被其他会员卡使用",
-                    )
+                    listed("conflict", row_no, id_number, number, "卡号已被其他会员卡使用")
                 else:
                     to_issue[card_id] = number
-                    _entry(lists["issued"], row=row_no, id=masked, number=number, reason="")
+                    listed("issued", row_no, id_number, number, "")
             elif current_number == number:
                 counts["unchanged"] += 1
             else:
                 counts["conflict"] += 1
-                _entry(
-                    lists["conflict"],
-                    row=row_no,
-                    id=masked,
-                    number=number,
-                    reason=f"卡片当前为“{S(status).label}”{('，卡号' + current_number) if current_number else ''}",
+                listed(
+                    "conflict",
+                    row_no,
+                    id_number,
+                    number,
+                    f"卡片当前为“{S(status).label}”{('，卡号' + current_number) if current_number else ''}",
                 )
         else:
             reason = reason or "银行未说明原因"
             if status == S.IN_BATCH:
                 to_reject[card_id] = reason[:200]
-                _entry(lists["rejected"], row=row_no, id=masked, number="", reason=reason)
+                listed("rejected", row_no, id_number, "", reason)
             elif status == S.REJECTED_BY_BANK and current_reason == reason[:200]:
                 counts["unchanged"] += 1
             else:
                 counts["conflict"] += 1
-                _entry(
-                    lists["conflict"],
-                    row=row_no,
-                    id=masked,
-                    number=number,
-                    reason=f"银行报失败（{reason}），但卡片当前为“{S(status).label}”",
+                listed(
+                    "conflict",
+                    row_no,
+                    id_number,
+                    number,
+                    f"银行报失败（{reason}），但卡片当前为“{S(status).label}”",
                 )
 
     note = f"回盘文件 {imp.file_name}"
