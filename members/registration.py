@@ -211,9 +211,8 @@ def conflicts_for(hashes: Iterable[str], *, sheet: RegistrationSheet) -> dict[st
     # Sorted, so consecutive look-ups walk the unique index in key order (each page read once).
     hashes = sorted(hashes)
     visible = sheet.union.path
-    size = max(len(hashes), 1) if connection.vendor == "postgresql" else CHUNK  # one array, or IN lists
-    for start in range(0, len(hashes), size):
-        chunk = hashes[start : start + size]
+    for start in range(0, len(hashes), CHUNK):
+        chunk = hashes[start : start + CHUNK]
         for id_hash, union_name, path in _registered(chunk):
             where = f"（{union_name}）" if path.startswith(visible) else "（在其他工会）"
             found[id_hash] = f"此人已登记为会员{where}，一人只能登记一次"
@@ -223,21 +222,19 @@ def conflicts_for(hashes: Iterable[str], *, sheet: RegistrationSheet) -> dict[st
     return found
 
 
-# PostgreSQL: all of a sheet's hashes as one array parameter, joined in key order; the ORM's
-# IN (…) spends longer compiling 5,000 placeholders per chunk than the database spends on it.
+# PostgreSQL: each chunk of hashes as one array parameter (`= ANY`); the ORM's IN (…) spent
+# longer compiling 5,000 placeholders per chunk than the database spent on the look-up. Chunks,
+# not one array for the whole sheet: with 100,000 keys the planner hashes the whole 1,000,000-row
+# table (measured 1.2 s, spilling to disk) instead of probing the unique index (0.4 s in chunks).
 REGISTERED_SQL = """
 SELECT m.id_hash, u.name, u.path
-FROM unnest(%s::varchar[]) AS h(id_hash)
-JOIN {member} m ON m.id_hash = h.id_hash
-JOIN {union} u ON u.id = m.union_id
+FROM {member} m JOIN {union} u ON u.id = m.union_id
+WHERE m.id_hash = ANY(%s::varchar[])
 """
 PENDING_SQL = """
 SELECT c.id_hash, c.sheet_id, u.name, u.path
-FROM unnest(%s::varchar[]) AS h(id_hash)
-JOIN {claim} c ON c.id_hash = h.id_hash
-JOIN {sheet} s ON s.id = c.sheet_id
-JOIN {union} u ON u.id = s.union_id
-WHERE c.sheet_id <> %s
+FROM {claim} c JOIN {sheet} s ON s.id = c.sheet_id JOIN {union} u ON u.id = s.union_id
+WHERE c.id_hash = ANY(%s::varchar[]) AND c.sheet_id <> %s
 """
 
 
