@@ -238,21 +238,95 @@ def cards_apply(*, members: Iterable, actor=None, at: datetime | None = None, no
     already has one is skipped). Hardship workers are marked so batches take them first."""
     at = at or timezone.now()
     members = list(members)
-    live = set(
-        Card.objects.filter(member__in=[m.pk for m in members])
-        .exclude(status__in=Card.DEAD)
-        .values_list("member_id", flat=True)
-    )
-    new = [
-        Card(member=m, union_id=m.union_id, is_hardship=m.is_hardship, applied_at=at, updated_at=at)
-        for m in members
-        if m.pk not in live
-    ]
-    Card.objects.bulk_create(new, batch_size=2000)  # PostgreSQL and SQLite return the new ids
     actor_id = actor.pk if getattr(actor, "pk", None) else None
-    _write_events([(c.pk, "", S.APPLIED, at, actor_id, note) for c in new])
-    deltas: Counter = Counter((c.union_id, month_of(at), "applied") for c in new)
+    if connection.vendor == "postgresql":
+        new = _insert_applied_cards(members, at=at, actor_id=actor_id, note=note)
+    else:
+        live = set(
+            Card.objects.filter(member__in=[m.pk for m in members])
+            .exclude(status__in=Card.DEAD)
+            .values_list("member_id", flat=True)
+        )
+        new = [
+            Card(member=m, union_id=m.union_id, is_hardship=m.is_hardship, applied_at=at, updated_at=at)
+            for m in members
+            if m.pk not in live
+        ]
+        Card.objects.bulk_create(new, batch_size=2000)  # SQLite returns the new ids
+        _write_events([(c.pk, "", S.APPLIED, at, actor_id, note) for c in new])
+    month = month_of(at)
+    deltas: Counter = Counter((union_id, month, "applied") for union_id in (c.union_id for c in new))
     bump_counts(deltas)
+    return new
+
+
+APPLY_INSERT = """
+WITH new AS (
+    INSERT INTO {card} (member_id, union_id, is_hardship, status, bank_reason, applied_at, updated_at)
+    SELECT t.member_id, t.union_id, t.is_hardship, %(status)s, '', %(at)s, %(now)s
+    FROM unnest(%(members)s::bigint[], %(unions)s::bigint[], %(hardship)s::boolean[])
+        WITH ORDINALITY AS t(member_id, union_id, is_hardship, n)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {card} c WHERE c.member_id = t.member_id AND c.status NOT IN %(dead)s
+    )
+    ORDER BY t.n
+    RETURNING id, member_id
+), events AS (
+    INSERT INTO {event} (card_id, from_status, to_status, at, actor_id, note)
+    SELECT id, '', %(status)s, %(at)s, %(actor)s, %(note)s FROM new ORDER BY id
+)
+SELECT id, member_id FROM new
+"""
+
+
+def _insert_applied_cards(members: list, *, at: datetime, actor_id, note: str) -> list[Card]:
+    """PostgreSQL: the cards of 100,000 members and their `applied` events in one statement
+    (INSERT … SELECT from three arrays, the live-card check inside it: NOT EXISTS on the
+    one-live-card index; the events inserted from its RETURNING rows), ids back in the members'
+    order. bulk_create sends 50 statements of 2,000 rows with every value as a parameter and
+    builds each instance's insert, then the events went by COPY; this sends three arrays. Same
+    rows as the SQLite path (updated_at is stamped now, as auto_now does in bulk_create)."""
+    if not members:
+        return []
+    sql = APPLY_INSERT.format(card=Card._meta.db_table, event=CardEvent._meta.db_table)
+    now = timezone.now()
+    params = {
+        "status": S.APPLIED,
+        "at": at,
+        "now": now,
+        "members": [m.pk for m in members],
+        "unions": [m.union_id for m in members],
+        "hardship": [bool(m.is_hardship) for m in members],
+        "dead": tuple(Card.DEAD),
+        "actor": actor_id,
+        "note": note,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        card_of = dict((member_id, pk) for pk, member_id in cursor.fetchall())
+    # Instances the way a query loads them (positional values: half the time of keyword
+    # arguments, which is a second per 100,000 cards), each with its member cached as bulk_create's were.
+    names = [f.attname for f in Card._meta.concrete_fields]
+    template = dict.fromkeys(names)
+    template.update(status=S.APPLIED, bank_reason="", is_hardship=False, applied_at=at, updated_at=now)
+    template = list(template.values())
+    slot = {name: i for i, name in enumerate(names)}
+    i_id, i_member, i_union, i_hardship = slot["id"], slot["member_id"], slot["union_id"], slot["is_hardship"]
+    from_db, alias = Card.from_db, connection.alias
+    new = []
+    for m in members:
+        pk = card_of.get(m.pk)
+        if pk is not None:
+            values = template.copy()
+            values[i_id], values[i_member], values[i_union], values[i_hardship] = (
+                pk,
+                m.pk,
+                m.union_id,
+                m.is_hardship,
+            )
+            card = from_db(alias, names, values)
+            card._state.fields_cache["member"] = m
+            new.append(card)
     return new
 
 

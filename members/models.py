@@ -143,20 +143,27 @@ class Member(models.Model):
         TRANSFERRED_OUT = "transferred_out", _("已转出")
         LEFT = "left", _("已离会")
 
-    id_hash = models.CharField(_("身份证号摘要"), max_length=64, unique=True, editable=False)
+    # Unique through a constraint and indexed through Meta.indexes, not unique=True/db_index=True:
+    # on PostgreSQL those add a second, varchar_pattern_ops index per field that no query uses
+    # (hashes are only compared whole) and that every registration must update at random places.
+    id_hash = models.CharField(_("身份证号摘要"), max_length=64, editable=False)
     id_encrypted = models.TextField(_("身份证号（密文）"), editable=False)
     id_region = models.CharField(_("行政区划码"), max_length=6, editable=False)
     id_last4 = models.CharField(_("身份证号后四位"), max_length=4, editable=False)
     name = models.CharField(_("姓名"), max_length=30)
     gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices)
     birth_date = models.DateField(_("出生日期"))
-    phone_hash = models.CharField(_("手机号摘要"), max_length=64, db_index=True, editable=False)
+    phone_hash = models.CharField(_("手机号摘要"), max_length=64, editable=False)
     phone_encrypted = models.TextField(_("手机号（密文）"), editable=False)
     phone_prefix = models.CharField(_("手机号前三位"), max_length=3, editable=False)
     phone_last4 = models.CharField(_("手机号后四位"), max_length=4, editable=False)
     work_unit = models.CharField(_("所属单位"), max_length=100)
     union = models.ForeignKey(
-        Union, verbose_name=_("基层工会"), on_delete=models.PROTECT, related_name="members"
+        Union,
+        verbose_name=_("基层工会"),
+        on_delete=models.PROTECT,
+        related_name="members",
+        db_index=False,  # member_union_recent and member_union_hardship both start with union
     )
     employment_type = models.CharField(
         _("用工类型"), max_length=20, choices=EmploymentType.choices, default=EmploymentType.ESTABLISHED
@@ -176,8 +183,10 @@ class Member(models.Model):
             models.Index(fields=["union", "-id"], name="member_union_recent"),
             models.Index(fields=["name"], name="member_name_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["union", "is_hardship"], name="member_union_hardship"),
+            models.Index(fields=["phone_hash"], name="member_phone_hash"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["id_hash"], name="member_id_hash_unique"),
             models.CheckConstraint(
                 condition=Q(id_region__regex=r"^\d{6}$"), name="member_id_region_6_digits"
             ),
