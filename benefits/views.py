@@ -2,11 +2,11 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from cardportal.audit import client_ip
+from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import render_job_progress
 from cardportal.pagination import paginate
@@ -231,6 +231,4 @@ def disbursement_download(request, pk, what):
     except ApplicationError as exc:
         _error(request, exc)
         return redirect(batch.get_absolute_url())
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return attachment(body, filename, content_type)

@@ -1,19 +1,19 @@
 """Pages of the issuance app: views parse input, call one service or selector, and render."""
 
 import json
-from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cardportal.audit import client_ip
+from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import render_job_progress
 from cardportal.pagination import paginate
@@ -34,14 +34,6 @@ from .selectors import STAGES, WEEK_STAGES
 
 S = Card.Status
 STATUS_LABELS = dict(S.choices)
-
-
-def _xlsx(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(
-        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
 
 
 def _require_role(user, roles) -> None:
@@ -139,11 +131,9 @@ def batch_manifest(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
     if not batch.handoff_sha256:
         raise Http404
-    response = HttpResponse(
-        json.dumps(batch.manifest(), ensure_ascii=False, indent=2), content_type="application/json"
+    return attachment(
+        json.dumps(batch.manifest(), ensure_ascii=False, indent=2), f"{batch.code}-manifest.json"
     )
-    response["Content-Disposition"] = f"attachment; filename={batch.code}-manifest.json"
-    return response
 
 
 @login_required
@@ -230,7 +220,7 @@ def import_progress(request, pk):
 @login_required
 def import_report_xlsx(request, pk):
     imp = selectors.import_get_for_user(user=request.user, pk=pk)
-    return _xlsx(exports.reconciliation_xlsx(imp=imp), f"对账结果-{imp.pk}.xlsx")
+    return attachment(exports.reconciliation_xlsx(imp=imp), f"对账结果-{imp.pk}.xlsx")
 
 
 @login_required
@@ -358,7 +348,9 @@ def distribution_sheet(request, pk):
     union = selectors.union_get_for_user(user=request.user, pk=pk)
     cards = list(selectors.union_cards(union=union, status=S.RECEIVED))
     if request.GET.get("format") == "xlsx":
-        return _xlsx(exports.distribution_sheet_xlsx(union=union, cards=cards), f"发放表-{union.name}.xlsx")
+        return attachment(
+            exports.distribution_sheet_xlsx(union=union, cards=cards), f"发放表-{union.name}.xlsx"
+        )
     return render(
         request,
         "issuance/distribution_sheet.html",
@@ -439,7 +431,7 @@ def progress(request):
     by_status = selectors.progress_by_status(root=root)
     by_week = selectors.progress_by_week(root=root, weeks=weeks, until=until)
     if request.GET.get("format") == "xlsx":
-        return _xlsx(
+        return attachment(
             exports.progress_xlsx(root=root, by_status=by_status, by_week=by_week),
             f"发卡进度-{root.name}-{timezone.localdate():%Y%m%d}.xlsx",
         )

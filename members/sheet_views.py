@@ -1,17 +1,15 @@
 """Pages of the registration sheets: template, upload, progress, results, error report, review."""
 
-from urllib.parse import quote
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cardportal.audit import audit_for, audit_record, client_ip
+from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import render_job_progress
 from cardportal.pagination import paginate
@@ -23,7 +21,6 @@ from .models import RegistrationSheet, StaffRole, SubmissionGroup, Union
 from .sheet_files import error_report_workbook, template_workbook
 from .sheets import SheetRefused, read_sheet
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_ROLES = frozenset({StaffRole.Role.CLERK}) | StaffRole.REVIEW_ROLES
 
 
@@ -45,12 +42,6 @@ def can_review(user, sheet: RegistrationSheet | None = None) -> bool:
     if staff is None or not staff.can_review:
         return False
     return sheet is None or sheet.union_id != staff.union_id
-
-
-def _download(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=XLSX)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
 
 
 def _grassroots_for(user):
@@ -83,7 +74,7 @@ def sheet_list(request):
 
 @login_required
 def sheet_template(request):
-    return _download(template_workbook(), "会员卡信息登记表（模板）.xlsx")
+    return attachment(template_workbook(), "会员卡信息登记表（模板）.xlsx")
 
 
 @login_required
@@ -181,7 +172,7 @@ def sheet_error_report(request, pk):
     }
     audit_record(actor=request.user, verb="sheet.error_report", target=sheet, ip=client_ip(request))
     stem = sheet.original_name.rsplit(".", 1)[0]
-    return _download(error_report_workbook(data, problems), f"{stem}（错误原因）.xlsx")
+    return attachment(error_report_workbook(data, problems), f"{stem}（错误原因）.xlsx")
 
 
 @login_required

@@ -8,11 +8,11 @@ import io
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
-from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from cardportal.admin import ScopedAdminMixin
+from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from members.models import Union
 
@@ -318,9 +318,7 @@ class MerchantAdmin(ScopedAdminMixin, admin.ModelAdmin):
         buffer = io.StringIO()
         buffer.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
         csv.writer(buffer).writerows(self._export_rows(queryset))
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="merchants.csv"'
-        return response
+        return attachment(buffer.getvalue(), "merchants.csv", "text/csv; charset=utf-8")
 
     @admin.action(description="导出所选商户（Excel）")
     def export_xlsx(self, request, queryset):
@@ -332,12 +330,7 @@ class MerchantAdmin(ScopedAdminMixin, admin.ModelAdmin):
             sheet.append(row)
         buffer = io.BytesIO()
         book.save(buffer)
-        response = HttpResponse(
-            buffer.getvalue(),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = 'attachment; filename="merchants.xlsx"'
-        return response
+        return attachment(buffer.getvalue(), "merchants.xlsx")
 
 
 class ReadOnlyScopedAdmin(ScopedAdminMixin, admin.ModelAdmin):

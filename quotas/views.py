@@ -4,12 +4,13 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cardportal.audit import audit_record
+from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.scoping import staff_of
 from members.models import StaffRole
@@ -22,7 +23,6 @@ from .scoring import PART_LABELS
 from .terms import terms_for
 
 READER_ROLES = frozenset({StaffRole.Role.COUNTY_REVIEWER}) | StaffRole.FEDERATION_ROLES
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SORTABLE = {
     "rank": "rank",
     "name": "union.path",
@@ -135,9 +135,7 @@ def league_export(request):
         data={"month": month.isoformat(), "rows": len(table.rows)},
         label=f"{month:%Y年%m月}进度表导出",
     )
-    response = HttpResponse(exports.league_workbook(table), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="league-{month:%Y-%m}.xlsx"'
-    return response
+    return attachment(exports.league_workbook(table), f"league-{month:%Y-%m}.xlsx")
 
 
 @login_required
@@ -276,9 +274,9 @@ def bulletin_download(request, pk):
         union=staff.union if staff else None,
         data={"rows": len(rows)},
     )
-    response = HttpResponse(exports.bulletin_workbook(bulletin, rows, quotas_conf()), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="bulletin-{bulletin.month:%Y-%m}.xlsx"'
-    return response
+    return attachment(
+        exports.bulletin_workbook(bulletin, rows, quotas_conf()), f"bulletin-{bulletin.month:%Y-%m}.xlsx"
+    )
 
 
 # --- quarterly ranking and the annual assessment ---------------------------------------------

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import openpyxl
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from members.models import RegistrationSheet, SubmissionGroup
@@ -162,3 +163,13 @@ def test_a_stalled_import_can_be_retried_from_the_page(
         client.post(f"/members/sheets/{sheet.pk}/retry/")
     sheet.refresh_from_db()
     assert (sheet.status, sheet.rows_accepted) == (RegistrationSheet.Status.VALIDATED, 1)
+
+
+def test_downloads_name_chinese_files_the_way_browsers_read_them(client, clerk):
+    client.force_login(clerk)
+    response = client.get(reverse("members:sheet_template"))
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert response["Content-Disposition"] == (
+        "attachment; filename*=utf-8''%E4%BC%9A%E5%91%98%E5%8D%A1%E4%BF%A1%E6%81%AF%E7%99%BB%E8%AE%B0%E8%A1%A8"
+        "%EF%BC%88%E6%A8%A1%E6%9D%BF%EF%BC%89.xlsx"
+    )
