@@ -132,9 +132,9 @@ def timed_hooks() -> list[float]:
     original = list(registry.members_registered)
 
     def wrap(hook):
-        def run(*, members, actor):
+        def run(*, member_ids, actor):
             started = time.perf_counter()
-            hook(members=members, actor=actor)
+            hook(member_ids=member_ids, actor=actor)
             spent.append(time.perf_counter() - started)
 
         return run

@@ -32,7 +32,8 @@ class Registry:
     nav: list[NavItem] = field(default_factory=list)
     dashboard: list[Panel] = field(default_factory=list)
     member: list[Panel] = field(default_factory=list)
-    # Called as hook(members=[Member, ...], actor=user) inside the registering transaction.
+    # Called as hook(member_ids=[pk, ...], actor=user) inside the registering transaction, ids in
+    # ascending order; a hook that needs more than the id reads it (in bulk) itself.
     members_registered: list[Callable] = field(default_factory=list)
 
     def add_nav(self, item: NavItem) -> None:
@@ -54,9 +55,9 @@ class Registry:
         if hook not in self.members_registered:
             self.members_registered.append(hook)
 
-    def notify_members_registered(self, *, members: list, actor) -> None:
+    def notify_members_registered(self, *, member_ids: list[int], actor) -> None:
         for hook in self.members_registered:
-            hook(members=members, actor=actor)
+            hook(member_ids=member_ids, actor=actor)
 
 
 registry = Registry()

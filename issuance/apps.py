@@ -10,11 +10,13 @@ class IssuanceConfig(AppConfig):
         from members.models import StaffRole
 
         from . import panels
-        from .lifecycle import cards_apply
+        from .lifecycle import cards_apply_registered
 
         R = StaffRole.Role
         # Registering a member is applying for their card (status `applied`).
-        registry.on_members_registered(lambda *, members, actor: cards_apply(members=members, actor=actor))
+        registry.on_members_registered(
+            lambda *, member_ids, actor: cards_apply_registered(member_ids=member_ids, actor=actor)
+        )
         registry.add_nav(NavItem("领卡发卡", "issuance:home", roles=frozenset({R.CLERK}), order=30))
         registry.add_nav(
             NavItem(

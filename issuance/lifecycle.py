@@ -260,6 +260,61 @@ def cards_apply(*, members: Iterable, actor=None, at: datetime | None = None, no
     return new
 
 
+def cards_apply_registered(*, member_ids: list[int], actor=None, at: datetime | None = None) -> int:
+    """The registration hook: an `applied` card for each newly registered member, given by id.
+    Returns how many cards were created. Same rows, events and counters as `cards_apply`, but
+    nothing is built in Python: on PostgreSQL one statement reads the members' union and hardship
+    flag itself, and the one-live-card index decides who already has a card (ON CONFLICT)."""
+    if not member_ids:
+        return 0
+    at = at or timezone.now()
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    if connection.vendor != "postgresql":
+        from members.models import Member
+
+        created = 0
+        for start in range(0, len(member_ids), 2000):
+            chunk = Member.objects.filter(pk__in=member_ids[start : start + 2000]).only(
+                "union_id", "is_hardship"
+            )
+            created += len(cards_apply(members=chunk.order_by("pk"), actor=actor, at=at))
+        return created
+    from members.models import Member
+
+    sql = REGISTERED_INSERT.format(
+        card=Card._meta.db_table,
+        event=CardEvent._meta.db_table,
+        member=Member._meta.db_table,
+        live="NOT (status IN ({}))".format(", ".join(f"'{status}'" for status in Card.DEAD)),
+    )
+    params = {"status": S.APPLIED, "at": at, "now": timezone.now(), "ids": member_ids, "actor": actor_id}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        per_union = cursor.fetchall()
+    month = month_of(at)
+    bump_counts(Counter({(union_id, month, "applied"): n for union_id, n in per_union}))
+    return sum(n for _union, n in per_union)
+
+
+# ON CONFLICT names the partial one-live-card index by its column and predicate (DEAD statuses
+# written out: an index predicate cannot be a parameter), so a member who already holds a live
+# card is skipped by the index itself, also when two registrations race.
+REGISTERED_INSERT = """
+WITH new AS (
+    INSERT INTO {card} (member_id, union_id, is_hardship, status, bank_reason, applied_at, updated_at)
+    SELECT m.id, m.union_id, m.is_hardship, %(status)s, '', %(at)s, %(now)s
+    FROM {member} m WHERE m.id = ANY(%(ids)s::bigint[])
+    ORDER BY m.id
+    ON CONFLICT (member_id) WHERE {live} DO NOTHING
+    RETURNING id, union_id
+), events AS (
+    INSERT INTO {event} (card_id, from_status, to_status, at, actor_id, note)
+    SELECT id, '', %(status)s, %(at)s, %(actor)s, '' FROM new ORDER BY id
+)
+SELECT union_id, count(*) FROM new GROUP BY union_id
+"""
+
+
 APPLY_INSERT = """
 WITH new AS (
     INSERT INTO {card} (member_id, union_id, is_hardship, status, bank_reason, applied_at, updated_at)

@@ -490,25 +490,12 @@ FROM {row} r
 WHERE r.sheet_id = %s AND r.outcome = 'accept'
 ORDER BY r.id_hash
 ON CONFLICT (id_hash) DO NOTHING
-RETURNING id_hash, {loaded}
+RETURNING id_hash, id
 """
-# What the registry hooks get of each new member: every column but the four secrets (as the
-# `.defer()` query they replace loaded them), straight from RETURNING instead of reading back.
-HOOK_DEFERRED = ("id_encrypted", "phone_encrypted", "id_hash", "phone_hash")
 CLAIM_INSERT = """
 INSERT INTO {claim} (id_hash, sheet_id, row_number)
 SELECT id_hash, sheet_id, row_number FROM {row} WHERE sheet_id = %s AND outcome = 'accept'
 """
-
-
-def _hook_members(returned: list[tuple], loaded: list[str]) -> list[Member]:
-    """The members of RETURNING rows (id_hash first, then `loaded`), in pk order. On PostgreSQL
-    built from the rows themselves (psycopg2 gives the same Python values a query would); SQLite
-    gives dates and booleans back raw, so there they are read back with a query."""
-    if connection.vendor == "postgresql":
-        return [Member.from_db(connection.alias, loaded, row[1:]) for row in returned]
-    pks = [row[1 + loaded.index("id")] for row in returned]
-    return list(Member.objects.filter(pk__in=pks).defer(*HOOK_DEFERRED).order_by("pk"))
 
 
 def sheet_register(*, sheet_id: int) -> RegistrationSheet:
@@ -540,12 +527,7 @@ def sheet_register(*, sheet_id: int) -> RegistrationSheet:
             now,
             sheet.pk,
         ]
-        loaded = [f.attname for f in Member._meta.concrete_fields if f.attname not in HOOK_DEFERRED]
-        tables = {
-            "member": Member._meta.db_table,
-            "row": SheetRow._meta.db_table,
-            "loaded": ", ".join(loaded),
-        }
+        tables = {"member": Member._meta.db_table, "row": SheetRow._meta.db_table}
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 # Inserting in id_hash order walks the unique index once instead of at random
@@ -553,10 +535,7 @@ def sheet_register(*, sheet_id: int) -> RegistrationSheet:
                 # the wide rows needs the memory to stay off disk.
                 cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute(MEMBER_INSERT.format(**tables), params)
-            returned = cursor.fetchall()
-        pk_at = loaded.index("id")
-        returned.sort(key=lambda row: row[1 + pk_at])
-        inserted = {row[0]: row[1 + pk_at] for row in returned}
+            inserted = dict(cursor.fetchall())  # id_hash -> new member id
         taken: list[str] = []
         if len(inserted) < locked.rows_accepted:  # someone was registered elsewhere meanwhile
             accepted = SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT).values_list("id_hash", flat=True)
@@ -569,10 +548,7 @@ def sheet_register(*, sheet_id: int) -> RegistrationSheet:
                 message="此人在审核期间已在其他工会登记为会员，一人只能登记一次",
             )
         SheetClaim.objects.filter(sheet=sheet).delete()
-        for start in range(0, len(returned), CHUNK):
-            registry.notify_members_registered(
-                members=_hook_members(returned[start : start + CHUNK], loaded), actor=actor
-            )
+        registry.notify_members_registered(member_ids=sorted(inserted.values()), actor=actor)
         locked.status = S.REGISTERED
         locked.registered_at = now
         locked.rows_registered = len(inserted)
