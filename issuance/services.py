@@ -3,13 +3,11 @@
 
 import csv
 import hashlib
-import hmac
 import io
 import os
 from collections import defaultdict
 from datetime import date, datetime, time
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -368,19 +366,6 @@ def import_apply(*, import_id: int) -> None:
         raise
 
 
-def id_hasher():
-    """`crypto.keyed_hash` for many values: the HMAC is keyed once and copied per value
-    (100,000 return rows: 0.3 s instead of 1.2 s). Must agree with crypto.keyed_hash (tested)."""
-    base = hmac.new(settings.PII_HASH_KEY.encode(), digestmod=hashlib.sha256)
-
-    def keyed(value: str) -> str:
-        h = base.copy()
-        h.update(value.encode())
-        return h.hexdigest()
-
-    return keyed
-
-
 def _entry(lst: list, **item) -> None:
     if len(lst) < REPORT_LIMIT:
         lst.append(item)
@@ -443,7 +428,7 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
             lists[kind].append({"row": row_no, "id": _mask(id_number), "number": number, "reason": reason})
 
     parsed = []
-    keyed_hash = id_hasher()
+    keyed_hash = crypto.keyed_hash
     by_id = defaultdict(list)
     by_number = defaultdict(list)
     for row_no, values in rows:

@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from cardportal import crypto
+from cardportal.indexes import EqualityIndex
 from cardportal.jobs import Job
 
 
@@ -146,14 +147,14 @@ class Member(models.Model):
     # Unique through a constraint and indexed through Meta.indexes, not unique=True/db_index=True:
     # on PostgreSQL those add a second, varchar_pattern_ops index per field that no query uses
     # (hashes are only compared whole) and that every registration must update at random places.
-    id_hash = models.CharField(_("身份证号摘要"), max_length=64, editable=False)
+    id_hash = models.CharField(_("身份证号摘要"), max_length=32, editable=False)
     id_encrypted = models.TextField(_("身份证号（密文）"), editable=False)
     id_region = models.CharField(_("行政区划码"), max_length=6, editable=False)
     id_last4 = models.CharField(_("身份证号后四位"), max_length=4, editable=False)
     name = models.CharField(_("姓名"), max_length=30)
     gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices)
     birth_date = models.DateField(_("出生日期"))
-    phone_hash = models.CharField(_("手机号摘要"), max_length=64, editable=False)
+    phone_hash = models.CharField(_("手机号摘要"), max_length=32, editable=False)
     phone_encrypted = models.TextField(_("手机号（密文）"), editable=False)
     phone_prefix = models.CharField(_("手机号前三位"), max_length=3, editable=False)
     phone_last4 = models.CharField(_("手机号后四位"), max_length=4, editable=False)
@@ -183,7 +184,7 @@ class Member(models.Model):
             models.Index(fields=["union", "-id"], name="member_union_recent"),
             models.Index(fields=["name"], name="member_name_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["union", "is_hardship"], name="member_union_hardship"),
-            models.Index(fields=["phone_hash"], name="member_phone_hash"),
+            EqualityIndex(fields=["phone_hash"], name="member_phone_hash_eq"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["id_hash"], name="member_id_hash_unique"),
@@ -399,7 +400,11 @@ class SheetRow(models.Model):
         SKIP = "skip", _("跳过")
 
     sheet = models.ForeignKey(
-        RegistrationSheet, verbose_name=_("登记表"), on_delete=models.CASCADE, related_name="rows"
+        RegistrationSheet,
+        verbose_name=_("登记表"),
+        on_delete=models.CASCADE,
+        related_name="rows",
+        db_index=False,  # sheetrow_unique_row and sheetrow_outcome both start with sheet
     )
     row_number = models.PositiveIntegerField(_("行号"))
     outcome = models.CharField(_("结果"), max_length=6, choices=Outcome.choices)
@@ -409,11 +414,11 @@ class SheetRow(models.Model):
     name = models.CharField(_("姓名"), max_length=30, blank=True)
     gender = models.CharField(_("性别"), max_length=1, blank=True)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
-    id_hash = models.CharField(_("身份证号摘要"), max_length=64, blank=True)
+    id_hash = models.CharField(_("身份证号摘要"), max_length=32, blank=True)
     id_encrypted = models.TextField(_("身份证号（密文）"), blank=True)
     id_region = models.CharField(_("行政区划码"), max_length=6, blank=True)
     id_last4 = models.CharField(_("身份证号后四位"), max_length=4, blank=True)
-    phone_hash = models.CharField(_("手机号摘要"), max_length=64, blank=True)
+    phone_hash = models.CharField(_("手机号摘要"), max_length=32, blank=True)
     phone_encrypted = models.TextField(_("手机号（密文）"), blank=True)
     phone_prefix = models.CharField(_("手机号前三位"), max_length=3, blank=True)
     phone_last4 = models.CharField(_("手机号后四位"), max_length=4, blank=True)
@@ -462,7 +467,7 @@ class SheetClaim(models.Model):
     `Member.id_hash` makes "one member per person" one. A narrow table of its own, so claiming
     and releasing 100,000 people is an INSERT … SELECT / DELETE, not a rewrite of the wide rows."""
 
-    id_hash = models.CharField(_("身份证号摘要"), max_length=64, unique=True)
+    id_hash = models.CharField(_("身份证号摘要"), max_length=32)
     sheet = models.ForeignKey(
         RegistrationSheet, verbose_name=_("登记表"), on_delete=models.CASCADE, related_name="claims"
     )
@@ -471,6 +476,8 @@ class SheetClaim(models.Model):
     class Meta:
         verbose_name = _("待审核人员占用")
         verbose_name_plural = _("待审核人员占用")
+        # A constraint, not unique=True: that adds a varchar_pattern_ops twin on PostgreSQL.
+        constraints = [models.UniqueConstraint(fields=["id_hash"], name="sheetclaim_id_hash_unique")]
 
     def __str__(self) -> str:
         return f"{self.sheet_id}:{self.row_number}"

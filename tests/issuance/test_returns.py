@@ -167,11 +167,3 @@ def test_reconciliation_report_page_and_excel(client, batch, bank_user, django_c
     book = load_workbook(io.BytesIO(client.get(f"/issuance/imports/{imp.pk}/report.xlsx").content))
     assert book.sheetnames == ["汇总", "制卡成功", "银行退回", "未回盘"]
     assert list(book["银行退回"].iter_rows(values_only=True))[2][3] == "照片不清"
-
-
-def test_bulk_id_hasher_agrees_with_the_registry_hash():
-    from cardportal import crypto
-    from issuance.services import id_hasher
-
-    keyed = id_hasher()
-    assert [keyed(i) for i in IDS] == [crypto.keyed_hash(i) for i in IDS]
