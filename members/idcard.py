@@ -23,6 +23,7 @@ MIN_AGE, MAX_AGE = 16, 80
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 _SCIENTIFIC = re.compile(r"^[0-9.]+[eE][+-]?\d+$")
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
+_PLAIN = re.compile(r"[0-9]{17}[0-9X]")  # already in normal form: ASCII, no spaces (fullmatch)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class IdCheck:
     value: str  # normalised number ("" when it could not be normalised)
     reason: str  # "ok", "ok_normalised" or a rejection code
     message: str = ""
+    birth: date | None = None  # the birth date, when the number is valid
 
     @property
     def ok(self) -> bool:
@@ -70,8 +72,11 @@ def check_id_number(raw, *, today: date) -> IdCheck:  # noqa: C901 - one rule pe
             "id_excel_damaged",
             "身份证号被 Excel 存成了数字，末几位已丢失；请把该列设为“文本”格式后重新填写",
         )
-    text = "" if raw is None else str(raw)
-    value = normalise(text)
+    if type(raw) is str and _PLAIN.fullmatch(raw):
+        text = value = raw  # the common case: typed as text in normal form, nothing to normalise
+    else:
+        text = "" if raw is None else str(raw)
+        value = normalise(text)
     if not value:
         return IdCheck("", "id_missing", "身份证号为空")
     if _SCIENTIFIC.match(value):
@@ -102,7 +107,7 @@ def check_id_number(raw, *, today: date) -> IdCheck:  # noqa: C901 - one rule pe
     if check_digit(value[:17]) != value[17]:
         return IdCheck("", "id_checksum", "身份证号校验位不对，可能有数字填错，请与身份证核对")
     reason = "ok" if value == text else "ok_normalised"
-    return IdCheck(value, reason)
+    return IdCheck(value, reason, birth=birth)
 
 
 def is_valid_id_number(value: str, *, today: date) -> bool:

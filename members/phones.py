@@ -4,7 +4,8 @@ import re
 import unicodedata
 
 _STRIP = re.compile(r"[\s\u3000\u00a0\-–—()（）]+")
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only, whole string (`\d` would take full-width digits, `$` a trailing newline).
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 
 def normalise_phone(raw) -> str:
@@ -27,4 +28,4 @@ def normalise_phone(raw) -> str:
 
 
 def is_mobile(value: str) -> bool:
-    return bool(MOBILE.match(value))
+    return bool(MOBILE.fullmatch(value))

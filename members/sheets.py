@@ -20,6 +20,7 @@ rules, never "repaired". openpyxl is used only to write (the template and the er
 
 import csv
 import io
+import operator
 import re
 import unicodedata
 import zipfile
@@ -117,8 +118,19 @@ class SheetData:
     def picker(self):
         """A function cells -> (id_number, name, gender, phone, unit, hardship) raw values."""
         indices = [self.columns.get(f) for f in ("id_number", "name", "gender", "phone", "unit", "hardship")]
+        # Workbook rows all have the grid's width: one C call picks the cells, padded with None
+        # for trailing absent columns (a sheet without 困难职工). Short rows (CSV lines) and
+        # other layouts take the general path.
+        known = len(indices)
+        while known and indices[known - 1] is None:
+            known -= 1
+        fast = operator.itemgetter(*indices[:known]) if known > 1 and None not in indices[:known] else None
+        width = max(indices[:known], default=0) + 1
+        padding = (None,) * (len(indices) - known)
 
         def pick(cells: list) -> tuple:
+            if fast is not None and len(cells) >= width:
+                return fast(cells) + padding
             size = len(cells)
             return tuple(cells[i] if i is not None and i < size else None for i in indices)
 

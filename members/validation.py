@@ -12,8 +12,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
 
-from .idcard import birth_date_of, check_id_number, gender_of
+from .idcard import CHECK_CHARS, MAX_AGE, MIN_AGE, PROVINCE_CODES, WEIGHTS, age_on, check_id_number, gender_of
 from .phones import MOBILE as _MOBILE
 from .phones import is_mobile, normalise_phone
 from .sheets import SheetData
@@ -138,12 +139,12 @@ SKIP_MESSAGES = {
 }
 
 
-_NAME_FAST = re.compile(r"^[\u3400-\u9fff]{2,30}$")
+_NAME_FAST = re.compile(r"[\u3400-\u9fff]{2,30}")  # fullmatch (`$` would let a trailing newline in)
 
 
 def normalise_name(raw) -> tuple[str, str | None, str]:
     """(name, problem code or None, message)."""
-    if isinstance(raw, str) and _NAME_FAST.match(raw):
+    if isinstance(raw, str) and _NAME_FAST.fullmatch(raw):
         return raw, None, ""
     text = unicodedata.normalize("NFKC", text_of(raw)).strip()
     text = _DOTS.sub("·", text)
@@ -161,6 +162,66 @@ def normalise_name(raw) -> tuple[str, str | None, str]:
     return text, None, ""
 
 
+def _is_plain_unit(text: str) -> bool:
+    """Already what normalising gives (NFKC, single ASCII spaces inside, none around): the common
+    case, checked without building a new string. `isprintable()` is False for every whitespace
+    character but the ASCII space (separators and controls), which is what `_SPACES` matches."""
+    return (
+        0 < len(text) <= MAX_UNIT
+        and text.isprintable()
+        and text[0] != " "
+        and text[-1] != " "
+        and "  " not in text
+        and unicodedata.is_normalized("NFKC", text)
+    )
+
+
+_ID_PLAIN = re.compile(r"[0-9]{17}[0-9X]")
+_PROVINCES = frozenset(str(code) for code in PROVINCE_CODES)
+_DIGITS_BIAS = 48 * sum(WEIGHTS)  # the weighted sum of the ASCII codes minus that of "0"s
+
+
+def plain_accept(row: int, raw: tuple, today: date) -> RowResult | None:
+    """The common row, typed in normal form and valid, accepted in one pass; None for any other
+    row, which `validate_row` then judges. The general rules give such a row the same result
+    (tests hold the two paths to it); this only skips their normalising, about half the time of
+    a 100,000-row sheet."""
+    raw_id, raw_name, raw_gender, raw_phone, raw_unit, raw_hardship = raw
+    if not (
+        type(raw_id) is str
+        and _ID_PLAIN.fullmatch(raw_id)
+        and raw_id[:2] in _PROVINCES
+        and type(raw_name) is str
+        and _NAME_FAST.fullmatch(raw_name)
+        and type(raw_phone) is str
+        and _MOBILE.fullmatch(raw_phone)
+        and type(raw_unit) is str
+        and _is_plain_unit(raw_unit)
+        and not raw_hardship
+        and (not raw_gender or raw_gender in GENDERS)
+    ):
+        return None
+    digits = raw_id.encode()
+    if CHECK_CHARS[(sum(map(mul, digits[:17], WEIGHTS)) - _DIGITS_BIAS) % 11] != raw_id[17]:
+        return None
+    try:
+        birth = date(int(raw_id[6:10]), int(raw_id[10:12]), int(raw_id[12:14]))
+    except ValueError:
+        return None
+    if birth > today or not MIN_AGE <= age_on(birth, today) <= MAX_AGE:
+        return None
+    derived = "M" if digits[16] % 2 else "F"
+    if raw_gender:
+        if GENDERS[raw_gender] != derived:
+            return None
+        reason = "ok" if raw_gender in ("男", "女") else "ok_normalised"
+    else:
+        reason = "ok_normalised"  # gender filled in from the ID number
+    return RowResult(
+        row, ACCEPT, reason, "", "", raw_id, raw_name, derived, birth, raw_phone, raw_unit, False
+    )
+
+
 def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=None) -> RowResult:
     result = RowResult(row=row, outcome=ACCEPT, reason="ok")
     normalised = False
@@ -172,7 +233,7 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=No
         check = check_id_number(raw_id, today=today)
         if check.ok:
             result.id_number = check.value
-            result.birth_date = birth_date_of(check.value)
+            result.birth_date = check.birth
             normalised |= check.reason == "ok_normalised"
         else:
             result.reject(check.reason, "id_number", check.message)
@@ -206,7 +267,9 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=No
             )
 
     phone = (
-        raw_phone if isinstance(raw_phone, str) and _MOBILE.match(raw_phone) else normalise_phone(raw_phone)
+        raw_phone
+        if isinstance(raw_phone, str) and _MOBILE.fullmatch(raw_phone)
+        else normalise_phone(raw_phone)
     )
     if not phone:
         result.reject("phone_missing", "phone", "手机号码为空（办卡需要本人手机号）")
@@ -217,7 +280,11 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=No
         normalised |= not isinstance(raw_phone, str) or phone != raw_phone
 
     raw_unit = text_of(raw_unit)
-    unit = _SPACES.sub(" ", unicodedata.normalize("NFKC", raw_unit)).strip()
+    unit = (
+        raw_unit
+        if _is_plain_unit(raw_unit)
+        else _SPACES.sub(" ", unicodedata.normalize("NFKC", raw_unit)).strip()
+    )
     if not unit:
         result.reject("unit_missing", "unit", "所属单位为空")
     else:
@@ -247,7 +314,9 @@ def validate_rows(data: SheetData, *, today: date, progress=None, every: int = 5
         if skip:
             results.append(RowResult(row=row, outcome=SKIP, reason=skip, message=SKIP_MESSAGES[skip]))
         else:
-            result = validate_row(row, cells, data, today=today, pick=pick)
+            result = plain_accept(row, pick(cells), today) or validate_row(
+                row, cells, data, today=today, pick=pick
+            )
             if result.id_number:
                 earlier = first_row_of.setdefault(result.id_number, row)
                 if earlier != row:

@@ -225,3 +225,56 @@ def test_every_reason_code_is_exercised_by_this_module():
     source = Path(__file__).read_text(encoding="utf-8")
     missing = [code for code in REASON_CODES if code != "duplicate_existing" and f'"{code}"' not in source]
     assert missing == []  # duplicate_existing needs the database: tests/members/test_sheets_pipeline.py
+
+
+# A row the fast path takes must come out exactly as the general rules judge it; every other row
+# must be left to them. Each case below is one way a row can differ from the common clean one.
+FAST_PATH_CASES = [
+    (1, MALE_ID, "张伟", "男", "13912345678", "第一中学", None),
+    (1, MALE_ID, "张伟", "", "13912345678", "第一中学", ""),
+    (1, MALE_ID, "张伟", None, "13912345678", "第一中学", None),
+    (1, MALE_ID, "张伟", "男性", "13912345678", "第一中学", None),
+    (1, MALE_ID, "张伟", "女", "13912345678", "第一中学", None),  # gender_mismatch
+    (1, FEMALE_ID, "李娜", "女", "13912345678", "第 一 中学", None),
+    (1, X_ID, "王芳", "男", "13912345678", "第一中学", None),
+    (1, X_ID.lower(), "王芳", "男", "13912345678", "第一中学", None),
+    (1, MALE_ID[:-1] + ("0" if MALE_ID[-1] != "0" else "1"), "张伟", "男", "13912345678", "一中", None),
+    (1, "１" + MALE_ID[1:], "张伟", "男", "13912345678", "第一中学", None),
+    (1, MALE_ID + "\n", "张伟", "男", "13912345678", "第一中学", None),
+    (1, "99" + MALE_ID[2:], "张伟", "男", "13912345678", "第一中学", None),
+    (1, make_id_number("110105", date(2015, 1, 1), 11, male=True), "张伟", "男", "13912345678", "一中", None),
+    (1, make_id_number("110105", date(1930, 1, 1), 11, male=True), "张伟", "男", "13912345678", "一中", None),
+    (1, MALE_ID, "张伟\n", "男", "13912345678", "第一中学", None),
+    (1, MALE_ID, "阿依古丽・买买提", "男", "13912345678", "第一中学", None),
+    (1, MALE_ID, "张伟", "男", "1391234567８", "第一中学", None),
+    (1, MALE_ID, "张伟", "男", "+8613912345678", "第一中学", None),
+    (1, MALE_ID, "张伟", "男", 13912345678.0, "第一中学", None),
+    (1, MALE_ID, "张伟", "男", "13912345678", " 第一中学", None),
+    (1, MALE_ID, "张伟", "男", "13912345678", "第一中学\u3000", None),
+    (1, MALE_ID, "张伟", "男", "13912345678", "第一\u00a0中学", None),
+    (1, MALE_ID, "张伟", "男", "13912345678", "ＡＢＣ公司", None),
+    (1, MALE_ID, "张伟", "男", "13912345678", "第一中学", "是"),
+    (1, MALE_ID, "张伟", "男", "13912345678", "", None),
+    (1, MALE_ID, "张伟", "男", "13912345678", "单" * 101, None),
+]
+
+
+@pytest.mark.parametrize("cells", FAST_PATH_CASES, ids=range(len(FAST_PATH_CASES)))
+def test_the_fast_path_agrees_with_the_general_rules(cells):
+    from members.validation import plain_accept, validate_row
+
+    data = SheetData("xlsx", "登记表", 1, COLUMNS, [(2, list(cells))])
+    pick = data.picker()
+    fast = plain_accept(2, pick(list(cells)), TODAY)
+    general = validate_row(2, list(cells), data, today=TODAY, pick=pick)
+    if fast is not None:
+        assert fast == general
+
+
+def test_the_fast_path_takes_the_common_clean_row():
+    from members.validation import plain_accept
+
+    row = (MALE_ID, "张伟", "", "13912345678", "第一中学", None)
+    assert plain_accept(2, row, TODAY) is not None
+    taken = [n for n, cells in enumerate(FAST_PATH_CASES) if plain_accept(2, cells[1:], TODAY) is not None]
+    assert taken == [0, 1, 2, 3, 5, 6]  # clean rows; 男性 and an empty gender are normalised
