@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cardportal import crypto
 from members import demo
-from members.models import Member, RegistrationSheet, SheetRow, StaffRole, Union
+from members.models import Member, RegistrationSheet, SheetClaim, SheetRow, StaffRole, Union
 from members.services import member_find_by_id_number
 
 from ..factories import make_member, next_id_number
@@ -140,6 +140,25 @@ def test_pii_rotate_rehash_keeps_exact_search_working_under_a_new_hash_key(setti
     assert member_find_by_id_number("11010519491231002X") is None
     call_command("pii_rotate", rehash=True, verbosity=0)
     assert member_find_by_id_number("11010519491231002X") is not None
+
+
+@pytest.mark.django_db
+def test_pii_rotate_rehash_recomputes_staged_rows_and_the_claims_of_submitted_sheets(settings, tree):
+    staged, rejected = stage_rows(
+        tree.unit_a2, (crypto.encrypt("11010519800101001X"), crypto.encrypt("13700137000")), None
+    )
+    SheetRow.objects.filter(pk=staged.pk).update(
+        id_hash=crypto.keyed_hash("11010519800101001X"), phone_hash=crypto.keyed_hash("13700137000")
+    )
+    SheetClaim.objects.create(
+        id_hash=crypto.keyed_hash("11010519800101001X"), sheet=staged.sheet, row_number=staged.row_number
+    )
+    settings.PII_HASH_KEY = "the-new-hash-key"
+    call_command("pii_rotate", rehash=True, verbosity=0)
+    new_hashes = (crypto.keyed_hash("11010519800101001X"), crypto.keyed_hash("13700137000"))
+    assert SheetRow.objects.values_list("id_hash", "phone_hash").get(pk=staged.pk) == new_hashes
+    assert SheetRow.objects.filter(pk=rejected.pk, id_hash="", phone_hash="").exists()
+    assert list(SheetClaim.objects.values_list("id_hash", flat=True)) == [new_hashes[0]]
 
 
 @pytest.mark.django_db

@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Left
 
 from cardportal import crypto
-from members.models import Member, SheetRow
+from members.models import Member, SheetClaim, SheetRow
 
 # Each ciphertext column and the keyed hash of the same value; SheetRow has the same columns,
 # empty on rows that were not accepted.
@@ -16,7 +16,8 @@ class Command(BaseCommand):
         "Re-encrypt every member's ID number and phone, and those of staged sheet rows, under the "
         "first key of PII_KEYS (put the new key first, keep the old one after it, run this, then "
         "drop the old key). Tokens already under the first key are skipped, so a re-run is cheap. "
-        "With --rehash, also recompute the keyed hashes under the current PII_HASH_KEY."
+        "With --rehash, also recompute the keyed hashes (members, staged rows, claims of submitted "
+        "sheets) under the current PII_HASH_KEY."
     )
 
     def add_arguments(self, parser):
@@ -27,10 +28,25 @@ class Command(BaseCommand):
 
     def handle(self, *args, rehash: bool, chunk: int, **options):
         members = self.rotate_table(Member, rehash=rehash, chunk=chunk)
-        rows = self.rotate_table(SheetRow, rehash=False, chunk=chunk)
+        rows = self.rotate_table(SheetRow, rehash=rehash, chunk=chunk)
+        if rehash:
+            self.rehash_claims()
         self.stdout.write(
             self.style.SUCCESS(
-                f"完成：{members} 名会员、{rows} 行登记表暂存数据的个人信息已用当前主密钥重新加密。"
+                f"完成：{members} 名会员、{rows} 行登记表暂存数据的个人信息已用当前主密钥重新加密"
+                f"{'，摘要已按当前摘要密钥重算' if rehash else ''}。"
+            )
+        )
+
+    @staticmethod
+    def rehash_claims() -> None:
+        """A submitted sheet's claims copy its rows' id_hash (one person pending once): copy the
+        recomputed ones, or the uniqueness check would compare hashes under two keys."""
+        SheetClaim.objects.update(
+            id_hash=Subquery(
+                SheetRow.objects.filter(
+                    sheet_id=OuterRef("sheet_id"), row_number=OuterRef("row_number")
+                ).values("id_hash")[:1]
             )
         )
 
