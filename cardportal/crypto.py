@@ -36,7 +36,7 @@ _KEY_INFO = b"cardportal/pii/aes-256-gcm"
 _KEY_ID_INFO = b"cardportal/pii/key-id"
 _PREFIX_LEN = len(VERSION) + KEY_ID_BYTES * 4 // 3
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
-_STANDARD = str.maketrans("-_", "+/")
+_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 class InvalidToken(fernet.InvalidToken):
@@ -113,7 +113,9 @@ def decrypt(token: str) -> str:
         raise InvalidToken("Token made under a key that is not in PII_KEYS (dropped before pii_rotate?).")
     body = token[_PREFIX_LEN:]
     try:
-        raw = binascii.a2b_base64((body + "=" * (-len(body) % 4)).translate(_STANDARD), strict_mode=True)
+        raw = binascii.a2b_base64(
+            (body + "=" * (-len(body) % 4)).encode().translate(_STANDARD), strict_mode=True
+        )
         return open_(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None).decode()
     except (binascii.Error, InvalidTag, ValueError):
         raise InvalidToken("Token fails authentication: tampered or truncated.") from None
