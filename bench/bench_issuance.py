@@ -5,7 +5,7 @@
 
 Needs a database whose registry already holds the members (e.g. created from the member bench's
 database: `CREATE DATABASE cp_issuance_bench TEMPLATE cp_bench`, 1.5 million members with real
-Fernet-encrypted ID numbers and phones). Each phase runs in a forked child so its peak memory
+encrypted ID numbers and phones). Each phase runs in a forked child so its peak memory
 (ru_maxrss growth over the child's start) is its own. Prints one line per phase. Celery runs
 eagerly (no REDIS_URL), so a service that enqueues its job after commit includes the job's time.
 """

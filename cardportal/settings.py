@@ -156,8 +156,10 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 
 # --- Personal data (ID numbers, phones) -------------------------------------------------------
-# PII_KEYS: comma-separated Fernet keys; the first encrypts, all decrypt (rotation: put the new key
-# first, run `manage.py pii_rotate`, then drop the old one). PII_HASH_KEY: secret for the keyed hash
+# PII_KEYS: comma-separated keys in Fernet's format (urlsafe base64 of 32 random bytes); the first
+# encrypts, all decrypt. crypto.py derives an AES-256-GCM key and a key id from each (HKDF); Fernet
+# tokens written before that format still decrypt under the same keys. Rotation: put the new key
+# first, run `manage.py pii_rotate`, then drop the old one. PII_HASH_KEY: secret for the keyed hash
 # (HMAC-SHA256) that makes ID numbers and phones unique and searchable without decrypting.
 _DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS1ub3QtZm9yLXByb2QhISE="  # 32 bytes, urlsafe b64
 PII_KEYS = [k.strip() for k in os.environ.get("PII_KEYS", "").split(",") if k.strip()]
