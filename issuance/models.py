@@ -67,6 +67,7 @@ class Card(models.Model):
         on_delete=models.PROTECT,
         related_name="cards",
         help_text=_("最近一次报送银行的批次"),
+        db_index=False,  # card_batch: only cards in a batch are indexed
     )
     applied_at = models.DateTimeField(_("申请时间"), db_index=True)
     issued_at = models.DateTimeField(_("制卡时间"), null=True, blank=True)
@@ -81,6 +82,7 @@ class Card(models.Model):
         verbose_name_plural = _("会员卡")
         indexes = [
             models.Index(fields=["union", "status"], name="card_union_status"),
+            models.Index(fields=["batch"], condition=Q(batch__isnull=False), name="card_batch"),
             # The queue a batch takes from: only applied cards are in it, so moving a card on
             # through the lifecycle writes nothing here.
             models.Index(
@@ -88,7 +90,11 @@ class Card(models.Model):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["number"], name="card_number_unique"),
+            # Partial, as card_batch: a new application has neither a number nor a batch, and
+            # registering 100,000 people need not add 100,000 NULLs to either index.
+            models.UniqueConstraint(
+                fields=["number"], condition=Q(number__isnull=False), name="card_number_unique"
+            ),
             models.UniqueConstraint(
                 fields=["member"],
                 condition=~Q(status__in=["lost", "cancelled"]),
@@ -144,14 +150,32 @@ class Card(models.Model):
 
 
 class CardEvent(models.Model):
-    """One row per transition: who, when, from, to, note."""
+    """One row per transition: who, when, from, to, note.
 
-    card = models.ForeignKey(Card, verbose_name=_("会员卡"), on_delete=models.CASCADE, related_name="events")
+    An append-only log written only by `issuance.lifecycle`, always with card ids it has just
+    locked or inserted. Its two references are not database foreign keys: PostgreSQL checks a
+    foreign key with one trigger call per inserted row at commit, which for a registration or a
+    bank return of 100,000 cards was 0.7 s of the commit (two references × 0.35 s) for rows
+    whose references cannot be wrong. Deleting a card or a user still cascades / nulls through
+    Django (on_delete is Django's, not the database's), and the card_id index stays."""
+
+    card = models.ForeignKey(
+        Card,
+        verbose_name=_("会员卡"),
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_constraint=False,
+    )
     from_status = models.CharField(_("原状态"), max_length=20, blank=True)
     to_status = models.CharField(_("新状态"), max_length=20)
     at = models.DateTimeField(_("时间"), db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("经办人"), null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("经办人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
     )
     note = models.CharField(_("说明"), max_length=300, blank=True)
 

@@ -41,7 +41,6 @@ from .validation import ACCEPT, REJECT, RowResult, validate_rows
 log = logging.getLogger(__name__)
 S = RegistrationSheet.Status
 CHUNK = 5000
-COPY_SLICE = 10_000
 ADVISORY_KEY = 7_300_016  # pg_advisory_xact_lock key for "who claims which person"
 STAGE_COLUMNS = (
     "sheet_id",
@@ -268,12 +267,11 @@ def mark_conflicts(
     """Reject rows whose person is registered or pending elsewhere (`duplicate_existing`).
     `id_hashes`, when given, receives id_number -> keyed hash (staging reuses them)."""
     by_hash: dict[str, list[RowResult]] = {}
-    keyed_hash = crypto.keyed_hash
     hashes = {} if id_hashes is None else id_hashes
-    for result in results:
-        if result.id_number and result.reason != "duplicate_in_sheet":
-            id_hash = hashes[result.id_number] = keyed_hash(result.id_number)
-            by_hash.setdefault(id_hash, []).append(result)
+    checked = [r for r in results if r.id_number and r.reason != "duplicate_in_sheet"]
+    for result, id_hash in zip(checked, crypto.keyed_hash_many([r.id_number for r in checked]), strict=True):
+        hashes[result.id_number] = id_hash
+        by_hash.setdefault(id_hash, []).append(result)
     conflicts = conflicts_for(by_hash, sheet=sheet)
     for id_hash, message in conflicts.items():
         for result in by_hash[id_hash]:
@@ -285,10 +283,18 @@ def build_rows(
     results: list[RowResult], *, sheet_id: int, id_hashes: dict[str, str] | None = None
 ) -> list[tuple]:
     """One tuple per row in STAGE_COLUMNS order, personal data the way the registry stores it
-    (keyed hash, Fernet ciphertext, non-secret parts). Plain tuples, not model instances: 100,000
-    SheetRow objects would cost a few hundred MB."""
-    encrypt, keyed_hash = crypto.encrypt, crypto.keyed_hash
+    (keyed hash, AES-GCM ciphertext, non-secret parts). Plain tuples, not model instances: 100,000
+    SheetRow objects would cost a few hundred MB. The accepted rows' values are encrypted in two
+    batches (`encrypt_many`), not one call per value."""
     id_hashes = id_hashes or {}
+    accepted = [r for r in results if r.outcome == ACCEPT]
+    missing = [r.id_number for r in accepted if r.id_number not in id_hashes]
+    id_hashes = {**id_hashes, **dict(zip(missing, crypto.keyed_hash_many(missing), strict=True))}
+    id_tokens = iter(crypto.encrypt_many([r.id_number for r in accepted]))
+    phones = [r.phone for r in accepted]
+    phone_hashes = iter(crypto.keyed_hash_many(phones))
+    phone_tokens = iter(crypto.encrypt_many(phones))
+    del accepted, phones, missing
     rows = []
     for r in results:
         accepted = r.outcome == ACCEPT
@@ -304,12 +310,12 @@ def build_rows(
                 r.name[:30],
                 r.gender,
                 r.birth_date,
-                (id_hashes.get(number) or keyed_hash(number)) if accepted else "",
-                encrypt(number) if accepted else "",
+                id_hashes[number] if accepted else "",
+                next(id_tokens) if accepted else "",
                 number[:6],
                 number[-4:],
-                keyed_hash(phone) if accepted else "",
-                encrypt(phone) if accepted else "",
+                next(phone_hashes) if accepted else "",
+                next(phone_tokens) if accepted else "",
                 phone[:3],
                 phone[-4:],
                 r.unit,
@@ -330,20 +336,36 @@ def stage_rows(rows: list[tuple]) -> None:
         f"COPY {SheetRow._meta.db_table} ({', '.join(STAGE_COLUMNS)}) "
         "FROM STDIN WITH (FORMAT csv, FORCE_NULL (birth_date))"
     )
-    hardship = len(STAGE_COLUMNS) - 1
-    # In slices: a StringIO holding Chinese text stores 4 bytes a character, so one buffer for
-    # 100,000 rows would be ~250 MB.
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), COPY_SLICE):
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
-            for row in rows[start : start + COPY_SLICE]:
-                values = list(row)
-                values[8] = values[8].isoformat() if values[8] else None  # birth_date (FORCE_NULL)
-                values[hardship] = "t" if values[hardship] else "f"
-                writer.writerow(values)
-            buffer.seek(0)
-            cursor.cursor.copy_expert(sql, buffer)
+        cursor.cursor.copy_expert(sql, _CsvSource(_csv_chunks(rows)))
+
+
+def _csv_chunks(rows: list[tuple], size: int = 2000):
+    """The rows as CSV text, a few thousand at a time: formatted while PostgreSQL works through
+    the previous ones (one COPY, no buffer of the whole sheet: a StringIO of Chinese text holds
+    4 bytes a character, ~250 MB for 100,000 rows)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    for start in range(0, len(rows), size):
+        writer.writerows(
+            # birth_date as ISO text or None (FORCE_NULL), is_hardship as t/f
+            (*row[:8], row[8].isoformat() if row[8] else None, *row[9:18], "t" if row[18] else "f")
+            for row in rows[start : start + size]
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+class _CsvSource:
+    """The file-like object copy_expert reads: each read() hands over the next chunk (psycopg2
+    sends whatever read() returns; an empty string ends the COPY)."""
+
+    def __init__(self, chunks):
+        self._chunks = chunks
+
+    def read(self, _size: int = -1) -> str:
+        return next(self._chunks, "")
 
 
 # --- workflow -----------------------------------------------------------------------------------
