@@ -9,6 +9,7 @@ from cardportal.errors import ApplicationError
 from issuance.lifecycle import (
     TRANSITIONS,
     cards_apply,
+    cards_apply_registered,
     cards_transition,
     recount_union_months,
     stored_union_months,
@@ -156,3 +157,40 @@ def test_counters_equal_a_recount_after_a_mixed_workload(tree):
     assert sum(n for (_, _, metric), n in stored.items() if metric == "issued") == 10
     assert sum(n for (_, m, metric), n in stored.items() if metric == "activated" and m.year == 2016) == 2
     assert not UnionMonthCount.objects.filter(month__year=2017, metric="issued").exists()
+
+
+def test_registration_hook_applies_for_new_members_once_with_events_and_counters(tree, reviewer):
+    # given three new members, one of whom already holds a live card
+    members = [make_member(tree.unit_a1, is_hardship=(n == 0)) for n in range(3)]
+    cards_apply(members=[members[2]])
+    at = timezone.make_aware(datetime(2016, 5, 10, 9))
+    # when registration calls the hook with their ids
+    created = cards_apply_registered(member_ids=[m.pk for m in members], actor=reviewer, at=at)
+    # then the two without a card get one (hardship kept), each with an `applied` event by the
+    # reviewer, and the monthly counter counts them; the third keeps its one live card
+    assert created == 2
+    new = Card.objects.filter(member__in=members[:2]).order_by("member_id")
+    assert [(c.status, c.is_hardship, c.union_id) for c in new] == [
+        (S.APPLIED, True, tree.unit_a1.pk),
+        (S.APPLIED, False, tree.unit_a1.pk),
+    ]
+    assert Card.objects.filter(member=members[2]).count() == 1
+    assert [(e.to_status, e.actor_id) for e in CardEvent.objects.filter(card__in=new)] == [
+        (S.APPLIED, reviewer.pk)
+    ] * 2
+    may = UnionMonthCount.objects.get(union=tree.unit_a1, metric="applied", month=datetime(2016, 5, 1).date())
+    assert may.count == 2
+    # and calling it again (a re-run) creates nothing
+    assert cards_apply_registered(member_ids=[m.pk for m in members], actor=reviewer, at=at) == 0
+    assert recount_union_months() == stored_union_months()
+
+
+def test_card_events_still_go_with_their_card_and_outlive_their_actor(tree, reviewer):
+    # the event log has no database foreign keys; Django's on_delete still applies
+    card = cards_apply(members=[make_member(tree.unit_a1)], actor=reviewer)[0]
+    event = CardEvent.objects.get(card=card)
+    reviewer.delete()
+    event.refresh_from_db()
+    assert event.actor_id is None
+    card.delete()
+    assert not CardEvent.objects.filter(pk=event.pk).exists()
