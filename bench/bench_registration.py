@@ -53,6 +53,12 @@ from members.validation import validate_rows  # noqa: E402
 
 
 def rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM). Not ru_maxrss: Linux carries that across
+    exec, so a phase process reported its parent's peak (the openpyxl run that wrote the sheet)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -172,7 +178,7 @@ def ours(content: bytes, target: Union, rows: int) -> tuple[float, float]:
         f"accepted {sheet.rows_accepted:,} rejected {sheet.rows_rejected:,} skipped {sheet.rows_skipped:,}"
     )
     print("  phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
-    print(f"peak memory (ru_maxrss): {rss_mb():.0f} MB  (before the import: {rss_before:.0f} MB)")
+    print(f"peak memory (VmHWM): {rss_mb():.0f} MB  (before the import: {rss_before:.0f} MB)")
 
     hook_times = timed_hooks()
     started = time.perf_counter()
