@@ -265,13 +265,13 @@ def cards_apply_registered(*, member_ids: list[int], actor=None, at: datetime | 
     Returns how many cards were created. Same rows, events and counters as `cards_apply`, but
     nothing is built in Python: on PostgreSQL one statement reads the members' union and hardship
     flag itself, and the one-live-card index decides who already has a card (ON CONFLICT)."""
+    from members.models import Member
+
     if not member_ids:
         return 0
     at = at or timezone.now()
     actor_id = actor.pk if getattr(actor, "pk", None) else None
     if connection.vendor != "postgresql":
-        from members.models import Member
-
         created = 0
         for start in range(0, len(member_ids), 2000):
             chunk = Member.objects.filter(pk__in=member_ids[start : start + 2000]).only(
@@ -279,8 +279,6 @@ def cards_apply_registered(*, member_ids: list[int], actor=None, at: datetime | 
             )
             created += len(cards_apply(members=chunk.order_by("pk"), actor=actor, at=at))
         return created
-    from members.models import Member
-
     sql = REGISTERED_INSERT.format(
         card=Card._meta.db_table,
         event=CardEvent._meta.db_table,
