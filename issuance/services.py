@@ -24,7 +24,7 @@ from members.models import StaffRole, Union
 from . import layouts
 from .cardnumbers import card_number_error, normalise_card_number
 from .files import mapped_rows, read_table
-from .lifecycle import cards_transition
+from .lifecycle import cards_move, cards_transition
 from .models import (
     ActivationSession,
     BankBatch,
@@ -521,7 +521,7 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
                 )
 
     note = f"回盘文件 {imp.file_name}"
-    issued = cards_transition(
+    issued = cards_move(
         cards=list(to_issue),
         to_status=S.ISSUED,
         actor=imp.created_by,
@@ -529,7 +529,7 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
         updates={i: {"number": n, "bank_reason": ""} for i, n in to_issue.items()},
         strict=False,
     )
-    rejected = cards_transition(
+    rejected = cards_move(
         cards=list(to_reject),
         to_status=S.REJECTED_BY_BANK,
         actor=imp.created_by,
@@ -538,7 +538,8 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
         strict=False,
     )
     counts["issued"], counts["rejected"] = len(issued), len(rejected)
-    _notify_number_changes([c for c in issued if c.replaces_id])
+    replacements = [card_id for card_id, _status, _number, _union, replaces_id, _at in issued if replaces_id]
+    _notify_number_changes(list(Card.objects.filter(pk__in=replacements)) if replacements else [])
 
     for id_hash, (card_id, status, _n, _r) in cards.items():
         if status == S.IN_BATCH and id_hash not in seen_hashes:
