@@ -428,7 +428,6 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
             lists[kind].append({"row": row_no, "id": _mask(id_number), "number": number, "reason": reason})
 
     parsed = []
-    keyed_hash = crypto.keyed_hash
     by_id = defaultdict(list)
     by_number = defaultdict(list)
     for row_no, values in rows:
@@ -441,8 +440,10 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
         )
         status = values.get("status", "").strip()
         ok = status.lower() in success_values if status else bool(number)
-        id_hash = keyed_hash(id_number)
-        parsed.append((row_no, id_number, id_hash, number, ok, values.get("reason", "").strip() or status))
+        parsed.append((row_no, id_number, number, ok, values.get("reason", "").strip() or status))
+    id_hashes = crypto.keyed_hash_many([p[1] for p in parsed])
+    parsed = [(row_no, i, h, n, ok, r) for (row_no, i, n, ok, r), h in zip(parsed, id_hashes, strict=True)]
+    for row_no, _id_number, id_hash, number, ok, _reason in parsed:
         by_id[id_hash].append(row_no)
         if ok and number:
             by_number[number].append(row_no)
@@ -491,7 +492,8 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
                     listed("conflict", row_no, id_number, number, "卡号已被其他会员卡使用")
                 else:
                     to_issue[card_id] = number
-                    listed("issued", row_no, id_number, number, "")
+                    if len(lists["issued"]) < REPORT_LIMIT:
+                        listed("issued", row_no, id_number, number, "")
             elif current_number == number:
                 counts["unchanged"] += 1
             else:
