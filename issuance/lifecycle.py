@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import BooleanField, Count, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -104,10 +104,14 @@ def _copy_into(table: str, columns: list[str], rows) -> None:
     for row in rows:
         line = []
         for v in row:
-            if type(v) is int:
+            kind = type(v)
+            if kind is int:
                 line.append(str(v))
                 continue
-            key = (type(v), v)
+            if kind is str and v.isalnum():  # nothing to escape; card numbers are all distinct
+                line.append(v)
+                continue
+            key = (kind, v)
             text = texts.get(key)
             if text is None:
                 text = texts[key] = _copy_text(v)
@@ -127,20 +131,22 @@ LOCKED = ("id", "status", "number", "union_id", "replaces_id")
 
 def _lock(ids: list[int], stage: str | None) -> list[tuple]:
     """(id, status, number, union_id, replaces_id, stage time) of the cards, locked, ordered by pk."""
-    return list(
-        Card.objects.select_for_update()
-        .filter(pk__in=_id_set(ids))
-        .order_by("pk")
-        .values_list(*LOCKED, stage or "id")
+    return list(_with_ids(ids).select_for_update().order_by("pk").values_list(*LOCKED, stage or "id"))
+
+
+def _with_ids(ids: list[int]) -> QuerySet[Card]:
+    """The cards with these ids. On PostgreSQL the ids are one string parameter, `id = ANY(…)`:
+    Django compiles an IN list of 100,000 placeholders in ~0.5 s and PostgreSQL parses it as
+    slowly, and `IN (SELECT unnest(…))` probed the primary key once per id (0.35 s for 100,000
+    where `= ANY` hashes the array and scans the table in 0.12 s; for a few ids it probes)."""
+    if connection.vendor != "postgresql":
+        return Card.objects.filter(pk__in=ids)
+    wanted = RawSQL(
+        f'"{Card._meta.db_table}"."id" = ANY(string_to_array(%s, \',\')::bigint[])',
+        [",".join(map(str, ids))],
+        output_field=BooleanField(),
     )
-
-
-def _id_set(ids: list[int]):
-    if connection.vendor == "postgresql":
-        # The ids as one string parameter: Django compiles an IN list of 100,000 placeholders in
-        # ~0.5 s and PostgreSQL parses it as slowly; the semi-join is a hash join.
-        return RawSQL("SELECT unnest(string_to_array(%s, ',')::bigint[])", [",".join(map(str, ids))])
-    return ids
+    return Card.objects.filter(wanted)
 
 
 def _write_moves(
@@ -289,7 +295,7 @@ def cards_transition(
     )
     if not moved:
         return []
-    return list(Card.objects.filter(pk__in=_id_set([row[0] for row in moved])).order_by("pk"))
+    return list(_with_ids([row[0] for row in moved]).order_by("pk"))
 
 
 @transaction.atomic
