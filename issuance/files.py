@@ -8,6 +8,8 @@ from cardportal.errors import ApplicationError
 
 
 def _cell(value) -> str:
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

@@ -24,7 +24,7 @@ from members.models import StaffRole, Union
 from . import layouts
 from .cardnumbers import card_number_error, normalise_card_number
 from .files import mapped_rows, read_table
-from .lifecycle import cards_transition
+from .lifecycle import cards_move, cards_transition
 from .models import (
     ActivationSession,
     BankBatch,
@@ -428,7 +428,6 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
             lists[kind].append({"row": row_no, "id": _mask(id_number), "number": number, "reason": reason})
 
     parsed = []
-    keyed_hash = crypto.keyed_hash
     by_id = defaultdict(list)
     by_number = defaultdict(list)
     for row_no, values in rows:
@@ -441,8 +440,10 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
         )
         status = values.get("status", "").strip()
         ok = status.lower() in success_values if status else bool(number)
-        id_hash = keyed_hash(id_number)
-        parsed.append((row_no, id_number, id_hash, number, ok, values.get("reason", "").strip() or status))
+        parsed.append((row_no, id_number, number, ok, values.get("reason", "").strip() or status))
+    id_hashes = crypto.keyed_hash_many([p[1] for p in parsed])
+    parsed = [(row_no, i, h, n, ok, r) for (row_no, i, n, ok, r), h in zip(parsed, id_hashes, strict=True)]
+    for row_no, _id_number, id_hash, number, ok, _reason in parsed:
         by_id[id_hash].append(row_no)
         if ok and number:
             by_number[number].append(row_no)
@@ -491,7 +492,8 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
                     listed("conflict", row_no, id_number, number, "卡号已被其他会员卡使用")
                 else:
                     to_issue[card_id] = number
-                    listed("issued", row_no, id_number, number, "")
+                    if len(lists["issued"]) < REPORT_LIMIT:
+                        listed("issued", row_no, id_number, number, "")
             elif current_number == number:
                 counts["unchanged"] += 1
             else:
@@ -521,7 +523,7 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
                 )
 
     note = f"回盘文件 {imp.file_name}"
-    issued = cards_transition(
+    issued = cards_move(
         cards=list(to_issue),
         to_status=S.ISSUED,
         actor=imp.created_by,
@@ -529,7 +531,7 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
         updates={i: {"number": n, "bank_reason": ""} for i, n in to_issue.items()},
         strict=False,
     )
-    rejected = cards_transition(
+    rejected = cards_move(
         cards=list(to_reject),
         to_status=S.REJECTED_BY_BANK,
         actor=imp.created_by,
@@ -538,7 +540,8 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
         strict=False,
     )
     counts["issued"], counts["rejected"] = len(issued), len(rejected)
-    _notify_number_changes([c for c in issued if c.replaces_id])
+    replacements = [card_id for card_id, _status, _number, _union, replaces_id, _at in issued if replaces_id]
+    _notify_number_changes(list(Card.objects.filter(pk__in=replacements)) if replacements else [])
 
     for id_hash, (card_id, status, _n, _r) in cards.items():
         if status == S.IN_BATCH and id_hash not in seen_hashes:

@@ -67,6 +67,37 @@ def test_non_strict_transition_moves_only_the_cards_that_may_move(tree):
     assert issued.status == S.ISSUED
 
 
+def test_cards_with_different_fields_to_set_move_together_and_come_back_as_moved(tree):
+    # given two cards in a batch, one refused before, and numbers for both but a reason for one
+    first = make_card(tree.unit_a1, status=S.IN_BATCH)
+    second = make_card(tree.unit_a1, status=S.IN_BATCH)
+    Card.objects.filter(pk=second.pk).update(bank_reason="证件过期")
+    at = timezone.make_aware(datetime(2016, 5, 3, 10))
+    numbers = {first.pk: card_number(), second.pk: card_number()}
+    # when both are issued in one call
+    moved = cards_transition(
+        cards=[second.pk, first.pk],
+        to_status=S.ISSUED,
+        at=at,
+        updates={
+            first.pk: {"number": numbers[first.pk]},
+            second.pk: {"number": numbers[second.pk], "bank_reason": ""},
+        },
+    )
+    # then the returned cards are as stored, in pk order, each with its own values and one event
+    assert [(c.pk, c.status, c.number, c.issued_at) for c in moved] == [
+        (c.pk, S.ISSUED, numbers[c.pk], at) for c in sorted([first, second], key=lambda c: c.pk)
+    ]
+    assert dict(Card.objects.values_list("id", "bank_reason")) == {first.pk: "", second.pk: ""}
+    assert sorted(
+        CardEvent.objects.filter(to_status=S.ISSUED).values_list("card_id", "from_status", "at")
+    ) == [
+        (first.pk, S.IN_BATCH, at),
+        (second.pk, S.IN_BATCH, at),
+    ]
+    assert stored_union_months() == recount_union_months()
+
+
 def test_distributing_a_card_never_received_is_refused_for_the_whole_call(tree):
     received = make_card(tree.unit_a1, status=S.RECEIVED)
     issued = make_card(tree.unit_a1, status=S.ISSUED)
