@@ -23,7 +23,7 @@ MIN_AGE, MAX_AGE = 16, 80
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 _SCIENTIFIC = re.compile(r"^[0-9.]+[eE][+-]?\d+$")
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
-_PLAIN = re.compile(r"[0-9]{17}[0-9X]")  # already in normal form: ASCII, no spaces (fullmatch)
+PLAIN = re.compile(r"[0-9]{17}[0-9X]")  # already in normal form: ASCII, no spaces (fullmatch)
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,17 @@ class IdCheck:
         return self.reason in ("ok", "ok_normalised")
 
 
+_ASCII_ZEROS = ord("0") * sum(WEIGHTS)  # the weighted sum of seventeen "0" characters' codes
+
+
 def check_digit(first17: str) -> str:
-    total = sum(map(mul, map(int, first17), WEIGHTS))  # 17 digits (checked by the caller's shape)
+    """The ISO 7064 MOD 11-2 check character of 17 digits (checked by the caller's shape). ASCII
+    digits, the usual case, are weighted as their byte codes (no int() per digit: a third of the
+    row rules' time at 100,000 rows); other Unicode digits that the shape admits, through int()."""
+    if first17.isascii():
+        total = sum(map(mul, first17.encode(), WEIGHTS)) - _ASCII_ZEROS
+    else:
+        total = sum(map(mul, map(int, first17), WEIGHTS))
     return CHECK_CHARS[total % 11]
 
 
@@ -72,7 +81,7 @@ def check_id_number(raw, *, today: date) -> IdCheck:  # noqa: C901 - one rule pe
             "id_excel_damaged",
             "身份证号被 Excel 存成了数字，末几位已丢失；请把该列设为“文本”格式后重新填写",
         )
-    if type(raw) is str and _PLAIN.fullmatch(raw):
+    if type(raw) is str and PLAIN.fullmatch(raw):
         text = value = raw  # the common case: typed as text in normal form, nothing to normalise
     else:
         text = "" if raw is None else str(raw)

@@ -12,9 +12,18 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from operator import mul
 
-from .idcard import CHECK_CHARS, MAX_AGE, MIN_AGE, PROVINCE_CODES, WEIGHTS, age_on, check_id_number, gender_of
+from .idcard import (
+    MAX_AGE,
+    MIN_AGE,
+    PLAIN,
+    PROVINCE_CODES,
+    age_on,
+    birth_date_of,
+    check_digit,
+    check_id_number,
+    gender_of,
+)
 from .phones import MOBILE as _MOBILE
 from .phones import is_mobile, normalise_phone
 from .sheets import SheetData
@@ -176,9 +185,7 @@ def _is_plain_unit(text: str) -> bool:
     )
 
 
-_ID_PLAIN = re.compile(r"[0-9]{17}[0-9X]")
 _PROVINCES = frozenset(str(code) for code in PROVINCE_CODES)
-_DIGITS_BIAS = 48 * sum(WEIGHTS)  # the weighted sum of the ASCII codes minus that of "0"s
 
 
 def plain_accept(row: int, raw: tuple, today: date) -> RowResult | None:
@@ -189,7 +196,7 @@ def plain_accept(row: int, raw: tuple, today: date) -> RowResult | None:
     raw_id, raw_name, raw_gender, raw_phone, raw_unit, raw_hardship = raw
     if not (
         type(raw_id) is str
-        and _ID_PLAIN.fullmatch(raw_id)
+        and PLAIN.fullmatch(raw_id)
         and raw_id[:2] in _PROVINCES
         and type(raw_name) is str
         and _NAME_FAST.fullmatch(raw_name)
@@ -201,16 +208,15 @@ def plain_accept(row: int, raw: tuple, today: date) -> RowResult | None:
         and (not raw_gender or raw_gender in GENDERS)
     ):
         return None
-    digits = raw_id.encode()
-    if CHECK_CHARS[(sum(map(mul, digits[:17], WEIGHTS)) - _DIGITS_BIAS) % 11] != raw_id[17]:
+    if check_digit(raw_id[:17]) != raw_id[17]:
         return None
     try:
-        birth = date(int(raw_id[6:10]), int(raw_id[10:12]), int(raw_id[12:14]))
+        birth = birth_date_of(raw_id)
     except ValueError:
         return None
     if birth > today or not MIN_AGE <= age_on(birth, today) <= MAX_AGE:
         return None
-    derived = "M" if digits[16] % 2 else "F"
+    derived = gender_of(raw_id)
     if raw_gender:
         if GENDERS[raw_gender] != derived:
             return None

@@ -75,3 +75,12 @@ def test_check_digit_and_gender_parity():
     assert check_digit("11010519491231002") == "X"
     assert gender_of("11010519491231002X") == "F"  # 17th digit 2: even
     assert gender_of(make_id_number("130902", date(1990, 5, 5), 13, male=True)) == "M"
+
+
+def test_check_digit_of_ascii_and_other_unicode_digits_agree():
+    # GB 11643-1999's example number; the same digits written in Arabic-Indic numerals (which
+    # `\d` admits) take the int() path and must give the same check character
+    arabic_indic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    for first17 in ("11010519491231002", "13090219850304123", "65010119990101999"):
+        assert check_digit(first17.translate(arabic_indic)) == check_digit(first17)
+    assert check_digit("11010519491231002") == "X"
