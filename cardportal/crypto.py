@@ -135,7 +135,7 @@ def rotate(token: str) -> str:
 
 
 def keyed_hash(value: str) -> str:
-    return hmac.digest(settings.PII_HASH_KEY.encode(), value.encode(), "sha256")[:16].hex()
+    return keyed_hash_many([value])[0]
 
 
 def keyed_hash_many(values: list[str]) -> list[str]:

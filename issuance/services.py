@@ -492,8 +492,7 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
                     listed("conflict", row_no, id_number, number, "卡号已被其他会员卡使用")
                 else:
                     to_issue[card_id] = number
-                    if len(lists["issued"]) < REPORT_LIMIT:
-                        listed("issued", row_no, id_number, number, "")
+                    listed("issued", row_no, id_number, number, "")
             elif current_number == number:
                 counts["unchanged"] += 1
             else:
