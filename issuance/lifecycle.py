@@ -345,84 +345,69 @@ def cards_apply_registered(*, member_ids: list[int], actor=None, at: datetime | 
             )
             created += len(cards_apply(members=chunk.order_by("pk"), actor=actor, at=at))
         return created
-    sql = REGISTERED_INSERT.format(
-        card=Card._meta.db_table,
-        event=CardEvent._meta.db_table,
-        member=Member._meta.db_table,
-        live="NOT (status IN ({}))".format(", ".join(f"'{status}'" for status in Card.DEAD)),
+    source = (
+        f"(SELECT m.id, m.union_id, m.is_hardship, m.id FROM {Member._meta.db_table} m "
+        "WHERE m.id = ANY(%(ids)s::bigint[]))"
     )
-    params = {"status": S.APPLIED, "at": at, "now": timezone.now(), "ids": member_ids, "actor": actor_id}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        per_union = cursor.fetchall()
+    rows = _insert_applied(source, {"ids": member_ids}, at=at, now=timezone.now(), actor_id=actor_id, note="")
     month = month_of(at)
-    bump_counts(Counter({(union_id, month, "applied"): n for union_id, n in per_union}))
-    return sum(n for _union, n in per_union)
+    bump_counts(Counter((union_id, month, "applied") for _pk, _member_id, union_id in rows))
+    return len(rows)
 
 
-# ON CONFLICT names the partial one-live-card index by its column and predicate (DEAD statuses
-# written out: an index predicate cannot be a parameter), so a member who already holds a live
-# card is skipped by the index itself, also when two registrations race.
-REGISTERED_INSERT = """
-WITH new AS (
-    INSERT INTO {card} (member_id, union_id, is_hardship, status, bank_reason, applied_at, updated_at)
-    SELECT m.id, m.union_id, m.is_hardship, %(status)s, '', %(at)s, %(now)s
-    FROM {member} m WHERE m.id = ANY(%(ids)s::bigint[])
-    ORDER BY m.id
-    ON CONFLICT (member_id) WHERE {live} DO NOTHING
-    RETURNING id, union_id
-), events AS (
-    INSERT INTO {event} (card_id, from_status, to_status, at, actor_id, note)
-    SELECT id, '', %(status)s, %(at)s, %(actor)s, '' FROM new ORDER BY id
-)
-SELECT union_id, count(*) FROM new GROUP BY union_id
-"""
-
-
+# Every applied card is inserted by this one statement, from rows (member_id, union_id,
+# is_hardship, n) that the caller's {source} gives, in the order of n. ON CONFLICT names the
+# partial one-live-card index by its column and predicate (the DEAD statuses written out: an
+# index predicate cannot be a parameter), so a member who already holds a live card is skipped by
+# the index itself, also when two applications race. The events are inserted from its RETURNING
+# rows in the same statement.
 APPLY_INSERT = """
 WITH new AS (
     INSERT INTO {card} (member_id, union_id, is_hardship, status, bank_reason, applied_at, updated_at)
     SELECT t.member_id, t.union_id, t.is_hardship, %(status)s, '', %(at)s, %(now)s
-    FROM unnest(%(members)s::bigint[], %(unions)s::bigint[], %(hardship)s::boolean[])
-        WITH ORDINALITY AS t(member_id, union_id, is_hardship, n)
-    WHERE NOT EXISTS (
-        SELECT 1 FROM {card} c WHERE c.member_id = t.member_id AND c.status NOT IN %(dead)s
-    )
+    FROM {source} AS t(member_id, union_id, is_hardship, n)
     ORDER BY t.n
-    RETURNING id, member_id
+    ON CONFLICT (member_id) WHERE {live} DO NOTHING
+    RETURNING id, member_id, union_id
 ), events AS (
     INSERT INTO {event} (card_id, from_status, to_status, at, actor_id, note)
     SELECT id, '', %(status)s, %(at)s, %(actor)s, %(note)s FROM new ORDER BY id
 )
-SELECT id, member_id FROM new
+SELECT id, member_id, union_id FROM new
 """
+LIVE = "NOT (status IN ({}))".format(", ".join(f"'{status}'" for status in Card.DEAD))
+
+
+def _insert_applied(
+    source: str, params: dict, *, at: datetime, now: datetime, actor_id, note: str
+) -> list[tuple]:
+    """PostgreSQL: insert the applied cards of `source`'s rows; (card id, member id, union id) of
+    each new card. updated_at is `now`, as auto_now stamps it in bulk_create."""
+    sql = APPLY_INSERT.format(
+        card=Card._meta.db_table, event=CardEvent._meta.db_table, source=source, live=LIVE
+    )
+    params = {**params, "status": S.APPLIED, "at": at, "now": now, "actor": actor_id, "note": note}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _insert_applied_cards(members: list, *, at: datetime, actor_id, note: str) -> list[Card]:
     """PostgreSQL: the cards of 100,000 members and their `applied` events in one statement
-    (INSERT … SELECT from three arrays, the live-card check inside it: NOT EXISTS on the
-    one-live-card index; the events inserted from its RETURNING rows), ids back in the members'
-    order. bulk_create sends 50 statements of 2,000 rows with every value as a parameter and
-    builds each instance's insert, then the events went by COPY; this sends three arrays. Same
-    rows as the SQLite path (updated_at is stamped now, as auto_now does in bulk_create)."""
+    (`APPLY_INSERT` from three arrays), ids back in the members' order. bulk_create sends 50
+    statements of 2,000 rows with every value as a parameter and builds each instance's insert,
+    then the events went by COPY; this sends three arrays. Same rows as the SQLite path."""
     if not members:
         return []
-    sql = APPLY_INSERT.format(card=Card._meta.db_table, event=CardEvent._meta.db_table)
-    now = timezone.now()
-    params = {
-        "status": S.APPLIED,
-        "at": at,
-        "now": now,
+    source = "unnest(%(members)s::bigint[], %(unions)s::bigint[], %(hardship)s::boolean[]) WITH ORDINALITY"
+    arrays = {
         "members": [m.pk for m in members],
         "unions": [m.union_id for m in members],
         "hardship": [bool(m.is_hardship) for m in members],
-        "dead": tuple(Card.DEAD),
-        "actor": actor_id,
-        "note": note,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        card_of = dict((member_id, pk) for pk, member_id in cursor.fetchall())
+    now = timezone.now()
+    rows = _insert_applied(source, arrays, at=at, now=now, actor_id=actor_id, note=note)
+    card_of = {member_id: pk for pk, member_id, _union in rows}
     # Instances the way a query loads them (positional values: half the time of keyword
     # arguments, which is a second per 100,000 cards), each with its member cached as bulk_create's were.
     names = [f.attname for f in Card._meta.concrete_fields]
