@@ -367,32 +367,32 @@ def notice_ack(request, pk):
 
 
 # --- one card: loss and cancellation ----------------------------------------------------------
-@login_required
-@require_POST
-def card_lost(request, pk):
+def _card_action(request, pk, action, done: str):
+    """Apply `action(card=, note=, actor=)` to a card the user may see, from the reason form, and
+    go back to the member's page with the outcome as a message."""
     card = selectors.card_get_for_user(user=request.user, pk=pk)
     form = ReasonForm(request.POST)
     form.is_valid()
     try:
-        services.card_report_lost(card=card, note=form.cleaned_data.get("note", ""), actor=request.user)
-        messages.success(request, "已挂失，补卡申请已生成，将随下一银行批次办理")
+        action(card=card, note=form.cleaned_data.get("note", ""), actor=request.user)
+        messages.success(request, done)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect(card.member)
+
+
+@login_required
+@require_POST
+def card_lost(request, pk):
+    return _card_action(
+        request, pk, services.card_report_lost, "已挂失，补卡申请已生成，将随下一银行批次办理"
+    )
 
 
 @login_required
 @require_POST
 def card_cancel(request, pk):
-    card = selectors.card_get_for_user(user=request.user, pk=pk)
-    form = ReasonForm(request.POST)
-    form.is_valid()
-    try:
-        services.card_cancel(card=card, note=form.cleaned_data.get("note", ""), actor=request.user)
-        messages.success(request, "卡片已注销")
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    return redirect(card.member)
+    return _card_action(request, pk, services.card_cancel, "卡片已注销")
 
 
 # --- waves and progress -----------------------------------------------------------------------
