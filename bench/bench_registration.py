@@ -4,7 +4,7 @@
         python bench/bench_registration.py [--rows 100000] [--registry 1000000] [--skip-import-export]
 
 Prints: the time to read + validate + dedup + stage (the clerk's wait), rows/s, the process's
-peak memory (ru_maxrss) during it, the time to register (members + the issuance hook's card
+peak memory (VmHWM) during it, the time to register (members + the issuance hook's card
 applications), then the same sheet through django-import-export (tuned: bulk inserts, no diff, no
 per-row lookups) into the same table, and the ratio. Needs PostgreSQL and `pip install
 django-import-export` (the `bench` extra). Run `manage.py migrate` on the database first.
