@@ -185,9 +185,6 @@ def _is_plain_unit(text: str) -> bool:
     )
 
 
-_PROVINCES = frozenset(str(code) for code in PROVINCE_CODES)
-
-
 def plain_accept(row: int, raw: tuple, today: date) -> RowResult | None:
     """The common row, typed in normal form and valid, accepted in one pass; None for any other
     row, which `validate_row` then judges. The general rules give such a row the same result
@@ -197,7 +194,7 @@ def plain_accept(row: int, raw: tuple, today: date) -> RowResult | None:
     if not (
         type(raw_id) is str
         and PLAIN.fullmatch(raw_id)
-        and raw_id[:2] in _PROVINCES
+        and int(raw_id[:2]) in PROVINCE_CODES
         and type(raw_name) is str
         and _NAME_FAST.fullmatch(raw_name)
         and type(raw_phone) is str
