@@ -1,5 +1,7 @@
 import os
 import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,73 @@ CHROMIUM = "/usr/bin/chromium"
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+# --- live server isolation --------------------------------------------------------------------
+# Django's docs warn that with an in-memory SQLite test database the live server's request threads
+# and the test thread share ONE connection, and simultaneous queries through it "may sometimes
+# randomly cause the tests to fail". That is what broke the first run on a fresh clone: a request
+# still being served while the test's teardown flushed the database (FOREIGN KEY constraint failed,
+# the flush rolled back, every later browser test hit UNIQUE members_union.path). Two fixes:
+# the SQLite test database is a file, so every thread has its own connection and SQLite's locks
+# serialise them; and a browser test's teardown waits until the live server has answered every
+# request it received before the database is flushed.
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        # in memory-backed /dev/shm where there is one: a file on disk costs an fsync per commit
+        folder = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+        name = folder / f"cardportal-test-{os.getpid()}.sqlite3"
+        db.setdefault("TEST", {})["NAME"] = str(name)
+
+
+class _InFlight:
+    """Counts the live server's requests that have started and not yet finished."""
+
+    def __init__(self):
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def wrap(self, application):
+        def tracked(environ, start_response):
+            with self.changed:
+                self.count += 1
+            result = None
+            try:
+                result = application(environ, start_response)
+                yield from result
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+                with self.changed:
+                    self.count -= 1
+                    self.changed.notify_all()
+
+        return tracked
+
+    def wait_idle(self, timeout: float = 30) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.count == 0, timeout=timeout)
+
+
+LIVE_REQUESTS = _InFlight()
+
+
+def _install_request_tracking() -> None:
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class TrackedServer(ThreadedWSGIServer):
+        def set_app(self, application):
+            super().set_app(LIVE_REQUESTS.wrap(application))
+
+    LiveServerThread.server_class = TrackedServer
+
+
+_install_request_tracking()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -87,6 +156,9 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    # before the database is flushed (transactional_db is set up before this fixture, so it is
+    # torn down after it): no request of this test may still be writing
+    assert LIVE_REQUESTS.wait_idle(), "the live server is still answering a request of this test"
 
 
 @pytest.fixture
