@@ -28,6 +28,7 @@ django.setup()
 from cryptography.fernet import Fernet, MultiFernet  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from bench.common import SMOKE_HELP, smoke_requested  # noqa: E402
 from cardportal import crypto  # noqa: E402
 from members.idcard import make_id_number  # noqa: E402
 
@@ -55,7 +56,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--values", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if smoke_requested(args):
+        args.values, args.repeat = 200, 1
     values = sample(args.values)
     legacy = MultiFernet([Fernet(k.encode()) for k in settings.PII_KEYS])  # what encrypt() was
     encrypt, decrypt = crypto.encrypt, crypto.decrypt

@@ -24,10 +24,26 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cardportal.settings")
 os.environ.setdefault("DEBUG", "1")
 os.environ.pop("REDIS_URL", None)
 
+from bench.common import SMOKE_HELP, smoke_requested  # noqa: E402
 
-def _setup():
+SMOKE_CARDS = 500
+
+
+def _setup(*, smoke: bool):
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database holding the members (see the docstring).")
+    if smoke:  # a fresh database: make it, migrate it, and give it a small registry
+        from bench.bench_members import load_members
+        from bench.common import setup_django
+
+        setup_django()
+        load_members(SMOKE_CARDS * 2)
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.get_or_create(
+            username="bench-admin", defaults={"is_superuser": True, "is_staff": True}
+        )
+        return
     import django
 
     django.setup()
@@ -166,8 +182,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cards", type=int, default=100_000)
     parser.add_argument("--batch", type=int, help="reuse this batch instead of building a new one")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
-    _setup()
+    smoke = smoke_requested(args)
+    if smoke:
+        args.cards = SMOKE_CARDS
+    _setup(smoke=smoke)
     from members.models import Member
 
     print(f"members in the registry: {Member.objects.count():,}")

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import SMOKE_HELP, smoke_requested, timed  # noqa: E402
 from bench.common import copy_rows as copy  # noqa: E402
 from bench.common import setup_django as setup  # noqa: E402
-from bench.common import timed  # noqa: E402
 
 SH = ZoneInfo("Asia/Shanghai")
 SNAPSHOT = datetime(2018, 12, 31, 23, 0, tzinfo=SH)
@@ -120,7 +120,7 @@ def load(total: int) -> None:
             members, cards = [], []
             for i in range(n_members):
                 member_id += 1
-                h = hashlib.sha256(f"bench-member-{member_id}".encode()).hexdigest()
+                h = hashlib.sha256(f"bench-member-{member_id}".encode()).hexdigest()[:32]
                 unit = units[rng.randrange(len(units))]
                 hardship = rng.random() < 0.04
                 members.append(
@@ -217,7 +217,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=1_500_000)
     parser.add_argument("--month", default="2018-06")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if smoke_requested(args):
+        args.members = 3_000
     setup()
     load(args.members)
 
@@ -299,7 +302,7 @@ def main() -> None:
         print(f"{name:<42} {r['min_ms']:>7.1f}ms {r['median_ms']:>7.1f}ms")
     print(f"{'cards_transition, 1,000 cards → activated':<42} {write_ms:>7.1f}ms (once)")
     print(f"{'rebuild_union_months (with roll-up triggers)':<42} {rebuild_s:>7.1f}s  (once)")
-    assessment, _ = selectors.annual_assessment(user=user, year=2017, service_items={})
+    assessment = selectors.annual_assessment(user=user, year=2017, service_items={})
     vetoed = sum(r.vetoed for r in assessment)
     print(
         f"\n2017 assessment: {len(assessment)} counties, {vetoed} vetoed; first: {assessment[0].facts.name}"

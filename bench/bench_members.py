@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import copy_rows, setup_django, timed  # noqa: E402
+from bench.common import SMOKE_HELP, copy_rows, setup_django, smoke_requested, timed  # noqa: E402
 
 
 def load_members(total: int) -> None:
@@ -122,7 +122,10 @@ def load_members(total: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=1_500_000)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if smoke_requested(args):
+        args.members = 2_000
     setup_django()
 
     from django.test import Client

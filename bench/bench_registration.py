@@ -36,6 +36,7 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.common import SMOKE_HELP, smoke_requested  # noqa: E402
 from bench.sheetgen import xlsx_bytes  # noqa: E402
 from cardportal import crypto  # noqa: E402
 from cardportal.registry import registry  # noqa: E402
@@ -298,7 +299,10 @@ def main() -> None:
     parser.add_argument("--skip-import-export", action="store_true")
     parser.add_argument("--phase", choices=["ours", "import_export"])
     parser.add_argument("--file")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if smoke_requested(args) and not args.phase:
+        args.rows, args.registry = 300, 1_000
     if connection.vendor != "postgresql":
         sys.exit("the benchmark runs on PostgreSQL: set DATABASE_URL")
     filler, target = unions()

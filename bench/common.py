@@ -39,8 +39,20 @@ def _ensure_database() -> None:
     conn.close()
 
 
+SMOKE_HELP = "tiny sizes and one repetition: proves the benchmark still runs (CI), prints no real figures"
+
+
+def smoke_requested(args) -> bool:
+    """Every benchmark takes --smoke; under it, timings repeat once (their figures mean nothing)."""
+    if getattr(args, "smoke", False):
+        os.environ["BENCH_SMOKE"] = "1"
+    return os.environ.get("BENCH_SMOKE") == "1"
+
+
 def timed(fn, *, repeat: int = 7) -> dict:
     """Run fn `repeat` times after one warm-up; return min/median in ms."""
+    if os.environ.get("BENCH_SMOKE") == "1":
+        repeat = 1
     fn()
     samples = []
     for _ in range(repeat):
