@@ -51,10 +51,6 @@ def month_of(at: datetime) -> date:
     return timezone.localtime(at).date().replace(day=1)
 
 
-def can_transition(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
-
-
 def refusal_message(number: str | None, status: str, to_status: str) -> str:
     return (
         f"卡片（{number or '未制卡'}）当前状态为“{STATUS_LABELS[status]}”，"

@@ -119,11 +119,6 @@ def check_id_number(raw, *, today: date) -> IdCheck:  # noqa: C901 - one rule pe
     return IdCheck(value, reason, birth=birth)
 
 
-def is_valid_id_number(value: str, *, today: date) -> bool:
-    result = check_id_number(value, today=today)
-    return result.ok and result.value == value
-
-
 def make_id_number(region: str, birth: date, sequence: int, *, male: bool) -> str:
     """A valid number for demo data and tests: region (6 digits), birth date, 3-digit sequence."""
     seq = sequence % 1000

@@ -131,13 +131,6 @@ def member_set_status(*, member: Member, status: str, actor, note: str = "") -> 
     return member
 
 
-def union_create(*, code: str, name: str, level: str, parent: Union | None = None, **extra) -> Union:
-    union = Union(code=code, name=name, level=level, parent=parent, **extra)
-    union.full_clean()
-    union.save()
-    return union
-
-
 def staff_create(*, username: str, password: str, role: str, union: Union, **user_fields):
     from django.contrib.auth import get_user_model
 
