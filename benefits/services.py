@@ -215,12 +215,12 @@ def disbursement_confirm_refusal(disbursement: Disbursement, actor) -> str:
     nor approved the batch (a third person)."""
     if disbursement.state not in (S.EXPORTED, S.CLOSED):
         return "批次尚未生成银行文件，不能导入回盘"
-    if not _has_role(actor, CONFIRM_ROLES) or not _visible(actor, disbursement.union):
-        return "只有银行经办员或上级工会审核人员可以导入银行回盘"
     if _is_preparer(disbursement, actor):
         return "经办人不能确认自己编制的批次的发放结果，须由第三人导入银行回盘"
     if disbursement.approved_by_id is not None and disbursement.approved_by_id == actor.pk:
         return "审批人不能确认自己审批的批次的发放结果，须由第三人导入银行回盘"
+    if not _has_role(actor, CONFIRM_ROLES) or not _visible(actor, disbursement.union):
+        return "只有银行经办员或上级工会审核人员可以导入银行回盘"
     return ""
 
 
@@ -388,7 +388,11 @@ def disbursement_add_entries(
         actor=actor,
         verb="disbursement.lines_added",
         target=disbursement,
-        data={"source": source, "count": len(lines), "amount": str(sum(ln.amount for ln in lines))},
+        data={
+            "source": source,
+            "count": len(lines),
+            "amount": _money(sum((ln.amount for ln in lines), Decimal("0"))),
+        },
     )
     return len(lines)
 
