@@ -441,3 +441,21 @@ def test_the_database_refuses_an_approver_who_is_the_preparer(tree, clerk):
         Disbursement.objects.filter(pk=batch.pk).update(approved_by=clerk)
     with pytest.raises(IntegrityError), transaction.atomic():
         Disbursement.objects.filter(pk=batch.pk).update(state="approved")  # no approval time
+
+
+def test_a_queued_export_of_a_batch_not_exporting_writes_nothing(tree, clerk):
+    """A job queued before the four-eyes migration, for a batch now waiting for approval."""
+    from benefits.services import disbursement_write_payment_file
+
+    (member,) = holders(tree.unit_a1, 1)
+    batch = disbursement_create(name="送温暖", kind="warmth", union=tree.unit_a1, actor=clerk)
+    disbursement_add_entries(
+        disbursement=batch,
+        entries=[Entry(member=member, amount=Decimal("500"), where="x")],
+        actor=clerk,
+        source="t",
+    )
+    disbursement_submit(disbursement=batch, actor=clerk)
+    before = snapshot(batch)
+    disbursement_write_payment_file(batch.pk)
+    assert snapshot(batch) == before
