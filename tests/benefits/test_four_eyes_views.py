@@ -125,3 +125,10 @@ def test_list_page_offers_the_form_only_to_preparing_roles(client, tree, clerk, 
     assert Disbursement.objects.count() == 0
     client.force_login(clerk)
     assert "新建批次" in client.get("/benefits/disbursements/").content.decode()
+
+
+def test_the_dashboard_counts_batches_awaiting_approval(client, tree, batch, clerk, reviewer):
+    disbursement_submit(disbursement=batch, actor=clerk)
+    client.force_login(reviewer)
+    body = client.get("/").content.decode()
+    assert '<div class="stat">1</div><div class="stat-label">待审批发放批次</div>' in body
