@@ -204,7 +204,7 @@ def disbursement_export_refusal(disbursement: Disbursement, actor) -> str:
     if disbursement.state in (S.DRAFT, S.SUBMITTED):
         return "批次须经审批后才能生成银行代发文件"
     if disbursement.state != S.APPROVED:
-        return "银行代发文件已生成"
+        return "正在生成银行代发文件" if disbursement.state == S.EXPORTING else "银行代发文件已生成"
     if not _has_role(actor, PREPARE_ROLES) or not _visible(actor, disbursement.union):
         return "您的角色不能生成银行代发文件"
     return ""
