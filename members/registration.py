@@ -418,7 +418,7 @@ def sheet_submit(*, sheet: RegistrationSheet, actor) -> int:
     transaction. Rows whose person was registered or submitted elsewhere since the import are
     rejected now. Returns the number of rows submitted."""
     _claim_lock()
-    sheet = RegistrationSheet.objects.select_for_update(of=("self",)).select_related("union").get(pk=sheet.pk)
+    sheet = RegistrationSheet.objects.select_for_update().select_related("union").get(pk=sheet.pk)
     if sheet.status != S.VALIDATED:
         raise ApplicationError("只有校验完成、尚未提交的登记表才能提交", code="invalid_status")
     _recheck_conflicts(sheet)
