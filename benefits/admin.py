@@ -72,6 +72,13 @@ class BenefitProgrammeAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "金额上限（发放批次的四眼审批规则）",
+            {
+                "fields": [("max_per_member", "max_per_batch")],
+                "description": "留空：每人上限取最高金额档次，每批上限取发放类别的默认值（见 benefits/limits.py）。",
+            },
+        ),
     ]
 
 
@@ -127,9 +134,19 @@ class LineInline(PortalInline, admin.TabularInline):
 
 @admin.register(Disbursement)
 class DisbursementAdmin(ReadOnlyAdmin):
-    list_display = ["name", "kind", "union", "programme", "state", "job_status", "created_at"]
+    list_display = [
+        "name",
+        "kind",
+        "union",
+        "programme",
+        "state",
+        "created_by",
+        "approved_by",
+        "approved_total",
+        "created_at",
+    ]
     list_filter = ["kind", "state"]
     search_fields = ["name"]
-    list_select_related = ["union", "programme"]
+    list_select_related = ["union", "programme", "created_by", "approved_by"]
     exclude = ["payment_file"]
     inlines = [LineInline]

@@ -6,10 +6,19 @@ class BenefitsConfig(AppConfig):
     verbose_name = "普惠服务"
 
     def ready(self) -> None:
+        from cardportal.audit import register_verbs
         from cardportal.registry import NavItem, Panel, registry
 
         from .panels import benefits_overview, member_benefits
 
+        register_verbs(
+            {
+                "disbursement.submitted": "提交发放批次审批",
+                "disbursement.approved": "审批通过发放批次",
+                "disbursement.returned": "退回发放批次",
+                "disbursement.export_refused": "生成发放文件被拒（退回草稿）",
+            }
+        )
         registry.add_nav(NavItem("普惠服务", "benefits:programme_list", order=70))
         registry.add_nav(NavItem("帮扶资金", "benefits:disbursement_list", order=72))
         registry.add_dashboard(Panel("benefits/_panel_overview.html", benefits_overview, order=70))

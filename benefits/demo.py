@@ -1,6 +1,8 @@
 """Demo benefits: the seed programmes (run by the provincial federation, so every Cangzhou member
-is covered), a county relief programme, a few claims in each state, and one 送温暖 batch built
-from the city's hardship workers, exported, and half confirmed by the bank."""
+is covered), a county relief programme, a few claims in each state, and aid batches at each step
+of four eyes: the grassroots clerk's 日常救助 batch awaiting the county reviewer's approval, the
+clerk's 金秋助学 batch approved and ready for its payment file, and the city's 送温暖 batch
+(prepared by city staff, approved by provincial staff, exported, half confirmed by the bank)."""
 
 import csv
 import io
@@ -15,7 +17,7 @@ from members.models import Member, StaffRole, Union
 from merchants.demo import demo_card_holders
 
 from . import services
-from .eligibility import evaluate
+from .eligibility import NUMBERED_LIVE, evaluate
 from .models import BenefitProgramme, Disbursement
 from .seed import programmes_seed
 
@@ -91,6 +93,10 @@ def load(*, stdout) -> None:
 
     if city_user is None:
         return
+    bank_user, reviewer = _user("bank_operator"), _user("county_reviewer")
+    waiting = ready = 0
+    if clerk is not None and reviewer is not None:
+        waiting, ready = _clerk_batches(clerk, reviewer, today)
     batch = services.disbursement_create(
         name=f"{today.year}年春节送温暖（困难职工）",
         kind=Disbursement.Kind.WARMTH,
@@ -100,7 +106,10 @@ def load(*, stdout) -> None:
     result = services.disbursement_add_filtered(
         disbursement=batch, union=city, amount=Decimal("500.00"), hardship=True, actor=city_user
     )
-    if result["added"]:
+    confirmed = 0
+    if result["added"] and approver is not None:
+        services.disbursement_submit(disbursement=batch, actor=city_user)
+        services.disbursement_approve(disbursement=batch, actor=approver)
         with transaction.atomic():
             services.disbursement_export(disbursement=batch, actor=city_user)
         services.disbursement_write_payment_file(batch.pk)  # the queued task finds it done: no-op
@@ -111,14 +120,61 @@ def load(*, stdout) -> None:
         writer.writerow(["卡号", "金额", "结果", "流水号"])
         for i, line in enumerate(half, start=1):
             writer.writerow([line.card_number, f"{line.amount:.2f}", "成功", f"SW{i:06d}"])
-        if half:
+        if half and bank_user is not None:
             services.disbursement_confirm(
-                disbursement=batch, data=buffer.getvalue().encode(), filename="回盘.csv", actor=city_user
+                disbursement=batch, data=buffer.getvalue().encode(), filename="回盘.csv", actor=bank_user
             )
+            confirmed = len(half)
     stdout.write(
         f"普惠服务：{BenefitProgramme.objects.count()} 个项目，{claims} 笔申请，"
-        f"送温暖批次 {result['added']} 人（已回盘 {len(lines) // 2 if result['added'] else 0} 人）。"
+        f"送温暖批次 {result['added']} 人（已回盘 {confirmed} 人），"
+        f"待审批批次 {waiting} 个，已审批待生成文件批次 {ready} 个。"
     )
+
+
+def _clerk_batches(clerk, reviewer, today) -> tuple[int, int]:
+    """Two batches of the grassroots clerk for their own union: one waiting for the county
+    reviewer's approval, one approved (the clerk generates its payment file next)."""
+    union = clerk.staff.union
+    members = list(
+        Member.objects.filter(union=union, status=Member.Status.ACTIVE).order_by("-is_hardship", "id")[:6]
+    )
+    if len(members) < 2:
+        return 0, 0
+    _cards_for(members)
+    members = list(  # those whose card the bank has made (an applied card cannot be paid into)
+        Member.objects.filter(pk__in=[m.pk for m in members], cards__status__in=NUMBERED_LIVE)
+        .select_related("union")
+        .order_by("id")
+    )
+    if len(members) < 2:
+        return 0, 0
+    half = len(members) // 2
+    waiting = services.disbursement_create(
+        name=f"{today.year}年{today.month}月日常救助",
+        kind=Disbursement.Kind.DAILY_RELIEF,
+        union=union,
+        actor=clerk,
+    )
+    services.disbursement_add_entries(
+        disbursement=waiting,
+        entries=[services.Entry(member=m, amount=Decimal("800.00"), where=m.name) for m in members[:half]],
+        actor=clerk,
+        source="demo",
+    )
+    services.disbursement_submit(disbursement=waiting, actor=clerk)
+    ready = services.disbursement_create(
+        name=f"{today.year}年金秋助学", kind=Disbursement.Kind.SCHOOL_AID, union=union, actor=clerk
+    )
+    services.disbursement_add_entries(
+        disbursement=ready,
+        entries=[services.Entry(member=m, amount=Decimal("3000.00"), where=m.name) for m in members[half:]],
+        actor=clerk,
+        source="demo",
+    )
+    services.disbursement_submit(disbursement=ready, actor=clerk)
+    services.disbursement_approve(disbursement=ready, actor=reviewer)
+    return 1, 1
 
 
 def _cards_for(members):

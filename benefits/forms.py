@@ -19,6 +19,10 @@ class ReviewForm(forms.Form):
     note = forms.CharField(label="审核意见", max_length=300, required=False)
 
 
+class ReturnForm(forms.Form):
+    reason = forms.CharField(label="退回理由", max_length=300)
+
+
 class DisbursementForm(forms.Form):
     name = forms.CharField(label="批次名称", max_length=100)
     kind = forms.ChoiceField(label="类别", choices=Disbursement.Kind.choices)

@@ -56,12 +56,39 @@ class BenefitProgramme(models.Model):
         _("限此日期前申请的卡"), null=True, blank=True, help_text=_("“前期办卡会员”专享项目用")
     )
     once_per_member = models.BooleanField(_("每人限领一次"), default=False)
+    # Amount rules of the batches tied to this programme (benefits/limits.py: blank = default).
+    max_per_member = models.DecimalField(
+        _("每人每批上限（元）"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("留空表示按最高金额档次"),
+        **MONEY,
+    )
+    max_per_batch = models.DecimalField(
+        _("每批合计上限（元）"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("留空表示按发放类别的默认上限"),
+        **MONEY,
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("普惠服务项目")
         verbose_name_plural = _("普惠服务项目")
         ordering = ["union__path", "kind", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_per_member__isnull=True) | Q(max_per_member__gte=0),
+                name="programme_max_per_member_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_per_batch__isnull=True) | Q(max_per_batch__gte=0),
+                name="programme_max_per_batch_not_negative",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -169,8 +196,10 @@ class Claim(models.Model):
 
 
 class Disbursement(Job):
-    """A batch of payments to members' cards. Built while a draft; the export job freezes it and
-    writes the bank payment file and its manifest; the bank's confirmation file marks lines paid."""
+    """A batch of payments to members' cards, with four eyes (docs/security.md "Four eyes"):
+    its creator (the preparer) builds the list and submits it; a reviewer of a higher union
+    approves it (or returns it to draft); only then may the export job write the bank payment
+    file; a third person uploads the bank's result file, which marks lines paid."""
 
     class Kind(models.TextChoices):
         WARMTH = "warmth", _("送温暖")
@@ -182,9 +211,11 @@ class Disbursement(Job):
 
     class State(models.TextChoices):
         DRAFT = "draft", _("草稿")
-        EXPORTING = "exporting", _("正在生成银行文件")
-        EXPORTED = "exported", _("已生成银行文件")
-        CLOSED = "closed", _("已全部回盘")
+        SUBMITTED = "submitted", _("待审批")
+        APPROVED = "approved", _("已审批")
+        EXPORTING = "exporting", _("正在生成支付文件")
+        EXPORTED = "exported", _("已生成支付文件")
+        CLOSED = "closed", _("已确认")
 
     name = models.CharField(_("批次名称"), max_length=100)
     kind = models.CharField(_("类别"), max_length=16, choices=Kind.choices)
@@ -204,11 +235,37 @@ class Disbursement(Job):
     payment_file = models.FileField(_("银行代发文件"), upload_to="disbursements/", blank=True)
     manifest = models.JSONField(_("汇总清单"), default=dict, blank=True)
     exported_at = models.DateTimeField(_("生成时间"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("提交审批时间"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("审批人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    # What the approver saw: the export refuses a list that no longer matches it.
+    approved_count = models.PositiveIntegerField(_("审批人数"), null=True, blank=True)
+    approved_total = models.DecimalField(_("审批金额（元）"), null=True, blank=True, **MONEY)
+    return_reason = models.CharField(_("退回原因"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("帮扶资金发放批次")
         verbose_name_plural = _("帮扶资金发放批次")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # Four eyes in the database too: nobody approves a batch they created.
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("created_by")),
+                name="disbursement_approver_not_preparer",
+            ),
+            # No payment file is being written for a batch without an approval.
+            models.CheckConstraint(
+                condition=~Q(state__in=["approved", "exporting"]) | Q(approved_at__isnull=False),
+                name="disbursement_approved_has_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -1,5 +1,6 @@
 """Dashboard and member-page panels of benefits."""
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from cardportal.scoping import staff_of
@@ -15,13 +16,16 @@ def _is_staff(request) -> bool:
 def benefits_overview(request, _obj):
     if not _is_staff(request):
         return None
+    batches = selectors.disbursement_list_for_user(user=request.user).aggregate(
+        open=Count("id", filter=~Q(state=Disbursement.State.CLOSED)),
+        submitted=Count("id", filter=Q(state=Disbursement.State.SUBMITTED)),
+    )
     return {
         "title": "普惠服务与帮扶资金",
         "programmes": selectors.programme_list_for_user(user=request.user).filter(is_active=True).count(),
         "pending": selectors.claim_list_for_user(user=request.user, status=Claim.Status.PENDING).count(),
-        "open_batches": selectors.disbursement_list_for_user(user=request.user)
-        .exclude(state=Disbursement.State.CLOSED)
-        .count(),
+        "open_batches": batches["open"],
+        "submitted_batches": batches["submitted"],
     }
 
 

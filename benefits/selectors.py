@@ -105,8 +105,12 @@ def disbursement_list_for_user(*, user) -> QuerySet[Disbursement]:
 
 
 def disbursement_get_for_user(*, user, pk) -> Disbursement:
+    """One batch in the user's subtree (404 outside), with its preparer's union and its approver
+    (the page and the four-eyes rules read them)."""
     return get_for_user_or_404(
-        Disbursement.objects.select_related("union", "programme", "created_by"), user, pk=pk
+        Disbursement.objects.select_related("union", "programme", "created_by__staff__union", "approved_by"),
+        user,
+        pk=pk,
     )
 
 

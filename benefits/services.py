@@ -26,6 +26,7 @@ from issuance.models import Card
 from members.models import Member, StaffRole, Union
 
 from . import eligibility
+from .limits import Limits, limits_for
 from .models import BenefitProgramme, Claim, Disbursement, DisbursementLine
 
 CENT = Decimal("0.01")
@@ -137,30 +138,173 @@ class Entry:
     claim: Claim | None = None
 
 
+# --- four eyes: who may do what to a batch (docs/security.md "Four eyes") -----------------------
+# Each *_refusal returns "" when `actor` may act, else the Chinese reason. The services raise it;
+# the pages ask the same functions which buttons to offer, so there is one rule per step.
+PREPARE_ROLES = frozenset({StaffRole.Role.CLERK, *StaffRole.REVIEW_ROLES})
+CONFIRM_ROLES = frozenset({*StaffRole.REVIEW_ROLES, StaffRole.Role.BANK_OPERATOR})
+S = Disbursement.State
+
+
+def _has_role(actor, roles) -> bool:
+    """A staff role in `roles`; a superuser without a staff role stands at the root."""
+    staff = staff_of(actor)
+    return actor.is_superuser if staff is None else staff.role in roles
+
+
+def _preparer_path(disbursement: Disbursement) -> str:
+    """The union path of the batch's preparer (its creator): "" for a superuser without a union
+    (nobody is above them); the batch's own union when the account is gone."""
+    preparer = disbursement.created_by
+    if preparer is None:
+        return disbursement.union.path
+    staff = staff_of(preparer)
+    if staff is not None:
+        return staff.union.path
+    return "" if preparer.is_superuser else disbursement.union.path
+
+
+def may_prepare(actor) -> bool:
+    """Whether `actor` may create batches at all (the list page offers the form)."""
+    return _has_role(actor, PREPARE_ROLES) and scope_path(actor) is not None
+
+
+def _is_preparer(disbursement: Disbursement, actor) -> bool:
+    return disbursement.created_by_id is not None and disbursement.created_by_id == actor.pk
+
+
+def disbursement_prepare_refusal(disbursement: Disbursement, actor) -> str:
+    """Building the list, removing lines and submitting: the batch's creator, while a draft."""
+    if not _has_role(actor, PREPARE_ROLES) or not _visible(actor, disbursement.union):
+        return "您的角色不能编制发放批次"
+    if not _is_preparer(disbursement, actor):
+        return "只有本批次的经办人（创建人）可以修改名单和提交审批"
+    if disbursement.state != S.DRAFT:
+        return f"批次{disbursement.get_state_display()}，名单不能再修改"
+    return ""
+
+
+def disbursement_approve_refusal(disbursement: Disbursement, actor) -> str:
+    """Approving or returning: a reviewer of a union above the preparer's, never the preparer."""
+    if disbursement.state != S.SUBMITTED:
+        return f"批次{disbursement.get_state_display()}，不是待审批状态"
+    if _is_preparer(disbursement, actor):
+        return "经办人不能审批自己编制的批次，须由上级工会审批"
+    if not _has_role(actor, StaffRole.REVIEW_ROLES) or not _visible(actor, disbursement.union):
+        return "只有上级工会的审核人员可以审批发放批次"
+    approver_path, preparer_path = scope_path(actor), _preparer_path(disbursement)
+    if not (preparer_path.startswith(approver_path) and preparer_path != approver_path):
+        return "审批人须属于经办人所在工会的上级工会"
+    return ""
+
+
+def disbursement_export_refusal(disbursement: Disbursement, actor) -> str:
+    """Generating the payment file of an approved batch: its preparer or approver, or another
+    preparing role in scope (the list is frozen and approved; this only writes it out)."""
+    if disbursement.state in (S.DRAFT, S.SUBMITTED):
+        return "批次须经审批后才能生成银行代发文件"
+    if disbursement.state != S.APPROVED:
+        return "正在生成银行代发文件" if disbursement.state == S.EXPORTING else "银行代发文件已生成"
+    if not _has_role(actor, PREPARE_ROLES) or not _visible(actor, disbursement.union):
+        return "您的角色不能生成银行代发文件"
+    return ""
+
+
+def disbursement_confirm_refusal(disbursement: Disbursement, actor) -> str:
+    """Uploading the bank's result: a bank operator or a reviewer in scope who neither prepared
+    nor approved the batch (a third person)."""
+    if disbursement.state not in (S.EXPORTED, S.CLOSED):
+        return "批次尚未生成银行文件，不能导入回盘"
+    if _is_preparer(disbursement, actor):
+        return "经办人不能确认自己编制的批次的发放结果，须由第三人导入银行回盘"
+    if disbursement.approved_by_id is not None and disbursement.approved_by_id == actor.pk:
+        return "审批人不能确认自己审批的批次的发放结果，须由第三人导入银行回盘"
+    if not _has_role(actor, CONFIRM_ROLES) or not _visible(actor, disbursement.union):
+        return "只有银行经办员或上级工会审核人员可以导入银行回盘"
+    return ""
+
+
+def _refuse_if(refusal: str) -> None:
+    if refusal:
+        raise ApplicationError(refusal, code="forbidden")
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
 @transaction.atomic
 def disbursement_create(
     *, name: str, kind: str, union: Union, actor, programme: BenefitProgramme | None = None
 ) -> Disbursement:
-    if not _visible(actor, union):
+    if not may_prepare(actor) or not _visible(actor, union):
         raise ApplicationError("只能为本级及下级工会建立发放批次", code="forbidden")
     if kind not in Disbursement.Kind.values:
         raise ApplicationError("未知的发放类别", code="invalid_kind")
     disbursement = Disbursement.objects.create(
         name=name.strip()[:100], kind=kind, union=union, programme=programme, created_by=actor
     )
-    audit_record(actor=actor, verb="disbursement.created", target=disbursement)
+    limits = limits_for(disbursement)
+    audit_record(
+        actor=actor,
+        verb="disbursement.created",
+        target=disbursement,
+        data={
+            "kind": kind,
+            "per_member_limit": _money(limits.per_member),
+            "batch_limit": _money(limits.per_batch),
+        },
+    )
     return disbursement
 
 
-def _lock_draft(disbursement: Disbursement) -> Disbursement:
-    disbursement = (
+def _lock(disbursement: Disbursement) -> Disbursement:
+    return (
         Disbursement.objects.select_for_update(of=("self",))
-        .select_related("union", "programme")
+        .select_related("union", "programme", "created_by")
         .get(pk=disbursement.pk)
     )
-    if disbursement.state != Disbursement.State.DRAFT:
-        raise ApplicationError("批次已生成银行文件，名单不能再修改", code="not_draft")
+
+
+def _lock_draft(disbursement: Disbursement, actor) -> Disbursement:
+    disbursement = _lock(disbursement)
+    _refuse_if(disbursement_prepare_refusal(disbursement, actor))
     return disbursement
+
+
+def _over_member_limit(amount: Decimal, limits: Limits) -> str:
+    return f"金额{amount:,.2f}元超过每人上限{limits.per_member:,.2f}元（{limits.source}）"
+
+
+def _batch_total(disbursement: Disbursement) -> Decimal:
+    return (disbursement.lines.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(CENT)
+
+
+def _refuse_over_batch_limit(
+    disbursement: Disbursement, adding: list[DisbursementLine], limits: Limits
+) -> None:
+    current = _batch_total(disbursement)
+    added = sum((ln.amount for ln in adding), Decimal("0"))
+    if current + added > limits.per_batch:
+        raise ApplicationError(
+            f"名单未加入：加入后批次合计{current + added:,.2f}元，超过每批上限{limits.per_batch:,.2f}元"
+            f"（{limits.source}）；本次{len(adding)}人合计{added:,.2f}元",
+            code="batch_limit",
+        )
+
+
+def _amount_problems(disbursement: Disbursement) -> list[str]:
+    """Every line over the per-member cap and a total over the batch cap (at submit and at
+    approval: a programme's caps may have been lowered since the lines were added)."""
+    limits = limits_for(disbursement)
+    problems = [
+        f"{line.name}（卡号尾号{line.card_tail}）{_over_member_limit(line.amount, limits)}"
+        for line in disbursement.lines.filter(amount__gt=limits.per_member).order_by("id")
+    ]
+    total = _batch_total(disbursement)
+    if total > limits.per_batch:
+        problems.append(f"批次合计{total:,.2f}元超过每批上限{limits.per_batch:,.2f}元（{limits.source}）")
+    return problems
 
 
 def _check_entries(disbursement: Disbursement, entries: list[Entry], *, on: date) -> tuple[list, list[str]]:
@@ -172,6 +316,7 @@ def _check_entries(disbursement: Disbursement, entries: list[Entry], *, on: date
     cards = eligibility.live_cards_of(e.member.pk for e in entries)
     programme = disbursement.programme
     tiers = list(programme.tiers.all()) if programme else None
+    limits = limits_for(disbursement)
     lines = []
     for e in entries:
         member, where = e.member, e.where
@@ -187,6 +332,9 @@ def _check_entries(disbursement: Disbursement, entries: list[Entry], *, on: date
             continue
         if e.amount is None or e.amount <= 0 or e.amount != e.amount.quantize(CENT):
             errors.append(f"{where}：金额须为大于0、最多两位小数的数字")
+            continue
+        if e.amount > limits.per_member:
+            errors.append(f"{where}：{member.name}{_over_member_limit(e.amount, limits)}")
             continue
         card = cards.get(member.pk)
         if card is None or card.status not in eligibility.NUMBERED_LIVE:
@@ -226,25 +374,32 @@ def _insert(disbursement: Disbursement, lines: list[DisbursementLine]) -> None:
 def disbursement_add_entries(
     *, disbursement: Disbursement, entries: list[Entry], actor, source: str, on: date | None = None
 ) -> int:
-    """All or nothing: any problem refuses the whole list, with every problem listed."""
-    disbursement = _lock_draft(disbursement)
+    """All or nothing: any problem refuses the whole list, with every problem listed; a list
+    that would take the batch over its total cap is refused whole too."""
+    disbursement = _lock_draft(disbursement, actor)
     if not entries:
         raise ApplicationError("名单为空", code="empty")
     lines, errors = _check_entries(disbursement, entries, on=on or timezone.localdate())
     if errors:
         _refuse(errors, code="invalid_entries", lead="名单未加入，请修改后重试")
+    _refuse_over_batch_limit(disbursement, lines, limits_for(disbursement))
     _insert(disbursement, lines)
     audit_record(
         actor=actor,
         verb="disbursement.lines_added",
         target=disbursement,
-        data={"source": source, "count": len(lines), "amount": str(sum(ln.amount for ln in lines))},
+        data={
+            "source": source,
+            "count": len(lines),
+            "amount": _money(sum((ln.amount for ln in lines), Decimal("0"))),
+        },
     )
     return len(lines)
 
 
 def disbursement_add_claims(*, disbursement: Disbursement, claims, actor) -> int:
     """Approved claims, each once (a claim is paid by at most one line, a database constraint)."""
+    _refuse_if(disbursement_prepare_refusal(disbursement, actor))
     entries, errors = [], []
     for claim in (
         Claim.objects.filter(pk__in=[c.pk for c in claims])
@@ -281,11 +436,14 @@ def disbursement_add_filtered(
     """Everyone in service in `union`'s subtree matching the filter, at one amount. Members
     already in the batch, without a card to pay into, or not eligible are skipped and counted
     (a filter describes a group, unlike a list where each name is meant)."""
-    disbursement = _lock_draft(disbursement)
+    disbursement = _lock_draft(disbursement, actor)
     if not union.path.startswith(disbursement.union.path):
         raise ApplicationError(f"所选工会不属于{disbursement.union.name}", code="forbidden")
     if amount is None or amount <= 0:
         raise ApplicationError("金额须大于0", code="amount_invalid")
+    limits = limits_for(disbursement)
+    if amount > limits.per_member:
+        raise ApplicationError(f"每人{_over_member_limit(amount, limits)}", code="member_limit")
     members = Member.objects.filter(union__path__startswith=union.path, status=Member.Status.ACTIVE)
     if hardship:
         members = members.filter(is_hardship=True)
@@ -300,23 +458,110 @@ def disbursement_add_filtered(
         )
         lines += ok
         skipped += errs
+    _refuse_over_batch_limit(disbursement, lines, limits)
     _insert(disbursement, lines)
     audit_record(
         actor=actor,
         verb="disbursement.lines_added",
         target=disbursement,
-        data={"source": "filter", "union": union.code, "count": len(lines), "skipped": len(skipped)},
+        data={
+            "source": "filter",
+            "union": union.code,
+            "count": len(lines),
+            "amount": _money(sum((ln.amount for ln in lines), Decimal("0"))),
+            "skipped": len(skipped),
+        },
     )
     return {"added": len(lines), "skipped": skipped}
 
 
 @transaction.atomic
 def disbursement_remove_line(*, line: DisbursementLine, actor) -> None:
-    disbursement = _lock_draft(line.disbursement)
+    disbursement = _lock_draft(line.disbursement, actor)
     DisbursementLine.objects.filter(pk=line.pk, disbursement=disbursement).delete()
     audit_record(
-        actor=actor, verb="disbursement.line_removed", target=disbursement, data={"member": line.member_id}
+        actor=actor,
+        verb="disbursement.line_removed",
+        target=disbursement,
+        data={"member": line.member_id, "amount": _money(line.amount)},
     )
+
+
+# --- four eyes: submit, approve or return ------------------------------------------------------
+@transaction.atomic
+def disbursement_submit(*, disbursement: Disbursement, actor) -> Disbursement:
+    """The preparer freezes the list and asks a higher union to approve it. Refused, with every
+    line named, when a line or the total is over the programme's caps."""
+    disbursement = _lock_draft(disbursement, actor)
+    totals = disbursement_totals(disbursement)
+    if not totals["count"]:
+        raise ApplicationError("批次中还没有发放名单", code="empty")
+    problems = _amount_problems(disbursement)
+    if problems:
+        _refuse(problems, code="amount_limit", lead="不能提交审批")
+    disbursement.state = S.SUBMITTED
+    disbursement.submitted_at = timezone.now()
+    disbursement.return_reason = ""
+    disbursement.save(update_fields=["state", "submitted_at", "return_reason"])
+    audit_record(
+        actor=actor,
+        verb="disbursement.submitted",
+        target=disbursement,
+        data={"count": totals["count"], "total": _money(totals["total"])},
+    )
+    return disbursement
+
+
+@transaction.atomic
+def disbursement_approve(*, disbursement: Disbursement, actor) -> Disbursement:
+    """A reviewer of a union above the preparer's approves the list as it stands; the count and
+    total approved are kept, and the export refuses a list that no longer matches them."""
+    disbursement = _lock(disbursement)
+    _refuse_if(disbursement_approve_refusal(disbursement, actor))
+    problems = _amount_problems(disbursement)
+    if problems:
+        _refuse(problems, code="amount_limit", lead="不能审批")
+    totals = disbursement_totals(disbursement)
+    limits = limits_for(disbursement)
+    disbursement.state = S.APPROVED
+    disbursement.approved_by, disbursement.approved_at = actor, timezone.now()
+    disbursement.approved_count, disbursement.approved_total = totals["count"], totals["total"]
+    disbursement.save(
+        update_fields=["state", "approved_by", "approved_at", "approved_count", "approved_total"]
+    )
+    audit_record(
+        actor=actor,
+        verb="disbursement.approved",
+        target=disbursement,
+        data={
+            "count": totals["count"],
+            "total": _money(totals["total"]),
+            "per_member_limit": _money(limits.per_member),
+            "batch_limit": _money(limits.per_batch),
+        },
+    )
+    return disbursement
+
+
+@transaction.atomic
+def disbursement_return(*, disbursement: Disbursement, reason: str, actor) -> Disbursement:
+    """The approver sends the list back to its preparer as a draft, with the reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("退回须填写理由", code="reason_required")
+    disbursement = _lock(disbursement)
+    _refuse_if(disbursement_approve_refusal(disbursement, actor))
+    totals = disbursement_totals(disbursement)
+    disbursement.state = S.DRAFT
+    disbursement.return_reason = reason[:300]
+    disbursement.save(update_fields=["state", "return_reason"])
+    audit_record(
+        actor=actor,
+        verb="disbursement.returned",
+        target=disbursement,
+        data={"count": totals["count"], "total": _money(totals["total"]), "reason": reason[:300]},
+    )
+    return disbursement
 
 
 # --- uploaded lists ---------------------------------------------------------------------------
@@ -421,6 +666,7 @@ def disbursement_import_sheet(*, disbursement: Disbursement, data: bytes, filena
     """An uploaded list (ID number or card number, amount, optional name). All or nothing."""
     from cardportal import crypto
 
+    _refuse_if(disbursement_prepare_refusal(disbursement, actor))
     parsed, errors = parse_payment_sheet(read_rows(data, filename))
     by_hash = {crypto.keyed_hash(key): key for _, kind, key, _, _ in parsed if kind == "id"}
     members_by_hash = {
@@ -482,17 +728,22 @@ def disbursement_totals(disbursement: Disbursement) -> dict:
 
 @transaction.atomic
 def disbursement_export(*, disbursement: Disbursement, actor) -> Disbursement:
-    """Freeze the list and queue the job that writes the bank payment file."""
+    """Queue the job that writes the bank payment file of an APPROVED batch (never before)."""
     from .tasks import disbursement_export_task
 
-    disbursement = _lock_draft(disbursement)
-    if not disbursement.lines.exists():
-        raise ApplicationError("批次中还没有发放名单", code="empty")
+    disbursement = _lock(disbursement)
+    _refuse_if(disbursement_export_refusal(disbursement, actor))
+    totals = disbursement_totals(disbursement)
     disbursement.state = Disbursement.State.EXPORTING
     disbursement.job_status = Disbursement.Status.QUEUED
     disbursement.job_message = ""
     disbursement.save(update_fields=["state", "job_status", "job_message"])
-    audit_record(actor=actor, verb="disbursement.export_requested", target=disbursement)
+    audit_record(
+        actor=actor,
+        verb="disbursement.export_requested",
+        target=disbursement,
+        data={"count": totals["count"], "total": _money(totals["total"])},
+    )
     transaction.on_commit(lambda: disbursement_export_task.delay(disbursement.pk))
     return disbursement
 
@@ -507,30 +758,38 @@ def disbursement_write_payment_file(disbursement_id: int) -> None:
     a re-delivered running job rewrites the same content. Lines whose card is no longer live
     stop the export and return the batch to draft so staff can remove them."""
     disbursement = Disbursement.objects.get(pk=disbursement_id)
+    if disbursement.state != Disbursement.State.EXPORTING:  # only an approved, requested export
+        return
     if not job_start(disbursement, total=disbursement.lines.count()):
         return
     lines = list(disbursement.lines.select_related("card").order_by("id"))
+    total = sum((ln.amount for ln in lines), Decimal("0"))
+    if (len(lines), total) != (disbursement.approved_count, disbursement.approved_total):
+        _back_to_draft(
+            disbursement,
+            message=f"名单（{len(lines)}人，{total:.2f}元）与审批时（{disbursement.approved_count}人，"
+            f"{disbursement.approved_total}元）不符，已退回草稿，须重新提交审批",
+            code="changed_after_approval",
+        )
+        return
     dead = [
         ln
         for ln in lines
         if ln.card.status not in eligibility.NUMBERED_LIVE or ln.card.number != ln.card_number
     ]
     if dead:
-        Disbursement.objects.filter(pk=disbursement.pk).update(state=Disbursement.State.DRAFT)
         names = "、".join(ln.name for ln in dead[:10])
-        job_fail(
+        _back_to_draft(
             disbursement,
-            message=f"{len(dead)}人的工会卡已挂失或注销（{names}），请移出名单后重新生成",
+            message=f"{len(dead)}人的工会卡已挂失或注销（{names}），请移出名单后重新提交审批",
             code="dead_cards",
         )
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["序号", "卡号", "姓名", "金额"])
-    total = Decimal("0")
     for i, line in enumerate(lines, start=1):
         writer.writerow([i, line.card_number, line.name, f"{line.amount:.2f}"])
-        total += line.amount
         if i % 1000 == 0:
             job_progress(disbursement, done=i)
     content = buffer.getvalue().encode("utf-8-sig")
@@ -560,10 +819,29 @@ def disbursement_write_payment_file(disbursement_id: int) -> None:
     job_finish(disbursement, message=f"共{len(lines)}笔，合计{total:.2f}元")
 
 
+def _back_to_draft(disbursement: Disbursement, *, message: str, code: str) -> None:
+    """The list has to change: back to its preparer, and the approval no longer stands."""
+    with transaction.atomic():
+        Disbursement.objects.filter(pk=disbursement.pk).update(
+            state=Disbursement.State.DRAFT,
+            approved_by=None,
+            approved_at=None,
+            approved_count=None,
+            approved_total=None,
+            return_reason=message[:300],
+        )
+        audit_record(
+            actor=None, verb="disbursement.export_refused", target=disbursement, data={"reason": message}
+        )
+    job_fail(disbursement, message=message, code=code)
+
+
 def disbursement_export_failed(disbursement_id: int, message: str) -> None:
+    """The export crashed: the list has not changed, so the approval stands (back to APPROVED,
+    to be generated again)."""
     disbursement = Disbursement.objects.get(pk=disbursement_id)
     Disbursement.objects.filter(pk=disbursement_id, state=Disbursement.State.EXPORTING).update(
-        state=Disbursement.State.DRAFT
+        state=Disbursement.State.APPROVED
     )
     job_fail(disbursement, message=message)
 
@@ -597,7 +875,15 @@ def disbursement_download(*, disbursement: Disbursement, actor, what: str, ip: s
         result = (body, payment_file_name(disbursement), "text/csv; charset=utf-8")
     with transaction.atomic():
         audit_record(
-            actor=actor, verb="disbursement.downloaded", target=disbursement, data={"what": what}, ip=ip
+            actor=actor,
+            verb="disbursement.downloaded",
+            target=disbursement,
+            data={
+                "what": what,
+                "count": disbursement.manifest.get("lines"),
+                "total": disbursement.manifest.get("total"),
+            },
+            ip=ip,
         )
     return result
 
@@ -614,8 +900,10 @@ def disbursement_confirm(*, disbursement: Disbursement, data: bytes, filename: s
     and changes nothing. Idempotent: re-importing the same file changes nothing (a paid line stays
     paid; only pending lines, or failed lines the bank now reports paid, change)."""
     disbursement = Disbursement.objects.select_for_update().get(pk=disbursement.pk)
-    if disbursement.state not in (Disbursement.State.EXPORTED, Disbursement.State.CLOSED):
-        raise ApplicationError("批次尚未生成银行文件，不能导入回盘", code="not_exported")
+    refusal = disbursement_confirm_refusal(disbursement, actor)
+    if refusal:
+        exported = disbursement.state in (Disbursement.State.EXPORTED, Disbursement.State.CLOSED)
+        raise ApplicationError(refusal, code="forbidden" if exported else "not_exported")
     rows = read_rows(data, filename)
     if not rows:
         raise ApplicationError("文件是空的", code="empty")
@@ -672,6 +960,8 @@ def disbursement_confirm(*, disbursement: Disbursement, data: bytes, filename: s
     )
     paid = sum(1 for c in changes if c[1] == DisbursementLine.Status.PAID)
     failed = len(changes) - paid
+    paid_amount = sum((c[0].amount for c in changes if c[1] == DisbursementLine.Status.PAID), Decimal("0"))
+    failed_amount = sum((c[0].amount for c in changes if c[1] != DisbursementLine.Status.PAID), Decimal("0"))
     if not disbursement.lines.filter(status=DisbursementLine.Status.PENDING).exists():
         disbursement.state = Disbursement.State.CLOSED
         disbursement.save(update_fields=["state"])
@@ -680,6 +970,13 @@ def disbursement_confirm(*, disbursement: Disbursement, data: bytes, filename: s
             actor=actor,
             verb="disbursement.confirmed",
             target=disbursement,
-            data={"file": filename, "paid": paid, "failed": failed},
+            data={
+                "file": filename,
+                "paid": paid,
+                "paid_amount": _money(paid_amount),
+                "failed": failed,
+                "failed_amount": _money(failed_amount),
+                "closed": disbursement.state == Disbursement.State.CLOSED,
+            },
         )
     return {"paid": paid, "failed": failed, "unchanged": len(seen) - len(changes)}

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from cardportal.audit import client_ip
+from cardportal.audit import audit_for, client_ip
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import render_job_progress
@@ -15,7 +15,8 @@ from members.models import Union
 from members.selectors import member_get_for_user
 
 from . import selectors, services
-from .forms import ClaimForm, DisbursementForm, FilterForm, ReviewForm, UploadForm
+from .forms import ClaimForm, DisbursementForm, FilterForm, ReturnForm, ReviewForm, UploadForm
+from .limits import limits_for
 from .models import Claim
 
 MAX_UPLOAD = 10 * 1024 * 1024
@@ -117,6 +118,7 @@ def disbursement_list(request):
     )
     programmes = selectors.programme_list_for_user(user=request.user)
     form = DisbursementForm(request.POST or None, unions=unions, programmes=programmes)
+    can_create = services.may_prepare(request.user)
     if request.method == "POST" and form.is_valid():
         try:
             batch = services.disbursement_create(actor=request.user, **form.cleaned_data)
@@ -125,7 +127,9 @@ def disbursement_list(request):
         else:
             return redirect(batch.get_absolute_url())
     page = paginate(request, selectors.disbursement_list_for_user(user=request.user))
-    return render(request, "benefits/disbursement_list.html", {"page": page, "form": form})
+    return render(
+        request, "benefits/disbursement_list.html", {"page": page, "form": form, "can_create": can_create}
+    )
 
 
 def _batch_context(request, batch):
@@ -135,15 +139,51 @@ def _batch_context(request, batch):
     )
     if batch.programme_id:
         approved = approved.filter(programme_id=batch.programme_id)
+    totals = services.disbursement_totals(batch)
+    can_prepare = not services.disbursement_prepare_refusal(batch, request.user)
+    approve_refusal = services.disbursement_approve_refusal(batch, request.user)
+    confirm_refusal = services.disbursement_confirm_refusal(batch, request.user)
     return {
         "batch": batch,
-        "totals": services.disbursement_totals(batch),
+        "totals": totals,
+        "limits": limits_for(batch),
         "page": paginate(request, selectors.disbursement_lines(disbursement=batch)),
         "filter_form": FilterForm(unions=unions),
         "upload_form": UploadForm(),
-        "approved_count": approved.count(),
+        "return_form": ReturnForm(),
+        "approved_count": approved.count() if can_prepare else 0,
+        "can_prepare": can_prepare,
+        "can_submit": can_prepare and totals["count"] > 0,
+        "can_approve": not approve_refusal,
+        "approve_refusal": approve_refusal,
+        "can_export": not services.disbursement_export_refusal(batch, request.user),
+        "can_confirm": not confirm_refusal,
+        "confirm_refusal": confirm_refusal,
         "can_download": not services.disbursement_download_refusal(request.user),
+        "audit": [(entry, _audit_summary(entry.data)) for entry in audit_for(batch)[:30]],
     }
+
+
+def _audit_summary(data: dict) -> str:
+    """The amounts of one audit row of a batch, in words."""
+    parts = []
+    if "count" in data and "total" in data:
+        parts.append(f"{data['count']}人，合计{data['total']}元")
+    elif "count" in data:
+        parts.append(f"{data['count']}人")
+    if "amount" in data:
+        parts.append(f"{data['amount']}元")
+    if "paid" in data:
+        parts.append(f"到账{data['paid']}笔 {data.get('paid_amount', '')}元")
+    if "failed" in data:
+        parts.append(f"失败{data['failed']}笔 {data.get('failed_amount', '')}元")
+    if "lines" in data and "total" in data and "count" not in data:
+        parts.append(f"{data['lines']}笔，合计{data['total']}元")
+    if "per_member_limit" in data:
+        parts.append(f"每人上限{data['per_member_limit']}元，每批上限{data['batch_limit']}元")
+    if data.get("reason"):
+        parts.append(f"理由：{data['reason']}")
+    return "；".join(parts)
 
 
 @login_required
@@ -193,6 +233,20 @@ def disbursement_action(request, pk, action):
                 claims = claims.filter(programme_id=batch.programme_id)
             n = services.disbursement_add_claims(disbursement=batch, claims=list(claims), actor=request.user)
             messages.success(request, f"已加入 {n} 笔已批准申请")
+        elif action == "submit":
+            services.disbursement_submit(disbursement=batch, actor=request.user)
+            messages.success(request, "已提交上级工会审批；审批前名单不能修改，也不能生成银行代发文件")
+        elif action == "approve":
+            services.disbursement_approve(disbursement=batch, actor=request.user)
+            messages.success(request, "已审批，经办人现在可以生成银行代发文件")
+        elif action == "return":
+            form = ReturnForm(request.POST)
+            if not form.is_valid():
+                raise ApplicationError("退回须填写理由", code="reason_required")
+            services.disbursement_return(
+                disbursement=batch, reason=form.cleaned_data["reason"], actor=request.user
+            )
+            messages.success(request, "已退回经办人修改")
         elif action == "export":
             services.disbursement_export(disbursement=batch, actor=request.user)
             messages.success(request, "正在生成银行代发文件")

@@ -33,6 +33,7 @@ from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import Job, job_fail, job_finish, job_progress, job_start
 from cardportal.registry import registry
+from cardportal.scoping import staff_of
 
 from .models import Member, RegistrationSheet, SheetClaim, SheetRow, Union
 from .sheets import SheetRefused, read_sheet
@@ -439,14 +440,31 @@ def sheet_submit(*, sheet: RegistrationSheet, actor) -> int:
     return sheet.rows_accepted
 
 
-def _check_reviewer(sheet: RegistrationSheet, actor) -> None:
-    if actor is None:  # headless `import_sheet --register`, run by an operator on the server
-        return
-    staff = getattr(actor, "staff", None)
-    if actor.is_superuser:
-        return
-    if staff is None or not staff.can_review or staff.union_id == sheet.union_id:
-        raise ApplicationError("您的角色不能审核登记表（须由上级工会审核）", code="forbidden")
+def sheet_review_refusal(*, sheet: RegistrationSheet, actor, approving: bool = True) -> str:
+    """Why `actor` may not review `sheet` ("" when they may); the one rule, asked by the page
+    (which buttons to show) and enforced by sheet_approve / sheet_return.
+
+    A reviewer of a union strictly above the sheet's union (a union never reviews itself);
+    approving also needs a second person: never the sheet's uploader or submitter, superusers
+    included. `actor=None` is the headless `import_sheet --register` run on the server."""
+    if actor is None:
+        return ""
+    staff = staff_of(actor)
+    if staff is None and not actor.is_superuser:
+        return "您的角色不能审核登记表（须由上级工会审核）"
+    if staff is not None:
+        path = staff.union.path
+        if not staff.can_review or not sheet.union.path.startswith(path) or sheet.union.path == path:
+            return "您的角色不能审核登记表（须由上级工会审核）"
+    if approving and actor.pk in (sheet.created_by_id, sheet.submitted_by_id):
+        return "您上传或提交了这份登记表，须由另一位审核人员审核通过"
+    return ""
+
+
+def _check_reviewer(sheet: RegistrationSheet, actor, *, approving: bool) -> None:
+    refusal = sheet_review_refusal(sheet=sheet, actor=actor, approving=approving)
+    if refusal:
+        raise ApplicationError(refusal, code="forbidden")
 
 
 @transaction.atomic
@@ -454,8 +472,8 @@ def sheet_return(*, sheet: RegistrationSheet, reason: str, actor) -> Registratio
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("请填写退回原因", code="reason_required")
-    _check_reviewer(sheet, actor)
-    sheet = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+    sheet = RegistrationSheet.objects.select_for_update(of=("self",)).select_related("union").get(pk=sheet.pk)
+    _check_reviewer(sheet, actor, approving=False)
     if sheet.status != S.SUBMITTED:
         raise ApplicationError("只能退回已提交待审核的登记表", code="invalid_status")
     SheetClaim.objects.filter(sheet=sheet).delete()
@@ -470,9 +488,10 @@ def sheet_return(*, sheet: RegistrationSheet, reason: str, actor) -> Registratio
 
 @transaction.atomic
 def sheet_approve(*, sheet: RegistrationSheet, actor, enqueue: bool = True) -> RegistrationSheet:
-    """Approve a submitted sheet and queue its registration (after commit)."""
-    _check_reviewer(sheet, actor)
-    sheet = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+    """Approve a submitted sheet and queue its registration (after commit). Checked on the locked
+    row, so the uploader and submitter read are the ones approved."""
+    sheet = RegistrationSheet.objects.select_for_update(of=("self",)).select_related("union").get(pk=sheet.pk)
+    _check_reviewer(sheet, actor, approving=True)
     if sheet.status != S.SUBMITTED:
         raise ApplicationError("只能审核已提交的登记表", code="invalid_status")
     sheet.status = S.APPROVED

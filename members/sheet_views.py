@@ -35,13 +35,11 @@ def can_upload(user) -> bool:
     return _role(user) in UPLOAD_ROLES
 
 
-def can_review(user, sheet: RegistrationSheet | None = None) -> bool:
+def can_review(user) -> bool:
+    """The reviewing role (review pages, 403 otherwise); whether this user may review a given
+    sheet is registration.sheet_review_refusal, which the services enforce."""
     staff = staff_of(user)
-    if user.is_superuser and staff is None:
-        return True
-    if staff is None or not staff.can_review:
-        return False
-    return sheet is None or sheet.union_id != staff.union_id
+    return staff.can_review if staff is not None else user.is_superuser
 
 
 def _grassroots_for(user):
@@ -136,14 +134,24 @@ def sheet_detail(request, pk):
             in (RegistrationSheet.Status.UPLOADED, RegistrationSheet.Status.VALIDATING)
             and sheet.job_status == "failed",
             "can_submit": sheet.status == RegistrationSheet.Status.VALIDATED and role in UPLOAD_ROLES,
-            "can_review": sheet.status == RegistrationSheet.Status.SUBMITTED
-            and can_review(request.user, sheet),
+            **_review_flags(request.user, sheet),
             "return_form": SheetReturnForm(),
             "audit": audit_for(sheet)[:20],
             "S": RegistrationSheet.Status,
         }
     )
     return render(request, "members/sheet_detail.html", context)
+
+
+def _review_flags(user, sheet: RegistrationSheet) -> dict:
+    if sheet.status != RegistrationSheet.Status.SUBMITTED or not can_review(user):
+        return {"can_return": False, "can_approve": False, "approve_refusal": ""}
+    approve_refusal = registration.sheet_review_refusal(sheet=sheet, actor=user)
+    return {
+        "can_return": not registration.sheet_review_refusal(sheet=sheet, actor=user, approving=False),
+        "can_approve": not approve_refusal,
+        "approve_refusal": approve_refusal,
+    }
 
 
 @login_required
@@ -193,7 +201,7 @@ def sheet_submit(request, pk):
 @require_POST
 def sheet_approve(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    if not can_review(request.user, sheet):
+    if not can_review(request.user):
         raise PermissionDenied
     try:
         registration.sheet_approve(sheet=sheet, actor=request.user)
@@ -207,7 +215,7 @@ def sheet_approve(request, pk):
 @require_POST
 def sheet_return(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    if not can_review(request.user, sheet):
+    if not can_review(request.user):
         raise PermissionDenied
     form = SheetReturnForm(request.POST)
     if not form.is_valid():

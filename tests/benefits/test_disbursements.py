@@ -14,11 +14,13 @@ from benefits.services import (
     disbursement_add_claims,
     disbursement_add_entries,
     disbursement_add_filtered,
+    disbursement_approve,
     disbursement_confirm,
     disbursement_create,
     disbursement_download,
     disbursement_export,
     disbursement_import_sheet,
+    disbursement_submit,
     disbursement_totals,
 )
 from cardportal.errors import ApplicationError
@@ -48,6 +50,12 @@ def csv_bytes(rows) -> bytes:
 @pytest.fixture
 def batch(tree, city_staff):
     return disbursement_create(name="2016年春节送温暖", kind="warmth", union=tree.city, actor=city_staff)
+
+
+def approved(batch, *, preparer, approver):
+    """The batch submitted by its preparer and approved by a reviewer of a higher union."""
+    disbursement_submit(disbursement=batch, actor=preparer)
+    return disbursement_approve(disbursement=batch, actor=approver)
 
 
 def holders(union, n, **fields):
@@ -202,7 +210,13 @@ def test_claims_go_into_a_programme_batch(tree, city_staff, clerk, reviewer):
 
 
 def test_export_writes_the_bank_file_and_manifest_then_confirmation_marks_paid_idempotently(
-    tree, batch, city_staff, run_tasks_inline, django_capture_on_commit_callbacks
+    tree,
+    batch,
+    city_staff,
+    province_staff,
+    bank_operator,
+    run_tasks_inline,
+    django_capture_on_commit_callbacks,
 ):
     members = holders(tree.unit_a1, 3)
     disbursement_add_entries(
@@ -214,6 +228,7 @@ def test_export_writes_the_bank_file_and_manifest_then_confirmation_marks_paid_i
         actor=city_staff,
         source="t",
     )
+    approved(batch, preparer=city_staff, approver=province_staff)
     with django_capture_on_commit_callbacks(execute=True):
         disbursement_export(disbursement=batch, actor=city_staff)
     batch.refresh_from_db()
@@ -246,7 +261,7 @@ def test_export_writes_the_bank_file_and_manifest_then_confirmation_marks_paid_i
         ]
     )
     assert disbursement_confirm(
-        disbursement=batch, data=confirmation, filename="回盘.csv", actor=city_staff
+        disbursement=batch, data=confirmation, filename="回盘.csv", actor=bank_operator
     ) == {
         "paid": 1,
         "failed": 1,
@@ -257,7 +272,7 @@ def test_export_writes_the_bank_file_and_manifest_then_confirmation_marks_paid_i
     )
     # re-importing the same file changes nothing
     assert disbursement_confirm(
-        disbursement=batch, data=confirmation, filename="回盘.csv", actor=city_staff
+        disbursement=batch, data=confirmation, filename="回盘.csv", actor=bank_operator
     ) == {
         "paid": 0,
         "failed": 0,
@@ -278,13 +293,19 @@ def test_export_writes_the_bank_file_and_manifest_then_confirmation_marks_paid_i
     assert totals["paid"] + totals["failed"] + totals["pending"] == totals["total"]
     # the last line confirmed: the batch closes
     last = csv_bytes([["卡号", "金额", "结果"], [numbers[2], "199.75", "成功"]])
-    disbursement_confirm(disbursement=batch, data=last, filename="回盘2.csv", actor=city_staff)
+    disbursement_confirm(disbursement=batch, data=last, filename="回盘2.csv", actor=bank_operator)
     batch.refresh_from_db()
     assert batch.state == "closed"
 
 
 def test_confirmation_with_wrong_amount_or_unknown_card_changes_nothing(
-    tree, batch, city_staff, run_tasks_inline, django_capture_on_commit_callbacks
+    tree,
+    batch,
+    city_staff,
+    province_staff,
+    bank_operator,
+    run_tasks_inline,
+    django_capture_on_commit_callbacks,
 ):
     (m,) = holders(tree.unit_a1, 1)
     disbursement_add_entries(
@@ -293,6 +314,7 @@ def test_confirmation_with_wrong_amount_or_unknown_card_changes_nothing(
         actor=city_staff,
         source="t",
     )
+    approved(batch, preparer=city_staff, approver=province_staff)
     with django_capture_on_commit_callbacks(execute=True):
         disbursement_export(disbursement=batch, actor=city_staff)
     number = m.cards.get().number
@@ -300,7 +322,7 @@ def test_confirmation_with_wrong_amount_or_unknown_card_changes_nothing(
         [["卡号", "金额", "结果"], [number, "50.00", "成功"], ["6222000000000000001", "1", "成功"]]
     )
     with pytest.raises(ApplicationError) as exc:
-        disbursement_confirm(disbursement=batch, data=bad, filename="回盘.csv", actor=city_staff)
+        disbursement_confirm(disbursement=batch, data=bad, filename="回盘.csv", actor=bank_operator)
     assert exc.value.extra["errors"] == [
         "第2行B列（金额）：50.00与批次金额500.00不符",
         "第3行A列（卡号）：尾号0001不在本批次中",
@@ -309,7 +331,7 @@ def test_confirmation_with_wrong_amount_or_unknown_card_changes_nothing(
 
 
 def test_export_stops_when_a_card_was_lost_after_building(
-    tree, batch, city_staff, run_tasks_inline, django_capture_on_commit_callbacks
+    tree, batch, city_staff, province_staff, run_tasks_inline, django_capture_on_commit_callbacks
 ):
     (m,) = holders(tree.unit_a1, 1)
     disbursement_add_entries(
@@ -318,12 +340,15 @@ def test_export_stops_when_a_card_was_lost_after_building(
         actor=city_staff,
         source="t",
     )
+    approved(batch, preparer=city_staff, approver=province_staff)
     cards_transition(cards=[m.cards.get().pk], to_status="lost")
     with django_capture_on_commit_callbacks(execute=True):
         disbursement_export(disbursement=batch, actor=city_staff)
     batch.refresh_from_db()
     assert (batch.state, batch.job_status, batch.payment_file.name) == ("draft", "failed", "")
-    assert "会员0" in batch.job_message
+    assert batch.job_message == "1人的工会卡已挂失或注销（会员0），请移出名单后重新提交审批"
+    # the list has to change, so the approval no longer stands
+    assert (batch.approved_by, batch.approved_at, batch.approved_total) == (None, None, None)
 
 
 def test_clerk_cannot_download_the_payment_file(tree, batch, clerk):

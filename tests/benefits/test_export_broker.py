@@ -4,7 +4,14 @@ from decimal import Decimal
 import pytest
 
 from benefits.models import Disbursement
-from benefits.services import Entry, disbursement_add_entries, disbursement_create, disbursement_export
+from benefits.services import (
+    Entry,
+    disbursement_add_entries,
+    disbursement_approve,
+    disbursement_create,
+    disbursement_export,
+    disbursement_submit,
+)
 
 from ..factories import ROLE, make_member, make_staff, make_tree
 from ..merchants.factories import give_card
@@ -25,6 +32,8 @@ def test_export_runs_on_a_real_worker(celery_worker_thread):
         actor=staff,
         source="test",
     )
+    disbursement_submit(disbursement=batch, actor=staff)
+    disbursement_approve(disbursement=batch, actor=make_staff(ROLE.PROVINCE_STAFF, tree.province))
     disbursement_export(disbursement=batch, actor=staff)  # autocommit: enqueued at once
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -88,6 +88,9 @@ def test_eligibility_api_is_masked(client, tree, programmes, clerk):
 def test_disbursement_page_flow(
     client, tree, city_staff, run_tasks_inline, django_capture_on_commit_callbacks
 ):
+    from ..factories import ROLE, make_staff
+
+    province = make_staff(ROLE.PROVINCE_STAFF, tree.province, username="province")
     members = [make_member(tree.unit_a1, name=f"困难{i}", is_hardship=True) for i in range(2)]
     for m in members:
         give_card(m)
@@ -100,6 +103,10 @@ def test_disbursement_page_flow(
     client.post(f"{url}filter/", {"union": tree.county_a.pk, "amount": "500", "hardship": "on"})
     body = client.get(url).content.decode()
     assert "1000.00" in body and "困难0" in body
+    client.post(f"{url}submit/")
+    client.force_login(province)
+    client.post(f"{url}approve/")
+    client.force_login(city_staff)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"{url}export/")
     response = client.get(f"/benefits/disbursements/{pk}/download/payment/")
