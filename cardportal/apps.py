@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.contrib.admin.apps import AdminConfig
 
 
 class CardportalConfig(AppConfig):
@@ -9,8 +8,3 @@ class CardportalConfig(AppConfig):
     def ready(self):
         from . import signin  # noqa: F401 - connects the sign-in audit receivers
 
-
-class PortalAdminConfig(AdminConfig):
-    """django.contrib.admin whose default site requires a verified second factor."""
-
-    default_site = "cardportal.admin_site.PortalAdminSite"

@@ -6,9 +6,8 @@ With nothing set the portal runs embedded: a SQLite file and Celery tasks run in
 
 import os
 import sys
-from pathlib import Path
-
 from datetime import timedelta
+from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
@@ -39,7 +38,7 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,1
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    "cardportal.apps.PortalAdminConfig",  # django.contrib.admin with a site that requires the second factor
+    "cardportal.admin_config.PortalAdminConfig",  # django.contrib.admin with a site that requires the second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
