@@ -7,4 +7,3 @@ class CardportalConfig(AppConfig):
 
     def ready(self):
         from . import signin  # noqa: F401 - connects the sign-in audit receivers
-

@@ -105,22 +105,36 @@ def _clean(token: str) -> str:
     return re.sub(r"\s+", "", token or "").lower()
 
 
-@transaction.atomic
 def second_factor_enrol(*, user, device: TOTPDevice, token: str, ip: str | None = None) -> list[str]:
     """Confirm the pending device with a code from the app; returns the recovery codes, which
-    are shown once and only their stored copies remain (used ones are deleted)."""
-    device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
+    are shown once and only their stored copies remain (used ones are deleted).
+
+    A wrong code is refused after its audit row and the device's throttle count are committed."""
     token = _clean(token)
     if not re.fullmatch(r"\d{6}", token):
         raise ApplicationError("请输入身份验证器上显示的 6 位数字验证码。", code="invalid_code")
-    if not device.verify_token(token):
-        _audit(verb="second_factor.failed", user=user, actor=user, ip=ip, data={"step": "enrol"})
+    codes = None
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
+        message = _throttle_message(device)
+        if message:
+            raise ApplicationError(message, code="throttled")
+        if device.verify_token(token):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+            codes = _recovery_codes_replace(user=user)
+            _audit(
+                verb="second_factor.enrolled",
+                user=user,
+                actor=user,
+                ip=ip,
+                data={"recovery_codes": len(codes)},
+            )
+        else:
+            _audit(verb="second_factor.failed", user=user, actor=user, ip=ip, data={"step": "enrol"})
+    if codes is None:
         raise ApplicationError("验证码不正确，请核对手机时间后输入当前显示的 6 位数字。", code="wrong_code")
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    codes = _recovery_codes_replace(user=user)
-    _audit(verb="second_factor.enrolled", user=user, actor=user, ip=ip, data={"recovery_codes": len(codes)})
     return codes
 
 
