@@ -189,6 +189,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "cardportal.signin.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "cardportal.signin.throttle_client_ip"
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx on the host: 1).
+PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 
 # --- Second factor (django-otp) -------------------------------------------------------------------
 OTP_TOTP_ISSUER = "工会会员卡门户"

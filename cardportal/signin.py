@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
@@ -28,6 +29,22 @@ register_verbs(
         "auth.locked_out": "登录失败次数过多，已锁定",
     }
 )
+
+
+def throttle_client_ip(request) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: the address sign-ins are counted under. Behind N trusted proxies
+    (settings.PROXY_COUNT, e.g. 1 for nginx on the same host) it is the Nth address from the
+    right of X-Forwarded-For (the ones to its left are whatever the client sent); with no proxy
+    it is REMOTE_ADDR. Without this, every sign-in behind nginx would count under 127.0.0.1."""
+    request = _http_request(request)
+    count = getattr(settings, "PROXY_COUNT", 0)
+    if count:
+        forwarded = [
+            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
+        ]
+        if len(forwarded) >= count:
+            return forwarded[-count]
+    return request.META.get("REMOTE_ADDR")
 
 
 def _http_request(request):

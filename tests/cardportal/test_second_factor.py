@@ -248,3 +248,14 @@ def test_demo_accounts_get_published_secrets_and_the_command_prints_their_codes(
     out = StringIO()
     call_command("demo_otp", stdout=out)
     assert "city" not in out.getvalue()
+
+
+def test_the_admin_shows_no_device_secrets(client, tree):
+    from django.contrib import admin
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    assert not admin.site.is_registered(TOTPDevice)
+    assert not admin.site.is_registered(StaticDevice)
+    root = get_user_model().objects.create_superuser("root", password="x")
+    client.force_login(root)
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404

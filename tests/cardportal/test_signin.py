@@ -100,3 +100,23 @@ def test_admin_unlocks_an_account_with_the_management_command(client, clerk):
     call_command("axes_reset_username", "clerk-a1")
     assert AccessAttempt.objects.filter(username="clerk-a1").count() == 0
     assert _post_login(client, "clerk-a1", PASSWORD).status_code == 302
+
+
+def test_behind_a_proxy_sign_ins_count_under_the_forwarded_address(client, settings, clerk):
+    settings.PROXY_COUNT = 1
+    for n in range(5):
+        client.post(
+            "/login/",
+            {"username": f"nobody-{n}", "password": "guess"},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9",  # the client spoofed 1.2.3.4; nginx added .9
+        )
+    assert AuditEntry.objects.filter(verb="auth.login_failed", ip="203.0.113.9").count() == 5
+    # Another client behind the same proxy is not locked out by the first one.
+    ok = client.post(
+        "/login/",
+        {"username": "clerk-a1", "password": PASSWORD},
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.1",
+    )
+    assert ok.status_code == 302
