@@ -14,7 +14,6 @@ from django_otp.admin import OTPAdminSite
 
 from .redirects import safe_next
 
-
 # django-otp's device admins would show every user's TOTP secret (and QR code) and unused
 # recovery codes to whoever may open them; devices are reset through the audited reset page.
 HIDDEN_MODELS = frozenset({"otp_totp.totpdevice", "otp_static.staticdevice"})
