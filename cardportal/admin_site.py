@@ -7,8 +7,8 @@ session before the admin opens.
 """
 
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db.models.base import ModelBase
-from django.shortcuts import redirect
 from django.urls import reverse
 from django_otp.admin import OTPAdminSite
 
@@ -32,6 +32,7 @@ class PortalAdminSite(OTPAdminSite):
     def login(self, request, extra_context=None):
         target = safe_next(request, reverse("admin:index", current_app=self.name), field="next")
         if request.user.is_authenticated:
-            # Signed in but not verified (or not staff): the second-factor step decides.
-            return redirect(target)
+            # Unverified sessions never get here (SecondFactorMiddleware sends them to the code
+            # step); a verified one that is still refused is not admin staff.
+            raise PermissionDenied("您的账号无权使用管理后台。")
         return redirect_to_login(target)

@@ -259,3 +259,10 @@ def test_the_admin_shows_no_device_secrets(client, tree):
     root = get_user_model().objects.create_superuser("root", password="x")
     client.force_login(root)
     assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+
+
+def test_a_verified_user_who_is_not_admin_staff_gets_403_from_the_admin(client, tree):
+    client.force_login(make_staff(ROLE.BANK_OPERATOR, tree.city, username="bank"))
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403
+    assert response.redirect_chain == [("/admin/login/?next=/admin/", 302)]
