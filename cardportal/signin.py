@@ -14,12 +14,14 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
+from django.db import transaction
 from django.dispatch import receiver
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from .audit import register_verbs
+from .errors import ApplicationError
 from .models import AuditEntry
 
 register_verbs(
@@ -27,6 +29,7 @@ register_verbs(
         "auth.login": "登录成功",
         "auth.login_failed": "登录失败",
         "auth.locked_out": "登录失败次数过多，已锁定",
+        "auth.unlocked": "解除登录锁定",
     }
 )
 
@@ -91,19 +94,21 @@ def _staff_union(user):
         return None
 
 
-def _signin_audit(*, verb: str, username: str, request, data: dict) -> AuditEntry:
+def _signin_audit(*, verb: str, username: str, request, data: dict, actor=None, ip=None) -> AuditEntry:
     """One audit row about a sign-in; the target is the account when it exists (its union makes
     the row visible to that union's federation staff), else the bare username tried."""
     user = get_user_model().objects.filter(username=username).select_related("staff__union").first()
     return AuditEntry.objects.create(
-        actor=None,
+        actor=actor,
         verb=verb,
         target_type="auth.user",
         target_id=str(user.pk) if user else "",
         target_label=(username or "")[:200],
         union=_staff_union(user),
         data=data,
-        ip=getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR"),
+        ip=ip
+        if request is None
+        else (getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR")),
     )
 
 
@@ -137,3 +142,28 @@ def _locked_out(sender, request, username, ip_address, **kwargs):
         request=request,
         data={"path": _http_request(request).path, "until": retry_at(request).isoformat()},
     )
+
+
+@transaction.atomic
+def signin_unlock(*, user, actor, ip: str | None = None) -> int:
+    """Delete the failures recorded under `user`'s username (failures of other usernames from the
+    same address still count against that address). Same rule as the second-factor reset: a
+    superuser or an admin of a higher union."""
+    from axes.utils import reset as axes_reset
+
+    from .second_factor import can_reset_second_factor
+
+    if not can_reset_second_factor(actor=actor, user=user):
+        raise ApplicationError(
+            "只有上级工会的系统管理员或超级管理员可以解除该账号的登录锁定。", code="forbidden"
+        )
+    cleared = axes_reset(username=user.get_username())
+    _signin_audit(
+        verb="auth.unlocked",
+        username=user.get_username(),
+        request=None,
+        data={"attempts": cleared},
+        actor=actor,
+        ip=ip,
+    )
+    return cleared

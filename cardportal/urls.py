@@ -16,7 +16,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/second-factor/enrol/", second_factor_views.enrol, name="second_factor_enrol"),
     path("account/second-factor/verify/", second_factor_views.verify, name="second_factor_verify"),
-    path("account/second-factor/reset/", second_factor_views.reset, name="second_factor_reset"),
+    path("account/security/", second_factor_views.account_security, name="account_security"),
     path("healthz", views.healthz, name="healthz"),
     path("members/", include("members.urls")),
     path("api/", include(("cardportal.api_urls", "api"))),

@@ -184,7 +184,7 @@ def test_higher_admin_resets_a_second_factor_and_it_is_audited(client, tree):
     assert reviewer_client.get("/members/").status_code == 200
 
     client.force_login(admin)
-    response = client.post("/account/second-factor/reset/", {"username": "reviewer-a"})
+    response = client.post("/account/security/", {"username": "reviewer-a", "action": "reset"})
     assert response.status_code == 302
     assert TOTPDevice.objects.filter(user=reviewer).count() == 0
     entry = AuditEntry.objects.get(verb="second_factor.reset")
@@ -205,13 +205,13 @@ def test_admin_of_the_same_union_or_outside_cannot_reset(client, tree):
     second_factor_device(victim)
     for actor, message in ((peer, "只有上级工会的系统管理员"), (other, "没有用户名为“reviewer-a”的账号")):
         client.force_login(actor)
-        response = client.post("/account/second-factor/reset/", {"username": "reviewer-a"})
+        response = client.post("/account/security/", {"username": "reviewer-a", "action": "reset"})
         assert response.status_code == 400 and message in response.content.decode()
     assert TOTPDevice.objects.filter(user=victim).count() == 1
     assert AuditEntry.objects.filter(verb="second_factor.reset").count() == 0
     clerk = make_staff(ROLE.CLERK, tree.county_a)
     client.force_login(clerk)
-    assert client.get("/account/second-factor/reset/").status_code == 404
+    assert client.get("/account/security/").status_code == 404
 
 
 def test_superuser_resets_anyone_but_not_themselves(client, tree):
@@ -219,9 +219,9 @@ def test_superuser_resets_anyone_but_not_themselves(client, tree):
     bank = make_staff(ROLE.BANK_OPERATOR, tree.city, username="bank")
     second_factor_device(bank)
     client.force_login(root)
-    assert client.post("/account/second-factor/reset/", {"username": "bank"}).status_code == 302
+    assert client.post("/account/security/", {"username": "bank", "action": "reset"}).status_code == 302
     assert TOTPDevice.objects.filter(user=bank).count() == 0
-    assert client.post("/account/second-factor/reset/", {"username": "root"}).status_code == 400
+    assert client.post("/account/security/", {"username": "root", "action": "reset"}).status_code == 400
     assert TOTPDevice.objects.filter(user=root).count() == 1
 
 

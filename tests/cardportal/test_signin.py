@@ -120,3 +120,29 @@ def test_behind_a_proxy_sign_ins_count_under_the_forwarded_address(client, setti
         HTTP_X_FORWARDED_FOR="198.51.100.1",
     )
     assert ok.status_code == 302
+
+
+def test_a_higher_admin_unlocks_an_account_and_it_is_audited(client, tree, clerk):
+    for _ in range(5):
+        _post_login(client, "clerk-a1", "wrong")
+    county_admin = make_staff(ROLE.ADMIN, tree.county_a, username="admin-a")
+    peer = make_staff(ROLE.ADMIN, tree.unit_a1, username="admin-unit")
+    admin_client = client.__class__()
+
+    admin_client.force_login(peer)
+    refused = admin_client.post("/account/security/", {"username": "clerk-a1", "action": "unlock"})
+    assert refused.status_code == 400 and "只有上级工会的系统管理员" in refused.content.decode()
+    assert AccessAttempt.objects.filter(username="clerk-a1").exists()
+
+    admin_client.force_login(county_admin)
+    response = admin_client.post("/account/security/", {"username": "clerk-a1", "action": "unlock"})
+    assert response.status_code == 302
+    assert AccessAttempt.objects.filter(username="clerk-a1").count() == 0
+    entry = AuditEntry.objects.get(verb="auth.unlocked")
+    assert (entry.actor, entry.target_id, entry.union, entry.data) == (
+        county_admin,
+        str(clerk.pk),
+        tree.unit_a1,
+        {"attempts": 1},
+    )
+    assert _post_login(client, "clerk-a1", PASSWORD, ip="10.0.0.8").status_code == 302
