@@ -97,7 +97,7 @@ def totp_secret(device: TOTPDevice) -> str:
 
 def totp_qr_svg(device: TOTPDevice) -> str:
     """The otpauth:// URL as an inline SVG (drawn here: the secret never leaves the server)."""
-    svg = segno.make(device.config_url, error="m").svg_inline(scale=4, border=2)
+    svg = segno.make(device.config_url, error="m").svg_inline(scale=4, border=4)
     return mark_safe(svg)  # noqa: S308 - segno's own markup, no user text in it
 
 

@@ -55,6 +55,7 @@ def enrol(request):
             "secret": sf.totp_secret(device),
             "error": error,
             "next": _next(request),
+            "second_factor_pending": True,
         },
         status=400 if error else 200,
     )
@@ -90,7 +91,7 @@ def verify(request):
     return render(
         request,
         "second_factor/verify.html",
-        {"error": error, "next": _next(request)},
+        {"error": error, "next": _next(request), "second_factor_pending": True},
         status=400 if error else 200,
     )
 
