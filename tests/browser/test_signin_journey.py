@@ -145,7 +145,15 @@ def test_no_csp_violation_on_main_pages_admin_and_api_docs(page, live_server, tr
 def test_moved_inline_behaviour_still_works_under_the_csp(page, live_server, tree):
     """Auto-submitting filters and the check-all box, once inline handlers, now in app.js."""
     make_staff(ROLE.CLERK, tree.unit_a1, username="clerk-a1")
+    for _ in range(3):
+        make_card(tree.unit_a1, status=Card.Status.ISSUED)
     login(page, live_server, "clerk-a1")
     page.goto(f"{live_server.url}/members/sheets/")
     page.select_option("select[name=status]", index=1)
     page.wait_for_url(re.compile(r".*status=.+"))
+
+    page.goto(f"{live_server.url}/issuance/unions/{tree.unit_a1.pk}/")
+    boxes = page.locator('input[data-group="receive"]')
+    assert boxes.count() == 3 and all(boxes.nth(i).is_checked() for i in range(3))
+    page.locator('input[data-all="receive"]').uncheck()
+    assert not any(boxes.nth(i).is_checked() for i in range(3))
