@@ -7,7 +7,7 @@ becomes an AuditEntry the audit viewer can show (receivers on Django's and axes'
 are the only hook authenticate() offers, so this is not business logic hidden in a signal).
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.signals import user_locked_out
@@ -23,6 +23,7 @@ from django.utils import timezone
 from .audit import register_verbs
 from .errors import ApplicationError
 from .models import AuditEntry
+from .scoping import staff_of
 
 register_verbs(
     {
@@ -55,7 +56,7 @@ def _http_request(request):
     return getattr(request, "_request", request)
 
 
-def retry_at(request) -> "timezone.datetime":
+def retry_at(request) -> datetime:
     cool_off = get_cool_off(request) or timedelta(0)
     return timezone.localtime(timezone.now() + cool_off)
 
@@ -87,11 +88,8 @@ def lockout_response(request, original_response=None, credentials=None):
 
 
 def _staff_union(user):
-    staff = getattr(user, "staff", None) if user is not None else None
-    try:
-        return staff.union if staff is not None else None
-    except Exception:  # noqa: BLE001 - a half-built user without a role has no union to file under
-        return None
+    staff = staff_of(user) if user is not None else None
+    return staff.union if staff is not None else None
 
 
 def _signin_audit(*, verb: str, username: str, request, data: dict, actor=None, ip=None) -> AuditEntry:
