@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import second_factor_views, views
 
 admin.site.site_header = "工会会员卡门户 · 管理后台"
 admin.site.site_title = "工会会员卡门户"
@@ -14,6 +14,9 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/second-factor/enrol/", second_factor_views.enrol, name="second_factor_enrol"),
+    path("account/second-factor/verify/", second_factor_views.verify, name="second_factor_verify"),
+    path("account/security/", second_factor_views.account_security, name="account_security"),
     path("healthz", views.healthz, name="healthz"),
     path("members/", include("members.urls")),
     path("api/", include(("cardportal.api_urls", "api"))),

@@ -17,6 +17,7 @@ from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import render_job_progress
 from cardportal.pagination import paginate
+from cardportal.redirects import safe_next
 from cardportal.scoping import staff_of
 
 from . import exports, selectors, services
@@ -363,7 +364,7 @@ def distribution_sheet(request, pk):
 def notice_ack(request, pk):
     notice = selectors.notice_get_for_user(user=request.user, pk=pk)
     services.notice_acknowledge(notice=notice, actor=request.user)
-    return redirect(request.POST.get("next") or reverse("issuance:home"))
+    return redirect(safe_next(request, reverse("issuance:home")))
 
 
 # --- one card: loss and cancellation ----------------------------------------------------------

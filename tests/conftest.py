@@ -175,11 +175,92 @@ def screenshot(page, request):
     return take
 
 
+# --- second factor ----------------------------------------------------------------------------
+TEST_TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test secret, hex
+
+
+def second_factor_device(user):
+    """The user's confirmed TOTP device, made with the test secret when there is none."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    return device or TOTPDevice.objects.create(user=user, name="测试", key=TEST_TOTP_KEY, confirmed=True)
+
+
+def totp_code(device) -> str:
+    """A code the device accepts now: the current time step, or the next one (within
+    django-otp's tolerance) when the current one was already used, since codes are single-use."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if totp.t() <= device.last_t:
+        totp.time += device.step * (device.last_t + 1 - totp.t())
+    return f"{totp.token():0{device.digits}d}"
+
+
+@pytest.fixture(autouse=True)
+def _test_client_signs_in_fully(monkeypatch):
+    """client.force_login()/login() stand for the whole sign-in: for a role that needs the second
+    factor the session is also verified (with the user's device, made if missing), as a person's
+    would be after the code step; and login() hands axes the request it needs. Tests of the
+    second-factor gate itself use `login_password_only`."""
+    from django.http import HttpRequest
+    from django.test.client import ClientMixin
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from cardportal.second_factor import second_factor_required
+
+    original_login, original_credentials_login = ClientMixin._login, ClientMixin.login
+
+    def _login(self, user, backend=None):
+        original_login(self, user, backend)
+        if getattr(self, "_password_only", False) or not second_factor_required(user):
+            return
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = second_factor_device(user).persistent_id
+        session.save()
+
+    def login(self, **credentials):
+        if "request" not in credentials:
+            request = HttpRequest()
+            request.META["REMOTE_ADDR"] = "127.0.0.1"
+            credentials["request"] = request
+        return original_credentials_login(self, **credentials)
+
+    monkeypatch.setattr(ClientMixin, "_login", _login)
+    monkeypatch.setattr(ClientMixin, "login", login)
+
+
+def login_password_only(client, user) -> None:
+    """Sign `user` in without the second-factor step (what the password alone gives)."""
+    client._password_only = True
+    try:
+        client.force_login(user)
+    finally:
+        client._password_only = False
+
+
 def login(page, live_server, username: str, password: str = "pw-Cardportal-1") -> None:
+    """Sign in through the login page; for a role that needs it, also through the second-factor
+    step with a code computed from the user's device in the test database (made if missing)."""
+    from django.contrib.auth import get_user_model
+
+    from cardportal.second_factor import second_factor_required
+
+    user = get_user_model().objects.get(username=username)
+    device = second_factor_device(user) if second_factor_required(user) else None
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+    if device is not None:
+        page.wait_for_url(f"{live_server.url}/account/second-factor/verify/**")
+        page.fill("input[name=token]", totp_code(device))
+        page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
 
 

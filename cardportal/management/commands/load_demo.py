@@ -2,6 +2,7 @@ from importlib import import_module
 
 from django.core.management.base import BaseCommand
 
+from cardportal.second_factor import demo_devices_ensure
 from members import demo as members_demo
 from members.models import StaffRole
 
@@ -30,9 +31,22 @@ class Command(BaseCommand):
                 module.load(stdout=self.stdout)
         self.stdout.write("")
         self.stdout.write(f"演示账号（密码均为 {members_demo.PASSWORD}）：")
-        for staff in StaffRole.objects.filter(
-            user__username__in=[u for u, _, _ in members_demo.LOGINS]
-        ).select_related("user", "union"):
+        staff_roles = list(
+            StaffRole.objects.filter(
+                user__username__in=[u for u, _, _ in members_demo.LOGINS]
+            ).select_related("user", "union")
+        )
+        for staff in staff_roles:
             self.stdout.write(
                 f"  {staff.user.username:<10} {staff.get_role_display():<12} {staff.union.name}"
             )
+        # Demo accounts that need a second factor get a device with a fixed, published secret.
+        secrets = demo_devices_ensure([staff.user for staff in staff_roles])
+        if secrets:
+            self.stdout.write("")
+            self.stdout.write(
+                "以下账号登录后需输入二次验证码：运行 `python manage.py demo_otp` 查看当前验证码，"
+            )
+            self.stdout.write("或把密钥添加到手机身份验证器（基于时间，6 位，30 秒）：")
+            for username, secret in secrets:
+                self.stdout.write(f"  {username:<10} {secret}")

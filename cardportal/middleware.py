@@ -1,0 +1,67 @@
+"""Request gates and headers that every page shares."""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from .second_factor import has_totp, second_factor_required
+
+
+class SecondFactorMiddleware:
+    """A session that needs a second factor and has not given it reaches only the enrol/verify
+    pages, sign-out and static files: every other page redirects there (htmx: HX-Redirect), and
+    the API answers 403. Token-authenticated API calls carry no session and are not affected.
+
+    After django_otp's OTPMiddleware, which sets request.user.is_verified()."""
+
+    OPEN_PREFIXES = ("/static/", "/healthz")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            user.is_authenticated
+            and not user.is_verified()
+            and not self._is_open(request.path)
+            and second_factor_required(user)
+        ):
+            return self._refuse(request)
+        return self.get_response(request)
+
+    def _is_open(self, path: str) -> bool:
+        if path.startswith(self.OPEN_PREFIXES) or path.startswith("/account/second-factor/"):
+            return True
+        return path in (reverse("login"), reverse("logout"))
+
+    def _refuse(self, request):
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"detail": "请先在网页上完成二次验证。", "code": "second_factor_required"}, status=403
+            )
+        name = "second_factor_verify" if has_totp(request.user) else "second_factor_enrol"
+        back = request.get_full_path() if request.method == "GET" else reverse("dashboard")
+        url = f"{reverse(name)}?{urlencode({'next': back})}"
+        if request.headers.get("HX-Request") == "true":  # (HtmxMiddleware runs later)
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        return redirect(url)
+
+
+class PermissionsPolicyMiddleware:
+    """Permissions-Policy: browser features no page of the portal uses are off for all of them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = getattr(settings, "PERMISSIONS_POLICY", "")
+        if policy:
+            response.headers.setdefault("Permissions-Policy", policy)
+        return response
