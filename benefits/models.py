@@ -172,6 +172,8 @@ class Disbursement(Job):
     """A batch of payments to members' cards. Built while a draft; the export job freezes it and
     writes the bank payment file and its manifest; the bank's confirmation file marks lines paid."""
 
+    job_phases = {"export": ("生成代发文件", "benefits.tasks.disbursement_export_task")}
+
     class Kind(models.TextChoices):
         WARMTH = "warmth", _("送温暖")
         SCHOOL_AID = "school_aid", _("金秋助学")
