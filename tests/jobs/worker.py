@@ -2,7 +2,8 @@
 the test chooses, so the test can kill the worker (or cut its database connection) there and
 not a moment earlier or later. Run as `python -m tests.jobs.worker <celery worker options>`.
 
-JOB_PAUSE_AT=module:function   the function to hold (looked up through its module at call time)
+JOB_PAUSE_AT=module:function   the function to hold (looked up through its module at call time;
+                               module:object.method for a method of a module-level object)
 JOB_PAUSE_DIR=<dir>            `paused` (holding pid) is written there; `go` releases a cut
 JOB_PAUSE_MODE=hold|cut|die    hold: wait to be killed; cut: wait for `go`, then carry on (on a
                                dead connection); die: SIGKILL itself on every call (a poison job)
@@ -25,8 +26,11 @@ def install_pause() -> None:
     target = os.environ.get("JOB_PAUSE_AT")
     if not target:
         return
-    module_name, name = target.split(":")
+    module_name, path = target.split(":")
+    *owners, name = path.split(".")
     module = importlib.import_module(module_name)
+    for owner in owners:  # "registry.notify_members_registered": a method of a module's object
+        module = getattr(module, owner)
     original = getattr(module, name)
     folder = Path(os.environ["JOB_PAUSE_DIR"])
     mode = os.environ.get("JOB_PAUSE_MODE", "hold")
