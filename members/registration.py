@@ -139,6 +139,9 @@ def sheet_import(
     sheet = RegistrationSheet.objects.select_related("union").get(pk=sheet_id)
     if not job_start(sheet, phase="import", token=token):
         return sheet
+    if sheet.status == S.REFUSED:  # an earlier run refused the file and died before saying so
+        job_fail(sheet, message="文件被拒收，请检查文件后重新上传", code="refused")
+        return sheet
     if sheet.status not in (S.UPLOADED, S.VALIDATING):  # an earlier run of this import staged it
         job_finish(sheet, message=_import_summary(sheet))
         return sheet
