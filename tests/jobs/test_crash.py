@@ -6,7 +6,7 @@ none doubled) or is failed with a retry that works.
 
 The worker is `tests/jobs/worker.py`: a real `celery worker` process that holds one function of
 the job at a chosen point, so the kill lands in the middle every time. Sizes are small (the
-point is the lifecycle, not volume); the lease is 3 s here instead of minutes."""
+point is the lifecycle, not volume); the lease is 2 s here instead of minutes."""
 
 import os
 import signal
@@ -45,12 +45,12 @@ from ..issuance.factories import csv_bytes as table_csv
 
 pytestmark = [pytest.mark.broker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
-LEASE = 3
+LEASE = 2
 S = RegistrationSheet.Status
 C = Card.Status
-SHEET_ROWS, BAD_EVERY = 2000, 100
+SHEET_ROWS, BAD_EVERY = 1000, 100
 ACCEPTED = SHEET_ROWS - SHEET_ROWS // BAD_EVERY
-CARDS = 40
+CARDS = 20
 
 
 # --- the harness ----------------------------------------------------------------------------------
@@ -371,7 +371,7 @@ class PaymentFile(Handoff):
     def assert_done_once(self):
         batch = fresh(self.job)
         assert (batch.state, batch.job_status) == (Disbursement.State.EXPORTED, "done")
-        assert batch.manifest["lines"] == CARDS and batch.manifest["total"] == "4000.00"
+        assert batch.manifest["lines"] == CARDS and batch.manifest["total"] == "2000.00"
         assert audits("disbursement.exported") == 1
 
 

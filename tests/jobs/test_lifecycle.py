@@ -264,3 +264,27 @@ def test_identical_files_uploaded_at_the_same_moment_are_recognised(
     assert imports["first.csv"].same_as_id is None
     assert imports["second.csv"].same_as_id == imports["first.csv"].pk
     assert Card.objects.filter(status="rejected_by_bank").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_connection_the_database_dropped_is_replaced_before_the_next_request(tree):
+    """What every request and task starts with (close_old_connections): with CONN_HEALTH_CHECKS
+    a terminated backend is noticed and replaced instead of failing the first query (a 500)."""
+    from django.db import close_old_connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
+    assert RegistrationSheet.objects.count() == 0
+    dropped = connection.connection.info.backend_pid
+    import psycopg2
+
+    other = psycopg2.connect(**connection.get_connection_params())  # another session ends this one
+    other.autocommit = True
+    other.cursor().execute("SELECT pg_terminate_backend(%s)", [dropped])
+    other.close()
+
+    close_old_connections()  # request_started / task_prerun
+    assert RegistrationSheet.objects.count() == 0
+    assert connection.connection.info.backend_pid != dropped
