@@ -149,8 +149,7 @@ def _batch_context(request, batch):
 @login_required
 def disbursement_detail(request, pk):
     batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
-    if job_recover(batch):  # its export's worker died: back to draft (or re-queued)
-        batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
+    job_recover(batch)  # its export's worker died: back to draft (or re-queued)
     return render(request, "benefits/disbursement_detail.html", _batch_context(request, batch))
 
 
