@@ -201,6 +201,8 @@ class Disbursement(Job):
     approves it (or returns it to draft); only then may the export job write the bank payment
     file; a third person uploads the bank's result file, which marks lines paid."""
 
+    job_phases = {"export": ("生成代发文件", "benefits.tasks.disbursement_export_task")}
+
     class Kind(models.TextChoices):
         WARMTH = "warmth", _("送温暖")
         SCHOOL_AID = "school_aid", _("金秋助学")

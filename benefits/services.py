@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from cardportal.jobs import job_fail, job_finish, job_progress, job_start
+from cardportal.jobs import job_fail, job_finish, job_holds, job_progress, job_queue, job_start
 from cardportal.scoping import scope_path, staff_of
 from issuance.models import Card
 from members.models import Member, StaffRole, Union
@@ -735,16 +735,14 @@ def disbursement_export(*, disbursement: Disbursement, actor) -> Disbursement:
     _refuse_if(disbursement_export_refusal(disbursement, actor))
     totals = disbursement_totals(disbursement)
     disbursement.state = Disbursement.State.EXPORTING
-    disbursement.job_status = Disbursement.Status.QUEUED
-    disbursement.job_message = ""
-    disbursement.save(update_fields=["state", "job_status", "job_message"])
+    disbursement.save(update_fields=["state"])
     audit_record(
         actor=actor,
         verb="disbursement.export_requested",
         target=disbursement,
         data={"count": totals["count"], "total": _money(totals["total"])},
     )
-    transaction.on_commit(lambda: disbursement_export_task.delay(disbursement.pk))
+    job_queue(disbursement, phase="export", task=disbursement_export_task)
     return disbursement
 
 
@@ -752,15 +750,18 @@ def payment_file_name(disbursement: Disbursement) -> str:
     return f"disbursement-{disbursement.pk}-payment.csv"
 
 
-def disbursement_write_payment_file(disbursement_id: int) -> None:
+def disbursement_write_payment_file(disbursement_id: int, *, token: str | None = None) -> None:
     """The export job: card number, name, amount per line, plus a manifest with the totals and
-    the file's SHA-256. Idempotent: a finished job is not redone (job_start's compare-and-set);
-    a re-delivered running job rewrites the same content. Lines whose card is no longer live
-    stop the export and return the batch to draft so staff can remove them."""
+    the file's SHA-256. Idempotent: a finished job is not redone (job_start's compare-and-set),
+    only the run that owns the batch (`token`) writes, and a batch already exported is not
+    written again. Lines whose card is no longer live stop the export and return the batch to
+    draft so staff can remove them. An unexpected error returns it to APPROVED (the task's
+    failure path), where 生成代发文件 is the retry."""
     disbursement = Disbursement.objects.get(pk=disbursement_id)
-    if disbursement.state != Disbursement.State.EXPORTING:  # only an approved, requested export
+    if not job_start(disbursement, phase="export", token=token, total=disbursement.lines.count()):
         return
-    if not job_start(disbursement, total=disbursement.lines.count()):
+    if disbursement.state != Disbursement.State.EXPORTING:  # written by an earlier run, or not approved
+        job_finish(disbursement, message=disbursement.job_message)
         return
     lines = list(disbursement.lines.select_related("card").order_by("id"))
     total = sum((ln.amount for ln in lines), Decimal("0"))
@@ -805,7 +806,10 @@ def disbursement_write_payment_file(disbursement_id: int) -> None:
         "generated_at": timezone.localtime().isoformat(timespec="seconds"),
     }
     with transaction.atomic():
+        owner = disbursement
         disbursement = Disbursement.objects.select_for_update().get(pk=disbursement.pk)
+        if disbursement.state != Disbursement.State.EXPORTING or not job_holds(owner):
+            return  # no longer this run's work
         if disbursement.payment_file:
             disbursement.payment_file.delete(save=False)
         disbursement.payment_file.save(payment_file_name(disbursement), ContentFile(content), save=False)
@@ -816,7 +820,7 @@ def disbursement_write_payment_file(disbursement_id: int) -> None:
         audit_record(
             actor=disbursement.created_by, verb="disbursement.exported", target=disbursement, data=manifest
         )
-    job_finish(disbursement, message=f"共{len(lines)}笔，合计{total:.2f}元")
+    job_finish(owner, message=f"共{len(lines)}笔，合计{total:.2f}元")
 
 
 def _back_to_draft(disbursement: Disbursement, *, message: str, code: str) -> None:
@@ -836,14 +840,12 @@ def _back_to_draft(disbursement: Disbursement, *, message: str, code: str) -> No
     job_fail(disbursement, message=message, code=code)
 
 
-def disbursement_export_failed(disbursement_id: int, message: str) -> None:
-    """The export crashed: the list has not changed, so the approval stands (back to APPROVED,
-    to be generated again)."""
-    disbursement = Disbursement.objects.get(pk=disbursement_id)
+def disbursement_export_reopen(disbursement_id: int) -> None:
+    """After the export job failed (the task's failure path): the list has not changed, so the
+    approval stands: back to APPROVED, where 生成代发文件 is the retry."""
     Disbursement.objects.filter(pk=disbursement_id, state=Disbursement.State.EXPORTING).update(
         state=Disbursement.State.APPROVED
     )
-    job_fail(disbursement, message=message)
 
 
 DOWNLOAD_ROLES = frozenset({*StaffRole.REVIEW_ROLES, StaffRole.Role.BANK_OPERATOR})

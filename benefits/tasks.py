@@ -1,14 +1,20 @@
-"""Thin Celery tasks: ids in, one service call."""
+"""Thin Celery tasks: ids in, one service call. Leases, redelivery and the failure path are
+`JobTask`'s (cardportal/jobs.py)."""
 
 from celery import shared_task
+
+from cardportal.jobs import JobTask
 
 from . import services
 
 
-@shared_task(acks_late=True, bind=True, max_retries=0)
-def disbursement_export_task(self, disbursement_id: int) -> None:
-    try:
-        services.disbursement_write_payment_file(disbursement_id)
-    except Exception as exc:
-        services.disbursement_export_failed(disbursement_id, f"生成失败：{exc}")
-        raise
+class DisbursementExportTask(JobTask):
+    job_model = "benefits.Disbursement"
+
+    def job_failed(self, job_id: int) -> None:
+        services.disbursement_export_reopen(job_id)
+
+
+@shared_task(base=DisbursementExportTask)
+def disbursement_export_task(disbursement_id: int, token: str | None = None) -> None:
+    services.disbursement_write_payment_file(disbursement_id, token=token)

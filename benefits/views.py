@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from cardportal.audit import audit_for, client_ip
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
-from cardportal.jobs import render_job_progress
+from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.scoping import staff_of, visible_unions
 from members.models import Union
@@ -189,6 +189,7 @@ def _audit_summary(data: dict) -> str:
 @login_required
 def disbursement_detail(request, pk):
     batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
+    job_recover(batch)  # its export's worker died: back to draft (or re-queued)
     return render(request, "benefits/disbursement_detail.html", _batch_context(request, batch))
 
 

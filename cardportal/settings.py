@@ -106,6 +106,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'cardportal.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        # A kept connection is checked before a request reuses it: after a database restart or a
+        # terminated backend the worker reconnects instead of answering one 500.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -244,14 +247,32 @@ else:
     CELERY_RESULT_BACKEND = "cache+memory://"
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = False
+# Long jobs (docs/operations.md, "Long jobs"): a message is acknowledged only when its task has
+# ended, and a worker lost mid-task puts it back; the job row's run token and lease (not the
+# broker) decide whether a delivery may work, so a redelivery never doubles or blocks a job.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per worker process: a prefetched message would wait behind a long job
+# (and be redelivered from the dead worker only after the visibility timeout).
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The longest job (a 30 MB sheet's registration) takes minutes; an hour is a runaway.
 CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
+# Redis hands an unacknowledged message to another worker after this long. It must exceed the
+# time limit, or a long job still running would be delivered twice; recovery of a dead worker's
+# job does not wait for it (the lease below does that within minutes).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 30 * 60}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
+# A running job's heartbeat is renewed this often; a job unheard of for JOB_LEASE_SECONDS is taken
+# to have lost its worker and is re-run (beat task jobs_reap_task), at most JOB_MAX_ATTEMPTS starts.
+JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", "15"))
+JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", "120"))
+JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
+    # Long jobs whose worker died are re-run (or failed) within a lease and a minute.
+    "jobs-reap": {"task": "cardportal.tasks.jobs_reap_task", "schedule": 60.0},
     # The rolling review window moves every day even without new ratings.
     "merchant-scores": {
         "task": "merchants.tasks.merchant_scores_refresh_task",

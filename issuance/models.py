@@ -297,6 +297,8 @@ class BankBatch(Job):
     """Applied cards handed to the bank in one 批量办理借记卡明细清单. The job part tracks the
     hand-off file's generation; `union` is the subtree it was built from (its scope)."""
 
+    job_phases = {"handoff": ("生成报送银行文件", "issuance.tasks.batch_handoff_task")}
+
     # Not named Status: Job.Status (the job's own state machine) must stay reachable as self.Status.
     class BatchStatus(models.TextChoices):
         PREPARING = "preparing", _("生成报送文件中")
@@ -359,6 +361,8 @@ class BankFileImport(Job):
     """A file the bank sent back: a return file (ID, card number, status, reason) for one batch,
     or an activation file (card number, date). The reconciliation report is kept in `report`.
     `sha256` lets a re-upload of the same file be recognised; applying it again changes nothing."""
+
+    job_phases = {"apply": ("导入银行文件", "issuance.tasks.import_apply_task")}
 
     class Kind(models.TextChoices):
         RETURN = "return", _("回盘文件")

@@ -16,7 +16,16 @@ from django.utils import timezone
 from cardportal import crypto
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from cardportal.jobs import job_fail, job_finish, job_progress, job_start
+from cardportal.jobs import (
+    Job,
+    job_fail,
+    job_finish,
+    job_holds,
+    job_is_stale,
+    job_progress,
+    job_queue,
+    job_start,
+)
 from cardportal.scoping import staff_of
 from members.idcard import normalise as normalise_id
 from members.models import StaffRole, Union
@@ -132,7 +141,7 @@ def batch_create(
     )
     from .tasks import batch_handoff_task
 
-    transaction.on_commit(lambda: batch_handoff_task.delay(batch.pk))
+    job_queue(batch, phase="handoff", task=batch_handoff_task)
     return batch
 
 
@@ -224,10 +233,15 @@ def handoff_write(*, batch: BankBatch, layout: dict, out, progress=None) -> int:
     return rows
 
 
-def batch_generate_handoff(*, batch_id: int) -> None:
-    """The hand-off task's body. Idempotent: a finished batch is left alone (job_start refuses)."""
+def batch_generate_handoff(*, batch_id: int, token: str | None = None) -> None:
+    """The hand-off task's body. Idempotent: a finished batch is left alone (job_start refuses),
+    and only the run that owns the batch (`token`) writes the file. An unexpected error fails
+    the job through the task's failure path (JobTask)."""
     batch = BankBatch.objects.select_related("partner").get(pk=batch_id)
-    if not job_start(batch, total=batch.card_count):
+    if not job_start(batch, phase="handoff", token=token, total=batch.card_count):
+        return
+    if batch.handoff_file:  # an earlier run of this hand-off wrote it
+        job_finish(batch, message=f"已生成报送文件，共 {batch.handoff_rows} 行")
         return
     try:
         layout = layouts.handoff_layout(batch.partner)
@@ -244,7 +258,10 @@ def batch_generate_handoff(*, batch_id: int) -> None:
         )
         data = buffer.getvalue()
         with transaction.atomic():
+            owner = batch
             batch = BankBatch.objects.select_for_update().get(pk=batch.pk)
+            if batch.handoff_file or not job_holds(owner):  # no longer this run's work
+                return
             batch.handoff_file.save(f"{batch.code}.{ext}", ContentFile(data), save=False)
             batch.handoff_name = name
             batch.handoff_sha256 = hashlib.sha256(data).hexdigest()
@@ -270,9 +287,20 @@ def batch_generate_handoff(*, batch_id: int) -> None:
         job_finish(batch, message=f"已生成报送文件，共 {rows} 行")
     except ApplicationError as exc:
         job_fail(batch, message=exc.message, code=exc.code)
-    except Exception as exc:  # noqa: BLE001 - the page must show that the job failed, then re-raise
-        job_fail(batch, message=f"生成失败：{exc}", code="error")
-        raise
+
+
+@transaction.atomic
+def batch_handoff_retry(*, batch: BankBatch, actor) -> BankBatch:
+    """Write the hand-off file again after its job failed or lost its worker (a new run)."""
+    _require(actor, HANDOFF_ROLES, "重新生成报送银行文件")
+    locked = BankBatch.objects.select_for_update().get(pk=batch.pk)
+    if locked.handoff_file or not (locked.job_status == Job.Status.FAILED or job_is_stale(locked)):
+        raise ApplicationError("只有生成失败或中断的批次才能重新生成报送文件", code="invalid_status")
+    from .tasks import batch_handoff_task
+
+    job_queue(locked, phase="handoff", task=batch_handoff_task)
+    audit_record(actor=actor, verb="batch.handoff_retried", target=locked)
+    return locked
 
 
 def batch_handoff_open(*, batch: BankBatch, actor, ip: str | None = None, via: str = "web"):
@@ -310,6 +338,7 @@ def import_create(
     if not file_name.lower().endswith((".xlsx", ".xls", ".xlsm", ".csv", ".txt")):
         raise ApplicationError("只支持 .xlsx、.xls 或 .csv 文件", code="bad_type")
     sha = hashlib.sha256(data).hexdigest()
+    _same_file_lock(kind, sha)
     previous = BankFileImport.objects.filter(kind=kind, batch=batch, sha256=sha).order_by("id").first()
     imp = BankFileImport(
         kind=kind,
@@ -334,36 +363,70 @@ def import_create(
     )
     from .tasks import import_apply_task
 
-    transaction.on_commit(lambda: import_apply_task.delay(imp.pk))
+    job_queue(imp, phase="apply", task=import_apply_task)
     return imp
 
 
-def import_apply(*, import_id: int) -> None:
-    """The import task's body: claim the job, reconcile, keep the report."""
+def _same_file_lock(kind: str, sha: str) -> None:
+    """Serialise the uploads of one file (kind + SHA-256) until commit, so the second of two
+    identical files uploaded at the same moment sees the first and is marked `same_as` it
+    (PostgreSQL advisory lock; SQLite's write transactions are serial already)."""
+    if connection.vendor == "postgresql":
+        key = int(hashlib.sha256(f"bank-file:{kind}:{sha}".encode()).hexdigest()[:15], 16)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+@transaction.atomic
+def import_retry(*, imp: BankFileImport, actor) -> BankFileImport:
+    """Apply a bank file again after its job failed or lost its worker (a new run). The
+    reconciliation is one transaction and idempotent, so nothing is applied twice."""
+    _require(actor, HANDOFF_ROLES, "重新导入银行文件")
+    locked = BankFileImport.objects.select_for_update().get(pk=imp.pk)
+    if not (locked.job_retryable or job_is_stale(locked)):
+        raise ApplicationError("只有导入失败或中断的文件才能重新导入", code="invalid_status")
+    from .tasks import import_apply_task
+
+    job_queue(locked, phase="apply", task=import_apply_task)
+    audit_record(actor=actor, verb=f"import.{locked.kind}_retried", target=locked)
+    return locked
+
+
+def import_apply(*, import_id: int, token: str | None = None) -> None:
+    """The import task's body: claim the job, reconcile, keep the report. Only the run that owns
+    the import (`token`) applies it; the reconciliation checks that under the batch lock."""
     imp = BankFileImport.objects.select_related("batch", "batch__partner", "union").get(pk=import_id)
-    if not job_start(imp):
+    if not job_start(imp, phase="apply", token=token):
+        return
+    if imp.report:  # an earlier run of this import applied it
+        job_finish(imp, message=_import_summary(imp.kind, imp.report))
         return
     try:
         with imp.file.open("rb") as handle:
             data = handle.read()
         table = read_table(data, imp.file_name)
-        if imp.kind == BankFileImport.Kind.RETURN:
-            report = return_reconcile(imp=imp, table=table)
-            message = (
-                f"制卡成功 {report['counts']['issued']}，失败 {report['counts']['rejected']}，"
-                f"未知 {report['counts']['unknown']}，重复 {report['counts']['duplicate']}，"
-                f"未回盘 {report['counts']['missing']}"
-            )
-        else:
-            report = activation_reconcile(imp=imp, table=table)
-            message = f"激活 {report['counts']['activated']}，未知卡号 {report['counts']['unknown']}"
-        BankFileImport.objects.filter(pk=imp.pk).update(report=report)
-        job_finish(imp, message=message)
+        reconcile = return_reconcile if imp.kind == BankFileImport.Kind.RETURN else activation_reconcile
+        report = reconcile(imp=imp, table=table)
+        if report is None:  # another run owns the import now
+            return
+        job_finish(imp, message=_import_summary(imp.kind, report))
     except ApplicationError as exc:
         job_fail(imp, message=exc.message, code=exc.code)
-    except Exception as exc:  # noqa: BLE001
-        job_fail(imp, message=f"导入失败：{exc}", code="error")
-        raise
+
+
+def _import_summary(kind: str, report: dict) -> str:
+    """Every class of row in the file, so the counts add up to the rows read (and missing cards)."""
+    c = report["counts"]
+    if kind == BankFileImport.Kind.RETURN:
+        return (
+            f"共 {c['rows']} 行：制卡成功 {c['issued']}，制卡失败 {c['rejected']}，卡号无效 {c['invalid']}，"
+            f"证件号不在本批次 {c['unknown']}，重复 {c['duplicate']}，冲突 {c['conflict']}，"
+            f"已处理过 {c['unchanged']}；未回盘 {c['missing']}"
+        )
+    return (
+        f"共 {c['rows']} 行：激活 {c['activated']}，卡号或日期无效 {c['invalid']}，未知卡号 {c['unknown']}，"
+        f"不能激活 {c['refused']}，已激活过 {c['unchanged']}"
+    )
 
 
 def _entry(lst: list, **item) -> None:
@@ -403,6 +466,8 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
     bank's reason), unknown IDs, duplicates, invalid numbers, conflicts and rows missing from the
     return. Idempotent: a card already in the state the row asks for is counted `unchanged`."""
     batch = BankBatch.objects.select_for_update().get(pk=imp.batch_id)
+    if not _import_owned(imp):
+        return None
     layout = layouts.return_layout(batch.partner)
     success_values = {v.strip().lower() for v in layout.get("success_values", [])}
     rows = list(
@@ -558,7 +623,19 @@ def return_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
         actor=imp.created_by, verb="import.return_applied", target=imp, union=batch.union, data=counts
     )
     job_progress(imp, done=len(rows))
-    return {"counts": counts, "lists": lists, "same_as": imp.same_as_id}
+    return _keep_report(imp, {"counts": counts, "lists": lists, "same_as": imp.same_as_id})
+
+
+def _import_owned(imp: BankFileImport) -> bool:
+    """Lock the import row; True while this run owns it and it has not been applied."""
+    locked = BankFileImport.objects.select_for_update().get(pk=imp.pk)
+    return not locked.report and job_holds(imp)
+
+
+def _keep_report(imp: BankFileImport, report: dict) -> dict:
+    """Stored in the reconciliation's transaction: a report means "applied", exactly once."""
+    BankFileImport.objects.filter(pk=imp.pk).update(report=report)
+    return report
 
 
 def _notify_number_changes(cards: list[Card]) -> None:
@@ -642,6 +719,8 @@ def _activate_by_date(card_ids_by_date: dict[date, list[int]], *, actor, note: s
 @transaction.atomic
 def activation_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
     """Apply an activation file (card number, date) within the import's union subtree."""
+    if not _import_owned(imp):
+        return None
     rows = list(mapped_rows(table, layouts.DEFAULT_ACTIVATION, ("number", "date")))
     job_progress(imp, done=0, total=len(rows))
     lists = {k: [] for k in ("activated", "unknown", "invalid", "refused")}
@@ -696,7 +775,7 @@ def activation_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict
     )
     audit_record(actor=imp.created_by, verb="import.activation_applied", target=imp, data=counts)
     job_progress(imp, done=len(rows))
-    return {"counts": counts, "lists": lists, "same_as": imp.same_as_id}
+    return _keep_report(imp, {"counts": counts, "lists": lists, "same_as": imp.same_as_id})
 
 
 # --- receipt, distribution, activation at the union -------------------------------------------

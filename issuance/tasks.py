@@ -1,16 +1,18 @@
-"""Thin Celery tasks: ids in, one service call. acks_late so a killed worker's job is redelivered;
-the services' job_start makes a redelivery of a finished job a no-op."""
+"""Thin Celery tasks: ids in, one service call. Late ack, leases, redelivery and the failure path
+are `JobTask`'s (cardportal/jobs.py): only the run that owns a job can work on it."""
 
 from celery import shared_task
+
+from cardportal.jobs import JobTask
 
 from . import services
 
 
-@shared_task(acks_late=True)
-def batch_handoff_task(batch_id: int) -> None:
-    services.batch_generate_handoff(batch_id=batch_id)
+@shared_task(base=JobTask, job_model="issuance.BankBatch")
+def batch_handoff_task(batch_id: int, token: str | None = None) -> None:
+    services.batch_generate_handoff(batch_id=batch_id, token=token)
 
 
-@shared_task(acks_late=True)
-def import_apply_task(import_id: int) -> None:
-    services.import_apply(import_id=import_id)
+@shared_task(base=JobTask, job_model="issuance.BankFileImport")
+def import_apply_task(import_id: int, token: str | None = None) -> None:
+    services.import_apply(import_id=import_id, token=token)

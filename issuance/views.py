@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from cardportal.audit import client_ip
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
-from cardportal.jobs import render_job_progress
+from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.redirects import safe_next
 from cardportal.scoping import staff_of
@@ -90,6 +90,7 @@ def batch_list(request):
 @login_required
 def batch_detail(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    job_recover(batch)  # a worker that died shows as re-queued or failed, not as running
     counts = dict.fromkeys(STAGES, 0)
     for row in Card.objects.filter(batch=batch).values("status").order_by().annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
@@ -112,6 +113,34 @@ def batch_detail(request, pk):
 def batch_progress(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
     return render_job_progress(request, batch)
+
+
+@login_required
+@require_POST
+def batch_handoff_retry(request, pk):
+    batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    try:
+        services.batch_handoff_retry(batch=batch, actor=request.user)
+        messages.success(request, "已重新开始生成报送文件")
+    except ApplicationError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied(exc.message) from exc
+        messages.error(request, exc.message)
+    return redirect(batch)
+
+
+@login_required
+@require_POST
+def import_retry(request, pk):
+    imp = selectors.import_get_for_user(user=request.user, pk=pk)
+    try:
+        services.import_retry(imp=imp, actor=request.user)
+        messages.success(request, "已重新开始导入")
+    except ApplicationError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied(exc.message) from exc
+        messages.error(request, exc.message)
+    return redirect(imp)
 
 
 @login_required
@@ -200,6 +229,7 @@ def batch_requeue(request, pk):
 @login_required
 def import_detail(request, pk):
     imp = selectors.import_get_for_user(user=request.user, pk=pk)
+    job_recover(imp)
     report = imp.report or {}
     counts, found = report.get("counts", {}), report.get("lists", {})
     # A fixed order: jsonb does not keep the keys' order.
@@ -209,7 +239,12 @@ def import_detail(request, pk):
         for k, label in exports.REPORT_SECTIONS.items()
         if found.get(k)
     ]
-    return render(request, "issuance/import_detail.html", {"imp": imp, "summary": summary, "lists": lists})
+    can_retry = services.role_allows(request.user, services.HANDOFF_ROLES)
+    return render(
+        request,
+        "issuance/import_detail.html",
+        {"imp": imp, "summary": summary, "lists": lists, "can_retry": can_retry},
+    )
 
 
 @login_required

@@ -308,6 +308,11 @@ class RegistrationSheet(Job):
     confirmation letter (确认书, 附件3) declares, and the review workflow. The Job fields track the
     task that is running for it (import, then registration)."""
 
+    job_phases = {
+        "import": ("读取和校验登记表", "members.tasks.sheet_import_task"),
+        "register": ("登记会员", "members.tasks.sheet_register_task"),
+    }
+
     class Status(models.TextChoices):
         UPLOADED = "uploaded", _("已上传")
         VALIDATING = "validating", _("校验中")

@@ -31,7 +31,16 @@ from django.utils import timezone
 from cardportal import crypto
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from cardportal.jobs import Job, job_fail, job_finish, job_progress, job_start
+from cardportal.jobs import (
+    Job,
+    job_fail,
+    job_finish,
+    job_holds,
+    job_is_stale,
+    job_progress,
+    job_queue,
+    job_start,
+)
 from cardportal.registry import registry
 from cardportal.scoping import staff_of
 
@@ -111,10 +120,9 @@ def sheet_upload(
                 target=sheet,
                 data={"sha256": digest, "size": len(content)},
             )
-            if enqueue:
-                from .tasks import sheet_import_task
+            from .tasks import sheet_import_task
 
-                transaction.on_commit(lambda: sheet_import_task.delay(sheet.pk))
+            job_queue(sheet, phase="import", task=sheet_import_task if enqueue else None)
     except IntegrityError:
         # Two uploads of the same file at once: the other one won.
         return RegistrationSheet.objects.get(union=union, sha256=digest), False
@@ -123,17 +131,20 @@ def sheet_upload(
 
 # --- import -------------------------------------------------------------------------------------
 def sheet_import(
-    *, sheet_id: int, today: date | None = None, timings: dict | None = None
+    *, sheet_id: int, token: str | None = None, today: date | None = None, timings: dict | None = None
 ) -> RegistrationSheet:
-    """Read, validate, dedup and stage one sheet (the body of `sheet_import_task`). Idempotent.
+    """Read, validate, dedup and stage one sheet (the body of `sheet_import_task`). Idempotent;
+    only the import run that owns the sheet (`token`, see cardportal/jobs.py) works on it.
     `timings`, when given, receives the seconds spent per phase (the benchmark prints them)."""
     clock = _Clock(timings)
     sheet = RegistrationSheet.objects.select_related("union").get(pk=sheet_id)
-    if sheet.status not in (S.UPLOADED, S.VALIDATING):
-        if sheet.job_status == Job.Status.RUNNING:
-            job_finish(sheet, message=sheet.job_message)
+    if not job_start(sheet, phase="import", token=token):
         return sheet
-    if not job_start(sheet):
+    if sheet.status == S.REFUSED:  # an earlier run refused the file and died before saying so
+        job_fail(sheet, message="文件被拒收，请检查文件后重新上传", code="refused")
+        return sheet
+    if sheet.status not in (S.UPLOADED, S.VALIDATING):  # an earlier run of this import staged it
+        job_finish(sheet, message=_import_summary(sheet))
         return sheet
     RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.VALIDATING)
     today = today or timezone.localdate()
@@ -163,7 +174,7 @@ def sheet_import(
     clock.lap("hash+encrypt")
     with transaction.atomic():
         locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
-        if locked.status != S.VALIDATING:  # another delivery finished it meanwhile
+        if locked.status != S.VALIDATING or not job_holds(sheet):  # no longer this run's work
             return locked
         SheetRow.objects.filter(sheet_id=sheet.pk).delete()
         stage_rows(rows)
@@ -176,11 +187,13 @@ def sheet_import(
             rows_skipped=counts["skip"],
         )
     clock.lap("stage (COPY + commit)")
-    job_finish(
-        sheet, message=f"通过 {counts[ACCEPT]} 行，不通过 {counts[REJECT]} 行，跳过 {counts['skip']} 行"
-    )
     sheet.refresh_from_db()
+    job_finish(sheet, message=_import_summary(sheet))
     return sheet
+
+
+def _import_summary(sheet: RegistrationSheet) -> str:
+    return f"通过 {sheet.rows_accepted} 行，不通过 {sheet.rows_rejected} 行，跳过 {sheet.rows_skipped} 行"
 
 
 class _Clock:
@@ -195,13 +208,27 @@ class _Clock:
         self.last = now
 
 
+@transaction.atomic
+def sheet_import_retry(*, sheet: RegistrationSheet, actor, enqueue: bool = True, force: bool = False) -> bool:
+    """Queue the import again (a new run; any older message becomes stale) for a sheet whose import
+    failed or lost its worker (lease expired) before staging finished. False (nothing done)
+    otherwise. `force` (the operator's reset) also takes a job that looks alive."""
+    locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+    if locked.status not in (S.UPLOADED, S.VALIDATING):
+        return False
+    stuck = locked.job_status == Job.Status.FAILED or job_is_stale(locked)
+    if not (stuck or force):
+        return False
+    from .tasks import sheet_import_task
+
+    job_queue(locked, phase="import", task=sheet_import_task if enqueue else None)
+    audit_record(actor=actor, verb="sheet.import_retried", target=locked)
+    return True
+
+
 def sheet_import_reset(*, sheet: RegistrationSheet) -> bool:
-    """Queue the import of a sheet again whose worker died or failed before staging finished."""
-    return bool(
-        RegistrationSheet.objects.filter(pk=sheet.pk, status__in=[S.UPLOADED, S.VALIDATING]).update(
-            job_status=Job.Status.QUEUED, job_error_code="", job_message="", progress_done=0
-        )
-    )
+    """Operator's reset (`import_sheet`, tests): make the import runnable again, not enqueued."""
+    return sheet_import_retry(sheet=sheet, actor=None, enqueue=False, force=True)
 
 
 def conflicts_for(hashes: Iterable[str], *, sheet: RegistrationSheet) -> dict[str, str]:
@@ -497,27 +524,32 @@ def sheet_approve(*, sheet: RegistrationSheet, actor, enqueue: bool = True) -> R
     sheet.status = S.APPROVED
     sheet.reviewed_at = timezone.now()
     sheet.reviewed_by = actor
-    sheet.job_status = Job.Status.QUEUED
-    sheet.progress_done = 0
-    sheet.job_message = ""
-    sheet.job_error_code = ""
-    sheet.save(
-        update_fields=[
-            "status",
-            "reviewed_at",
-            "reviewed_by",
-            "job_status",
-            "progress_done",
-            "job_message",
-            "job_error_code",
-        ]
-    )
+    sheet.save(update_fields=["status", "reviewed_at", "reviewed_by"])
     audit_record(actor=actor, verb="sheet.approved", target=sheet, data={"rows": sheet.rows_accepted})
-    if enqueue:
-        from .tasks import sheet_register_task
+    from .tasks import sheet_register_task
 
-        transaction.on_commit(lambda: sheet_register_task.delay(sheet.pk))
+    # A new run of the "register" phase owns the sheet from here: a late import message is stale.
+    job_queue(sheet, phase="register", task=sheet_register_task if enqueue else None)
     return sheet
+
+
+@transaction.atomic
+def sheet_register_retry(*, sheet: RegistrationSheet, actor, enqueue: bool = True) -> RegistrationSheet:
+    """Queue the registration of an approved sheet again after its run failed or lost its worker
+    (the reviewer's 重新登记 button). The registration is one transaction, so nothing of the
+    failed run remains; the new run registers every accepted row once."""
+    _check_reviewer(sheet, actor)
+    locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+    stuck = locked.job_status == Job.Status.FAILED or (
+        locked.job_status == Job.Status.RUNNING and job_is_stale(locked)
+    )
+    if locked.status != S.APPROVED or not stuck:
+        raise ApplicationError("只有登记失败或中断的登记表才能重新登记", code="invalid_status")
+    from .tasks import sheet_register_task
+
+    job_queue(locked, phase="register", task=sheet_register_task if enqueue else None)
+    audit_record(actor=actor, verb="sheet.register_retried", target=locked)
+    return locked
 
 
 MEMBER_INSERT = """
@@ -539,23 +571,23 @@ SELECT id_hash, sheet_id, row_number FROM {row} WHERE sheet_id = %s AND outcome 
 """
 
 
-def sheet_register(*, sheet_id: int) -> RegistrationSheet:
+def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSheet:
     """Register the accepted rows of an approved sheet as members (the body of
     `sheet_register_task`). One transaction: a killed worker leaves nothing; a re-run registers
-    the same people once (rows already linked to a member are not inserted again)."""
+    the same people once (rows already linked to a member are not inserted again). Only the
+    registration run that owns the sheet (`token`) works on it."""
     sheet = RegistrationSheet.objects.select_related("union", "reviewed_by").get(pk=sheet_id)
-    if sheet.status != S.APPROVED:
-        if sheet.job_status == Job.Status.RUNNING:
-            job_finish(sheet, message=sheet.job_message)
+    if not job_start(sheet, phase="register", token=token, total=sheet.rows_accepted):
         return sheet
-    if not job_start(sheet, total=sheet.rows_accepted):
+    if sheet.status != S.APPROVED:  # an earlier run of this registration committed it
+        job_finish(sheet, message=f"已登记会员 {sheet.rows_registered} 人")
         return sheet
     actor = sheet.reviewed_by
     now = timezone.now()
     with transaction.atomic():
         _claim_lock()
         locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
-        if locked.status != S.APPROVED:
+        if locked.status != S.APPROVED or not job_holds(sheet):  # no longer this run's work
             return locked
         params = [
             sheet.union_id,

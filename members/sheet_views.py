@@ -3,7 +3,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -11,7 +10,7 @@ from django.views.decorators.http import require_POST
 from cardportal.audit import audit_for, audit_record, client_ip
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
-from cardportal.jobs import render_job_progress
+from cardportal.jobs import job_is_stale, job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.scoping import staff_of, visible_unions
 
@@ -109,6 +108,7 @@ def sheet_upload(request):
 @login_required
 def sheet_detail(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    job_recover(sheet)  # a worker that died shows as re-queued or failed, not as running
     reasons = selectors.sheet_reason_counts(sheet=sheet, outcome="reject")
     filters = SheetRowFilterForm(request.GET or None, reasons=reasons)
     reason = filters.cleaned_data["reason"] if filters.is_valid() else ""
@@ -132,7 +132,10 @@ def sheet_detail(request, pk):
             "accepted_preview": selectors.sheet_rows_with_members(sheet=sheet, limit=20),
             "stalled": sheet.status
             in (RegistrationSheet.Status.UPLOADED, RegistrationSheet.Status.VALIDATING)
-            and sheet.job_status == "failed",
+            and (sheet.job_status == "failed" or job_is_stale(sheet)),
+            "register_stalled": sheet.status == RegistrationSheet.Status.APPROVED
+            and (sheet.job_status == "failed" or job_is_stale(sheet)),
+            "can_retry_register": can_review(request.user, sheet),
             "can_submit": sheet.status == RegistrationSheet.Status.VALIDATED and role in UPLOAD_ROLES,
             **_review_flags(request.user, sheet),
             "return_form": SheetReturnForm(),
@@ -236,12 +239,23 @@ def sheet_retry(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
     if not can_upload(request.user):
         raise PermissionDenied
-    if registration.sheet_import_reset(sheet=sheet):
-        from .tasks import sheet_import_task
-
-        audit_record(actor=request.user, verb="sheet.import_retried", target=sheet)
-        transaction.on_commit(lambda: sheet_import_task.delay(sheet.pk))
+    if registration.sheet_import_retry(sheet=sheet, actor=request.user):
         messages.success(request, "已重新开始校验")
+    return redirect(sheet)
+
+
+@login_required
+@require_POST
+def sheet_register_retry(request, pk):
+    """The reviewer queues the registration again after it failed or its worker died."""
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    if not can_review(request.user, sheet):
+        raise PermissionDenied
+    try:
+        registration.sheet_register_retry(sheet=sheet, actor=request.user)
+        messages.success(request, "已重新开始登记会员")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
     return redirect(sheet)
 
 

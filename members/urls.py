@@ -23,6 +23,7 @@ urlpatterns += [
     path("sheets/<int:pk>/progress/", sheet_views.sheet_progress, name="sheet_progress"),
     path("sheets/<int:pk>/errors.xlsx", sheet_views.sheet_error_report, name="sheet_error_report"),
     path("sheets/<int:pk>/retry/", sheet_views.sheet_retry, name="sheet_retry"),
+    path("sheets/<int:pk>/register-retry/", sheet_views.sheet_register_retry, name="sheet_register_retry"),
     path("sheets/<int:pk>/submit/", sheet_views.sheet_submit, name="sheet_submit"),
     path("sheets/<int:pk>/approve/", sheet_views.sheet_approve, name="sheet_approve"),
     path("sheets/<int:pk>/return/", sheet_views.sheet_return, name="sheet_return"),

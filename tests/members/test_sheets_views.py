@@ -154,7 +154,7 @@ def test_a_stalled_import_can_be_retried_from_the_page(
 
     content = (HEADER + f"1,{next_id_number()},王芳,,13912345678,财务处\n").encode()
     sheet, _ = sheet_upload(union=tree.unit_a1, filename="a.csv", content=content, actor=clerk, enqueue=False)
-    job_start(sheet)
+    job_start(sheet, phase="import")
     RegistrationSheet.objects.filter(pk=sheet.pk).update(status=RegistrationSheet.Status.VALIDATING)
     job_fail(sheet, message="导入时发生内部错误", code="internal")
     client.force_login(clerk)
