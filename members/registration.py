@@ -538,7 +538,7 @@ def sheet_register_retry(*, sheet: RegistrationSheet, actor, enqueue: bool = Tru
     """Queue the registration of an approved sheet again after its run failed or lost its worker
     (the reviewer's 重新登记 button). The registration is one transaction, so nothing of the
     failed run remains; the new run registers every accepted row once."""
-    _check_reviewer(sheet, actor)
+    _check_reviewer(sheet, actor, approving=False)
     locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
     stuck = locked.job_status == Job.Status.FAILED or (
         locked.job_status == Job.Status.RUNNING and job_is_stale(locked)

@@ -41,6 +41,11 @@ def can_review(user) -> bool:
     return staff.can_review if staff is not None else user.is_superuser
 
 
+def may_retry_register(user, sheet: RegistrationSheet) -> bool:
+    """Re-running an approved sheet's registration is a reviewer's act, under the one review rule."""
+    return not registration.sheet_review_refusal(sheet=sheet, actor=user, approving=False)
+
+
 def _grassroots_for(user):
     return (
         visible_unions(user)
@@ -135,7 +140,7 @@ def sheet_detail(request, pk):
             and (sheet.job_status == "failed" or job_is_stale(sheet)),
             "register_stalled": sheet.status == RegistrationSheet.Status.APPROVED
             and (sheet.job_status == "failed" or job_is_stale(sheet)),
-            "can_retry_register": can_review(request.user, sheet),
+            "can_retry_register": may_retry_register(request.user, sheet),
             "can_submit": sheet.status == RegistrationSheet.Status.VALIDATED and role in UPLOAD_ROLES,
             **_review_flags(request.user, sheet),
             "return_form": SheetReturnForm(),
@@ -249,7 +254,7 @@ def sheet_retry(request, pk):
 def sheet_register_retry(request, pk):
     """The reviewer queues the registration again after it failed or its worker died."""
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    if not can_review(request.user, sheet):
+    if not may_retry_register(request.user, sheet):
         raise PermissionDenied
     try:
         registration.sheet_register_retry(sheet=sheet, actor=request.user)

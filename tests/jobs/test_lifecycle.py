@@ -101,15 +101,15 @@ def test_unexpected_error_fails_the_job_plainly_with_a_retry_and_logs_the_detail
     def broken(**kwargs):
         raise RuntimeError("secret internals: relation xyz does not exist")
 
-    monkeypatch.setattr("members.tasks.sheet_import", broken)
-    sheet_import_task.delay(sheet.pk, sheet.job_token)
+    with monkeypatch.context() as patched:  # undo only this patch, not the autouse fixtures' ones
+        patched.setattr("members.tasks.sheet_import", broken)
+        sheet_import_task.delay(sheet.pk, sheet.job_token)
     failed = RegistrationSheet.objects.get(pk=sheet.pk)
     assert (failed.job_status, failed.job_error_code) == ("failed", "internal")
     assert failed.job_message.startswith("读取和校验登记表时发生内部错误，已停止。请点击“重试”")
     assert "RuntimeError" not in failed.job_message and "xyz" not in failed.job_message
     assert "secret internals" in caplog.text
 
-    monkeypatch.undo()
     client.force_login(clerk)
     page = client.get(sheet.get_absolute_url()).content.decode()
     assert "重新校验" in page
@@ -129,11 +129,11 @@ def test_registration_that_failed_has_a_retry_for_the_reviewer_only(
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("members.tasks.sheet_register", broken)
-    sheet_approve(sheet=sheet, actor=None, enqueue=False)
-    sheet.refresh_from_db()
-    sheet_register_task.delay(sheet.pk, sheet.job_token)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:  # undo only this patch, not the autouse fixtures' ones
+        patched.setattr("members.tasks.sheet_register", broken)
+        sheet_approve(sheet=sheet, actor=None, enqueue=False)
+        sheet.refresh_from_db()
+        sheet_register_task.delay(sheet.pk, sheet.job_token)
     assert RegistrationSheet.objects.get(pk=sheet.pk).job_status == "failed"
 
     client.force_login(clerk)  # the clerk sees why, but the button is the reviewer's
