@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from cardportal import exports
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_fail, job_finish, job_progress, job_start
@@ -525,7 +526,7 @@ def disbursement_write_payment_file(disbursement_id: int) -> None:
         )
         return
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = exports.csv_writer(buffer, text_cols=(1,), lineterminator="\r\n")
     writer.writerow(["序号", "卡号", "姓名", "金额"])
     total = Decimal("0")
     for i, line in enumerate(lines, start=1):
