@@ -22,12 +22,14 @@ from cardportal import exports
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_fail, job_finish, job_progress, job_start
+from cardportal.retention import removed_message
 from cardportal.scoping import scope_path, staff_of
 from issuance.models import Card
 from members.models import Member, StaffRole, Union
 
 from . import eligibility
 from .models import BenefitProgramme, Claim, Disbursement, DisbursementLine
+from .retention import PAYMENT_RULES
 
 CENT = Decimal("0.01")
 MAX_ERRORS_SHOWN = 20
@@ -593,6 +595,8 @@ def disbursement_download(*, disbursement: Disbursement, actor, what: str, ip: s
         body = json.dumps(disbursement.manifest, ensure_ascii=False, indent=2).encode("utf-8")
         result = (body, f"disbursement-{disbursement.pk}-manifest.json", "application/json")
     else:
+        if not disbursement.payment_file:
+            raise ApplicationError(removed_message(*PAYMENT_RULES), code="file_removed")
         with disbursement.payment_file.open("rb") as handle:
             body = handle.read()
         result = (body, payment_file_name(disbursement), "text/csv; charset=utf-8")

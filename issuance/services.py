@@ -16,6 +16,7 @@ from cardportal import crypto, exports
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_fail, job_finish, job_progress, job_start
+from cardportal.retention import removed_message
 from cardportal.scoping import staff_of
 from members.idcard import normalise as normalise_id
 from members.models import StaffRole, Union
@@ -280,6 +281,8 @@ def batch_handoff_open(*, batch: BankBatch, actor, ip: str | None = None, via: s
     """Open the hand-off file (full ID numbers) for download: allowed roles only, always audited."""
     _require(actor, HANDOFF_ROLES, "下载报送银行文件（含完整身份证号）")
     if not batch.handoff_file:
+        if batch.handoff_at:  # it was generated: removed under the retention rule since
+            raise ApplicationError(removed_message("handoff"), code="file_removed")
         raise ApplicationError("报送文件尚未生成", code="not_ready")
     with transaction.atomic():
         audit_record(
@@ -343,6 +346,9 @@ def import_apply(*, import_id: int) -> None:
     """The import task's body: claim the job, reconcile, keep the report."""
     imp = BankFileImport.objects.select_related("batch", "batch__partner", "union").get(pk=import_id)
     if not job_start(imp):
+        return
+    if not imp.file:
+        job_fail(imp, message=removed_message("bank_import") + "请重新上传。", code="file_removed")
         return
     try:
         with imp.file.open("rb") as handle:

@@ -33,8 +33,10 @@ from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import Job, job_fail, job_finish, job_progress, job_start
 from cardportal.registry import registry
+from cardportal.retention import removed_message
 
 from .models import Member, RegistrationSheet, SheetClaim, SheetRow, Union
+from .retention import SHEET_RULES
 from .sheets import SheetRefused, read_sheet
 from .validation import ACCEPT, REJECT, RowResult, validate_rows
 
@@ -136,6 +138,11 @@ def sheet_import(
         return sheet
     RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.VALIDATING)
     today = today or timezone.localdate()
+    if not sheet.file:  # removed under the retention rule before the import ever ran
+        RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.REFUSED)
+        job_fail(sheet, message=removed_message(*SHEET_RULES) + "请重新上传。", code="file_removed")
+        sheet.status = S.REFUSED
+        return sheet
     try:
         with sheet.file.open("rb") as handle:
             content = handle.read()
