@@ -135,7 +135,7 @@ def _id_like_digits(match: re.Match) -> str | None:
 
 def looks_like_id(text: str) -> bool:
     """True when `text` holds something that looks like an ID number anywhere in it."""
-    if len(text) < ID_LIKE_MIN:
+    if len(text) < ID_LIKE_MIN or _ID_RUN.search(text) is None:  # one C call for nearly every text
         return False
     return any(_id_like_digits(m) for m in _ID_RUN.finditer(text))
 

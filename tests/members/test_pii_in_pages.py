@@ -156,3 +156,9 @@ def test_the_migration_masks_rows_stored_before(tree, clerk):
         MASKED,
         f"财务处{MASKED}",
     )
+
+
+def test_the_search_api_refuses_anonymous_callers_and_audits_nothing(client, target):
+    response = client.post("/api/members/search/", {"q": ID}, content_type="application/json")
+    assert response.status_code in (401, 403)
+    assert not AuditEntry.objects.filter(verb="member.searched").exists()
