@@ -25,6 +25,7 @@ from cardportal.jobs import job_fail, job_finish, job_progress, job_start
 from cardportal.retention import removed_message
 from cardportal.scoping import scope_path, staff_of
 from issuance.models import Card
+from members.idcard import mask_id_like
 from members.models import Member, StaffRole, Union
 
 from . import eligibility
@@ -404,7 +405,7 @@ def parse_payment_sheet(
             errors.append(f"{where}：不能为空")
             continue
         if kind == "id" and len(key) != 18:
-            errors.append(f"{where}：“{key}”不是18位身份证号")
+            errors.append(f"{where}：“{mask_id_like(key)}”不是18位身份证号")  # a 17/19-digit typo, masked
             continue
         if kind == "card" and not (key.isdigit() and 16 <= len(key) <= 19):
             errors.append(f"{where}：“{key}”不是16至19位卡号")
