@@ -23,3 +23,13 @@ class BenefitsConfig(AppConfig):
         registry.add_nav(NavItem("帮扶资金", "benefits:disbursement_list", order=72))
         registry.add_dashboard(Panel("benefits/_panel_overview.html", benefits_overview, order=70))
         registry.add_member(Panel("benefits/_member_benefits.html", member_benefits, order=50))
+        self._register_file_rules()
+
+    def _register_file_rules(self) -> None:
+        """When the files this app keeps in MEDIA_ROOT are deleted (cardportal.retention)."""
+        from cardportal.retention import register_file_rule
+
+        from .retention import RULES
+
+        for rule in RULES:
+            register_file_rule(rule)

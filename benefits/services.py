@@ -18,16 +18,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from cardportal import exports
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_fail, job_finish, job_holds, job_progress, job_queue, job_start
+from cardportal.retention import removed_message
 from cardportal.scoping import scope_path, staff_of
 from issuance.models import Card
+from members.idcard import mask_id_like
 from members.models import Member, StaffRole, Union
 
 from . import eligibility
 from .limits import Limits, limits_for
 from .models import BenefitProgramme, Claim, Disbursement, DisbursementLine
+from .retention import PAYMENT_RULES
 
 CENT = Decimal("0.01")
 MAX_ERRORS_SHOWN = 20
@@ -646,7 +650,7 @@ def parse_payment_sheet(
             errors.append(f"{where}：不能为空")
             continue
         if kind == "id" and len(key) != 18:
-            errors.append(f"{where}：“{key}”不是18位身份证号")
+            errors.append(f"{where}：“{mask_id_like(key)}”不是18位身份证号")  # a 17/19-digit typo, masked
             continue
         if kind == "card" and not (key.isdigit() and 16 <= len(key) <= 19):
             errors.append(f"{where}：“{key}”不是16至19位卡号")
@@ -787,7 +791,7 @@ def disbursement_write_payment_file(disbursement_id: int, *, token: str | None =
         )
         return
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = exports.csv_writer(buffer, text_cols=(1,), lineterminator="\r\n")
     writer.writerow(["序号", "卡号", "姓名", "金额"])
     for i, line in enumerate(lines, start=1):
         writer.writerow([i, line.card_number, line.name, f"{line.amount:.2f}"])
@@ -872,6 +876,8 @@ def disbursement_download(*, disbursement: Disbursement, actor, what: str, ip: s
         body = json.dumps(disbursement.manifest, ensure_ascii=False, indent=2).encode("utf-8")
         result = (body, f"disbursement-{disbursement.pk}-manifest.json", "application/json")
     else:
+        if not disbursement.payment_file:
+            raise ApplicationError(removed_message(*PAYMENT_RULES), code="file_removed")
         with disbursement.payment_file.open("rb") as handle:
             body = handle.read()
         result = (body, payment_file_name(disbursement), "text/csv; charset=utf-8")

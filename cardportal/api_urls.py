@@ -14,6 +14,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("token/", obtain_auth_token, name="token"),
     path("members/", members_api.MemberListApi.as_view(), name="member-list"),
+    path("members/search/", members_api.MemberSearchApi.as_view(), name="member-search"),
     path("members/<int:pk>/", members_api.MemberDetailApi.as_view(), name="member-detail"),
 ]
 

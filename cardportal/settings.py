@@ -270,6 +270,20 @@ JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", "120"))
 JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Files at rest (cardportal/retention.py, docs/security.md): days after which a file in MEDIA_ROOT
+# that holds personal data is deleted. Each can be set as FILE_RETENTION_<NAME>_DAYS.
+FILE_RETENTION_DAYS = {
+    name: int(os.environ.get(f"FILE_RETENTION_{name.upper()}_DAYS", default))
+    for name, default in {
+        "sheet_done": 30,  # uploaded sheet, after it was registered or refused
+        "sheet_any": 180,  # uploaded sheet, after upload, whatever became of it
+        "handoff": 30,  # bank hand-off file (full ID numbers), after it was generated
+        "bank_import": 30,  # bank return / activation file, after it was processed
+        "payment_done": 30,  # aid payment file, after the bank's result closed the batch
+        "payment_any": 180,  # aid payment file, after it was generated
+    }.items()
+}
+
 CELERY_BEAT_SCHEDULE: dict = {
     # Long jobs whose worker died are re-run (or failed) within a lease and a minute.
     "jobs-reap": {"task": "cardportal.tasks.jobs_reap_task", "schedule": 60.0},
@@ -282,6 +296,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "quotas-bulletin-draft": {
         "task": "quotas.tasks.bulletin_draft_due_task",
         "schedule": crontab(minute=30, hour=1, day_of_month=1),
+    },
+    # Delete files kept past their retention period (FILE_RETENTION_DAYS); idempotent.
+    "files-purge": {
+        "task": "cardportal.tasks.files_purge_task",
+        "schedule": crontab(hour=3, minute=15),
     },
 }
 # quotas: the choices the seed leaves open (defaults and meanings in quotas/conf.py, docs/quotas.md).

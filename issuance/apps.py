@@ -39,3 +39,13 @@ class IssuanceConfig(AppConfig):
         registry.add_dashboard(Panel("issuance/_panel_union.html", panels.union_panel, order=20))
         registry.add_dashboard(Panel("issuance/_panel_batches.html", panels.batches_panel, order=20))
         registry.add_member(Panel("issuance/_member_panel.html", panels.member_cards_panel, order=20))
+        self._register_file_rules()
+
+    def _register_file_rules(self) -> None:
+        """When the files this app keeps in MEDIA_ROOT are deleted (cardportal.retention)."""
+        from cardportal.retention import register_file_rule
+
+        from .retention import RULES
+
+        for rule in RULES:
+            register_file_rule(rule)

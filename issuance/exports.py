@@ -1,11 +1,14 @@
 """Excel files the unions print or send upward: the distribution sheet (发放表), progress reports
-and reconciliation reports. Small files: openpyxl, built in memory."""
+and reconciliation reports. Small files: openpyxl, built in memory. Every cell goes through
+`cardportal.exports` (names and units are typed by clerks: never a formula)."""
 
 import io
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
+
+from cardportal.exports import xlsx_append
 
 from .models import Card
 from .selectors import STAGES, WEEK_STAGES
@@ -21,17 +24,18 @@ def _finish(book: Workbook) -> bytes:
     return out.getvalue()
 
 
-def _table(sheet, title: str, header: list[str], rows, widths: list[int]) -> None:
-    sheet.append([title])
+def _table(sheet, title: str, header: list[str], rows, widths: list[int], text_cols=()) -> None:
+    """`text_cols`: 0-based columns of ID / card numbers, kept as text."""
+    xlsx_append(sheet, [title])
     sheet.cell(1, 1).font = Font(bold=True, size=14)
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
-    sheet.append(header)
+    xlsx_append(sheet, header)
     for cell in sheet[2]:
         cell.font = Font(bold=True)
         cell.border = BOX
         cell.alignment = Alignment(horizontal="center")
     for row in rows:
-        sheet.append(row)
+        xlsx_append(sheet, row, text_cols=text_cols)
         for cell in sheet[sheet.max_row]:
             cell.border = BOX
     for i, width in enumerate(widths, start=1):
@@ -54,12 +58,13 @@ def distribution_sheet_xlsx(*, union, cards: list[Card]) -> bytes:
         ["序号", "姓名", "身份证号（脱敏）", "单位", "卡号后四位", "会员签字", "领取日期"],
         rows,
         [6, 12, 22, 24, 12, 16, 14],
+        text_cols=(2, 4),
     )
     for r in range(3, sheet.max_row + 1):
         sheet.row_dimensions[r].height = 28
     sheet.append([])
-    sheet.append([f"共 {len(cards)} 张。发放工作完成后，本表由基层工会留存备查。"])
-    sheet.append(["经办人签字：", "", "", "工会负责人签字：", "", "日期："])
+    xlsx_append(sheet, [f"共 {len(cards)} 张。发放工作完成后，本表由基层工会留存备查。"])
+    xlsx_append(sheet, ["经办人签字：", "", "", "工会负责人签字：", "", "日期："])
     sheet.print_title_rows = "2:2"
     return _finish(book)
 
@@ -130,6 +135,7 @@ def reconciliation_xlsx(*, imp) -> bytes:
                 ["姓名", "身份证号（脱敏）"],
                 [[i["name"], i["id"]] for i in items],
                 [12, 22],
+                text_cols=(1,),
             )
         else:
             _table(
@@ -138,5 +144,6 @@ def reconciliation_xlsx(*, imp) -> bytes:
                 ["行号", "身份证号（脱敏）", "卡号", "说明"],
                 [[i.get("row"), i.get("id", ""), i.get("number", ""), i.get("reason", "")] for i in items],
                 [8, 22, 22, 40],
+                text_cols=(1, 2),
             )
     return _finish(book)

@@ -1,7 +1,6 @@
 """Writes of the issuance app. Every card status change goes through `lifecycle.cards_transition`
 (so the monthly counters stay equal to a recount); each service owns its transaction and audit row."""
 
-import csv
 import hashlib
 import io
 import os
@@ -13,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cardportal import crypto
+from cardportal import crypto, exports
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import (
@@ -26,6 +25,7 @@ from cardportal.jobs import (
     job_queue,
     job_start,
 )
+from cardportal.retention import removed_message
 from cardportal.scoping import staff_of
 from members.idcard import normalise as normalise_id
 from members.models import StaffRole, Union
@@ -189,14 +189,19 @@ def _handoff_rows(batch: BankBatch, fields: list[str]):
         }
 
 
+# Columns of digits that must stay text (an 18-digit number loses its last three digits in Excel).
+TEXT_FIELDS = frozenset({"id_number", "phone"})
+
+
 def handoff_write(*, batch: BankBatch, layout: dict, out, progress=None) -> int:
     """Write the hand-off list to the binary stream `out`; return the data row count."""
     columns = layout["columns"]
     fields = [c["field"] for c in columns]
+    text_cols = [i for i, f in enumerate(fields) if f in TEXT_FIELDS]
     rows = 0
     if layout.get("format", "xlsx") == "csv":
         text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
-        writer = csv.writer(text)
+        writer = exports.csv_writer(text, text_cols=text_cols)
         writer.writerow([c["title"] for c in columns])
         for row in _handoff_rows(batch, fields):
             writer.writerow([row[f] for f in fields])
@@ -215,18 +220,15 @@ def handoff_write(*, batch: BankBatch, layout: dict, out, progress=None) -> int:
     text_fmt = book.add_format({"num_format": "@"})
     widths = {"id_number": 22, "phone": 14, "work_unit": 24, "union": 24, "name": 10, "card_ref": 10}
     for i, field in enumerate(fields):
-        sheet.set_column(i, i, widths.get(field, 9), text_fmt if field in ("id_number", "phone") else None)
-    sheet.write_row(0, 0, [c["title"] for c in columns], head)
-    write_string, write_number = sheet.write_string, sheet.write_number
+        sheet.set_column(i, i, widths.get(field, 9), text_fmt if field in TEXT_FIELDS else None)
+    # Values are strings except 序号; the ID and phone columns carry the text format, so cells
+    # need no format of their own. Names and units are the clerks' text: written as strings, a
+    # leading "=" quote-prefixed (cardportal.exports).
+    write = exports.XlsxStreamRows(book, sheet).write
+    write(0, [c["title"] for c in columns], head)
     for row in _handoff_rows(batch, fields):
         rows += 1
-        # Values are strings except 序号; the ID and phone columns carry the text format, so
-        # cells need no format of their own (typed writes skip write()'s type dispatch).
-        for i, field in enumerate(fields):
-            if field == "seq":
-                write_number(rows, i, row[field])
-            else:
-                write_string(rows, i, row[field])
+        write(rows, [row[f] for f in fields])
         if progress and rows % 5000 == 0:
             progress(rows)
     book.close()
@@ -307,6 +309,8 @@ def batch_handoff_open(*, batch: BankBatch, actor, ip: str | None = None, via: s
     """Open the hand-off file (full ID numbers) for download: allowed roles only, always audited."""
     _require(actor, HANDOFF_ROLES, "下载报送银行文件（含完整身份证号）")
     if not batch.handoff_file:
+        if batch.handoff_at:  # it was generated: removed under the retention rule since
+            raise ApplicationError(removed_message("handoff"), code="file_removed")
         raise ApplicationError("报送文件尚未生成", code="not_ready")
     with transaction.atomic():
         audit_record(
@@ -400,6 +404,9 @@ def import_apply(*, import_id: int, token: str | None = None) -> None:
         return
     if imp.report:  # an earlier run of this import applied it
         job_finish(imp, message=_import_summary(imp.kind, imp.report))
+        return
+    if not imp.file:
+        job_fail(imp, message=removed_message("bank_import") + "请重新上传。", code="file_removed")
         return
     try:
         with imp.file.open("rb") as handle:

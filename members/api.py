@@ -1,8 +1,12 @@
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 
-from . import selectors
+from cardportal.audit import client_ip
+
+from . import selectors, services
 from .models import Member
 
 
@@ -60,15 +64,63 @@ class MemberListApi(generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        hardship = {"true": True, "1": True, "false": False, "0": False}.get(params.get("hardship", ""))
-        return selectors.member_list_for_user(
-            user=self.request.user,
-            q=params.get("q", ""),
-            union_id=int(params["union"]) if params.get("union", "").isdigit() else None,
-            employment_type=params.get("employment_type", ""),
-            hardship=hardship,
-            status=params.get("status", ""),
-        )
+        if selectors.search_kind(params.get("q", ""))[0] in selectors.PERSONAL_QUERY_KINDS:
+            # the number is already in this request's URL; at least it is not searched for, so
+            # clients learn to use the POST endpoint
+            raise serializers.ValidationError({"q": [PERSONAL_QUERY_IN_URL]})
+        return _members(self.request.user, params)
+
+
+PERSONAL_QUERY_IN_URL = (
+    "按身份证号或手机号查询请用 POST /api/members/search/（号码放在请求体里，不放在网址里）"
+)
+
+
+def _members(user, params):
+    hardship = {"true": True, "1": True, "false": False, "0": False}.get(
+        str(params.get("hardship", "")).lower()
+    )
+    union = str(params.get("union", ""))
+    return selectors.member_list_for_user(
+        user=user,
+        q=str(params.get("q", "")),
+        union_id=int(union) if union.isdigit() else None,
+        employment_type=str(params.get("employment_type", "")),
+        hardship=hardship,
+        status=str(params.get("status", "")),
+    )
+
+
+class MemberSearchSerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=100, help_text="完整身份证号、手机号或姓名前缀")
+    union = serializers.IntegerField(required=False, help_text="工会（含下级）")
+    employment_type = serializers.CharField(required=False, allow_blank=True)
+    hardship = serializers.BooleanField(required=False, allow_null=True, default=None)
+    status = serializers.CharField(required=False, allow_blank=True)
+
+
+class MemberSearchApi(generics.GenericAPIView):
+    """Search by ID number or phone (or name) with the query in the request body, so the number
+    is not in a URL or an access log. ID and phone searches are audited with the number's keyed
+    hash. At most 50 members, newest first; ID numbers and phones masked."""
+
+    serializer_class = MemberSearchSerializer
+    queryset = Member.objects.none()  # the selector scopes the real one; this names the model
+    pagination_class = None
+    LIMIT = 50
+
+    @extend_schema(request=MemberSearchSerializer, responses=MemberSerializer(many=True))
+    def post(self, request):
+        params = self.get_serializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        members = list(_members(request.user, data)[: self.LIMIT])
+        kind, value = selectors.search_kind(data["q"])
+        if kind in selectors.PERSONAL_QUERY_KINDS:
+            services.member_search_audit(
+                actor=request.user, kind=kind, value=value, matches=len(members), ip=client_ip(request)
+            )
+        return Response({"results": MemberSerializer(members, many=True).data})
 
 
 class MemberDetailApi(generics.RetrieveAPIView):

@@ -6,11 +6,13 @@ class MembersConfig(AppConfig):
     verbose_name = "会员与工会"
 
     def ready(self) -> None:
+        from cardportal.audit import register_verbs
         from cardportal.registry import NavItem, Panel, registry
 
         from .models import StaffRole
         from .panels import registry_overview, sheets_clerk, sheets_review, submission_overview
 
+        register_verbs({"member.searched": "按身份证号或手机号查询会员"})
         registry.add_nav(NavItem("会员", "members:member_list", order=20))
         registry.add_nav(NavItem("工会组织", "members:union_list", order=90))
         registry.add_dashboard(Panel("members/_panel_overview.html", registry_overview, order=10))
@@ -19,3 +21,13 @@ class MembersConfig(AppConfig):
         registry.add_dashboard(Panel("members/_panel_sheets_clerk.html", sheets_clerk, order=5))
         registry.add_dashboard(Panel("members/_panel_sheets_review.html", sheets_review, order=6))
         registry.add_dashboard(Panel("members/_panel_submission_groups.html", submission_overview, order=7))
+        self._register_file_rules()
+
+    def _register_file_rules(self) -> None:
+        """When the files this app keeps in MEDIA_ROOT are deleted (cardportal.retention)."""
+        from cardportal.retention import register_file_rule
+
+        from .retention import RULES
+
+        for rule in RULES:
+            register_file_rule(rule)

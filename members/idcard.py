@@ -119,6 +119,42 @@ def check_id_number(raw, *, today: date) -> IdCheck:  # noqa: C901 - one rule pe
     return IdCheck(value, reason, birth=birth)
 
 
+# Anything that looks like an ID number, valid or not: a run of 15, 17, 18 or 19 digits (the old
+# 15-digit number, the 18-digit one, and an 18-digit one with a digit lost or doubled), the last may
+# be X, the digits possibly split by single spaces ("1309 0219 9001 0112 3X"). 16 digits alone are
+# left alone: that is a bank card number, not an ID. `\d` also matches full-width digits.
+ID_LIKE_MIN = 15  # a text shorter than this cannot hold one (one character per digit)
+_ID_RUN = re.compile(r"(?<!\d)\d(?:[ \u3000\u00a0]?\d){11,18}(?:[ \u3000\u00a0]?[XxＸｘ])?(?!\d)")
+_ID_LIKE_LENGTHS = frozenset({15, 17, 18, 19})
+
+
+def _id_like_digits(match: re.Match) -> str | None:
+    compact = _SPACES.sub("", match.group())
+    return compact if len(compact) in _ID_LIKE_LENGTHS else None
+
+
+def looks_like_id(text: str) -> bool:
+    """True when `text` holds something that looks like an ID number anywhere in it."""
+    if len(text) < ID_LIKE_MIN or _ID_RUN.search(text) is None:  # one C call for nearly every text
+        return False
+    return any(_id_like_digits(m) for m in _ID_RUN.finditer(text))
+
+
+def mask_id_like(text: str) -> str:
+    """`text` with every ID-like run masked as pages show ID numbers: the first six and last four
+    characters kept (`130902********123X` for 18 digits), the spaces inside dropped."""
+    if len(text) < ID_LIKE_MIN:
+        return text
+
+    def mask(match: re.Match) -> str:
+        compact = _id_like_digits(match)
+        if compact is None:
+            return match.group()
+        return compact[:6] + "*" * (len(compact) - 10) + compact[-4:]
+
+    return _ID_RUN.sub(mask, text)
+
+
 def make_id_number(region: str, birth: date, sequence: int, *, male: bool) -> str:
     """A valid number for demo data and tests: region (6 digits), birth date, 3-digit sequence."""
     seq = sequence % 1000

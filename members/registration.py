@@ -42,9 +42,11 @@ from cardportal.jobs import (
     job_start,
 )
 from cardportal.registry import registry
+from cardportal.retention import removed_message
 from cardportal.scoping import staff_of
 
 from .models import Member, RegistrationSheet, SheetClaim, SheetRow, Union
+from .retention import SHEET_RULES
 from .sheets import SheetRefused, read_sheet
 from .validation import ACCEPT, REJECT, RowResult, validate_rows
 
@@ -148,6 +150,11 @@ def sheet_import(
         return sheet
     RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.VALIDATING)
     today = today or timezone.localdate()
+    if not sheet.file:  # removed under the retention rule before the import ever ran
+        RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.REFUSED)
+        job_fail(sheet, message=removed_message(*SHEET_RULES) + "请重新上传。", code="file_removed")
+        sheet.status = S.REFUSED
+        return sheet
     try:
         with sheet.file.open("rb") as handle:
             content = handle.read()

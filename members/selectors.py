@@ -9,9 +9,30 @@ from django.utils import timezone
 from cardportal import crypto
 from cardportal.scoping import get_for_user_or_404, scope_queryset, staff_of, visible_unions
 
-from .idcard import normalise
+from .idcard import looks_like_id, normalise
 from .models import Member, RegistrationSheet, SheetRow, SubmissionGroup, Union
 from .phones import normalise_phone
+
+# Query kinds that hold personal data: never in a URL, always audited.
+PERSONAL_QUERY_KINDS = frozenset({"id_number", "phone", "id_like"})
+
+
+def search_kind(q: str) -> tuple[str, str]:
+    """(kind, value) of a search query: ("id_number", the normalised 18 characters), ("phone",
+    11 digits), ("id_like", digits) for something that looks like an ID number but is not 18
+    characters (a 17- or 19-digit typo, an old 15-digit number), ("name", the text) or ("", "")."""
+    q = (q or "").strip()
+    if not q:
+        return "", ""
+    as_id = normalise(q)
+    if len(as_id) == 18 and as_id[:17].isdigit():
+        return "id_number", as_id
+    as_phone = normalise_phone(q)
+    if len(as_phone) == 11 and as_phone.isdigit():
+        return "phone", as_phone
+    if looks_like_id(q):
+        return "id_like", as_id
+    return "name", q
 
 
 def member_list_for_user(
@@ -23,19 +44,20 @@ def member_list_for_user(
     hardship: bool | None = None,
     status: str = "",
 ) -> QuerySet[Member]:
-    """Search: an 18-character query is an ID number (hash look-up), 11 digits a phone (hash
-    look-up), anything else a name prefix (indexed). Newest first."""
+    """Search (`search_kind`): an 18-character query is an ID number (hash look-up), 11 digits a
+    phone (hash look-up), another ID-like number finds nothing, anything else is a name prefix
+    (indexed). Newest first. The pages and the API send ID and phone queries by POST and audit
+    them (`services.member_search_audit`); this selector only reads."""
     qs = scope_queryset(Member.objects.select_related("union"), user)
-    q = (q or "").strip()
-    if q:
-        as_id = normalise(q)
-        as_phone = normalise_phone(q)
-        if len(as_id) == 18 and as_id[:17].isdigit():
-            qs = qs.filter(id_hash=crypto.keyed_hash(as_id))
-        elif len(as_phone) == 11 and as_phone.isdigit():
-            qs = qs.filter(phone_hash=crypto.keyed_hash(as_phone))
-        else:
-            qs = qs.filter(name__startswith=q)
+    kind, value = search_kind(q)
+    if kind == "id_number":
+        qs = qs.filter(id_hash=crypto.keyed_hash(value))
+    elif kind == "phone":
+        qs = qs.filter(phone_hash=crypto.keyed_hash(value))
+    elif kind == "id_like":
+        qs = qs.none()  # a 15/17/19-digit number is no member's ID number
+    elif kind == "name":
+        qs = qs.filter(name__startswith=value)
     if union_id:
         union = Union.objects.filter(pk=union_id).only("path").first()
         qs = qs.filter(union__path__startswith=union.path) if union else qs.none()

@@ -8,8 +8,9 @@ from django.utils import timezone
 from cardportal import crypto
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
+from cardportal.scoping import staff_of
 
-from .idcard import birth_date_of, check_id_number, gender_of
+from .idcard import birth_date_of, check_id_number, gender_of, mask_id_like
 from .models import Member, MemberTransfer, StaffRole, Union
 from .phones import is_mobile, normalise_phone
 
@@ -139,3 +140,31 @@ def staff_create(*, username: str, password: str, role: str, union: Union, **use
     )
     StaffRole.objects.create(user=user, role=role, union=union)
     return user
+
+
+SEARCH_LABELS = {
+    "id_number": "按身份证号查询",
+    "phone": "按手机号查询",
+    "id_like": "按身份证号查询（位数不对）",
+}
+
+
+def member_search_audit(*, actor, kind: str, value: str, matches: int, ip: str | None = None) -> str:
+    """Record a search by ID number or phone. The audit row holds the keyed hash of the number
+    (the same HMAC as `Member.id_hash` / `phone_hash`, so "who looked this person up" is one
+    query) and the masked form for people reading the log, never the number itself."""
+    staff = staff_of(actor)
+    union = staff.union if staff is not None else None
+    shown = crypto.mask_phone(value) if kind == "phone" else mask_id_like(value)
+    if shown == value:  # never the number itself, whatever its shape
+        shown = "*" * len(value)
+    audit_record(
+        actor=actor,
+        verb="member.searched",
+        target=union if union is not None else actor,
+        union=union,
+        data={"by": kind, "hash": crypto.keyed_hash(value), "matches": matches},
+        ip=ip,
+        label=f"{SEARCH_LABELS[kind]}：{shown}",
+    )
+    return f"{SEARCH_LABELS[kind]}：{shown}"

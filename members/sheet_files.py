@@ -8,6 +8,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from cardportal.exports import xlsx_cell
+
 from .sheets import SheetData
 from .validation import text_of
 
@@ -84,11 +86,12 @@ def error_report_workbook(data: SheetData, problems: dict[int, tuple[str, str]])
         bad_col = data.columns.get(field)
         for col in range(reason_col):
             value = values[col] if col < len(values) else None
-            cell = WriteOnlyCell(
-                sheet, value=text_of(value) if col in text_cols and value is not None else value
+            # As text (never a formula: a unit typed as "=HYPERLINK(…)" stays that text).
+            cell = xlsx_cell(
+                sheet,
+                text_of(value) if col in text_cols and value is not None else value,
+                text=col in text_cols,
             )
-            if col in text_cols:
-                cell.number_format = TEXT
             if bad_col is not None and col == bad_col:
                 cell.fill = RED
             cells.append(cell)
@@ -104,7 +107,7 @@ def error_report_workbook(data: SheetData, problems: dict[int, tuple[str, str]])
     for number, values in data.rows:
         cells = out(values, number=number)
         if number in problems:
-            note = WriteOnlyCell(sheet, value=problems[number][1])
+            note = xlsx_cell(sheet, problems[number][1])
             note.font = Font(color="B42318")
             cells.append(note)
         sheet.append(cells)

@@ -12,11 +12,13 @@ from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_is_stale, job_recover, render_job_progress
 from cardportal.pagination import paginate
+from cardportal.retention import removed_message
 from cardportal.scoping import staff_of, visible_unions
 
 from . import registration, selectors
 from .forms import SheetReturnForm, SheetRowFilterForm, SheetUploadForm, SubmissionGroupForm
 from .models import RegistrationSheet, StaffRole, SubmissionGroup, Union
+from .retention import SHEET_RULES
 from .sheet_files import error_report_workbook, template_workbook
 from .sheets import SheetRefused, read_sheet
 
@@ -174,6 +176,9 @@ def sheet_error_report(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
     if sheet.status == RegistrationSheet.Status.REFUSED:
         raise PermissionDenied
+    if not sheet.file:
+        messages.error(request, removed_message(*SHEET_RULES))
+        return redirect(sheet)
     with sheet.file.open("rb") as handle:
         try:
             data = read_sheet(handle.read())

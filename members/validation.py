@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .idcard import (
+    ID_LIKE_MIN,
     MAX_AGE,
     MIN_AGE,
     PLAIN,
@@ -23,6 +24,8 @@ from .idcard import (
     check_digit,
     check_id_number,
     gender_of,
+    looks_like_id,
+    mask_id_like,
 )
 from .phones import MOBILE as _MOBILE
 from .phones import is_mobile, normalise_phone
@@ -41,11 +44,13 @@ REASON_CODES = (
     "duplicate_existing",
     "name_missing",
     "name_invalid",
+    "name_id_like",
     "gender_invalid",
     "gender_mismatch",
     "phone_missing",
     "phone_invalid",
     "unit_missing",
+    "unit_id_like",
     "blank",
     "summary_row",
     "notes_row",
@@ -94,7 +99,10 @@ class RowResult:
         return self.outcome == ACCEPT
 
     def reject(self, reason: str, field_name: str, message: str, *, first: bool = False) -> None:
-        """Record a problem; the first recorded (or one pushed `first`) names the row's reason."""
+        """Record a problem; the first recorded (or one pushed `first`) names the row's reason.
+        An ID-like run in the message (a 17-digit typo, an ID typed in the phone column) is
+        masked: messages are stored and shown on the clerk's pages."""
+        message = mask_id_like(message)
         if first:
             self.problems.insert(0, (reason, field_name, message))
         else:
@@ -201,6 +209,7 @@ def plain_accept(row: int, raw: tuple, today: date) -> RowResult | None:
         and _MOBILE.fullmatch(raw_phone)
         and type(raw_unit) is str
         and _is_plain_unit(raw_unit)
+        and (len(raw_unit) < ID_LIKE_MIN or not looks_like_id(raw_unit))
         and not raw_hardship
         and (not raw_gender or raw_gender in GENDERS)
     ):
@@ -243,7 +252,10 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=No
 
     name, problem, message = normalise_name(raw_name)
     result.name = name
-    if problem:
+    if looks_like_id(name):
+        result.name = mask_id_like(name)
+        result.reject("name_id_like", "name", _id_in_wrong_column(row, "姓名", name, "本人姓名"))
+    elif problem:
         result.reject(problem, "name", message)
     normalised |= name != raw_name
 
@@ -290,6 +302,13 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=No
     )
     if not unit:
         result.reject("unit_missing", "unit", "所属单位为空")
+    elif looks_like_id(unit):
+        result.unit = mask_id_like(unit)[:MAX_UNIT]
+        result.reject(
+            "unit_id_like",
+            "unit",
+            _id_in_wrong_column(row, "所属单位", unit, "本人所在单位（学院、处室或车间）"),
+        )
     else:
         result.unit = unit[:MAX_UNIT]
         normalised |= result.unit != raw_unit
@@ -300,6 +319,13 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=No
     if result.outcome == ACCEPT and normalised:
         result.reason = "ok_normalised"
     return result
+
+
+def _id_in_wrong_column(row: int, column: str, text: str, wanted: str) -> str:
+    return (
+        f"第{row}行“{column}”列填的是身份证号（{mask_id_like(text)}），不能作为{column}登记："
+        f"请填写{wanted}，身份证号填在“身份证号”列"
+    )
 
 
 def validate_rows(data: SheetData, *, today: date, progress=None, every: int = 5000) -> list[RowResult]:
@@ -349,11 +375,13 @@ REASON_LABELS = {
     "duplicate_existing": "已登记或待审核",
     "name_missing": "姓名为空",
     "name_invalid": "姓名无效",
+    "name_id_like": "姓名列填了身份证号",
     "gender_invalid": "性别无效",
     "gender_mismatch": "性别与身份证号不符",
     "phone_missing": "手机号码为空",
     "phone_invalid": "手机号码无效",
     "unit_missing": "所属单位为空",
+    "unit_id_like": "所属单位列填了身份证号",
     "blank": "空行",
     "summary_row": "合计行",
     "notes_row": "说明行",

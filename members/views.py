@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -32,15 +33,36 @@ def _union_filter_choices(user):
     return unions
 
 
+PERSONAL_QUERY_IN_URL = (
+    "按身份证号或手机号查询时，请在搜索框中输入后点“查询”：号码不放在网址里，本次未按它查询"
+)
+ID_LIKE_QUERY = "这不是18位身份证号（位数不对），请核对后输入完整的18位号码"
+
+
 @login_required
 def member_list(request):
-    form = MemberSearchForm(request.GET or None, unions=_union_filter_choices(request.user))
+    """The member list and its search. A search by ID number or phone arrives by POST (the page's
+    form posts), so the number never reaches a URL, the access log or the browser history, and it
+    is audited with the number's keyed hash. Such a query in the address is not run. Name
+    searches and filters stay shareable: an htmx POST pushes their query string to the address."""
+    data = request.POST if request.method == "POST" else (request.GET or None)
+    form = MemberSearchForm(data, unions=_union_filter_choices(request.user))
     filters = {}
+    kind = ""
     if form.is_valid():
         data = form.cleaned_data
+        q = data["q"]  # add_error below takes it out of cleaned_data
+        kind, _value = selectors.search_kind(q)
+        if kind in selectors.PERSONAL_QUERY_KINDS and request.method != "POST":
+            form.add_error("q", PERSONAL_QUERY_IN_URL)
+            form.data = form.data.copy()
+            form.data["q"] = ""  # not echoed back into the page either
+            kind = ""
+        elif kind == "id_like":
+            form.add_error("q", ID_LIKE_QUERY)
         hardship = {"1": True, "0": False}.get(data["hardship"])
         filters = {
-            "q": data["q"],
+            "q": q if kind else "",
             "union_id": data["union"].pk if data["union"] else None,
             "employment_type": data["employment_type"],
             "hardship": hardship,
@@ -48,10 +70,44 @@ def member_list(request):
         }
     members = selectors.member_list_for_user(user=request.user, **filters)
     page = paginate(request, members)
-    query = request.GET.copy()
-    query.pop("page", None)
+    searched = ""
+    if kind in selectors.PERSONAL_QUERY_KINDS:
+        # the page does not echo the number back either: the box is emptied, a masked note stays
+        searched = services.member_search_audit(
+            actor=request.user,
+            kind=kind,
+            value=_value,
+            matches=len(page.object_list),
+            ip=client_ip(request),
+        )
+    query = _shareable_query(form, personal=kind in selectors.PERSONAL_QUERY_KINDS)
+    if searched:
+        form.data = form.data.copy()
+        form.data["q"] = ""
     template = "members/_member_table.html" if request.htmx else "members/member_list.html"
-    return render(request, template, {"form": form, "page": page, "query": query.urlencode()})
+    response = render(
+        request,
+        template,
+        {"form": form, "page": page, "query": query.urlencode(), "searched": searched},
+    )
+    if request.htmx and request.method == "POST":
+        # name searches and filters go into the address (back button, sharing); ID numbers and
+        # phones never do
+        response["HX-Push-Url"] = (
+            "false" if kind in selectors.PERSONAL_QUERY_KINDS else f"?{query.urlencode()}"
+        )
+    return response
+
+
+def _shareable_query(form, *, personal: bool) -> QueryDict:
+    """The filters as a query string for the pager and the address bar: without the search text
+    when it is an ID number or phone, and without the CSRF token."""
+    query = QueryDict(mutable=True)
+    for key in ("q", "union", "employment_type", "hardship", "status"):
+        value = form.data.get(key, "") if form.data else ""
+        if value and not (key == "q" and personal):
+            query[key] = value
+    return query
 
 
 @login_required

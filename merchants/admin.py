@@ -2,7 +2,6 @@
 actions (exit with a reason via an intermediate page, suspend, reinstate, mark signage) and
 CSV/Excel export. Every write goes through `merchants.services` (audit rows included)."""
 
-import csv
 import io
 
 from django import forms
@@ -11,6 +10,7 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from cardportal import exports
 from cardportal.admin import ScopedAdminMixin
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
@@ -173,6 +173,9 @@ EXPORT_COLUMNS = [
     ("退出原因", lambda m: m.exit_reason),
 ]
 
+# 联系电话: digits kept as text (a leading 0 of a landline, no number format).
+PHONE_COLS = (5,)
+
 
 @admin.register(Merchant)
 class MerchantAdmin(ScopedAdminMixin, admin.ModelAdmin):
@@ -317,7 +320,7 @@ class MerchantAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def export_csv(self, request, queryset):
         buffer = io.StringIO()
         buffer.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
-        csv.writer(buffer).writerows(self._export_rows(queryset))
+        exports.csv_writer(buffer, text_cols=PHONE_COLS).writerows(self._export_rows(queryset))
         return attachment(buffer.getvalue(), "merchants.csv", "text/csv; charset=utf-8")
 
     @admin.action(description="导出所选商户（Excel）")
@@ -327,7 +330,7 @@ class MerchantAdmin(ScopedAdminMixin, admin.ModelAdmin):
         book = Workbook(write_only=True)
         sheet = book.create_sheet("特约商户")
         for row in self._export_rows(queryset):
-            sheet.append(row)
+            exports.xlsx_append(sheet, row, text_cols=PHONE_COLS)
         buffer = io.BytesIO()
         book.save(buffer)
         return attachment(buffer.getvalue(), "merchants.xlsx")

@@ -1,10 +1,13 @@
-"""Excel workbooks (openpyxl) for the league table and bulletins, with the defined terms."""
+"""Excel workbooks (openpyxl) for the league table and bulletins, with the defined terms. Cells go
+through `cardportal.exports` (union names and notes are typed by people: never a formula)."""
 
 import io
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+
+from cardportal.exports import xlsx_append
 
 from .models import Bulletin
 from .terms import terms_for
@@ -14,15 +17,15 @@ FILL = PatternFill("solid", fgColor="C0272D")
 
 
 def _sheet(ws, title: str, header: list[str], rows: list[list]) -> None:
-    ws.append([title])
+    xlsx_append(ws, [title])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(header)
+    xlsx_append(ws, header)
     for cell in ws[2]:
         cell.font = HEAD
         cell.fill = FILL
         cell.alignment = Alignment(horizontal="center", wrap_text=True)
     for row in rows:
-        ws.append(row)
+        xlsx_append(ws, row)
     for i, name in enumerate(header, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(10, min(28, len(name) * 2 + 4))
     ws.freeze_panes = "B3"
@@ -30,9 +33,9 @@ def _sheet(ws, title: str, header: list[str], rows: list[list]) -> None:
 
 def _terms(wb: Workbook, conf: dict) -> None:
     ws = wb.create_sheet("口径说明")
-    ws.append(["名词", "口径"])
+    xlsx_append(ws, ["名词", "口径"])
     for name, meaning in terms_for(conf):
-        ws.append([name, meaning])
+        xlsx_append(ws, [name, meaning])
     ws.column_dimensions["A"].width = 16
     ws.column_dimensions["B"].width = 100
 
@@ -121,7 +124,7 @@ def bulletin_workbook(bulletin: Bulletin, rows, conf: dict) -> bytes:
     _sheet(ws, f"{bulletin.month:%Y年%m月}发放工会会员卡工作通报（{state}）", header, data)
     if bulletin.note:
         ws.append([])
-        ws.append(["说明", bulletin.note])
+        xlsx_append(ws, ["说明", bulletin.note])
     _terms(wb, conf)
     out = io.BytesIO()
     wb.save(out)

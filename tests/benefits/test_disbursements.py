@@ -127,7 +127,7 @@ def test_upload_errors_name_row_and_column_and_change_nothing(tree, batch, city_
         disbursement_import_sheet(disbursement=batch, data=data, filename="名单.xlsx", actor=city_staff)
     assert exc.value.extra["errors"] == [
         "第3行：李四与第2行重复（同一批次每人只能发放一次）",
-        "第4行A列（身份证号）：“110105194912310”不是18位身份证号",
+        "第4行A列（身份证号）：“110105*****2310”不是18位身份证号",  # masked: an ID, if a wrong one
         "第5行：身份证号“130902********0012”未找到对应会员",
         "第6行：姓名“张冠李戴”与登记的“李四”不一致",
     ]

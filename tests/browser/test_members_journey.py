@@ -21,3 +21,25 @@ def test_clerk_logs_in_and_sees_only_their_unions_members(live_server, page, scr
     page.click("text=本单位会员")
     assert page.locator("text=查看完整号码").count() == 0  # clerks cannot reveal
     screenshot("member-detail")
+
+
+def test_an_id_number_search_never_reaches_the_address_bar(live_server, page, screenshot, tree, clerk):
+    make_member(tree.unit_a1, name="本单位会员", id_number="11010519491231002X")
+    make_member(tree.unit_a1, name="另一会员")
+    login(page, live_server, "clerk-a1")
+    nav_to(page, "会员")
+    page.fill("input[name=q]", "11010519491231002X")
+    with page.expect_response(lambda r: r.url.endswith("/members/") and r.request.method == "POST"):
+        page.click("button:has-text('查询')")
+    page.wait_for_selector("#searched")
+    body = page.inner_text("#member-table")
+    screenshot("member-search-by-id")
+    assert "本单位会员" in body and "另一会员" not in body
+    assert "按身份证号查询：110105********002X" in body
+    assert "11010519491231002X" not in page.url and "q=" not in page.url
+    # a name search is still shareable: its query goes into the address
+    page.fill("input[name=q]", "另一")
+    with page.expect_response(lambda r: r.url.endswith("/members/") and r.request.method == "POST"):
+        page.click("button:has-text('查询')")
+    page.wait_for_url("**/members/?q=*")
+    assert "另一会员" in page.inner_text("#member-table")

@@ -256,6 +256,9 @@ FAST_PATH_CASES = [
     (1, MALE_ID, "张伟", "男", "13912345678", "第一中学", "是"),
     (1, MALE_ID, "张伟", "男", "13912345678", "", None),
     (1, MALE_ID, "张伟", "男", "13912345678", "单" * 101, None),
+    (1, MALE_ID, "张伟", "男", "13912345678", FEMALE_ID, None),  # unit_id_like
+    (1, MALE_ID, "张伟", "男", "13912345678", f"财务处{FEMALE_ID[:17]}", None),
+    (1, MALE_ID, "张伟", "男", "13912345678", "沧州市第1中学2016级高三年级组办公室", None),  # long, no ID
 ]
 
 
@@ -277,4 +280,69 @@ def test_the_fast_path_takes_the_common_clean_row():
     row = (MALE_ID, "张伟", "", "13912345678", "第一中学", None)
     assert plain_accept(2, row, TODAY) is not None
     taken = [n for n, cells in enumerate(FAST_PATH_CASES) if plain_accept(2, cells[1:], TODAY) is not None]
-    assert taken == [0, 1, 2, 3, 5, 6]  # clean rows; 男性 and an empty gender are normalised
+    assert taken == [0, 1, 2, 3, 5, 6, 28]  # clean rows; 男性 and an empty gender are normalised
+
+
+# --- issue 10 finding 4: ID numbers typed where they do not belong -----------------------------------
+MASKED_FEMALE = FEMALE_ID[:6] + "********" + FEMALE_ID[-4:]
+
+
+def full_ids_in(result) -> list[str]:
+    """Digit runs of 15+ characters left anywhere in what is stored and shown for a row."""
+    import re
+
+    text = "|".join(
+        [result.message, result.name, result.unit, result.phone, *(m for _r, _f, m in result.problems)]
+    )
+    return re.findall(r"\d[\d ]{14,}", text)
+
+
+def test_an_id_number_in_the_unit_column_is_rejected_naming_row_and_column_and_masked():
+    result = one(1, MALE_ID, "张伟", "男", "13912345678", FEMALE_ID)
+    assert (result.outcome, result.reason, result.field) == ("reject", "unit_id_like", "unit")
+    assert result.message == (
+        f"第2行“所属单位”列填的是身份证号（{MASKED_FEMALE}），不能作为所属单位登记："
+        "请填写本人所在单位（学院、处室或车间），身份证号填在“身份证号”列"
+    )
+    assert result.unit == MASKED_FEMALE and full_ids_in(result) == []
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [FEMALE_ID, " ".join([FEMALE_ID[:4], FEMALE_ID[4:8], FEMALE_ID[8:12], FEMALE_ID[12:16], FEMALE_ID[16:]])],
+)
+def test_an_id_number_in_the_name_column_is_rejected_and_masked(typed):
+    result = one(1, MALE_ID, typed, "男", "13912345678", "第一中学")
+    assert (result.outcome, result.reason, result.field) == ("reject", "name_id_like", "name")
+    assert result.message.startswith(f"第2行“姓名”列填的是身份证号（{MASKED_FEMALE}）")
+    assert result.name == MASKED_FEMALE and full_ids_in(result) == []
+
+
+@pytest.mark.parametrize(
+    "cells, reason",
+    [
+        ((1, FEMALE_ID[:17], "张伟", "男", "13912345678", "一中"), "id_format"),  # 17 digits
+        ((1, FEMALE_ID + "7", "张伟", "男", "13912345678", "一中"), "id_format"),  # 19 digits
+        ((1, MALE_ID, "张伟", "男", FEMALE_ID, "一中"), "phone_invalid"),  # ID in the phone column
+        ((1, MALE_ID, "张伟", FEMALE_ID, "13912345678", "一中"), "gender_invalid"),
+    ],
+)
+def test_id_like_values_in_messages_are_masked(cells, reason):
+    result = one(*cells)
+    assert (result.outcome, result.reason) == ("reject", reason)
+    assert full_ids_in(result) == [] and "*******" in result.message
+
+
+def test_mask_id_like_masks_15_17_18_19_digits_and_leaves_card_numbers():
+    from members.idcard import looks_like_id, mask_id_like
+
+    assert mask_id_like(f"号码{FEMALE_ID}有误") == f"号码{MASKED_FEMALE}有误"
+    assert mask_id_like("130902900101123") == "130902*****1123"  # 15 digits (first generation)
+    assert mask_id_like("1309021990010112") == "1309021990010112"  # 16: a bank card number, not an ID
+    assert mask_id_like("6212260000000000001") == "621226*********0001"  # 19: a doubled digit
+    assert mask_id_like("１３０９０２１９９００２０１０２２Ｘ") == "１３０９０２********０２２Ｘ"
+    assert [looks_like_id(t) for t in ["第一中学", "13912345678", "沧州市第1中学2016级高三年级组办公室"]] == [
+        False,
+        False,
+        False,
+    ]

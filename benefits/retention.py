@@ -1,0 +1,31 @@
+"""How long an aid payment file is kept (cardportal.retention). The lines, the manifest with the
+file's SHA-256 and the bank's confirmation stay in the database."""
+
+from cardportal.retention import FileRule, days_ago
+
+from .models import Disbursement
+
+PAYMENT_RULES = ("payment_done", "payment_any")
+
+
+def _done(now):
+    return Disbursement.objects.filter(
+        state=Disbursement.State.CLOSED, exported_at__lt=days_ago(now, "payment_done")
+    )
+
+
+def _any(now):
+    return Disbursement.objects.filter(exported_at__lt=days_ago(now, "payment_any"))
+
+
+RULES = [
+    FileRule(
+        "payment_done",
+        Disbursement,
+        "payment_file",
+        "银行代发文件",
+        "到账确认完成且生成{days}天后删除",
+        _done,
+    ),
+    FileRule("payment_any", Disbursement, "payment_file", "银行代发文件", "生成{days}天后一律删除", _any),
+]
