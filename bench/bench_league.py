@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import SMOKE_HELP, smoke_requested, timed  # noqa: E402
+from bench.common import SMOKE_HELP, signed_in_client, smoke_requested, timed  # noqa: E402
 from bench.common import copy_rows as copy  # noqa: E402
 from bench.common import setup_django as setup  # noqa: E402
 
@@ -225,7 +225,6 @@ def main() -> None:
     load(args.members)
 
     from django.db import connection
-    from django.test import Client
     from django.test.utils import setup_test_environment
 
     from issuance.models import Card, UnionMonthCount
@@ -278,8 +277,7 @@ def main() -> None:
     results["league_table selector"] = timed(
         lambda: selectors.league_table(user=user, month=month, service_items={})
     )
-    client = Client()
-    client.force_login(user)
+    client = signed_in_client(user)
     url = f"/quotas/league/?month={args.month}"
     assert client.get(url).status_code == 200
     results["league page (test client, full request)"] = timed(lambda: client.get(url))

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import SMOKE_HELP, copy_rows, setup_django, smoke_requested, timed  # noqa: E402
+from bench.common import SMOKE_HELP, copy_rows, setup_django, signed_in_client, smoke_requested, timed  # noqa: E402
 
 
 def load_members(total: int) -> None:
@@ -128,7 +128,6 @@ def main() -> None:
         args.members = 2_000
     setup_django()
 
-    from django.test import Client
     from django.test.utils import setup_test_environment
 
     from members.models import Member, StaffRole, Union
@@ -147,8 +146,7 @@ def main() -> None:
     id_number = sample.reveal_id_number()
     print(f"\nmembers: {Member.objects.count():,}  (PostgreSQL, Django test client, server time per request)")
     for username, user in users.items():
-        client = Client()
-        client.force_login(user)
+        client = signed_in_client(user)
         # an ID number is searched by POST (never in a URL) and audited: the timing includes the
         # audit row
         for label, url, post in [
