@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from cardportal.admin import ScopedAdminMixin
-from cardportal.scoping import staff_of
+from members.staffing import is_portal_admin, is_whole_tree_admin
 
 from . import layouts
 from .models import (
@@ -53,14 +53,14 @@ class PartnerForm(forms.ModelForm):
 
 @admin.register(IssuingPartner)
 class IssuingPartnerAdmin(admin.ModelAdmin):
-    """Partners are city-wide (no union): only the portal's admins manage them."""
+    """Partners are city-wide (no union): every portal admin reads them, only a whole-tree admin
+    changes them (a county admin must not redirect another county's hand-off layout)."""
 
     form = PartnerForm
     list_display = ["name", "code", "is_primary"]
 
     def _ok(self, request):
-        staff = staff_of(request.user)
-        return request.user.is_superuser or (staff is not None and staff.role == "admin")
+        return is_portal_admin(request.user)
 
     def has_module_permission(self, request):
         return self._ok(request)
@@ -69,10 +69,10 @@ class IssuingPartnerAdmin(admin.ModelAdmin):
         return self._ok(request)
 
     def has_change_permission(self, request, obj=None):
-        return self._ok(request)
+        return is_whole_tree_admin(request.user)
 
     def has_add_permission(self, request):
-        return self._ok(request)
+        return is_whole_tree_admin(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
