@@ -229,6 +229,9 @@ REST_FRAMEWORK = {
         "token_ip": os.environ.get("API_THROTTLE_TOKEN_IP", "20/hour"),
         "token_username": os.environ.get("API_THROTTLE_TOKEN_USERNAME", "10/hour"),
     },
+    # Without it DRF counts per X-Forwarded-For as sent, which a client sets to anything it likes.
+    # 0: the client is REMOTE_ADDR; behind N reverse proxies that append to the header, set N.
+    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,

@@ -236,3 +236,14 @@ def test_token_requests_are_throttled_per_ip_across_usernames(bank, rates):
         .status_code
         == 200
     )
+
+
+def test_a_forged_forwarded_for_header_does_not_open_a_new_window(bank, rates):
+    rates(token_ip="2/hour")
+    codes = [
+        APIClient(REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")
+        .post("/api/token/", {"username": f"guess{n}", "password": "x"}, format="json")
+        .status_code
+        for n in range(3)
+    ]
+    assert codes == [400, 400, 429]

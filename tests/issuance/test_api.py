@@ -68,7 +68,10 @@ def test_clerk_gets_no_token_cannot_download_and_nothing_is_logged(batch, tree):
     client = APIClient()
     refused = client.post("/api/token/", {"username": "clerk-api", "password": "pw-Cardportal-1"})
     assert refused.status_code == 403
-    assert refused.json()["detail"] == "只有合作机构（银行）经办账号可以申请 API 令牌；工作人员请在浏览器中登录使用"
+    assert (
+        refused.json()["detail"]
+        == "只有合作机构（银行）经办账号可以申请 API 令牌；工作人员请在浏览器中登录使用"
+    )
     assert not AuthToken.objects.filter(user=clerk).exists()
     client.force_login(clerk)
     assert client.get("/api/issuance/batches/").status_code == 403
