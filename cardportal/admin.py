@@ -5,7 +5,7 @@ from knox.models import AuthToken
 
 from .api_tokens import api_token_revoke, token_prefix
 from .models import ApiToken, AuditEntry
-from .scoping import scope_queryset
+from .scoping import scope_queryset, staff_of
 
 
 def scoped_choices(admin_site, request, db_field, kwargs: dict) -> None:
@@ -104,6 +104,35 @@ class WholeTreeWriteMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self._is_whole_tree_admin(request) and super().has_delete_permission(request, obj)
+
+
+class SetByLevelAboveMixin:
+    """Rows a union's superior sets for it (quotas, assessment scores): a scoped admin sets them
+    only for unions strictly below their own and reads, never changes, their own union's."""
+
+    @staticmethod
+    def _own_or_above(request, union) -> bool:
+        if request.user.is_superuser:
+            return False
+        staff = staff_of(request.user)
+        return staff is None or union.pk == staff.union_id or not union.is_within(staff.union)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and self._own_or_above(request, obj.union):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self._own_or_above(request, obj.union):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        staff = staff_of(request.user)
+        if db_field.name == "union" and staff is not None and not request.user.is_superuser:
+            field.queryset = field.queryset.exclude(pk=staff.union_id)
+        return field
 
 
 @admin.register(AuditEntry)

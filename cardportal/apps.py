@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class CardportalConfig(AppConfig):
     name = "cardportal"
     verbose_name = "门户公共"
+
+    def ready(self) -> None:
+        from . import schema  # noqa: F401 - registers the OpenAPI extension of the partner token

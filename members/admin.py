@@ -16,7 +16,14 @@ from cardportal.scoping import staff_of
 
 from .idcard import normalise
 from .models import Member, MemberTransfer, RegistrationSheet, StaffRole, SubmissionGroup, Union
-from .staffing import LEVEL_ORDER, PRIVILEGE_FIELDS, may_manage_user, role_grant_error, visible_users
+from .staffing import (
+    LEVEL_ORDER,
+    PRIVILEGE_FIELDS,
+    grantable_roles,
+    may_manage_user,
+    role_grant_error,
+    visible_users,
+)
 
 User = get_user_model()
 
@@ -141,6 +148,15 @@ class RoleGrantForm:
     """Checks the role and union against the acting admin's own (`members.staffing`)."""
 
     actor = None  # set per request by `role_grant_form`
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("role")
+        if field is not None:
+            allowed = set(grantable_roles(self.actor))
+            if self.instance.pk:
+                allowed.add(self.instance.role)  # shown as it is; the grant rule judges a change
+            field.choices = [(v, label) for v, label in field.choices if v == "" or v in allowed]
 
     def clean(self):
         cleaned = super().clean()

@@ -102,6 +102,22 @@ def may_manage_user(actor, target) -> bool:
     return manageable_users(actor).filter(pk=target.pk).exists()
 
 
+def grantable_roles(actor) -> list[str]:
+    """The roles `actor` could grant at some union of their subtree (the form's choices)."""
+    if getattr(actor, "is_superuser", False):
+        return list(R.values)
+    staff = staff_of(actor)
+    if staff is None or staff.role != R.ADMIN:
+        return []
+    levels = set(Union.objects.filter(path__startswith=staff.union.path).values_list("level", flat=True))
+    return [
+        role
+        for role in R.values
+        if ROLE_RANK[role] <= ROLE_RANK[staff.role]
+        and (role not in ROLE_LEVELS or levels & ROLE_LEVELS[role])
+    ]
+
+
 def role_grant_error(*, actor, role: str, union: Union | None) -> str | None:
     """Why `actor` may not give the role `role` at `union`, in Chinese; None when they may."""
     if getattr(actor, "is_superuser", False):

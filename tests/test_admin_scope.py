@@ -192,6 +192,14 @@ OUT_OF_REACH = {
         lambda tree: Quota.objects.create(union=tree.county_b, year=2026, target=100, member_base=1000),
         HIDDEN,
     ),
+    "quotas.Quota/own": (
+        lambda tree: Quota.objects.create(union=tree.county_a, year=2026, target=100, member_base=1000),
+        READ_ONLY,
+    ),
+    "quotas.AssessmentInput/own": (
+        lambda tree: AssessmentInput.objects.create(union=tree.county_a, year=2026),
+        READ_ONLY,
+    ),
     "quotas.Bulletin": (
         lambda tree: Bulletin.objects.create(month=date(2026, 10, 1), drafted_at=timezone.now()),
         HIDDEN,
@@ -297,6 +305,51 @@ def test_every_select_on_every_admin_add_form_offers_only_rows_in_scope(tree, ad
     assert {"issuance.Wave.owner", "members.SubmissionGroup.unions", "merchants.Merchant.union"} <= set(
         checked
     )
+
+
+def test_county_admin_cannot_import_a_plan_for_its_own_or_another_county(client, tree, admin_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(admin_user)
+    plan = "union_name,members_2015,issued_2016,rate_2016\n甲县总工会,1000,900,90\n乙县总工会,2000,1,0\n"
+    response = client.post(
+        reverse("admin:quotas_quota_import"), {"file": SimpleUploadedFile("plan.csv", plan.encode())}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"] == [
+        "只能为本级以下的工会导入任务：第2行“甲县总工会”、第3行“乙县总工会”"
+    ]
+    assert not Quota.objects.exists()
+    assert Union.objects.filter(declared_members__isnull=False).count() == 0
+
+
+READ_ONLY_ADMINS = [
+    "cardportal.AuditEntry",
+    "members.RegistrationSheet",
+    "issuance.Card",
+    "issuance.BankBatch",
+    "issuance.BankFileImport",
+    "issuance.CardReceipt",
+    "issuance.ActivationSession",
+    "issuance.CardNotice",
+    "merchants.MerchantReview",
+    "merchants.MerchantEvaluation",
+    "benefits.Claim",
+    "benefits.Disbursement",
+    "quotas.Bulletin",
+]
+
+
+def test_workflow_records_are_read_only_in_the_admin_even_in_scope(tree, admin_user):
+    """These change only through their services (pages, API, tasks): no admin add or edit."""
+    request = _admin_request(admin_user)
+    by_label = {_label(model): model_admin for model, model_admin in admin.site._registry.items()}
+    writable = [
+        label
+        for label in READ_ONLY_ADMINS
+        if by_label[label].has_add_permission(request) or by_label[label].has_change_permission(request)
+    ]
+    assert writable == []
 
 
 def test_whole_tree_admin_still_changes_shared_settings(client, tree):

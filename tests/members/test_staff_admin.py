@@ -81,28 +81,48 @@ def test_county_admin_cannot_move_own_role_through_the_user_page_inline(client, 
     assert not AuditEntry.objects.filter(verb="staff.role_changed").exists()
 
 
-@pytest.mark.parametrize(
-    ("role", "union", "error"),
-    [
-        ("admin", "county_a", "系统管理员角色只能授予下级工会，不能授予本级工会"),
-        ("city_staff", "county_a", "「市总工会工作人员」只能设在市总工会或省总工会"),
-        ("province_staff", "unit_a1", "「省总工会工作人员」只能设在省总工会"),
-    ],
-)
-def test_county_admin_cannot_grant_a_role_above_its_union_or_rank(
-    client, tree, admin_user, role, union, error
-):
+def test_county_admin_cannot_grant_the_admin_role_at_its_own_union(client, tree, admin_user):
     clerk = make_staff(ROLE.CLERK, tree.unit_a1, username="clerk-a1")
     client.force_login(admin_user)
     response = client.post(
         reverse("admin:members_staffrole_change", args=[clerk.staff.pk]),
-        {"role": role, "union": getattr(tree, union).pk},
+        {"role": "admin", "union": tree.county_a.pk},
     )
     assert response.status_code == 200
-    assert response.context["adminform"].form.non_field_errors() == [error]
+    assert response.context["adminform"].form.non_field_errors() == [
+        "系统管理员角色只能授予下级工会，不能授予本级工会"
+    ]
     assert _role_row(clerk) == {"role": "clerk", "union_id": tree.unit_a1.pk}
     assert User.objects.get(pk=clerk.pk).is_staff is False
     assert not AuditEntry.objects.filter(verb="staff.role_changed").exists()
+
+
+@pytest.mark.parametrize("role", ["city_staff", "province_staff"])
+def test_federation_roles_are_not_offered_below_their_level(client, tree, admin_user, role):
+    clerk = make_staff(ROLE.CLERK, tree.unit_a1, username="clerk-a1")
+    client.force_login(admin_user)
+    url = reverse("admin:members_staffrole_change", args=[clerk.staff.pk])
+    offered = [value for value, _ in client.get(url).context["adminform"].form.fields["role"].choices]
+    assert offered == ["", "clerk", "county_reviewer", "bank_operator", "admin"]
+    response = client.post(url, {"role": role, "union": tree.county_a.pk})
+    assert response.context["adminform"].form.errors["role"]
+    assert _role_row(clerk) == {"role": "clerk", "union_id": tree.unit_a1.pk}
+
+
+@pytest.mark.parametrize(
+    ("role", "union", "error"),
+    [
+        ("clerk", "province", "只能在本级工会（甲县总工会）及其下级工会设置角色"),
+        ("admin", "county_a", "系统管理员角色只能授予下级工会，不能授予本级工会"),
+        ("city_staff", "county_a", "「市总工会工作人员」只能设在市总工会或省总工会"),
+        ("province_staff", "unit_a1", "「省总工会工作人员」只能设在省总工会"),
+        ("clerk", "unit_a1", None),
+        ("admin", "unit_a2", None),
+    ],
+)
+def test_the_grant_rule(tree, admin_user, role, union, error):
+    """The rule behind the form's choices, which the admin asks again on save."""
+    assert role_grant_error(actor=admin_user, role=role, union=getattr(tree, union)) == error
 
 
 def test_out_of_scope_union_is_not_even_a_choice(client, tree, admin_user):
@@ -116,14 +136,6 @@ def test_out_of_scope_union_is_not_even_a_choice(client, tree, admin_user):
         "选择一个有效的选项： 该选择不在可用的选项中。"
     ]
     assert _role_row(clerk) == {"role": "clerk", "union_id": tree.unit_a1.pk}
-
-
-def test_the_grant_rule_itself_refuses_a_union_outside_the_subtree(tree, admin_user):
-    """Behind the form's choices, the rule the admin asks refuses it too."""
-    assert role_grant_error(actor=admin_user, role="clerk", union=tree.province) == (
-        "只能在本级工会（甲县总工会）及其下级工会设置角色"
-    )
-    assert role_grant_error(actor=admin_user, role="clerk", union=tree.unit_a1) is None
 
 
 def test_county_admin_grants_a_role_in_its_subtree_and_it_is_audited(client, tree, admin_user):
