@@ -3,6 +3,7 @@ new bank integration. The token is printed once; only its digest is stored."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from cardportal.api_tokens import api_token_issue, api_token_revoke_all, token_prefix
 from cardportal.errors import ApplicationError
@@ -30,12 +31,14 @@ class Command(BaseCommand):
             except ApplicationError as exc:
                 raise CommandError(exc.message) from None
             self.stdout.write(text)
-            self.stderr.write(f"令牌只显示这一次；有效期至 {token.expiry:%Y-%m-%d %H:%M}，原令牌已作废。")
+            self.stderr.write(
+                f"令牌只显示这一次；有效期至 {timezone.localtime(token.expiry):%Y-%m-%d %H:%M}，原令牌已作废。"
+            )
         elif action == "revoke":
             count = api_token_revoke_all(user=user, actor=None)
             self.stdout.write(f"已作废 {count} 个令牌")
         else:
             for token in ApiToken.objects.filter(user=user).order_by("created"):
                 self.stdout.write(
-                    f"{token_prefix(token)}…  签发 {token.created:%Y-%m-%d}  有效期至 {token.expiry:%Y-%m-%d}"
+                    f"{token_prefix(token)}…  签发 {timezone.localtime(token.created):%Y-%m-%d}  有效期至 {timezone.localtime(token.expiry):%Y-%m-%d}"
                 )

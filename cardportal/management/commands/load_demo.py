@@ -36,3 +36,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {staff.user.username:<10} {staff.get_role_display():<12} {staff.union.name}"
             )
+        self.stdout.write(
+            "银行 API 令牌：bank 账号 POST /api/token/，或 python manage.py api_token rotate bank"
+            "（只显示一次，90 天有效；只有银行经办账号可以申请）"
+        )
