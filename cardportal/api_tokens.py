@@ -10,6 +10,7 @@ gives each an expiry (settings.REST_KNOX["TOKEN_TTL"], API_TOKEN_TTL_DAYS). On t
 * issuing and revoking write an audit row in the same transaction.
 """
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken
@@ -55,7 +56,10 @@ def api_token_issue(*, user, actor, via: str) -> tuple[AuthToken, str]:
         raise ApplicationError(
             _("只有合作机构（银行）经办账号可以申请 API 令牌；工作人员请在浏览器中登录使用")
         )
-    for old in AuthToken.objects.select_for_update().filter(user=user).order_by("pk"):
+    # Lock the account, not its tokens: with none yet there is no token row to lock, and two
+    # concurrent requests would both leave a live token.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    for old in AuthToken.objects.filter(user=user).order_by("pk"):
         _revoke(token=old, actor=actor, reason="rotated")
     token, text = AuthToken.objects.create(user=user)
     _audit(

@@ -247,3 +247,36 @@ def test_a_forged_forwarded_for_header_does_not_open_a_new_window(bank, rates):
         for n in range(3)
     ]
     assert codes == [400, 400, 429]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_issues_leave_one_live_token(tree):
+    """The account row is locked while its tokens are replaced: no second live token slips in."""
+    import threading
+
+    from django.db import connection
+
+    from cardportal.api_tokens import api_token_issue
+
+    bank = make_staff(ROLE.BANK_OPERATOR, tree.city, username="bank")
+    start = threading.Barrier(2)
+    texts = []
+
+    def issue():
+        try:
+            start.wait()
+            texts.append(api_token_issue(user=bank, actor=bank, via="api")[1])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=issue) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(texts) == 2
+    assert list(AuthToken.objects.values_list("digest", flat=True)) in (
+        [hash_token(texts[0])],
+        [hash_token(texts[1])],
+    )
