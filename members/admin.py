@@ -260,6 +260,12 @@ class StaffRoleAdmin(ScopedAdminMixin, admin.ModelAdmin):
             audit_role_saved(actor=request.user, role=obj, before=before)
 
 
+def audit_user(*, actor, verb: str, user, data: dict | None = None) -> None:
+    """An account's audit row carries its role's union, so the scoped audit views show it."""
+    staff = staff_of(user)
+    audit_record(actor=actor, verb=verb, target=user, union=staff.union if staff else None, data=data)
+
+
 def sync_staff_flag(*, user, actor) -> None:
     """Under a scoped admin, Django's is_staff (entry to this admin) follows the portal role."""
     if actor.is_superuser:
@@ -318,12 +324,13 @@ class StaffUserAdmin(ScopedAdminMixin, BaseUserAdmin):
             raise PermissionDenied("只有超级管理员可以设置超级用户、后台登录和权限")
         return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change or form.changed_data:
-            changed = [f for f in form.changed_data if f not in ("password1", "password2", "usable_password")]
-            verb = "staff.user_changed" if change else "staff.user_created"
-            audit_record(actor=request.user, verb=verb, target=obj, data={"fields": sorted(changed)})
+    def user_change_password(self, request, id, form_url=""):
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = self.get_object(request, id)
+                audit_user(actor=request.user, verb="staff.password_set", user=user)
+        return response
 
     @admin.action(description="签发新 API 令牌（仅银行经办账号；原令牌作废）")
     def issue_api_token(self, request, queryset):
@@ -349,6 +356,11 @@ class StaffUserAdmin(ScopedAdminMixin, BaseUserAdmin):
         before = StaffRole.objects.filter(user=user).values_list("role", "union_id").first()
         super().save_related(request, form, formsets, change)
         role = StaffRole.objects.filter(user=user).select_related("union", "user").first()
+        # After the inline: a new account's audit row names the union of the role it got.
+        if not change or form.changed_data:
+            changed = [f for f in form.changed_data if f not in ("password1", "password2", "usable_password")]
+            verb = "staff.user_changed" if change else "staff.user_created"
+            audit_user(actor=request.user, verb=verb, user=user, data={"fields": sorted(changed)})
         if role is not None:
             audit_role_saved(actor=request.user, role=role, before=before)
         sync_staff_flag(user=user, actor=request.user)

@@ -144,5 +144,6 @@ register_verbs(
         "staff.user_created": "新增工作人员账号",
         "staff.user_changed": "修改工作人员账号",
         "staff.role_changed": "设置工作人员角色",
+        "staff.password_set": "重设工作人员密码",
     }
 )

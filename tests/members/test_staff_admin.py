@@ -201,9 +201,9 @@ def test_county_admin_creates_staff_only_with_a_role_in_its_subtree(client, tree
         {"role": "clerk", "union_id": tree.unit_a1.pk},
     )
     entries = AuditEntry.objects.filter(verb__startswith="staff.").order_by("id")
-    assert [(e.verb, e.target_type, e.target_label, e.actor) for e in entries] == [
-        ("staff.user_created", "auth.user", "new-clerk", admin_user),
-        ("staff.role_changed", "members.staffrole", str(user.staff), admin_user),
+    assert [(e.verb, e.target_type, e.target_label, e.actor, e.union) for e in entries] == [
+        ("staff.user_created", "auth.user", "new-clerk", admin_user, tree.unit_a1),
+        ("staff.role_changed", "members.staffrole", str(user.staff), admin_user, tree.unit_a1),
     ]
 
 
@@ -246,3 +246,21 @@ def test_county_admin_edits_a_subordinate_profile_but_not_its_privileges(client,
     assert saved.status_code == 302
     assert _user_row(clerk)["first_name"] == "李"
     assert AuditEntry.objects.get(verb="staff.user_changed").data == {"fields": ["first_name"]}
+
+
+def test_password_reset_of_a_subordinate_is_audited(client, tree, admin_user):
+    clerk = make_staff(ROLE.CLERK, tree.unit_a1, username="clerk-a1")
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:auth_user_password_change", args=[clerk.pk]),
+        {"password1": "Cardportal-reset-7", "password2": "Cardportal-reset-7", "usable_password": "true"},
+    )
+    assert response.status_code == 302
+    assert User.objects.get(pk=clerk.pk).check_password("Cardportal-reset-7")
+    entry = AuditEntry.objects.get(verb="staff.password_set")
+    assert (entry.actor, entry.target_id, entry.union, entry.data) == (
+        admin_user,
+        str(clerk.pk),
+        tree.unit_a1,
+        {},
+    )
