@@ -102,6 +102,9 @@ def test_token_admin_lists_a_prefix_never_the_token(client, tree, bank):
     row = ApiToken.objects.get()
     detail = client.get(reverse("admin:cardportal_apitoken_change", args=[row.pk])).content.decode()
     assert token[:15] not in detail
+    # The page of the finding (DRF authtoken's list of keys in clear) and knox's own admin are gone.
+    assert client.get("/admin/authtoken/tokenproxy/").status_code == 404
+    assert client.get("/admin/knox/authtoken/").status_code == 404
 
 
 def test_admin_action_issues_a_token_once_and_revokes_the_old(client, tree, bank):
