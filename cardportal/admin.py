@@ -1,20 +1,48 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from knox.models import AuthToken
 
-from .models import AuditEntry
+from .api_tokens import api_token_revoke, token_prefix
+from .models import ApiToken, AuditEntry
 from .scoping import scope_queryset, staff_of
 
 
-class ScopedAdminMixin:
+def scoped_choices(admin_site, request, db_field, kwargs: dict) -> None:
+    """Offer in a form's select (or autocomplete) only the rows the user sees in that model's own
+    admin. Django validates a posted id against the field's queryset, which is the whole table
+    unless set here: a scoped admin could otherwise post `union=<province root>` and save it."""
+    if request.user.is_superuser or "queryset" in kwargs:
+        return
+    related = admin_site._registry.get(db_field.remote_field.model)
+    if isinstance(related, ScopedAdminMixin):
+        kwargs["queryset"] = related.get_queryset(request)
+
+
+class ScopedFormFieldsMixin:
+    """For inlines: the same scoped choices as ScopedAdminMixin's forms."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        scoped_choices(self.admin_site, request, db_field, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        scoped_choices(self.admin_site, request, db_field, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ScopedAdminMixin(ScopedFormFieldsMixin):
     """Admin querysets go through the same scoping as pages and the API; a record outside the
-    admin user's subtree is a 404 (Django's default would redirect with a hint that it exists)."""
+    admin user's subtree is a 404 (Django's default would redirect with a hint that it exists).
+    Every select on its forms offers only rows inside the subtree (`scoped_choices`)."""
 
     scope_union_field = "union"
 
     @staticmethod
     def _is_portal_admin(request) -> bool:
-        staff = staff_of(request.user)
-        return request.user.is_superuser or (staff is not None and staff.role == "admin")
+        from members.staffing import is_portal_admin
+
+        return is_portal_admin(request.user)
 
     # The portal's admin role manages its subtree; Django's per-model permissions are not used.
     def has_module_permission(self, request):
@@ -35,6 +63,12 @@ class ScopedAdminMixin:
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request.user, union_field=self.scope_union_field)
 
+    def delete_queryset(self, request, queryset):
+        # The changelist's bulk delete asks has_delete_permission without an object; ask per row.
+        if not all(self.has_delete_permission(request, obj) for obj in queryset):
+            raise PermissionDenied
+        super().delete_queryset(request, queryset)
+
     def _ensure_visible(self, request, object_id):
         if object_id is not None and self.get_object(request, object_id) is None:
             raise Http404
@@ -50,6 +84,55 @@ class ScopedAdminMixin:
     def history_view(self, request, object_id, extra_context=None):
         self._ensure_visible(request, object_id)
         return super().history_view(request, object_id, extra_context)
+
+
+class WholeTreeWriteMixin:
+    """Settings not tied to a union (bank partners, merchant categories, thresholds) are shared by
+    every county: any portal admin reads them, only a whole-tree admin changes them."""
+
+    @staticmethod
+    def _is_whole_tree_admin(request) -> bool:
+        from members.staffing import is_whole_tree_admin
+
+        return is_whole_tree_admin(request.user)
+
+    def has_add_permission(self, request, *args):
+        return self._is_whole_tree_admin(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_whole_tree_admin(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_whole_tree_admin(request) and super().has_delete_permission(request, obj)
+
+
+class SetByLevelAboveMixin:
+    """Rows a union's superior sets for it (quotas, assessment scores): a scoped admin sets them
+    only for unions strictly below their own and reads, never changes, their own union's."""
+
+    @staticmethod
+    def _own_or_above(request, union) -> bool:
+        if request.user.is_superuser:
+            return False
+        staff = staff_of(request.user)
+        return staff is None or union.pk == staff.union_id or not union.is_within(staff.union)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and self._own_or_above(request, obj.union):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self._own_or_above(request, obj.union):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        staff = staff_of(request.user)
+        if db_field.name == "union" and staff is not None and not request.user.is_superuser:
+            field.queryset = field.queryset.exclude(pk=staff.union_id)
+        return field
 
 
 @admin.register(AuditEntry)
@@ -77,3 +160,56 @@ class AuditEntryAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+admin.site.unregister(AuthToken)  # knox's own admin lists digests and shows new tokens in a message
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Tokens are listed by prefix only; they are issued and rotated from the staff user list
+    (action) or `manage.py api_token`, and deleting one here revokes it (audited)."""
+
+    scope_union_field = "user__staff__union"
+    list_display = ["user", "prefix", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    fields = ["user", "prefix", "created", "expiry"]
+    readonly_fields = fields
+    actions = ["revoke_selected"]
+
+    @admin.display(description="令牌前缀")
+    def prefix(self, obj):
+        return f"{token_prefix(obj)}…"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # revoke_selected does it, through the service
+        return actions
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        from members.staffing import may_manage_user
+
+        if not super().has_delete_permission(request):
+            return False
+        return obj is None or may_manage_user(request.user, obj.user)
+
+    def delete_model(self, request, obj):
+        api_token_revoke(token=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        if not all(self.has_delete_permission(request, obj) for obj in queryset):
+            raise PermissionDenied
+        for token in queryset:
+            api_token_revoke(token=token, actor=request.user)
+
+    @admin.action(description="作废所选 API 令牌")
+    def revoke_selected(self, request, queryset):
+        self.delete_queryset(request, queryset)
+        self.message_user(request, f"已作废 {len(queryset)} 个令牌")

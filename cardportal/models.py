@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 
 
 class AuditEntry(models.Model):
@@ -34,3 +35,16 @@ class AuditEntry(models.Model):
         from .audit import verb_label
 
         return verb_label(self.verb)
+
+
+class ApiToken(AuthToken):
+    """knox's token row under the portal's names; it holds a digest and a look-up prefix, never
+    the token (cardportal/api_tokens.py issues, rotates and revokes them)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.token_key[:8]}…"

@@ -46,7 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # partner API tokens, hashed and expiring (cardportal.api_tokens); before cardportal, whose admin replaces knox's
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
@@ -306,18 +306,45 @@ CELERY_BEAT_SCHEDULE: dict = {
 # quotas: the choices the seed leaves open (defaults and meanings in quotas/conf.py, docs/quotas.md).
 QUOTAS: dict = {}
 
+# The cache counts API throttles (cardportal/throttling.py): Redis so that every worker process
+# counts together; in-process under the tests (each test starts from an empty cache) and embedded.
+if REDIS_URL and not TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes a refused or expired token a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cardportal.authentication.PartnerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Per signed-in user and per anonymous IP on every endpoint; /api/token/ has its own two
+    # (per IP, per username). Counted in the `default` cache (cardportal/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["cardportal.throttling.UserThrottle", "cardportal.throttling.AnonThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("API_THROTTLE_USER", "600/min"),
+        "anon": os.environ.get("API_THROTTLE_ANON", "60/min"),
+        "token_ip": os.environ.get("API_THROTTLE_TOKEN_IP", "20/hour"),
+        "token_username": os.environ.get("API_THROTTLE_TOKEN_USERNAME", "10/hour"),
+    },
+    # Without it DRF counts per X-Forwarded-For as sent, which a client sets to anything it likes.
+    # 0: the client is REMOTE_ADDR; behind N reverse proxies that append to the header, set N.
+    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "cardportal.errors.api_exception_handler",
+}
+# Partner API tokens (cardportal/api_tokens.py): knox stores a SHA-512 digest, never the token.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))),
+    "AUTO_REFRESH": False,  # an expiry is a date the partner plans a rotation for, not a sliding window
+    "TOKEN_PREFIX": "cp_",  # recognisable in a leaked file or a secret scanner
+    "AUTH_HEADER_PREFIX": "Token",  # the header partners already send
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "cardportal API",

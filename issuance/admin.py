@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from cardportal.admin import ScopedAdminMixin
-from cardportal.scoping import staff_of
+from members.staffing import is_portal_admin, is_whole_tree_admin
 
 from . import layouts
 from .models import (
@@ -22,6 +22,8 @@ from .models import (
 
 
 class ReadOnlyMixin:
+    """Put before ScopedAdminMixin in the bases: its portal-admin permissions would win otherwise."""
+
     def has_add_permission(self, request, *args):
         return False
 
@@ -53,14 +55,14 @@ class PartnerForm(forms.ModelForm):
 
 @admin.register(IssuingPartner)
 class IssuingPartnerAdmin(admin.ModelAdmin):
-    """Partners are city-wide (no union): only the portal's admins manage them."""
+    """Partners are city-wide (no union): every portal admin reads them, only a whole-tree admin
+    changes them (a county admin must not redirect another county's hand-off layout)."""
 
     form = PartnerForm
     list_display = ["name", "code", "is_primary"]
 
     def _ok(self, request):
-        staff = staff_of(request.user)
-        return request.user.is_superuser or (staff is not None and staff.role == "admin")
+        return is_portal_admin(request.user)
 
     def has_module_permission(self, request):
         return self._ok(request)
@@ -69,10 +71,10 @@ class IssuingPartnerAdmin(admin.ModelAdmin):
         return self._ok(request)
 
     def has_change_permission(self, request, obj=None):
-        return self._ok(request)
+        return is_whole_tree_admin(request.user)
 
     def has_add_permission(self, request):
-        return self._ok(request)
+        return is_whole_tree_admin(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
@@ -87,7 +89,7 @@ class WaveAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Card)
-class CardAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+class CardAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["number", "member", "union", "status", "batch", "applied_at", "issued_at", "activated_at"]
     list_filter = ["status", "is_hardship"]
     search_fields = ["number"]
@@ -97,7 +99,7 @@ class CardAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(BankBatch)
-class BankBatchAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+class BankBatchAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "partner", "union", "wave", "card_count", "status", "job_status", "created_at"]
     list_filter = ["status", "partner"]
     list_select_related = ["partner", "union", "wave"]
@@ -105,7 +107,7 @@ class BankBatchAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(BankFileImport)
-class BankFileImportAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+class BankFileImportAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["file_name", "kind", "batch", "job_status", "job_message", "created_at"]
     list_filter = ["kind", "job_status"]
     list_select_related = ["batch"]
@@ -113,20 +115,20 @@ class BankFileImportAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(CardReceipt)
-class CardReceiptAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+class CardReceiptAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["at", "union", "expected", "selected", "counted", "accepted", "actor"]
     list_filter = ["accepted"]
     list_select_related = ["union", "actor"]
 
 
 @admin.register(ActivationSession)
-class ActivationSessionAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+class ActivationSessionAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["held_on", "union", "place", "activated", "actor"]
     list_select_related = ["union", "actor"]
 
 
 @admin.register(CardNotice)
-class CardNoticeAdmin(ScopedAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+class CardNoticeAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "union", "kind", "message", "read_at"]
     list_filter = ["kind"]
     list_select_related = ["union"]

@@ -1,5 +1,5 @@
 """The bank operator's API (token auth: POST /api/token/ with username and password, then
-`Authorization: Token <key>`): list batches, download a hand-off file (audited), upload return
+`Authorization: Token <token>`; tokens are partner-only, hashed and expiring, see docs/security.md): list batches, download a hand-off file (audited), upload return
 and activation files, and poll an import's reconciliation."""
 
 from django.http import FileResponse

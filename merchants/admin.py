@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from cardportal import exports
-from cardportal.admin import ScopedAdminMixin
+from cardportal.admin import ScopedAdminMixin, WholeTreeWriteMixin
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from members.models import Union
@@ -21,8 +21,9 @@ from .models import EvaluationPolicy, Merchant, MerchantCategory, MerchantEvalua
 from .selectors import COUNTY_LEVELS
 
 
-class UnscopedPortalAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Catalogue-wide settings (categories, thresholds): portal admins only, not tied to a union."""
+class UnscopedPortalAdmin(WholeTreeWriteMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Catalogue-wide settings (categories, thresholds): not tied to a union, so every portal
+    admin reads them and only a whole-tree admin changes them."""
 
     def get_queryset(self, request):
         return admin.ModelAdmin.get_queryset(self, request)

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path
 
-from cardportal.admin import ScopedAdminMixin
+from cardportal.admin import ScopedAdminMixin, SetByLevelAboveMixin
 from cardportal.errors import ApplicationError
 
 from .forms import PlanUploadForm
@@ -11,7 +11,7 @@ from .services import quotas_load
 
 
 @admin.register(Quota)
-class QuotaAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class QuotaAdmin(SetByLevelAboveMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["union", "year", "target", "new_in_year", "member_base", "planned_rate"]
     list_filter = ["year"]
     search_fields = ["union__name"]
@@ -95,7 +95,7 @@ class BulletinAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AssessmentInput)
-class AssessmentInputAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class AssessmentInputAdmin(SetByLevelAboveMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "union",
         "year",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
+from cardportal.scoping import staff_of
 from members.models import Union
 
 from . import scoring
@@ -72,6 +73,22 @@ def plan_parse(text: str) -> list[PlanRow]:
 
 
 @transaction.atomic
+def _require_below_actor(actor, lines: list[tuple[int, Union]]) -> None:
+    """A plan is set by the level above: a staff actor loads it only for unions strictly below
+    their own (a county admin must not set their own or a neighbour's target). No actor: the
+    command line and the demo."""
+    if actor is None or actor.is_superuser:
+        return
+    staff = staff_of(actor)
+    outside = [
+        f"第{line}行“{union.name}”"
+        for line, union in lines
+        if staff is None or union.pk == staff.union_id or not union.is_within(staff.union)
+    ]
+    if outside:
+        raise ApplicationError(f"只能为本级以下的工会导入任务：{'、'.join(outside)}", code="plan_scope")
+
+
 def quotas_load(*, text: str, actor=None) -> dict:
     """Upsert Quota rows from a plan CSV. Unions are matched by exact name among county-level
     unions; every unknown name is reported at once and nothing is written. Idempotent."""
@@ -82,6 +99,7 @@ def quotas_load(*, text: str, actor=None) -> dict:
         raise ApplicationError(
             f"找不到这些县级工会（名称须完全一致）：{'、'.join(missing)}", code="plan_union"
         )
+    _require_below_actor(actor, [(r.line, unions[r.union_name]) for r in rows])
     created = updated = 0
     for row in rows:
         union = unions[row.union_name]

@@ -3,7 +3,7 @@
 import pytest
 from axes.models import AccessAttempt
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from cardportal.models import AuditEntry
 
@@ -83,7 +83,7 @@ def test_api_token_endpoint_is_locked_after_failures(client, tree):
     response = client.post("/api/token/", {"username": "bank", "password": PASSWORD}, REMOTE_ADDR="10.0.0.5")
     assert response.status_code == 429
     assert response.json()["code"] == "locked_out" and "之后再试" in response.json()["detail"]
-    assert Token.objects.count() == 0
+    assert AuthToken.objects.count() == 0
 
 
 def test_admin_login_is_the_portal_login(client):

@@ -1,4 +1,5 @@
 import pytest
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from cardportal.models import AuditEntry
@@ -62,13 +63,17 @@ def test_api_without_a_token_is_refused(batch):
     assert not AuditEntry.objects.filter(verb="batch.handoff_downloaded").exists()
 
 
-def test_clerk_token_cannot_download_and_nothing_is_logged(batch, tree):
-    make_staff(ROLE.CLERK, tree.unit_a1, username="clerk-api")
+def test_clerk_gets_no_token_cannot_download_and_nothing_is_logged(batch, tree):
+    clerk = make_staff(ROLE.CLERK, tree.unit_a1, username="clerk-api")
     client = APIClient()
-    token = client.post("/api/token/", {"username": "clerk-api", "password": "pw-Cardportal-1"}).json()[
-        "token"
-    ]
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    refused = client.post("/api/token/", {"username": "clerk-api", "password": "pw-Cardportal-1"})
+    assert refused.status_code == 403
+    assert (
+        refused.json()["detail"]
+        == "只有合作机构（银行）经办账号可以申请 API 令牌；工作人员请在浏览器中登录使用"
+    )
+    assert not AuthToken.objects.filter(user=clerk).exists()
+    client.force_login(clerk)
     assert client.get("/api/issuance/batches/").status_code == 403
     response = client.get(f"/api/issuance/batches/{batch.pk}/handoff/")
     assert response.status_code == 404  # the batch is outside a clerk's subtree

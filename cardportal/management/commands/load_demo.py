@@ -50,3 +50,7 @@ class Command(BaseCommand):
             self.stdout.write("或把密钥添加到手机身份验证器（基于时间，6 位，30 秒）：")
             for username, secret in secrets:
                 self.stdout.write(f"  {username:<10} {secret}")
+        self.stdout.write(
+            "银行 API 令牌：bank 账号 POST /api/token/，或 python manage.py api_token rotate bank"
+            "（只显示一次，90 天有效；只有银行经办账号可以申请）"
+        )
