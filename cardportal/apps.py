@@ -6,5 +6,7 @@ class CardportalConfig(AppConfig):
     verbose_name = "门户公共"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401 - registers the OpenAPI extension of the partner token
-        from . import signin  # noqa: F401 - connects the sign-in audit receivers
+        from . import (
+            schema,  # noqa: F401 - registers the OpenAPI extension of the partner token
+            signin,  # noqa: F401 - connects the sign-in audit receivers
+        )
