@@ -5,6 +5,7 @@ superuser) on a row outside their subtree or above their rank: it is hidden (404
 from datetime import date
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -72,6 +73,21 @@ def _token_of_city_bank(tree):
 # label -> (builder of the row out of reach, what the county admin may do with it)
 OUT_OF_REACH = {
     "auth.Group": (lambda tree: Group.objects.create(name="财务"), NO_ACCESS),
+    # django-axes' records of sign-in attempts (usernames, addresses): superusers only
+    "axes.AccessAttempt": (
+        lambda tree: AccessAttempt.objects.create(
+            username="clerk-b1", ip_address="10.0.0.9", failures_since_start=3, get_data="", post_data=""
+        ),
+        NO_ACCESS,
+    ),
+    "axes.AccessFailureLog": (
+        lambda tree: AccessFailureLog.objects.create(username="clerk-b1", ip_address="10.0.0.9"),
+        NO_ACCESS,
+    ),
+    "axes.AccessLog": (
+        lambda tree: AccessLog.objects.create(username="clerk-b1", ip_address="10.0.0.9"),
+        NO_ACCESS,
+    ),
     "cardportal.AuditEntry": (
         lambda tree: audit_record(actor=None, verb="member.created", target=tree.unit_b1, union=tree.unit_b1),
         HIDDEN,
