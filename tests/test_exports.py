@@ -29,7 +29,7 @@ from members.registration import sheet_import, sheet_upload
 from quotas.models import Bulletin
 from quotas.services import bulletin_draft
 
-from .factories import ROLE, make_member, make_staff
+from .factories import ROLE, approve_disbursement, make_member, make_staff
 from .issuance.factories import csv_bytes, make_card, make_partner
 from .merchants.factories import give_card, make_merchant
 from .quotas.factories import at, make_cards, make_quota
@@ -188,6 +188,7 @@ def test_payment_file(tree, city_staff, run_tasks_inline, django_capture_on_comm
         actor=city_staff,
         source="t",
     )
+    approve_disbursement(batch, preparer=city_staff, tree=tree)
     with django_capture_on_commit_callbacks(execute=True):
         disbursement_export(disbursement=batch, actor=city_staff)
     batch.refresh_from_db()

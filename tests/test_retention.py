@@ -21,7 +21,7 @@ from issuance.models import BankFileImport
 from members.models import RegistrationSheet, SheetRow
 from members.registration import sheet_import, sheet_upload
 
-from .factories import ROLE, make_member, make_staff, next_id_number
+from .factories import ROLE, approve_disbursement, make_member, make_staff, next_id_number
 from .issuance.factories import csv_bytes, make_card, make_partner
 from .merchants.factories import give_card
 
@@ -145,6 +145,7 @@ def test_a_payment_file_goes_after_the_batch_closed_and_its_download_says_so(
         actor=city_staff,
         source="t",
     )
+    approve_disbursement(batch, preparer=city_staff, tree=tree)
     with django_capture_on_commit_callbacks(execute=True):
         disbursement_export(disbursement=batch, actor=city_staff)
     batch.refresh_from_db()

@@ -39,7 +39,7 @@ from members.registration import (
 )
 from members.tasks import sheet_import_task, sheet_register_task
 
-from ..factories import ROLE, make_member, make_staff
+from ..factories import ROLE, approve_disbursement, make_member, make_staff
 from ..issuance.factories import card_number, make_card, make_partner
 from ..issuance.factories import csv_bytes as table_csv
 
@@ -354,6 +354,7 @@ class PaymentFile(Handoff):
             actor=self.staff,
             source="t",
         )
+        approve_disbursement(self.job, preparer=self.staff, tree=self.tree)
 
     def start(self):
         disbursement_export(disbursement=self.job, actor=self.staff)
@@ -364,8 +365,9 @@ class PaymentFile(Handoff):
         assert audits("disbursement.exported") == 0
 
     def retry(self):
-        # The failure path put the batch back to draft: 生成代发文件 again is the retry.
-        assert fresh(self.job).state == Disbursement.State.DRAFT
+        # The failure path put the batch back to APPROVED (the list did not change, so the
+        # approval stands): 生成代发文件 again is the retry.
+        assert fresh(self.job).state == Disbursement.State.APPROVED
         disbursement_export(disbursement=fresh(self.job), actor=self.staff)
 
     def assert_done_once(self):
