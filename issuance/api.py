@@ -71,7 +71,7 @@ class ImportSerializer(serializers.ModelSerializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(allow_empty_file=True)  # empty: the table kernel's file_empty
 
 
 def _allowed(user) -> None:
