@@ -276,13 +276,15 @@ class _RangeScan:
         refs = _CELL_TAG.findall(buffer)
         if not refs:
             return
-        letters = {c for c, _r in refs}
+        columns, row_numbers = zip(*refs, strict=True)  # at C speed: 600,000 cells in 100,000 rows
+        letters, numbers = set(columns), set(row_numbers)
         if b"" in letters:
-            self.unreferenced += sum(1 for c, _r in refs if not c)
+            self.unreferenced += columns.count(b"")
             letters.discard(b"")
+            numbers.discard(b"")
         if letters:
-            self.max_col = max(self.max_col, max(_column_number(c) for c in letters))
-            self.max_row = max(self.max_row, max(int(r) for r in {r for _c, r in refs if r}))
+            self.max_col = max(self.max_col, max(map(_column_number, letters)))
+            self.max_row = max(self.max_row, max(map(int, numbers)))
         self.check()
 
     def finish(self) -> None:
