@@ -30,12 +30,14 @@ Order of the checks, all before anything is inflated into a grid:
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import os
 import pickle
 import re
 import subprocess
 import sys
+import tempfile
 import unicodedata
 import zipfile
 import zlib
@@ -45,10 +47,11 @@ MAX_BYTES = 30 * 1024 * 1024
 MAX_ROWS = 200_000
 HEADER_SEARCH_ROWS = 30
 # No upload in the portal has more than a dozen columns; 256 is Excel 2003's width. The cell
-# budget is what a dense grid may cost: 5,000,000 cells are ~160 MB in calamine plus ~40 MB of
-# Python lists, against 550 GB for one cell at XFD1048576.
+# budget is what a dense grid may cost: 6,000,000 cells are ~200 MB in calamine plus ~50 MB of
+# Python lists, against 550 GB for one cell at XFD1048576. It is above 26 x (200,000 + 30) so
+# the fast scan's bound (26 columns for single-letter references) never refuses a full sheet.
 MAX_COLUMNS = 256
-MAX_CELLS = 5_000_000
+MAX_CELLS = 6_000_000
 # An .xlsx of 100,000 rows inflates to about 33 MB at a ratio near 10; bombs reach 1000 and more.
 MAX_UNCOMPRESSED = 400 * 1024 * 1024
 MAX_RATIO = 200
@@ -83,6 +86,14 @@ _CELL_TAG = re.compile(
     rb"<(?:[A-Za-z_][\w.\-]*:)?c(?=[\s/>])[^>]*?"
     rb"""(?:\sr\s*=\s*["']([A-Za-z]{1,3})([0-9]{1,7})["']|(?=>))"""
 )
+# The fast scan: a chunk in which every cell tag is written `<c r="A12345"` (one letter, at most
+# five digits: what Excel, WPS, LibreOffice and openpyxl write for the sheets we expect) is
+# bounded by two regex searches that find nothing, with no Python object per cell; its rows by
+# the longest such reference. Any other chunk (wider, taller, prefixed, r not first) is read
+# reference by reference with _CELL_TAG. On the 100,000-row sheet: ~0.05 s instead of ~0.2 s.
+_ODD_CELL = re.compile(rb'<c(?=[\s/>])(?! r="[A-Z][0-9]{1,5}")')
+_PREFIXED_CELL = re.compile(rb":c[\s/>]")
+_ROW_TIERS = [(re.compile(rb'<c r="[A-Z][0-9]{%d}"' % n), 10**n - 1) for n in (5, 4, 3, 2)]
 _MAX_OPEN_TAG = 4 * 1024 * 1024
 _SCAN_CHUNK = 1024 * 1024
 
@@ -273,6 +284,23 @@ class _RangeScan:
                 raise refuse("file_corrupt", "文件内部结构异常（单元格标记过长），请重新保存后上传")
         else:
             self.carry = b""
+        if _ODD_CELL.search(buffer) is None and _PREFIXED_CELL.search(buffer) is None:
+            self._bound_plain(buffer)
+        else:
+            self._bound_exact(buffer)
+        self.check()
+
+    def _bound_plain(self, buffer: bytes) -> None:
+        if b'<c r="' not in buffer:
+            return
+        self.max_col = max(self.max_col, 26)
+        for pattern, bound in _ROW_TIERS:
+            if pattern.search(buffer):
+                self.max_row = max(self.max_row, bound)
+                return
+        self.max_row = max(self.max_row, 9)
+
+    def _bound_exact(self, buffer: bytes) -> None:
         refs = _CELL_TAG.findall(buffer)
         if not refs:
             return
@@ -285,7 +313,6 @@ class _RangeScan:
         if letters:
             self.max_col = max(self.max_col, max(map(_column_number, letters)))
             self.max_row = max(self.max_row, max(map(int, numbers)))
-        self.check()
 
     def finish(self) -> None:
         if self.carry:
@@ -320,8 +347,10 @@ def check_range(height: int, width: int, limits: Limits) -> None:
 
 def parse_in_child(data: bytes, *, file_format: str, limits: Limits, header: HeaderSpec | None) -> Table:
     """Parse in a fresh Python (`-I`: no script directory on sys.path, so no Django) whose own
-    first act is to cap its address space and CPU time. It gets the bytes on stdin and answers
-    one pickle of plain values on stdout."""
+    first act is to cap its address space and CPU time. Request and answer (one pickle of plain
+    values each) pass through two files in a private temporary directory, not pipes: 11 MB
+    through 64 KB pipe buffers took a context switch per buffer, which cost ~0.5 s on a loaded
+    machine."""
     request = {
         "data": data,
         "format": file_format,
@@ -330,23 +359,42 @@ def parse_in_child(data: bytes, *, file_format: str, limits: Limits, header: Hea
         "memory": CHILD_MEMORY,
         "cpu": CHILD_CPU_SECONDS,
     }
-    try:
-        done = subprocess.run(
-            [sys.executable, "-I", os.path.abspath(__file__)],
-            input=pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL),
-            capture_output=True,
-            timeout=CHILD_WALL_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise refuse("too_many_cells", "表格读取超时（内容过多或结构异常），已拒收") from exc
-    if done.returncode != 0 or not done.stdout:
-        _log_child_failure(done)
-        raise refuse("too_many_cells", "表格内容过多或结构异常，读取时超出了内存或时间上限，已拒收")
-    answer = pickle.loads(done.stdout)
+    with tempfile.TemporaryDirectory(prefix="cardportal-table-") as folder:
+        asked, answered = os.path.join(folder, "request"), os.path.join(folder, "answer")
+        with open(asked, "wb") as handle:
+            pickle.dump(request, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        del request
+        try:
+            done = subprocess.run(
+                [sys.executable, "-I", os.path.abspath(__file__), asked, answered],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=CHILD_WALL_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise refuse("too_many_cells", "表格读取超时（内容过多或结构异常），已拒收") from exc
+        if done.returncode != 0 or not os.path.exists(answered):
+            _log_child_failure(done)
+            raise refuse("too_many_cells", "表格内容过多或结构异常，读取时超出了内存或时间上限，已拒收")
+        with open(answered, "rb") as handle:
+            answer = _loads_without_gc(handle.read())
     if "refused" in answer:
         raise refuse(*answer["refused"])
     return Table(**answer["table"])
+
+
+def _loads_without_gc(payload: bytes) -> dict:
+    # Unpickling 100,000 row lists sets off the cyclic collector again and again for nothing
+    # (nothing in a grid is cyclic): 0.13-0.23 s instead of 0.27-0.43 s on the benchmark sheet.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(payload)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _log_child_failure(done: subprocess.CompletedProcess) -> None:
@@ -485,7 +533,10 @@ def _require_header(table: Table, header: dict) -> None:
 def _child_main() -> None:
     import resource
 
-    request = pickle.loads(sys.stdin.buffer.read())
+    gc.disable()  # a short-lived process building 100,000 lists: the collector only costs (~25%)
+    asked, answered = sys.argv[1], sys.argv[2]
+    with open(asked, "rb") as handle:
+        request = pickle.load(handle)
     resource.setrlimit(resource.RLIMIT_AS, (request["memory"], request["memory"]))
     resource.setrlimit(resource.RLIMIT_CPU, (request["cpu"], request["cpu"]))
     data = request.pop("data")
@@ -499,8 +550,10 @@ def _child_main() -> None:
     except MemoryError:
         answer = {"refused": ["too_many_cells", "表格内容过多，读取时超出了内存上限，已拒收"]}
     del data
-    sys.stdout.buffer.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-    sys.stdout.flush()
+    # written whole, then renamed: a child killed while writing leaves no answer behind
+    with open(answered + ".part", "wb") as handle:
+        pickle.dump(answer, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(answered + ".part", answered)
 
 
 if __name__ == "__main__":

@@ -60,8 +60,8 @@ def test_a_native_abort_in_the_parse_kills_only_the_child():
 
 
 def test_rows_times_columns_over_the_cell_budget_is_refused():
-    # 256 columns is allowed, 20,000 rows too, but not both: 5,120,000 cells > 5,000,000
-    assert code_of(lambda: tables.check_file(with_far_cell(VALID, "IV20000"))) == "too_many_cells"
+    # 256 columns is allowed, 30,000 rows too, but not both: 7,680,000 cells > 6,000,000
+    assert code_of(lambda: tables.check_file(with_far_cell(VALID, "IV30000"))) == "too_many_cells"
     assert tables.check_file(with_far_cell(VALID, "IV100")) == "xlsx"
 
 
@@ -71,6 +71,31 @@ def test_cells_without_references_widen_the_bound():
     assert code_of(lambda: tables.check_file(wide)) == "too_many_cells"
     narrow = replace_sheet_data(VALID, b"<sheetData><row><c><v>1</v></c><c><v>2</v></c></row></sheetData>")
     assert tables.read_table(narrow).rows == [[1.0, 2.0]]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        b'<c t="inlineStr" r="XFD5"><is><t>x</t></is></c>',  # r not the first attribute
+        b'<x:c r="XFD5"><x:v>1</x:v></x:c>',  # a namespace prefix
+        b"<c\nr='XFD5'><v>1</v></c>",  # a newline and single quotes
+        b'<c r="A1048576"><v>1</v></c>',  # seven digits
+        b'<c r="a999999"><v>1</v></c>',  # lower case, six digits
+    ],
+)
+def test_unusual_cell_tags_take_the_exact_scan(cell):
+    sheet = replace_sheet_data(
+        VALID, b'<sheetData><row r="1"><c r="A1"><v>1</v></c>' + cell + b"</row></sheetData>"
+    )
+    assert code_of(lambda: tables.check_file(sheet)) in {"too_many_cells", "file_too_large"}
+
+
+def test_the_fast_scan_bounds_rows_by_the_longest_reference():
+    scan = tables._RangeScan(tables.Limits())
+    scan.feed(b'<row r="1"><c r="A1"><v>1</v></c><c r="F12"><v>1</v></c></row>')
+    assert (scan.max_row, scan.max_col, scan.unreferenced) == (99, 26, 0)
+    scan.feed(b'<row r="3"><c r="B123456"><v>1</v></c></row>')  # six digits: read exactly
+    assert (scan.max_row, scan.max_col) == (123456, 26)
 
 
 def test_a_tag_cut_at_a_chunk_boundary_is_still_scanned(monkeypatch):
