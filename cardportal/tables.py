@@ -154,6 +154,7 @@ class Table:
     encoding: str = ""
     header_index: int | None = None  # 0-based index into rows, when a HeaderSpec was given
     columns: dict[str, int] = field(default_factory=dict)  # field -> 0-based column
+    child_peak_mb: int = 0  # the parsing child's peak resident memory (VmHWM), for the benchmarks
 
 
 def refuse(code: str, message: str | None = None) -> TableRefused:
@@ -537,13 +538,16 @@ def _child_main() -> None:
     asked, answered = sys.argv[1], sys.argv[2]
     with open(asked, "rb") as handle:
         request = pickle.load(handle)
-    resource.setrlimit(resource.RLIMIT_AS, (request["memory"], request["memory"]))
-    resource.setrlimit(resource.RLIMIT_CPU, (request["cpu"], request["cpu"]))
+    for which, wanted in ((resource.RLIMIT_AS, request["memory"]), (resource.RLIMIT_CPU, request["cpu"])):
+        hard = resource.getrlimit(which)[1]  # a container may already cap it lower
+        limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(which, (limit, limit))
     data = request.pop("data")
     try:
         table = parse(
             data, file_format=request["format"], limits=Limits(*request["limits"]), header=request["header"]
         )
+        table.child_peak_mb = _peak_mb()
         answer = {"table": table.__dict__}
     except TableRefused as refused:
         answer = {"refused": [refused.code, refused.message]}
@@ -552,8 +556,18 @@ def _child_main() -> None:
     del data
     # written whole, then renamed: a child killed while writing leaves no answer behind
     with open(answered + ".part", "wb") as handle:
-        pickle.dump(answer, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.fast = True  # no memo: a grid holds no cycles; 0.01 s instead of 0.10 s to dump
+        pickler.dump(answer)
     os.replace(answered + ".part", answered)
+
+
+def _peak_mb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return 0
 
 
 if __name__ == "__main__":
