@@ -383,7 +383,10 @@ def parse_in_child(data: bytes, *, file_format: str, limits: Limits, header: Hea
             answer = _loads_without_gc(handle.read())
     if "refused" in answer:
         raise refuse(*answer["refused"])
-    return Table(**answer["table"])
+    # Only the fields this process knows: after a deploy, a running process may start the new
+    # child file (a field more or less must not break every upload until it restarts).
+    known = Table.__dataclass_fields__
+    return Table(**{key: value for key, value in answer["table"].items() if key in known})
 
 
 def _loads_without_gc(payload: bytes) -> dict:
