@@ -260,9 +260,9 @@ def check_zip(data: bytes, *, limits: Limits = Limits()) -> None:
 
 
 def _is_worksheet(name: str) -> bool:
-    return name.startswith(("xl/worksheets/", "xl/chartsheets/", "xl/dialogsheets/")) and name.endswith(
-        ".xml"
-    )
+    # Every XML part of the workbook but the shared strings, not only xl/worksheets/: the
+    # relationships may place a sheet anywhere, and the other parts are small.
+    return name.startswith("xl/") and name.endswith(".xml") and name != "xl/sharedStrings.xml"
 
 
 class _RangeScan:

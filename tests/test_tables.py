@@ -98,6 +98,19 @@ def test_the_fast_scan_bounds_rows_by_the_longest_reference():
     assert (scan.max_row, scan.max_col) == (123456, 26)
 
 
+def test_a_sheet_placed_outside_xl_worksheets_is_scanned_too():
+    source = zipfile.ZipFile(io.BytesIO(with_far_cell(VALID, "XFD2000")))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            name = info.filename.replace("worksheets/sheet1.xml", "elsewhere/data.xml")
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"worksheets/sheet1.xml", b"elsewhere/data.xml")
+            out.writestr(name, data)
+    assert code_of(lambda: tables.check_file(buffer.getvalue())) == "too_many_cells"
+
+
 def test_a_tag_cut_at_a_chunk_boundary_is_still_scanned(monkeypatch):
     monkeypatch.setattr(tables, "_SCAN_CHUNK", 7)  # every tag straddles a chunk
     assert code_of(lambda: tables.check_file(with_far_cell(VALID, "XFD2000"))) == "too_many_cells"
