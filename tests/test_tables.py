@@ -2,6 +2,8 @@
 the child process that contains a native abort, and bounded echoes. No database needed."""
 
 import io
+import shutil
+import subprocess
 import zipfile
 from datetime import date
 
@@ -133,3 +135,15 @@ def test_the_error_report_echoes_only_the_known_columns():
     sheet = openpyxl.load_workbook(io.BytesIO(error_report_workbook(data, problems))).active
     assert sheet.max_column == 7
     assert sheet.cell(1, 7).value == "错误原因"
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="needs the zip command")
+def test_a_real_zip_p_workbook_is_encrypted_not_a_crash(tmp_path):
+    zipfile.ZipFile(io.BytesIO(VALID)).extractall(tmp_path / "parts")
+    subprocess.run(
+        ["zip", "-q", "-r", "-P", "secret", str(tmp_path / "locked.xlsx"), "."],
+        cwd=tmp_path / "parts",
+        check=True,
+    )
+    content = (tmp_path / "locked.xlsx").read_bytes()
+    assert code_of(lambda: tables.read_table(content)) == "file_encrypted"
