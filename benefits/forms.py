@@ -49,4 +49,5 @@ class FilterForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(label="文件（.xlsx/.xls/.csv）")
+    # an empty file is the table kernel's file_empty, as on every path
+    file = forms.FileField(label="文件（.xlsx/.xls/.csv）", allow_empty_file=True)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from cardportal import exports
+from cardportal import exports, tables
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_fail, job_finish, job_holds, job_progress, job_queue, job_start
@@ -576,20 +577,13 @@ NAME_HEADERS = ("姓名",)
 
 
 def read_rows(data: bytes, filename: str) -> list[list]:
-    """Rows of the first sheet (.xlsx/.xls via calamine) or of a CSV file, as Python values."""
-    name = filename.lower()
-    if name.endswith(".csv"):
-        text = data.decode("utf-8-sig") if not data.startswith(b"\xff\xfe") else data.decode("utf-16")
-        return [row for row in csv.reader(io.StringIO(text))]
-    if not name.endswith((".xlsx", ".xls")):
-        raise ApplicationError("请上传 Excel（.xlsx/.xls）或 CSV 文件", code="file_type")
-    from python_calamine import CalamineWorkbook
-
+    """Rows of the first visible sheet (.xlsx/.xls) or of a CSV file, as Python values, read
+    through the upload kernel (`cardportal.tables`) with its reason codes; `filename` only
+    names the file in messages elsewhere (the format comes from the bytes)."""
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        return book.get_sheet_by_index(0).to_python(skip_empty_area=False)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the same message to the user
-        raise ApplicationError("无法读取该文件，请确认是有效的 Excel 文件", code="file_unreadable") from exc
+        return tables.read_table(data, limits=tables.Limits(max_bytes=settings.UPLOAD_MAX_BYTES)).rows
+    except tables.TableRefused as refused:
+        raise ApplicationError(refused.message, code=refused.code) from refused
 
 
 def _column(headers: list[str], names: tuple[str, ...]) -> int | None:
@@ -627,12 +621,14 @@ def parse_payment_sheet(
     """(row number, key kind "id"/"card", key, amount, name) per data row, and errors naming
     the row and column. Numbers stored as numbers in Excel lose digits beyond 15: refused."""
     if not rows:
-        raise ApplicationError("文件是空的", code="empty")
+        raise ApplicationError("文件是空的", code="file_empty")
     headers = [_text(h) for h in rows[0]]
     id_col, card_col = _column(headers, ID_HEADERS), _column(headers, CARD_HEADERS)
     amount_col, name_col = _column(headers, AMOUNT_HEADERS), _column(headers, NAME_HEADERS)
     if amount_col is None or (id_col is None and card_col is None):
-        raise ApplicationError("第1行须有表头：“身份证号”或“卡号”，以及“金额”（可选“姓名”）", code="headers")
+        raise ApplicationError(
+            "第1行须有表头：“身份证号”或“卡号”，以及“金额”（可选“姓名”）", code="header_not_found"
+        )
     key_col, kind = (id_col, "id") if id_col is not None else (card_col, "card")
     header = headers[key_col]
     parsed, errors = [], []
@@ -914,13 +910,15 @@ def disbursement_confirm(*, disbursement: Disbursement, data: bytes, filename: s
         raise ApplicationError(refusal, code="forbidden" if exported else "not_exported")
     rows = read_rows(data, filename)
     if not rows:
-        raise ApplicationError("文件是空的", code="empty")
+        raise ApplicationError("文件是空的", code="file_empty")
     headers = [_text(h) for h in rows[0]]
     card_col, amount_col = _column(headers, CARD_HEADERS), _column(headers, AMOUNT_HEADERS)
     result_col = _column(headers, ("结果", "处理结果", "状态"))
     ref_col, reason_col = _column(headers, ("流水号", "银行流水号")), _column(headers, ("失败原因", "原因"))
     if None in (card_col, amount_col, result_col):
-        raise ApplicationError("第1行须有表头：“卡号”“金额”“结果”（可选“流水号”“失败原因”）", code="headers")
+        raise ApplicationError(
+            "第1行须有表头：“卡号”“金额”“结果”（可选“流水号”“失败原因”）", code="header_not_found"
+        )
     lines = {ln.card_number: ln for ln in disbursement.lines.select_for_update().order_by("id")}
     errors, changes, seen = [], [], set()
     for n, row in enumerate(rows[1:], start=2):

@@ -11,6 +11,7 @@ from cardportal.errors import ApplicationError
 from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.scoping import staff_of, visible_unions
+from cardportal.uploads import raise_if_refused
 from members.models import Union
 from members.selectors import member_get_for_user
 
@@ -204,6 +205,7 @@ def disbursement_progress(request, pk):
 def disbursement_action(request, pk, action):
     batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
     try:
+        raise_if_refused(request)  # a file the upload handler stopped past the size limit
         if action == "filter":
             unions = visible_unions(request.user).filter(path__startswith=batch.union.path)
             form = FilterForm(request.POST, unions=unions)
@@ -221,7 +223,7 @@ def disbursement_action(request, pk, action):
                 raise ApplicationError("请选择文件", code="invalid")
             upload = form.cleaned_data["file"]
             if upload.size > MAX_UPLOAD:
-                raise ApplicationError("文件超过10MB", code="too_large")
+                raise ApplicationError("文件超过10MB", code="file_too_large")
             n = services.disbursement_import_sheet(
                 disbursement=batch, data=upload.read(), filename=upload.name, actor=request.user
             )

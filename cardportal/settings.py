@@ -157,10 +157,16 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Uploaded registration sheets can be large; the sheet reader enforces its own limits.
+# Uploaded files stream to a temporary file on disk (never into memory) and are stopped while
+# they stream once past UPLOAD_MAX_BYTES (cardportal/uploads.py); the table kernel
+# (cardportal/tables.py) enforces the same limit and the rest when it reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(30 * 1024 * 1024)))
+FILE_UPLOAD_HANDLERS = [
+    "cardportal.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Security (manage.py check --deploy is clean with DEBUG off) ---------------------------
 SESSION_COOKIE_HTTPONLY = True

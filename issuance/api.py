@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from cardportal.audit import client_ip
 from cardportal.errors import ApplicationError
 from cardportal.scoping import staff_of
+from cardportal.uploads import raise_if_refused
 
 from . import selectors, services
 from .models import BankBatch, BankFileImport
@@ -70,7 +71,7 @@ class ImportSerializer(serializers.ModelSerializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(allow_empty_file=True)  # empty: the table kernel's file_empty
 
 
 def _allowed(user) -> None:
@@ -170,6 +171,7 @@ class ImportDetailApi(generics.RetrieveAPIView):
 
 
 def _file(request):
+    raise_if_refused(request)
     serializer = UploadSerializer(data=request.data)
     if not serializer.is_valid():
         raise ApplicationError("请上传文件（字段名 file）", code="no_file")

@@ -1,9 +1,11 @@
-"""Reading the bank's files (.xlsx/.xls/.csv) into header-mapped rows. Pure: no ORM writes."""
+"""Reading the bank's files (.xlsx/.xls/.csv) into header-mapped rows, through the upload kernel
+(`cardportal.tables`), with its reason codes. Pure: no ORM writes."""
 
-import csv
-import io
 from collections.abc import Iterator
 
+from django.conf import settings
+
+from cardportal import tables
 from cardportal.errors import ApplicationError
 
 
@@ -17,29 +19,27 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
-def read_table(data: bytes, filename: str) -> list[list[str]]:
-    """All rows of the first sheet (or the CSV) as strings, header included."""
-    name = filename.lower()
-    if name.endswith(".csv") or name.endswith(".txt"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ApplicationError("无法识别CSV文件的编码（应为UTF-8或GBK）", code="bad_encoding")
-        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
-    if name.endswith((".xlsx", ".xls", ".xlsm")):
-        from python_calamine import CalamineWorkbook
+def upload_limits() -> tables.Limits:
+    return tables.Limits(max_bytes=settings.UPLOAD_MAX_BYTES)
 
-        try:
-            book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
-        except Exception as exc:  # calamine raises its own error types for damaged files
-            raise ApplicationError(f"无法读取Excel文件：{exc}", code="bad_file") from exc
-        return [[_cell(c) for c in row] for row in rows]
-    raise ApplicationError("只支持 .xlsx、.xls 或 .csv 文件", code="bad_type")
+
+def check_upload(data: bytes) -> None:
+    """The kernel's checks that need no parse (size, format, archive bomb, encryption, used
+    range), at upload time so a hostile file is refused before it is kept or queued."""
+    try:
+        tables.check_file(data, limits=upload_limits())
+    except tables.TableRefused as refused:
+        raise ApplicationError(refused.message, code=refused.code) from refused
+
+
+def read_table(data: bytes, filename: str) -> list[list[str]]:
+    """All rows of the first visible sheet (or the CSV) as strings, header included, read through
+    the upload kernel (the format comes from the bytes; `filename` is kept for the callers)."""
+    try:
+        table = tables.read_table(data, limits=upload_limits())
+    except tables.TableRefused as refused:
+        raise ApplicationError(refused.message, code=refused.code) from refused
+    return [[_cell(c) for c in row] for row in table.rows]
 
 
 def mapped_rows(
@@ -60,7 +60,7 @@ def mapped_rows(
             break
     else:
         wanted = "、".join(columns[k][0] for k in required)
-        raise ApplicationError(f"文件中找不到表头（需要列：{wanted}）", code="no_header")
+        raise ApplicationError(f"文件中找不到表头（需要列：{wanted}）", code="header_not_found")
     for r, row in enumerate(table[header_row + 1 :], start=header_row + 2):
         values = {k: (row[i].strip() if i < len(row) else "") for k, i in index.items()}
         if any(values.values()):

@@ -32,7 +32,7 @@ from members.models import StaffRole, Union
 
 from . import layouts
 from .cardnumbers import card_number_error, normalise_card_number
-from .files import mapped_rows, read_table
+from .files import check_upload, mapped_rows, read_table
 from .lifecycle import cards_move, cards_transition
 from .models import (
     ActivationSession,
@@ -337,10 +337,9 @@ def import_create(
         batch = BankBatch.objects.get(pk=batch.pk)
     if batch is not None and not batch.handoff_file:
         raise ApplicationError("该批次的报送文件尚未生成", code="not_ready")
-    if not data:
-        raise ApplicationError("文件为空", code="empty")
     if not file_name.lower().endswith((".xlsx", ".xls", ".xlsm", ".csv", ".txt")):
         raise ApplicationError("只支持 .xlsx、.xls 或 .csv 文件", code="bad_type")
+    check_upload(data)
     sha = hashlib.sha256(data).hexdigest()
     _same_file_lock(kind, sha)
     previous = BankFileImport.objects.filter(kind=kind, batch=batch, sha256=sha).order_by("id").first()

@@ -19,6 +19,7 @@ from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.redirects import safe_next
 from cardportal.scoping import staff_of
+from cardportal.uploads import upload_refusal
 
 from . import exports, selectors, services
 from .forms import (
@@ -187,6 +188,10 @@ def batch_paperwork(request, pk):
 @require_POST
 def batch_return_upload(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
+    refused = upload_refusal(request)
+    if refused is not None:
+        messages.error(request, refused.message)
+        return redirect(batch)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "请选择回盘文件")
@@ -263,8 +268,11 @@ def import_report_xlsx(request, pk):
 def activation_upload(request):
     _require_role(request.user, services.HANDOFF_ROLES)
     staff = staff_of(request.user)
+    refused = upload_refusal(request)
     form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if refused is not None:
+        messages.error(request, refused.message)
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         union = staff.union if staff else selectors.report_roots_for_user(user=request.user).first()
         try:

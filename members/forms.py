@@ -45,6 +45,7 @@ class MemberTransferForm(forms.Form):
 
 class SheetUploadForm(forms.Form):
     file = forms.FileField(
+        allow_empty_file=True,  # an empty file is the table kernel's file_empty, as on every path
         label=_("登记表文件"),
         help_text=_("Excel（.xlsx、.xls）或 CSV（UTF-8 或 GBK）；请使用下载的模板"),
         widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.csv"}),

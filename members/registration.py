@@ -28,7 +28,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from cardportal import crypto
+from cardportal import crypto, tables
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import (
@@ -92,12 +92,10 @@ def sheet_upload(
     the same union again return the existing sheet with created=False (nothing is imported twice)."""
     if union.level not in (Union.Level.GRASSROOTS, Union.Level.SUB_BRANCH):
         raise ApplicationError("登记表只能上传到基层工会", code="invalid_union")
-    max_bytes = getattr(settings, "UPLOAD_MAX_BYTES", None) or 30 * 1024 * 1024
-    if len(content) > max_bytes:
-        raise ApplicationError(
-            f"文件太大（{len(content) / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.0f} MB",
-            code="file_too_large",
-        )
+    try:
+        tables.check_size(len(content), max_bytes=settings.UPLOAD_MAX_BYTES)
+    except tables.TableRefused as refused:
+        raise ApplicationError(refused.message, code=refused.code) from refused
     digest = hashlib.sha256(content).hexdigest()
     existing = RegistrationSheet.objects.filter(union=union, sha256=digest).first()
     if existing is not None:

@@ -75,8 +75,9 @@ def error_report_workbook(data: SheetData, problems: dict[int, tuple[str, str]])
     book = Workbook(write_only=True)
     sheet = book.create_sheet("登记表（含错误原因）")
     text_cols = {data.columns[f] for f in ("id_number", "phone") if f in data.columns}
-    width = max([len(r) for r in data.preamble] + [len(r) for _n, r in data.rows[:1000]] + [1])
-    reason_col = max(width, max(data.columns.values()) + 1)
+    # Echo the columns up to the last one the header names, never the grid's full width (a stray
+    # cell far to the right made every row of the report 16,384 cells wide: issue 11).
+    reason_col = max(data.columns.values()) + 1
     for index in range(reason_col + 1):
         sheet.column_dimensions[get_column_letter(index + 1)].width = 24 if index in text_cols else 14
 

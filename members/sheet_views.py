@@ -14,6 +14,7 @@ from cardportal.jobs import job_is_stale, job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.retention import removed_message
 from cardportal.scoping import staff_of, visible_unions
+from cardportal.uploads import upload_refusal
 
 from . import registration, selectors
 from .forms import SheetReturnForm, SheetRowFilterForm, SheetUploadForm, SubmissionGroupForm
@@ -86,8 +87,12 @@ def sheet_upload(request):
     if not can_upload(request.user):
         raise PermissionDenied
     unions = _grassroots_for(request.user)
+    refused = upload_refusal(request)
     form = SheetUploadForm(request.POST or None, request.FILES or None, unions=unions)
-    if request.method == "POST" and form.is_valid():
+    if refused is not None:
+        form.is_valid()  # bound form: show the refusal in place of "this field is required"
+        form.errors["file"] = form.error_class([refused.message])
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             sheet, created = registration.sheet_upload(

@@ -2,16 +2,21 @@
 
     python manage.py import_sheet PATH --union CODE [--register] [--json]
 
-Prints one JSON object: {"file": {...}, "sheet": id, "counts": {...}, "rows": [...]}. With
+Prints one JSON object: {"file": {...}, "sheet": id, "counts": {...}, "rows": [...]}; a file
+refused before a sheet exists (too large, not for this union) prints {"file": {"status":
+"refused", "reason", "message", "name"}, "sheet": null} and exits 0 like any other refusal. With
 --register the accepted rows are also submitted, approved and registered, as a reviewer would.
 """
 
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from cardportal import crypto
+from cardportal.errors import ApplicationError
+from cardportal.uploads import too_large
 from members.models import RegistrationSheet, SheetRow, Union
 from members.registration import (
     sheet_approve,
@@ -91,15 +96,23 @@ class Command(BaseCommand):
         union = Union.objects.filter(code=options["union"]).first()
         if union is None:
             raise CommandError(f"no union with code {options['union']!r}")
-        sheet, created = sheet_upload(
-            union=union,
-            filename=path.name,
-            content=path.read_bytes(),
-            actor=None,
-            declared_members=options["members"],
-            declared_id_copies=options["id_copies"],
-            enqueue=False,
-        )
+        size = path.stat().st_size
+        try:
+            if size > settings.UPLOAD_MAX_BYTES:  # refused before a byte of it is read
+                raise ApplicationError(too_large(size).message, code="file_too_large")
+            sheet, created = sheet_upload(
+                union=union,
+                filename=path.name,
+                content=path.read_bytes(),
+                actor=None,
+                declared_members=options["members"],
+                declared_id_copies=options["id_copies"],
+                enqueue=False,
+            )
+        except ApplicationError as exc:
+            refusal = {"status": "refused", "reason": exc.code, "message": exc.message, "name": path.name}
+            self.stdout.write(json.dumps({"file": refusal, "sheet": None}, ensure_ascii=False))
+            return
         resumed = not created and sheet.status in (S.UPLOADED, S.VALIDATING)
         if resumed:  # an earlier run died before staging finished: run it again
             sheet_import_reset(sheet=sheet)

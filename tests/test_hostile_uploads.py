@@ -1,0 +1,200 @@
+"""Every upload path gets the same hostile set (issue 11 findings 1, 2, 5; issue 12 item 4) and
+refuses each file with the kernel's reason code and a Chinese message; this process (which runs
+the views, services and tasks in-process, as the embedded default does) is still alive after the
+far-cell files that used to abort it, and a valid file still reads afterwards."""
+
+import io
+import json
+import re
+from decimal import Decimal
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from benefits.models import Disbursement
+from benefits.services import disbursement_confirm, disbursement_create, disbursement_import_sheet
+from cardportal.errors import ApplicationError
+from issuance import services as issuance
+from issuance.models import BankFileImport
+from members.models import RegistrationSheet
+
+from .factories import ROLE, make_staff
+from .hostile import hostile_files, workbook_bytes
+from .issuance.factories import make_card, make_partner
+
+pytestmark = pytest.mark.django_db
+LIMIT = 1024 * 1024  # UPLOAD_MAX_BYTES in these tests, so the "giant" file stays small
+VALID = {
+    "registration": workbook_bytes(
+        [
+            ["序号", "身份证号", "姓名", "性别", "手机号码", "所属单位"],
+            [1, "11010519491231002X", "王芳", "", "13912345678", "财务处"],
+        ]
+    ),
+    "return": workbook_bytes(
+        [["证件号码", "姓名", "卡号", "状态", "失败原因"], ["11010519491231002X", "王芳", "", "失败", "x"]]
+    ),
+    "activation": workbook_bytes([["卡号", "激活日期"], ["6222020000000000000", "2026-01-01"]]),
+    "payment_list": workbook_bytes([["身份证号", "姓名", "金额"], ["11010519491231002X", "王芳", "100"]]),
+    "payment_result": workbook_bytes([["卡号", "金额", "结果"], ["6222020000000000000", "100", "成功"]]),
+}
+KINDS = list(hostile_files(VALID["registration"], max_bytes=LIMIT))
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(autouse=True)
+def small_limit_and_media(settings, tmp_path):
+    settings.UPLOAD_MAX_BYTES = LIMIT
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def hostile(path: str, kind: str) -> tuple[str, bytes, str]:
+    return hostile_files(VALID[path], max_bytes=LIMIT)[kind]
+
+
+def assert_refusal(code: str, message: str, expected: str) -> None:
+    assert code == expected
+    assert CHINESE.search(message), message
+
+
+def upload(name: str, content: bytes) -> io.BytesIO:
+    handle = io.BytesIO(content)
+    handle.name = name
+    return handle
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_registration_sheet_page(
+    kind, client, tree, clerk, run_tasks_inline, django_capture_on_commit_callbacks
+):
+    name, content, expected = hostile("registration", kind)
+    client.force_login(clerk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/members/sheets/upload/",
+            {
+                "file": upload(name, content),
+                "union": tree.unit_a1.pk,
+                "declared_members": 1,
+                "declared_id_copies": 1,
+            },
+        )
+    sheet = RegistrationSheet.objects.first()
+    if kind in ("giant", "empty"):  # refused at the upload itself: nothing kept
+        assert response.status_code == 200 and sheet is None
+        message = response.context["form"].errors["file"][0]
+        code = "file_too_large" if kind == "giant" else "file_empty"
+        assert_refusal(code, message, expected)
+        if kind == "giant":
+            assert message == "文件太大，上限为 1 MB"
+        return
+    assert response.status_code == 302
+    assert sheet.status == RegistrationSheet.Status.REFUSED
+    assert sheet.rows.count() == 0
+    assert_refusal(sheet.job_error_code, sheet.job_message, expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_import_sheet_command(kind, tree, tmp_path):
+    name, content, expected = hostile("registration", kind)
+    path = tmp_path / name
+    path.write_bytes(content)
+    out = io.StringIO()
+    call_command("import_sheet", str(path), "--union", tree.unit_a1.code, "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["file"]["status"] == "refused"
+    assert_refusal(result["file"]["reason"], result["file"]["message"], expected)
+
+
+@pytest.fixture
+def bank_batch(tree, city_staff, run_tasks_inline, django_capture_on_commit_callbacks):
+    make_card(tree.unit_a1, id_number="11010519491231002X")
+    with django_capture_on_commit_callbacks(execute=True):
+        return issuance.batch_create(partner=make_partner(), union=tree.unit_a1, actor=city_staff)
+
+
+@pytest.fixture
+def bank_user(tree):
+    return make_staff(ROLE.BANK_OPERATOR, tree.city, username="bank")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bank_return_import(kind, client, bank_batch, bank_user, django_capture_on_commit_callbacks):
+    name, content, expected = hostile("return", kind)
+    with pytest.raises(ApplicationError) as refused:
+        issuance.import_create(
+            kind="return",
+            union=bank_batch.union,
+            batch=bank_batch,
+            file_name=name,
+            data=content,
+            actor=bank_user,
+        )
+    assert_refusal(refused.value.code, refused.value.message, expected)
+    # and through the page: the same message, nothing kept or queued
+    client.force_login(bank_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/issuance/batches/{bank_batch.pk}/return/", {"file": upload(name, content)})
+    assert response.status_code == 302
+    assert [m.message for m in get_messages(response.wsgi_request)] == [
+        refused.value.message if kind != "giant" else "文件太大，上限为 1 MB"
+    ]
+    assert BankFileImport.objects.count() == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_activation_import_api(kind, tree, bank_user, run_tasks_inline, django_capture_on_commit_callbacks):
+    name, content, expected = hostile("activation", kind)
+    client = APIClient()
+    client.force_authenticate(bank_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/issuance/activations/", {"file": upload(name, content)}, format="multipart"
+        )
+    assert response.status_code == 400
+    assert_refusal(response.json()["code"], response.json()["detail"], expected)
+    assert BankFileImport.objects.count() == 0
+
+
+@pytest.fixture
+def disbursement(tree, city_staff):
+    return disbursement_create(name="春节送温暖", kind="warmth", union=tree.city, actor=city_staff)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_payment_list_and_payment_result_imports(kind, client, disbursement, city_staff):
+    name, content, expected = hostile("payment_list", kind)
+    with pytest.raises(ApplicationError) as refused:
+        disbursement_import_sheet(disbursement=disbursement, data=content, filename=name, actor=city_staff)
+    assert_refusal(refused.value.code, refused.value.message, expected)
+    assert disbursement.lines.count() == 0
+
+    Disbursement.objects.filter(pk=disbursement.pk).update(state=Disbursement.State.EXPORTED)
+    name, content, expected = hostile("payment_result", kind)
+    with pytest.raises(ApplicationError) as refused:
+        disbursement_confirm(disbursement=disbursement, data=content, filename=name, actor=city_staff)
+    assert_refusal(refused.value.code, refused.value.message, expected)
+
+    # the bank's result through the page: the refusal is shown
+    client.force_login(city_staff)
+    response = client.post(
+        f"/benefits/disbursements/{disbursement.pk}/confirm/", {"file": upload(name, content)}
+    )
+    assert response.status_code == 302
+    shown = [m.message for m in get_messages(response.wsgi_request)]
+    assert shown == [refused.value.message if kind != "giant" else "文件太大，上限为 1 MB"]
+
+
+def test_valid_files_still_read_after_the_hostile_set(tree, disbursement, city_staff):
+    """The far-cell files above are refused in this very process; it is alive and reads on."""
+    from .factories import make_member
+    from .merchants.factories import give_card
+
+    give_card(make_member(tree.unit_a1, name="王芳", id_number="11010519491231002X"))
+    added = disbursement_import_sheet(
+        disbursement=disbursement, data=VALID["payment_list"], filename="名单.xlsx", actor=city_staff
+    )
+    assert added == 1
+    assert disbursement.lines.get().amount == Decimal("100.00")

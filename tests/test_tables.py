@@ -1,0 +1,149 @@
+"""The upload kernel itself (cardportal/tables.py): the used range bounded before any grid is built,
+the child process that contains a native abort, and bounded echoes. No database needed."""
+
+import io
+import shutil
+import subprocess
+import zipfile
+from datetime import date
+
+import openpyxl
+import pytest
+
+from cardportal import tables
+from members.sheet_files import error_report_workbook
+from members.sheets import read_sheet
+from members.validation import validate_rows
+
+from .hostile import with_far_cell, workbook_bytes
+
+HEADER = ["序号", "身份证号", "姓名", "性别", "手机号码", "所属单位"]
+VALID = workbook_bytes([HEADER, [1, "11010519491231002X", "王芳", "", "13912345678", "财务处"]])
+
+
+def code_of(call) -> str:
+    with pytest.raises(tables.TableRefused) as refused:
+        call()
+    assert refused.value.message
+    return refused.value.code
+
+
+def replace_sheet_data(content: bytes, sheet_data: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(content))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                start, end = data.index(b"<sheetData"), data.index(b"</sheetData>") + len(b"</sheetData>")
+                data = data[:start] + sheet_data + data[end:]
+            out.writestr(info.filename, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("ref", ["XFD1048576", "XFD200000", "XFD2000"])
+def test_a_far_cell_is_refused_from_the_references_before_calamine_runs(ref, monkeypatch):
+    def no_parse(*args, **kwargs):
+        raise AssertionError("the child must not be started for this file")
+
+    monkeypatch.setattr(tables, "parse_in_child", no_parse)
+    assert code_of(lambda: tables.read_table(with_far_cell(VALID, ref))) == "too_many_cells"
+
+
+def test_a_native_abort_in_the_parse_kills_only_the_child():
+    # Skip the pre-scan: calamine in the child tries to allocate a 550 GB grid and aborts.
+    far = with_far_cell(VALID, "XFD1048576")
+    code = code_of(
+        lambda: tables.parse_in_child(far, file_format="xlsx", limits=tables.Limits(), header=None)
+    )
+    assert code == "too_many_cells"
+    # this process is alive and reads on
+    assert tables.read_table(VALID).rows[1][2] == "王芳"
+
+
+def test_rows_times_columns_over_the_cell_budget_is_refused():
+    # 256 columns is allowed, 30,000 rows too, but not both: 7,680,000 cells > 6,000,000
+    assert code_of(lambda: tables.check_file(with_far_cell(VALID, "IV30000"))) == "too_many_cells"
+    assert tables.check_file(with_far_cell(VALID, "IV100")) == "xlsx"
+
+
+def test_cells_without_references_widen_the_bound():
+    row = b"<row>" + b"<c><v>1</v></c>" * 300 + b"</row>"
+    wide = replace_sheet_data(VALID, b"<sheetData>" + row + b"</sheetData>")
+    assert code_of(lambda: tables.check_file(wide)) == "too_many_cells"
+    narrow = replace_sheet_data(VALID, b"<sheetData><row><c><v>1</v></c><c><v>2</v></c></row></sheetData>")
+    assert tables.read_table(narrow).rows == [[1.0, 2.0]]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        b'<c t="inlineStr" r="XFD5"><is><t>x</t></is></c>',  # r not the first attribute
+        b'<x:c r="XFD5"><x:v>1</x:v></x:c>',  # a namespace prefix
+        b"<c\nr='XFD5'><v>1</v></c>",  # a newline and single quotes
+        b'<c r="A1048576"><v>1</v></c>',  # seven digits
+        b'<c r="a999999"><v>1</v></c>',  # lower case, six digits
+    ],
+)
+def test_unusual_cell_tags_take_the_exact_scan(cell):
+    sheet = replace_sheet_data(
+        VALID, b'<sheetData><row r="1"><c r="A1"><v>1</v></c>' + cell + b"</row></sheetData>"
+    )
+    assert code_of(lambda: tables.check_file(sheet)) in {"too_many_cells", "file_too_large"}
+
+
+def test_the_fast_scan_bounds_rows_by_the_longest_reference():
+    scan = tables._RangeScan(tables.Limits())
+    scan.feed(b'<row r="1"><c r="A1"><v>1</v></c><c r="F12"><v>1</v></c></row>')
+    assert (scan.max_row, scan.max_col, scan.unreferenced) == (99, 26, 0)
+    scan.feed(b'<row r="3"><c r="B123456"><v>1</v></c></row>')  # six digits: read exactly
+    assert (scan.max_row, scan.max_col) == (123456, 26)
+
+
+def test_a_sheet_placed_outside_xl_worksheets_is_scanned_too():
+    source = zipfile.ZipFile(io.BytesIO(with_far_cell(VALID, "XFD2000")))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            name = info.filename.replace("worksheets/sheet1.xml", "elsewhere/data.xml")
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"worksheets/sheet1.xml", b"elsewhere/data.xml")
+            out.writestr(name, data)
+    assert code_of(lambda: tables.check_file(buffer.getvalue())) == "too_many_cells"
+
+
+def test_a_tag_cut_at_a_chunk_boundary_is_still_scanned(monkeypatch):
+    monkeypatch.setattr(tables, "_SCAN_CHUNK", 7)  # every tag straddles a chunk
+    assert code_of(lambda: tables.check_file(with_far_cell(VALID, "XFD2000"))) == "too_many_cells"
+    assert tables.check_file(VALID) == "xlsx"
+
+
+def test_a_wide_csv_is_refused():
+    text = ",".join(["x"] * 300) + "\n"
+    assert code_of(lambda: tables.read_table(text.encode())) == "too_many_cells"
+
+
+def test_the_error_report_echoes_only_the_known_columns():
+    # a stray cell at IV3 (column 256) is within the limits, but the report stays 7 columns wide
+    data = read_sheet(with_far_cell(VALID, "IV3"))
+    problems = {
+        r.row: (r.field, r.message)
+        for r in validate_rows(data, today=date(2026, 4, 1))
+        if r.outcome == "reject"
+    }
+    sheet = openpyxl.load_workbook(io.BytesIO(error_report_workbook(data, problems))).active
+    assert sheet.max_column == 7
+    assert sheet.cell(1, 7).value == "错误原因"
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="needs the zip command")
+def test_a_real_zip_p_workbook_is_encrypted_not_a_crash(tmp_path):
+    zipfile.ZipFile(io.BytesIO(VALID)).extractall(tmp_path / "parts")
+    subprocess.run(
+        ["zip", "-q", "-r", "-P", "secret", str(tmp_path / "locked.xlsx"), "."],
+        cwd=tmp_path / "parts",
+        check=True,
+    )
+    content = (tmp_path / "locked.xlsx").read_bytes()
+    assert code_of(lambda: tables.read_table(content)) == "file_encrypted"
