@@ -6,7 +6,6 @@ call and nothing changes. Money is Decimal with 2 places; totals are sums of the
 kept separately, so they always reconcile.
 """
 
-import csv
 import hashlib
 import io
 from dataclasses import dataclass
