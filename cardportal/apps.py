@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class CardportalConfig(AppConfig):
     name = "cardportal"
     verbose_name = "门户公共"
+
+    def ready(self) -> None:
+        from .registry import SUPERUSER, NavItem, registry
+        from .selectors import AUDIT_READER_ROLES
+
+        registry.add_nav(NavItem("审计日志", "audit:list", roles=AUDIT_READER_ROLES | {SUPERUSER}, order=95))

@@ -16,6 +16,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("members/", include("members.urls")),
+    path("audit/", include("cardportal.audit_urls")),
     path("api/", include(("cardportal.api_urls", "api"))),
     path("admin/", admin.site.urls),
 ]
