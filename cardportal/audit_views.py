@@ -9,6 +9,8 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.vary import vary_on_headers
 
 from .audit import audit_record, client_ip, mask_pii_text, verb_family
 from .audit_export import EXPORT_MAX_ROWS, audit_workbook
@@ -17,6 +19,21 @@ from .forms import AuditFilterForm
 from .pagination import paginate
 from .scoping import staff_of, visible_unions
 from .selectors import audit_get_for_user, audit_list_for_user, audit_reader
+
+
+# Chinese names of the keys services put in AuditEntry.data most often; others show as written.
+DATA_LABELS = {
+    "note": "备注",
+    "reason": "原因",
+    "status": "状态",
+    "rows": "行数",
+    "count": "数量",
+    "amount": "金额",
+    "via": "途径",
+    "file": "文件",
+    "filters": "筛选条件",
+    "sha256": "文件摘要",
+}
 
 
 def _require_reader(request) -> None:
@@ -36,6 +53,10 @@ def _entries(request, form):
     return audit_list_for_user(user=request.user, **filters)
 
 
+# The same URL answers with the page or (to htmx) the table alone: without Vary and no-store the
+# browser's Back button shows the bare table it cached. Audit pages are not worth caching anyway.
+@never_cache
+@vary_on_headers("HX-Request")
 @login_required
 def audit_list(request):
     _require_reader(request)
@@ -44,7 +65,9 @@ def audit_list(request):
     rows = [(entry, verb_family(entry.verb).label, mask_pii_text(entry.target_label)) for entry in page]
     query = request.GET.copy()
     query.pop("page", None)
-    template = "audit/_audit_table.html" if request.htmx else "audit/audit_list.html"
+    # htmx asks for the whole page when it restores a history entry it has no snapshot of.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "audit/_audit_table.html" if partial else "audit/audit_list.html"
     return render(request, template, {"form": form, "page": page, "rows": rows, "query": query.urlencode()})
 
 
@@ -54,7 +77,10 @@ def audit_detail(request, pk):
     entry = audit_get_for_user(user=request.user, pk=pk)
     details = (
         [
-            (key, mask_pii_text(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
+            (
+                DATA_LABELS.get(key, key),
+                mask_pii_text(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)),
+            )
             for key, value in sorted(entry.data.items())
         ]
         if isinstance(entry.data, dict)

@@ -246,7 +246,7 @@ def test_detail_page_masks_personal_numbers_in_the_details(tree, city_staff, rev
 
     assert "本人 130902********0012，电话 139****5678" in page
     assert "130902198506150012" not in page and "13912345678" not in page
-    assert "reviewer-a" in page and "10.1.2.3" in page and "会籍状态变更" in page
+    assert "reviewer-a" in page and "10.1.2.3" in page and "会籍状态变更" in page and "<dt>备注</dt>" in page
 
 
 def test_a_full_id_number_as_target_is_refused_and_nothing_is_listed(tree, city_staff, client):
