@@ -20,7 +20,6 @@ from .pagination import paginate
 from .scoping import staff_of, visible_unions
 from .selectors import audit_get_for_user, audit_list_for_user, audit_reader
 
-
 # Chinese names of the keys services put in AuditEntry.data most often; others show as written.
 DATA_LABELS = {
     "note": "备注",
