@@ -46,6 +46,10 @@ class MemberFilter(filters.FilterSet):
         return queryset  # applied by the selector, which owns the search rules
 
 
+def _is_ascii_digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
 class NewestFirst(CursorPagination):
     ordering = "-id"
     page_size = 50
@@ -64,7 +68,8 @@ class MemberListApi(generics.ListAPIView):
         return selectors.member_list_for_user(
             user=self.request.user,
             q=params.get("q", ""),
-            union_id=int(params["union"]) if params.get("union", "").isdigit() else None,
+            # isascii(): "²".isdigit() is true and int("²") raises (a 500 the API fuzz test found)
+            union_id=int(params["union"]) if _is_ascii_digits(params.get("union", "")) else None,
             employment_type=params.get("employment_type", ""),
             hardship=hardship,
             status=params.get("status", ""),
