@@ -102,6 +102,18 @@ def test_entry_of_another_city_is_404_for_city_staff(tree, city_staff, other_cit
     assert type(raised.value).__name__ == "Http404"
 
 
+def test_top_bar_offers_the_audit_log_to_readers_only(
+    tree, city_staff, province_staff, clerk, reviewer, client
+):
+    root = User.objects.create_superuser("root", password="pw-Cardportal-1")
+    shown = {}
+    for user in (city_staff, province_staff, root, clerk, reviewer):
+        client.force_login(user)
+        shown[user.username] = '<a href="/audit/"' in client.get("/").content.decode()
+
+    assert shown == {"city": True, "province": True, "root": True, "clerk-a1": False, "reviewer-a": False}
+
+
 def test_anonymous_visitor_is_sent_to_sign_in(client):
     response = client.get("/audit/")
     assert (response.status_code, response["Location"]) == (302, "/login/?next=/audit/")
