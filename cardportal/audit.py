@@ -1,6 +1,10 @@
 """The audit log: one call, inside the transaction of the change it records."""
 
+import re
+from dataclasses import dataclass
+
 from django.db import models
+from django.db.models import Q
 
 from .models import AuditEntry
 
@@ -59,6 +63,7 @@ VERB_LABELS: dict[str, str] = {
     "bulletin.published": "发布月通报",
     "bulletin.downloaded": "下载月通报",
     "assessment.input_saved": "录入考核评分",
+    "audit.exported": "导出审计日志",
 }
 
 
@@ -68,6 +73,131 @@ def register_verbs(labels: dict[str, str]) -> None:
 
 def verb_label(verb: str) -> str:
     return VERB_LABELS.get(verb, verb)
+
+
+# --- verb families: what the audit viewer filters by --------------------------------------------
+@dataclass(frozen=True)
+class VerbFamily:
+    key: str
+    label: str
+    prefixes: tuple[str, ...]
+
+
+# A verb belongs to the family with the LONGEST matching prefix, so a specific prefix
+# ("auth.login_failed") wins over a general one ("auth."); a verb no prefix matches is 其他.
+# New verbs slot in by name: "admin.user_changed" is 后台变更 without touching this table; a
+# prefix that is missing here is one line (or register_verb_family() from an app's ready()).
+VERB_FAMILIES: list[VerbFamily] = [
+    VerbFamily("reveal", "查看完整身份证号", ("member.id_reveal", "reveal.")),
+    VerbFamily(
+        "download",
+        "下载报送/发放文件",
+        ("batch.handoff_downloaded", "disbursement.downloaded", "download."),
+    ),
+    VerbFamily(
+        "signin_failed",
+        "登录失败",
+        (
+            "auth.login_failed",
+            "auth.failed",
+            "auth.signin_failed",
+            "login.failed",
+            "signin.failed",
+            "axes.failure",
+            "token.failed",
+            "otp.failed",
+            "auth.otp_failed",
+            "auth.totp_failed",
+        ),
+    ),
+    VerbFamily(
+        "lockout",
+        "账号锁定",
+        ("auth.locked", "auth.lockout", "login.locked", "signin.locked", "axes.lockout", "token.locked"),
+    ),
+    VerbFamily("admin", "后台变更", ("admin.",)),
+    VerbFamily(
+        "approval",
+        "审批",
+        (
+            "sheet.approved",
+            "sheet.returned",
+            "claim.approved",
+            "claim.rejected",
+            "disbursement.approv",
+            "disbursement.reject",
+            "disbursement.confirm",
+            "disbursement.submitted",
+            "approval.",
+        ),
+    ),
+    VerbFamily("account", "账号与令牌", ("auth.", "login.", "signin.", "otp.", "token.", "user.")),
+    VerbFamily("audit", "审计日志查阅", ("audit.",)),
+]
+OTHER_FAMILY = VerbFamily("other", "其他", ())
+
+
+def register_verb_family(family: VerbFamily) -> None:
+    """Add a family, or more prefixes to one with the same key (for apps that add verbs)."""
+    for i, known in enumerate(VERB_FAMILIES):
+        if known.key == family.key:
+            VERB_FAMILIES[i] = VerbFamily(known.key, known.label, known.prefixes + family.prefixes)
+            return
+    VERB_FAMILIES.append(family)
+
+
+def _prefix_owners() -> list[tuple[str, VerbFamily]]:
+    return sorted(((p, f) for f in VERB_FAMILIES for p in f.prefixes), key=lambda pf: -len(pf[0]))
+
+
+def verb_family(verb: str) -> VerbFamily:
+    for prefix, family in _prefix_owners():
+        if verb.startswith(prefix):
+            return family
+    return OTHER_FAMILY
+
+
+def verb_family_choices() -> list[tuple[str, str]]:
+    return [(f.key, f.label) for f in VERB_FAMILIES] + [(OTHER_FAMILY.key, OTHER_FAMILY.label)]
+
+
+def verb_family_q(key: str) -> Q:
+    """The SQL form of verb_family(verb).key == key, longest prefix first.
+
+    A family's verbs start with one of its prefixes and with no longer prefix of another family
+    (sheet.approved is 审批 even if some family claimed "sheet."); 其他 is no prefix at all."""
+    owners = _prefix_owners()
+    if key == OTHER_FAMILY.key:
+        q = Q()
+        for prefix, _family in owners:
+            q &= ~Q(verb__startswith=prefix)
+        return q
+    family = next((f for f in VERB_FAMILIES if f.key == key), None)
+    if family is None:
+        return Q(pk__in=[])
+    q = Q(pk__in=[])
+    for prefix in family.prefixes:
+        q |= Q(verb__startswith=prefix)
+    for prefix, owner in owners:
+        if owner.key != key and any(prefix.startswith(p) and prefix != p for p in family.prefixes):
+            q &= ~Q(verb__startswith=prefix)
+    return q
+
+
+# --- personal data in audit details -------------------------------------------------------------
+# An 18-digit ID number or an 11-digit mainland mobile number anywhere in free text (a note, a
+# reason, a file name): shown and exported masked, whatever the verb that wrote it.
+_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+_PHONE_LIKE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+
+
+def mask_pii_text(text: str) -> str:
+    text = _ID_LIKE.sub(lambda m: f"{m[1]}********{m[2]}", text)
+    return _PHONE_LIKE.sub(lambda m: f"{m[1]}****{m[2]}", text)
+
+
+def looks_like_pii(text: str) -> bool:
+    return bool(_ID_LIKE.search(text) or _PHONE_LIKE.search(text))
 
 
 def audit_record(

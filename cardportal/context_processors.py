@@ -1,6 +1,6 @@
 from django.urls import reverse
 
-from .registry import registry
+from .registry import SUPERUSER, registry
 from .scoping import staff_of
 
 # Top-bar menus: navigation entries grouped by the app (URL namespace) that registered them.
@@ -21,7 +21,9 @@ def staff_role(request):
         items = [
             (item, reverse(item.url_name))
             for item in registry.nav
-            if item.roles is None or role in item.roles
+            if item.roles is None
+            or role in item.roles
+            or (request.user.is_superuser and SUPERUSER in item.roles)
         ]
         # The entry whose URL is the longest prefix of this page is the current one
         # (/members/sheets/ is 登记表, not 会员 at /members/).

@@ -9,6 +9,9 @@ page and never imports `issuance`; `issuance` registers a panel that shows the m
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# In NavItem.roles: an entry for superusers (who may have no staff role at all).
+SUPERUSER = "superuser"
+
 
 @dataclass(frozen=True)
 class NavItem:

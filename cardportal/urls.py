@@ -19,6 +19,7 @@ urlpatterns = [
     path("account/security/", second_factor_views.account_security, name="account_security"),
     path("healthz", views.healthz, name="healthz"),
     path("members/", include("members.urls")),
+    path("audit/", include("cardportal.audit_urls")),
     path("api/", include(("cardportal.api_urls", "api"))),
     path("admin/", admin.site.urls),
 ]

@@ -3,6 +3,7 @@
 and activation files, and poll an import's reconciliation."""
 
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -108,7 +109,14 @@ class BatchDetailApi(generics.RetrieveAPIView):
 class BatchHandoffApi(APIView):
     """The hand-off file itself (full ID numbers). Every download is audited."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    # The file is .xlsx or, for partners whose layout says so, .csv; FileResponse names the type
+    # from the file name (the API fuzz test found the schema promising application/octet-stream).
+    @extend_schema(
+        responses={
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+            (200, "text/csv"): OpenApiTypes.BINARY,
+        }
+    )
     def get(self, request, pk):
         batch = selectors.batch_get_for_user(user=request.user, pk=pk)
         handle = services.batch_handoff_open(

@@ -50,6 +50,10 @@ class MemberFilter(filters.FilterSet):
         return queryset  # applied by the selector, which owns the search rules
 
 
+def _is_ascii_digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
 class NewestFirst(CursorPagination):
     ordering = "-id"
     page_size = 50
@@ -84,7 +88,8 @@ def _members(user, params):
     return selectors.member_list_for_user(
         user=user,
         q=str(params.get("q", "")),
-        union_id=int(union) if union.isdigit() else None,
+        # isascii(): "²".isdigit() is true and int("²") raises (a 500 the API fuzz test found)
+        union_id=int(union) if _is_ascii_digits(union) else None,
         employment_type=str(params.get("employment_type", "")),
         hardship=hardship,
         status=str(params.get("status", "")),

@@ -1,7 +1,9 @@
 """Public read API of the directory: anyone may read active merchants and their current offers."""
 
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 
@@ -46,7 +48,15 @@ class ByName(CursorPagination):
 
 
 def _int(value):
-    return int(value) if value and str(value).isdigit() else None
+    # isascii(): "²".isdigit() is true and int("²") raises (a 500 the API fuzz test found)
+    return int(value) if value and str(value).isascii() and str(value).isdigit() else None
+
+
+def _text(value: str) -> str:
+    # PostgreSQL cannot hold NUL in text: a query with one was a 500 (found by the API fuzz test)
+    if "\x00" in value:
+        raise ValidationError({"q": "查询内容含有不可见的控制字符，请重新输入"})
+    return value[:50]
 
 
 class MerchantListApi(generics.ListAPIView):
@@ -58,10 +68,20 @@ class MerchantListApi(generics.ListAPIView):
     pagination_class = ByName
     filter_backends: list = []
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="商户名称或优惠内容（最多 50 字）"),
+            OpenApiParameter("category", int, description="类别编号"),
+            OpenApiParameter("area", int, description="地区（工会）编号"),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
         params = self.request.query_params
         return selectors.directory_merchants(
-            q=params.get("q", "")[:50],
+            q=_text(params.get("q", "")),
             category_id=_int(params.get("category")),
             area_id=_int(params.get("area")),
         )
