@@ -45,7 +45,7 @@ class Stage:
 # The layperson's five stages and the statuses that have reached each.
 STAGES = [
     ("已申请", {S.APPLIED, S.IN_BATCH, S.ISSUED, S.RECEIVED, S.DISTRIBUTED, S.ACTIVATED, S.REJECTED_BY_BANK}),
-    ("银行制卡中", {S.IN_BATCH, S.ISSUED, S.RECEIVED, S.DISTRIBUTED, S.ACTIVATED}),
+    ("银行制卡中", {S.ISSUED, S.RECEIVED, S.DISTRIBUTED, S.ACTIVATED}),  # done once issued
     ("已到工会", {S.RECEIVED, S.DISTRIBUTED, S.ACTIVATED}),
     ("已领取", {S.DISTRIBUTED, S.ACTIVATED}),
     ("已激活", {S.ACTIVATED}),
@@ -73,7 +73,7 @@ def card_timeline(card: Card) -> list[Stage]:
         else:
             state = "todo"
         stages.append(Stage(label, at if state == "done" else None, state))
-    # "银行制卡中" is under way, not done, until the bank has issued the card.
+    # While the bank makes the card, "银行制卡中" is dated by the hand-off to the bank.
     if card.status == S.IN_BATCH:
         sent = next((e.at for e in reversed(events) if e.to_status == S.IN_BATCH), None)
         stages[1] = Stage(stages[1].label, sent, "current", "已报送银行")
