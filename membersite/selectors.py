@@ -54,6 +54,16 @@ STAGES = [
 STAGE_EVENTS = [{S.APPLIED}, {S.ISSUED}, {S.RECEIVED}, {S.DISTRIBUTED}, {S.ACTIVATED}]
 
 
+# What the highlighted next stage is waiting for, by the card's status.
+WAITING = {
+    S.APPLIED: "等待工会报送银行",
+    S.REJECTED_BY_BANK: "银行退回，工会正在核对资料",
+    S.ISSUED: "银行已制卡，正在送往工会",
+    S.RECEIVED: "请到工会领取",
+    S.DISTRIBUTED: "请到银行网点激活",
+}
+
+
 def card_timeline(card: Card) -> list[Stage]:
     """Five stages with their dates from the card's event log. For a closed (lost, cancelled)
     card the stages it reached before closing are shown as done."""
@@ -72,11 +82,18 @@ def card_timeline(card: Card) -> list[Stage]:
             state, current_found = "current", True
         else:
             state = "todo"
-        stages.append(Stage(label, at if state == "done" else None, state))
+        stages.append(
+            Stage(
+                label,
+                at if state == "done" else None,
+                state,
+                WAITING.get(card.status, "") if state == "current" else "",
+            )
+        )
     # While the bank makes the card, "银行制卡中" is dated by the hand-off to the bank.
     if card.status == S.IN_BATCH:
         sent = next((e.at for e in reversed(events) if e.to_status == S.IN_BATCH), None)
-        stages[1] = Stage(stages[1].label, sent, "current", "已报送银行")
+        stages[1] = Stage(stages[1].label, sent, "current", "已报送银行，制卡中")
     return stages
 
 

@@ -104,10 +104,10 @@ def signin_code_send(*, challenge_id: int, sealed_code: str) -> int | None:
     if challenge is None or challenge.member is None or challenge.used_at is not None:
         return None
     member = challenge.member
-    marker = {"challenge": challenge.pk}
-    existing = SmsMessage.objects.filter(member=member, template="member_signin_code", params=marker).first()
+    key = f"signin:{challenge.pk}"
+    existing = SmsMessage.objects.filter(key=key).values_list("pk", flat=True).first()
     if existing is not None:
-        return existing.pk
+        return existing
     limits = _limits()
     phone = member.phone_hash
     # Per phone (several members may share one): silently not sent, so the answer stays the same.
@@ -116,7 +116,7 @@ def signin_code_send(*, challenge_id: int, sealed_code: str) -> int | None:
     ):
         return None
     message = sms_queue(
-        member=member, template="member_signin_code", params={**marker, "code": crypto.decrypt(sealed_code)}
+        member=member, template="member_signin_code", params={"code": crypto.decrypt(sealed_code)}, key=key
     )
     audit_record(
         actor=None,

@@ -37,6 +37,9 @@ class SmsMessage(models.Model):
         help_text=_("短信记录页按工会范围显示"),
     )
     template = models.CharField(_("模板"), max_length=40)
+    # What this message is about ("signin:<challenge id>", later "card-ready:<card id>"): unique,
+    # so a retried task or a repeated event queues it once.
+    key = models.CharField(_("业务键"), max_length=64, null=True, blank=True, editable=False)
     params = models.JSONField(_("参数"), default=dict, blank=True)
     secret_params = models.TextField(_("保密参数（密文）"), blank=True, editable=False)
     status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.QUEUED)

@@ -13,10 +13,16 @@ from .models import SmsMessage
 from .templates import TEMPLATES
 
 
-def sms_queue(*, member, template: str, params: dict) -> SmsMessage:
+def sms_queue(*, member, template: str, params: dict, key: str | None = None) -> SmsMessage:
     """Record a message to the member's registered phone and send it after commit (Celery).
 
-    Parameters named secret in the template go into `secret_params`, encrypted."""
+    Parameters named secret in the template go into `secret_params`, encrypted. With a `key`,
+    idempotent: a message already queued under it is returned and nothing is queued again
+    (call inside the caller's transaction; the unique key settles a race)."""
+    if key is not None:
+        existing = SmsMessage.objects.filter(key=key).first()
+        if existing is not None:
+            return existing
     spec = TEMPLATES[template]
     secret = {k: str(v) for k, v in params.items() if k in spec.get("secret", ())}
     public = {k: v for k, v in params.items() if k not in secret}
@@ -27,6 +33,7 @@ def sms_queue(*, member, template: str, params: dict) -> SmsMessage:
         member=member,
         union_id=member.union_id,
         template=template,
+        key=key,
         params=public,
         secret_params=crypto.encrypt(json.dumps(secret)) if secret else "",
     )

@@ -36,3 +36,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {staff.user.username:<10} {staff.get_role_display():<12} {staff.union.name}"
             )
+        # Apps with demo accounts of another kind (members) print them too.
+        for app in ("membersite",):
+            module = import_module(f"{app}.demo")
+            module.print_members(self.stdout)
