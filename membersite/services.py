@@ -151,7 +151,7 @@ def _verify_locked(*, challenge_id: int, code: str, ip: str | None) -> Member | 
     limits = _limits()
     challenge = (
         SignInCode.objects.select_for_update(of=("self",))
-        .select_related("member")
+        .select_related("member__union")  # the audit row reads the union
         .filter(pk=challenge_id)
         .first()
     )

@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -50,7 +52,7 @@ def signin(request):
             error = exc.message
         else:
             request.session[CHALLENGE_KEY] = challenge.pk
-            return redirect(f"{reverse('membersite:signin_code')}?next={_next_url(request)}")
+            return redirect(f"{reverse('membersite:signin_code')}?{urlencode({'next': _next_url(request)})}")
     return render(
         request,
         "membersite/signin.html",

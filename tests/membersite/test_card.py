@@ -129,3 +129,17 @@ def test_profile_shows_masked_data_only(client, tree, django_capture_on_commit_c
     assert "李秀英" in html and "137****5678" in html and member.masked_id in html
     assert member.reveal_id_number() not in html and "13712345678" not in html
     assert "甲县第一中学工会（甲县总工会）" in html
+
+
+def test_card_page_queries_do_not_grow_with_history(
+    client, tree, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    card = make_card(tree.unit_a1, status=S.ACTIVATED)
+    sign_in(client, django_capture_on_commit_callbacks, card.member)
+    client.post(f"/me/cards/{card.pk}/lost/", {"confirm": "yes"})
+    client.get("/me/")  # the success message is consumed
+
+    # session, member with union and county, cards with partner and replaced card, their events
+    with django_assert_num_queries(4):
+        response = client.get("/me/")
+    assert response.status_code == 200 and len(response.content) < 20_000
