@@ -222,6 +222,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "merchants.tasks.merchant_scores_refresh_task",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Spent member sign-in challenges (membersite.services.signin_codes_purge).
+    "member-signin-codes-purge": {
+        "task": "membersite.tasks.signin_codes_purge_task",
+        "schedule": crontab(hour=3, minute=40),
+    },
     # Draft last month's bulletin (月通报) early on the 1st; idempotent per month.
     "quotas-bulletin-draft": {
         "task": "quotas.tasks.bulletin_draft_due_task",

@@ -176,3 +176,10 @@ def _verify_locked(*, challenge_id: int, code: str, ip: str | None) -> Member | 
     challenge.save(update_fields=["attempts", "used_at"])
     audit_record(actor=None, verb="member.signed_in", target=challenge.member, ip=ip, data={"via": "sms"})
     return challenge.member
+
+
+def signin_codes_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete challenges past their use (expired a day ago): they only ever held a hash, but
+    nothing needs them once the daily limits have moved on. Returns how many were deleted."""
+    deleted, _ = SignInCode.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
+    return deleted

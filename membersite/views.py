@@ -161,6 +161,7 @@ def me_card_lost(request, pk):
             "may_report_lost": selectors.member_may_report_lost(card),
             "error": error,
             "hotline": settings.MEMBER_LOSS_HOTLINE,
+            "tab": "card",
         },
         status=400 if error else 200,
     )

@@ -246,3 +246,19 @@ def test_changed_phone_ends_sessions(client, member, django_capture_on_commit_ca
     member.save()
 
     assert client.get("/me/").status_code == 302
+
+
+def test_spent_challenges_are_purged_after_a_day(client, member, django_capture_on_commit_callbacks):
+    from membersite.services import signin_codes_purge
+
+    request_code(client, django_capture_on_commit_callbacks, member.reveal_id_number())
+    old = SignInCode.objects.get()
+    SignInCode.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=1, minutes=1))
+    _skip_minute_windows(member)
+    request_code(client, django_capture_on_commit_callbacks, member.reveal_id_number())
+
+    assert signin_codes_purge() == 1
+    assert (
+        SignInCode.objects.exclude(pk=old.pk).count() == 1
+        and not SignInCode.objects.filter(pk=old.pk).exists()
+    )
