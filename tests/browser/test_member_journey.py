@@ -85,6 +85,13 @@ def test_member_signs_in_sees_timeline_reports_lost_clerk_sees_it(
     phone.reload()
     assert _transferred_kb(phone) < 200
 
+    # 我的信息: masked only
+    phone.click("nav.m-tabs >> text=我的信息")
+    profile = phone.inner_text("#profile")
+    assert "139****5678" in profile and member.masked_id in profile and "13912345678" not in profile
+    screenshot("profile-390", phone)
+    phone.click("nav.m-tabs >> text=我的会员卡")
+
     # report it lost
     phone.click("text=挂失这张卡")
     phone.fill("#note", "外出时遗失")

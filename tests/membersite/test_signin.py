@@ -262,3 +262,26 @@ def test_spent_challenges_are_purged_after_a_day(client, member, django_capture_
         SignInCode.objects.exclude(pk=old.pk).count() == 1
         and not SignInCode.objects.filter(pk=old.pk).exists()
     )
+
+
+def test_sign_in_returns_to_the_member_page_asked_for(client, member, django_capture_on_commit_callbacks):
+    assert client.get("/me/profile/")["Location"] == "/me/login/?next=%2Fme%2Fprofile%2F"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/me/login/", {"id_number": member.reveal_id_number(), "next": "/me/profile/"})
+    assert response["Location"] == "/me/login/code/?next=%2Fme%2Fprofile%2F"
+
+    response = client.post("/me/login/code/", {"code": last_code(member), "next": "/me/profile/"})
+
+    assert response["Location"] == "/me/profile/"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/me/", "//evil.example/me/", "/members/", "/admin/"])
+def test_sign_in_never_redirects_off_the_members_site(
+    client, member, django_capture_on_commit_callbacks, target
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/me/login/", {"id_number": member.reveal_id_number(), "next": target})
+
+    response = client.post("/me/login/code/", {"code": last_code(member), "next": target})
+
+    assert response.status_code == 302 and response["Location"] == "/me/"
