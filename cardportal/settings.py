@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "merchants",
     "benefits",
     "quotas",
+    "sms",
+    "membersite",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "cardportal.middleware.SecondFactorMiddleware",
+    "membersite.auth.MemberMiddleware",  # request.member: the members' own sessions, apart from staff
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -153,7 +156,7 @@ WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: uploads and exports go through scoped, audited views
 
-LOGIN_URL = "login"
+LOGIN_URL = "login"  # the staff sign-in (/staff/login/); members sign in at /me/login/
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -241,6 +244,30 @@ if not PII_KEYS or not PII_HASH_KEY:
     PII_KEYS = PII_KEYS or [_DEV_PII_KEY]
     PII_HASH_KEY = PII_HASH_KEY or "dev-only-pii-hash-key"
 
+# --- Cache (sign-in throttles): Redis when REDIS_URL is set, so every web process counts together.
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": "cardportal",
+        }
+    }
+
+# --- Members' site and SMS (docs/members-site.md) -------------------------------------------
+MEMBER_SIGNIN = {
+    "code_ttl_seconds": 5 * 60,
+    "max_tries": 5,
+    "codes_per_day": 10,  # per ID number asked for, and per registry phone
+    "ip_requests_per_hour": int(os.environ.get("MEMBER_SIGNIN_IP_REQUESTS_PER_HOUR", "30")),
+    "ip_verifies_per_hour": int(os.environ.get("MEMBER_SIGNIN_IP_VERIFIES_PER_HOUR", "60")),
+}
+MEMBER_LOSS_HOTLINE = os.environ.get("MEMBER_LOSS_HOTLINE", "发卡银行客服电话 400-612-9999")
+# One class: sms.gateways.ConsoleGateway (default) logs and keeps messages in the outbox only.
+SMS_GATEWAY = os.environ.get("SMS_GATEWAY", "sms.gateways.ConsoleGateway")
+SMS_MAX_ATTEMPTS = int(os.environ.get("SMS_MAX_ATTEMPTS", "5"))
+SMS_RETRY_BASE_SECONDS = 2
+
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -297,6 +324,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "merchant-scores": {
         "task": "merchants.tasks.merchant_scores_refresh_task",
         "schedule": crontab(hour=2, minute=30),
+    },
+    # Spent member sign-in challenges (membersite.services.signin_codes_purge).
+    "member-signin-codes-purge": {
+        "task": "membersite.tasks.signin_codes_purge_task",
+        "schedule": crontab(hour=3, minute=40),
     },
     # Draft last month's bulletin (月通报) early on the 1st; idempotent per month.
     "quotas-bulletin-draft": {

@@ -3,6 +3,9 @@ from importlib import import_module
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
+
+from membersite import views as membersite_views
 
 from . import second_factor_views, views
 
@@ -11,8 +14,10 @@ admin.site.site_title = "工会会员卡门户"
 admin.site.index_title = "管理"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # Staff get their dashboard at /, everyone else the members' landing page.
+    path("", membersite_views.home, name="dashboard"),
+    path("staff/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", RedirectView.as_view(pattern_name="login", query_string=True), name="login_old"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/second-factor/enrol/", second_factor_views.enrol, name="second_factor_enrol"),
     path("account/second-factor/verify/", second_factor_views.verify, name="second_factor_verify"),
@@ -20,6 +25,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("members/", include("members.urls")),
     path("audit/", include("cardportal.audit_urls")),
+    path("me/", include("membersite.urls")),
+    path("sms/", include("sms.urls")),
     path("api/", include(("cardportal.api_urls", "api"))),
     path("admin/", admin.site.urls),
 ]

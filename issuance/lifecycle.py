@@ -146,7 +146,14 @@ def _with_ids(ids: list[int]) -> QuerySet[Card]:
 
 
 def _write_moves(
-    moving: list[tuple], changes: dict[str, list], *, to_status: str, at: datetime, actor_id, note: str
+    moving: list[tuple],
+    changes: dict[str, list],
+    *,
+    to_status: str,
+    at: datetime,
+    actor_id,
+    note: str,
+    member_actor_id=None,
 ) -> None:
     """Write the moved cards (locked rows) and one event each. `changes` holds per-card values
     (number, bank reason, batch), one list per field in the order of `moving`.
@@ -169,7 +176,10 @@ def _write_moves(
             cards.append(card)
         fields = ["status", "updated_at", *([stage] if stage else []), *changes]
         Card.objects.bulk_update(cards, fields, batch_size=2000)
-        _write_events([(row[0], row[1], to_status, at, actor_id, note) for row in moving])
+        _write_events(
+            [(row[0], row[1], to_status, at, actor_id, note) for row in moving],
+            member_actor_id=member_actor_id,
+        )
         return
     sets = ['"status" = %s', '"updated_at" = %s']
     params: list = [to_status, at]
@@ -194,7 +204,7 @@ def _write_moves(
             MOVE_UPDATE.format(
                 card=Card._meta.db_table, event=CardEvent._meta.db_table, sets=", ".join(sets), temp=temp
             ),
-            [*params, to_status, at, actor_id, note],
+            [*params, to_status, at, actor_id, member_actor_id, note],
         )
         cursor.execute(f"DROP TABLE {temp}")
 
@@ -204,25 +214,44 @@ WITH moved AS (
     UPDATE "{card}" AS c SET {sets} FROM {temp} AS v WHERE c."id" = v."id"
     RETURNING c."id", v."from_status"
 )
-INSERT INTO "{event}" (card_id, from_status, to_status, at, actor_id, note)
-SELECT id, from_status, %s, %s, %s, %s FROM moved ORDER BY id
+INSERT INTO "{event}" (card_id, from_status, to_status, at, actor_id, member_actor_id, note)
+SELECT id, from_status, %s, %s, %s, %s, %s FROM moved ORDER BY id
 """
 
 
-def _write_events(events: list[tuple]) -> None:
+def _write_events(events: list[tuple], *, member_actor_id=None) -> None:
     """(card_id, from_status, to_status, at, actor_id, note) rows: COPY on PostgreSQL."""
     if connection.vendor != "postgresql":
         CardEvent.objects.bulk_create(
             [
-                CardEvent(card_id=c, from_status=f, to_status=t, at=a, actor_id=u, note=n)
+                CardEvent(
+                    card_id=c,
+                    from_status=f,
+                    to_status=t,
+                    at=a,
+                    actor_id=u,
+                    member_actor_id=member_actor_id,
+                    note=n,
+                )
                 for c, f, t, a, u, n in events
             ],
             batch_size=2000,
         )
         return
-    _copy_into(
-        CardEvent._meta.db_table, ["card_id", "from_status", "to_status", "at", "actor_id", "note"], events
-    )
+    if member_actor_id is not None:
+        events = [(*event, member_actor_id) for event in events]
+    columns = ["card_id", "from_status", "to_status", "at", "actor_id", "note"]
+    _copy_into(CardEvent._meta.db_table, columns + (["member_actor_id"] if member_actor_id else []), events)
+
+
+def actor_ids(actor) -> tuple[int | None, int | None]:
+    """(staff user id, member id) of whoever acts: a staff user, a member on the members' site
+    (recorded in CardEvent.member_actor), or None for the system."""
+    from members.models import Member
+
+    if isinstance(actor, Member):
+        return None, actor.pk
+    return (actor.pk if getattr(actor, "pk", None) else None), None
 
 
 @transaction.atomic
@@ -263,10 +292,18 @@ def cards_move(
     groups: dict[tuple, list[tuple]] = {}
     for row in moving:
         groups.setdefault(tuple((updates or {}).get(row[0], ())), []).append(row)
-    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    actor_id, member_actor_id = actor_ids(actor)
     for names, rows in groups.items():
         changes = {name: [updates[row[0]][name] for row in rows] for name in names}
-        _write_moves(rows, changes, to_status=to_status, at=at, actor_id=actor_id, note=note)
+        _write_moves(
+            rows,
+            changes,
+            to_status=to_status,
+            at=at,
+            actor_id=actor_id,
+            note=note,
+            member_actor_id=member_actor_id,
+        )
     bump_counts(deltas)
     return moving
 

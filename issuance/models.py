@@ -177,6 +177,17 @@ class CardEvent(models.Model):
         on_delete=models.SET_NULL,
         db_constraint=False,
     )
+    # Set instead of `actor` when the card's own member acted on the members' site (reported it
+    # lost): members are not staff users, so they get a reference of their own.
+    member_actor = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("会员本人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
     note = models.CharField(_("说明"), max_length=300, blank=True)
 
     class Meta:
@@ -194,6 +205,13 @@ class CardEvent(models.Model):
     @property
     def to_label(self) -> str:
         return Card.Status(self.to_status).label
+
+    @property
+    def actor_label(self) -> str:
+        """Who moved the card, for pages: the member themself, a staff user, or the system."""
+        if self.member_actor_id:
+            return "会员本人（会员网站）"
+        return str(self.actor) if self.actor_id else "系统"
 
 
 class UnionMonthCount(models.Model):

@@ -28,7 +28,7 @@ from cardportal.jobs import (
 from cardportal.retention import removed_message
 from cardportal.scoping import staff_of
 from members.idcard import normalise as normalise_id
-from members.models import StaffRole, Union
+from members.models import Member, StaffRole, Union
 
 from . import layouts
 from .cardnumbers import card_number_error, normalise_card_number
@@ -51,6 +51,8 @@ R = StaffRole.Role
 BATCH_ROLES = frozenset({R.CITY_STAFF, R.PROVINCE_STAFF, R.BANK_OPERATOR, R.ADMIN})
 HANDOFF_ROLES = frozenset({R.CITY_STAFF, R.BANK_OPERATOR, R.ADMIN})
 UNION_ROLES = frozenset({R.CLERK, R.ADMIN})  # receipt, distribution, activation sessions, loss
+# A member reports only a card that is in their hands; the clerk also one still at the union.
+MEMBER_LOSABLE = frozenset({S.DISTRIBUTED, S.ACTIVATED})
 REPORT_LIMIT = 1000  # rows kept per list in a reconciliation report (counts are always complete)
 
 
@@ -916,11 +918,27 @@ def activation_session_record(
 @transaction.atomic
 def card_report_lost(*, card: Card, actor, note: str = "", at: datetime | None = None) -> Card:
     """Report a card lost (closed) and apply for its replacement, which the next batch takes.
-    The replacement (`replaces` set) does not count again in the monthly figures."""
-    _require(actor, UNION_ROLES | BATCH_ROLES, "办理挂失")
+    The replacement (`replaces` set) does not count again in the monthly figures.
+
+    `actor` is a staff user (clerk and up) or the card's own `Member` reporting on the members'
+    site: then only a card in the member's hands (distributed, activated) may be reported, the
+    events record the member (`CardEvent.member_actor`) and the union's notice says who reported."""
+    by_member = isinstance(actor, Member)
+    if by_member:
+        if card.member_id != actor.pk:
+            raise ApplicationError("只能挂失本人的会员卡", code="forbidden")
+        if card.status not in MEMBER_LOSABLE:
+            raise ApplicationError(
+                f"这张卡当前状态为“{card.get_status_display()}”，尚未交到您手中，不能挂失；如有疑问请联系所在工会",
+                code="transition_refused",
+            )
+    else:
+        _require(actor, UNION_ROLES | BATCH_ROLES, "办理挂失")
     at = at or timezone.now()
-    old = cards_transition(cards=[card.pk], to_status=S.LOST, actor=actor, at=at, note=note or "挂失")[0]
+    note = note or ("会员本人在会员网站挂失" if by_member else "挂失")
+    old = cards_transition(cards=[card.pk], to_status=S.LOST, actor=actor, at=at, note=note)[0]
     member = old.member
+    staff_actor, member_actor = (None, actor) if by_member else (actor, None)
     new = Card.objects.create(
         member=member,
         union_id=member.union_id,
@@ -931,16 +949,24 @@ def card_report_lost(*, card: Card, actor, note: str = "", at: datetime | None =
         updated_at=at,
     )
     CardEvent.objects.create(
-        card=new, from_status="", to_status=S.APPLIED, at=at, actor=actor, note=f"补办（原卡 {old.number}）"
+        card=new,
+        from_status="",
+        to_status=S.APPLIED,
+        at=at,
+        actor=staff_actor,
+        member_actor=member_actor,
+        note=f"补办（原卡 {old.number}）",
     )
+    who = "由会员本人通过会员网站" if by_member else ""
     CardNotice.objects.create(
         union_id=member.union_id,
         card=old,
         kind=CardNotice.Kind.LOST,
-        message=f"{member.name}（{member.masked_id}）的卡 {old.number} 已挂失，补卡已申请，将随下一银行批次办理",
+        message=f"{member.name}（{member.masked_id}）的卡 {old.number} 已{who}挂失，补卡已申请，将随下一银行批次办理",
         created_at=at,
     )
-    audit_record(actor=actor, verb="card.lost", target=old, data={"replacement": new.pk, "note": note})
+    data = {"replacement": new.pk, "note": note, **({"by_member": member.pk} if by_member else {})}
+    audit_record(actor=staff_actor, verb="card.lost", target=old, data=data)
     return new
 
 

@@ -54,3 +54,7 @@ class Command(BaseCommand):
             "银行 API 令牌：bank 账号 POST /api/token/，或 python manage.py api_token rotate bank"
             "（只显示一次，90 天有效；只有银行经办账号可以申请）"
         )
+        # Apps with demo accounts of another kind (members) print them too.
+        for app in ("membersite",):
+            module = import_module(f"{app}.demo")
+            module.print_members(self.stdout)

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class SmsConfig(AppConfig):
+    name = "sms"
+    verbose_name = "短信"
+
+    def ready(self) -> None:
+        from cardportal.audit import register_verbs
+        from cardportal.registry import NavItem, registry
+
+        from .views import OUTBOX_ROLES
+
+        registry.add_nav(NavItem("短信记录", "sms:outbox", roles=OUTBOX_ROLES, order=95))
+        register_verbs({"sms.failed": "短信发送失败"})
