@@ -62,8 +62,8 @@ INSTALLED_APPS = [
     "merchants",
     "benefits",
     "quotas",
-    "sms",
-    "membersite",
+    "members.sms",  # the SMS outbox (label "sms"): members are who it texts
+    "benefits.membersite",  # the members' site (label "membersite"): reads cards and benefits
 ]
 
 MIDDLEWARE = [
@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "cardportal.middleware.SecondFactorMiddleware",
-    "membersite.auth.MemberMiddleware",  # request.member: the members' own sessions, apart from staff
+    "benefits.membersite.auth.MemberMiddleware",  # request.member: the members' own sessions, apart from staff
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -263,8 +263,8 @@ MEMBER_SIGNIN = {
     "ip_verifies_per_hour": int(os.environ.get("MEMBER_SIGNIN_IP_VERIFIES_PER_HOUR", "60")),
 }
 MEMBER_LOSS_HOTLINE = os.environ.get("MEMBER_LOSS_HOTLINE", "发卡银行客服电话 400-612-9999")
-# One class: sms.gateways.ConsoleGateway (default) logs and keeps messages in the outbox only.
-SMS_GATEWAY = os.environ.get("SMS_GATEWAY", "sms.gateways.ConsoleGateway")
+# One class: members.sms.gateways.ConsoleGateway (default) logs and keeps messages in the outbox only.
+SMS_GATEWAY = os.environ.get("SMS_GATEWAY", "members.sms.gateways.ConsoleGateway")
 SMS_MAX_ATTEMPTS = int(os.environ.get("SMS_MAX_ATTEMPTS", "5"))
 SMS_RETRY_BASE_SECONDS = 2
 
@@ -325,9 +325,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "merchants.tasks.merchant_scores_refresh_task",
         "schedule": crontab(hour=2, minute=30),
     },
-    # Spent member sign-in challenges (membersite.services.signin_codes_purge).
+    # Spent member sign-in challenges (benefits.membersite.services.signin_codes_purge).
     "member-signin-codes-purge": {
-        "task": "membersite.tasks.signin_codes_purge_task",
+        "task": "benefits.membersite.tasks.signin_codes_purge_task",
         "schedule": crontab(hour=3, minute=40),
     },
     # Draft last month's bulletin (月通报) early on the 1st; idempotent per month.

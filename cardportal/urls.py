@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from membersite import views as membersite_views
+from benefits.membersite import views as membersite_views
 
 from . import second_factor_views, views
 
@@ -25,8 +25,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("members/", include("members.urls")),
     path("audit/", include("cardportal.audit_urls")),
-    path("me/", include("membersite.urls")),
-    path("sms/", include("sms.urls")),
+    path("me/", include("benefits.membersite.urls")),
+    path("sms/", include("members.sms.urls")),
     path("api/", include(("cardportal.api_urls", "api"))),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,5 @@
-from sms.models import SmsMessage
-from sms.services import sms_secret_params
+from members.sms.models import SmsMessage
+from members.sms.services import sms_secret_params
 
 
 def request_code(client, django_capture_on_commit_callbacks, id_number: str, **extra):

@@ -6,8 +6,8 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from benefits.membersite.auth import MEMBER_KEY
 from issuance.models import Card
-from membersite.auth import MEMBER_KEY
 from tests.factories import make_member
 from tests.issuance.factories import make_card
 

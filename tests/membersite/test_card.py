@@ -2,9 +2,9 @@
 
 import pytest
 
+from benefits.membersite.selectors import card_timeline
 from cardportal.models import AuditEntry
 from issuance.models import Card, CardEvent, CardNotice
-from membersite.selectors import card_timeline
 from tests.factories import make_member
 from tests.issuance.factories import make_card
 

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from benefits.membersite.auth import MEMBER_KEY
+from benefits.membersite.models import SignInCode
 from cardportal.models import AuditEntry
-from membersite.auth import MEMBER_KEY
-from membersite.models import SignInCode
-from sms.models import SmsMessage
+from members.sms.models import SmsMessage
 from tests.factories import make_member, next_id_number
 
 from .helpers import last_code, request_code, sign_in
@@ -111,8 +111,8 @@ def _skip_minute_windows(member) -> None:
     """Jump past the one-a-minute windows (per ID and per phone), keeping the daily ones."""
     from django.core.cache import cache
 
+    from benefits.membersite import throttle
     from cardportal import crypto
-    from membersite import throttle
 
     for key in (f"id:{crypto.keyed_hash(member.reveal_id_number())}", f"phone:{member.phone_hash}"):
         cache.delete(f"{throttle.PREFIX}{key}:60")
@@ -249,7 +249,7 @@ def test_changed_phone_ends_sessions(client, member, django_capture_on_commit_ca
 
 
 def test_spent_challenges_are_purged_after_a_day(client, member, django_capture_on_commit_callbacks):
-    from membersite.services import signin_codes_purge
+    from benefits.membersite.services import signin_codes_purge
 
     request_code(client, django_capture_on_commit_callbacks, member.reveal_id_number())
     old = SignInCode.objects.get()

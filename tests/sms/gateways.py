@@ -1,6 +1,6 @@
 """Fake providers for tests (named by dotted path in settings.SMS_GATEWAY)."""
 
-from sms.gateways import SmsGateway, SmsGatewayError
+from members.sms.gateways import SmsGateway, SmsGatewayError
 
 CALLS: list[dict] = []
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from sms.models import SmsMessage
-from sms.services import sms_queue
+from members.sms.models import SmsMessage
+from members.sms.services import sms_queue
 from tests.factories import make_member
 
 from . import gateways

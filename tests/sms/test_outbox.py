@@ -2,9 +2,9 @@
 
 import pytest
 
-from sms.models import SmsMessage
-from sms.services import sms_queue, sms_secret_params
-from sms.tasks import sms_send_task
+from members.sms.models import SmsMessage
+from members.sms.services import sms_queue, sms_secret_params
+from members.sms.tasks import sms_send_task
 from tests.factories import ROLE, make_member, make_staff
 
 from . import gateways
@@ -66,12 +66,12 @@ def test_flaky_provider_is_retried_until_it_accepts(tree, settings, django_captu
 def test_retry_backoff_grows(settings):
     from unittest import mock
 
-    from sms.gateways import SmsGatewayError
+    from members.sms.gateways import SmsGatewayError
 
     settings.SMS_RETRY_BASE_SECONDS = 2
     countdowns = []
     with (
-        mock.patch("sms.tasks.sms_send", side_effect=SmsGatewayError("down")),
+        mock.patch("members.sms.tasks.sms_send", side_effect=SmsGatewayError("down")),
         mock.patch.object(
             sms_send_task,
             "retry",

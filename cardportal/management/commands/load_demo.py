@@ -55,6 +55,6 @@ class Command(BaseCommand):
             "（只显示一次，90 天有效；只有银行经办账号可以申请）"
         )
         # Apps with demo accounts of another kind (members) print them too.
-        for app in ("membersite",):
+        for app in ("benefits.membersite",):
             module = import_module(f"{app}.demo")
             module.print_members(self.stdout)

@@ -5,7 +5,8 @@ class MembersiteConfig(AppConfig):
     """The members' own site (/me/): sign-in by ID number + SMS code, my card, my details.
     Reads members and issuance; staff pages never import it."""
 
-    name = "membersite"
+    name = "benefits.membersite"
+    label = "membersite"
     verbose_name = "会员网站"
 
     def ready(self) -> None:

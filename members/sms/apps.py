@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class SmsConfig(AppConfig):
-    name = "sms"
+    name = "members.sms"
+    label = "sms"
     verbose_name = "短信"
 
     def ready(self) -> None:

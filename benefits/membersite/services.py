@@ -92,8 +92,8 @@ def signin_code_send(*, challenge_id: int, sealed_code: str) -> int | None:
     """The task's half of `signin_code_request`: for a registered member whose phone is within
     its limits, put the code in the SMS outbox (which sends it). Returns the message id, or None
     when nothing is sent (no such member, phone limits). Idempotent: one message per challenge."""
-    from sms.models import SmsMessage
-    from sms.services import sms_queue
+    from members.sms.models import SmsMessage
+    from members.sms.services import sms_queue
 
     challenge = (
         SignInCode.objects.select_for_update(of=("self",))
