@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cardportal.settings")
 
+from bench.common import SMOKE_HELP, smoke_requested  # noqa: E402
 from bench.sheetgen import xlsx_bytes  # noqa: E402
 from cardportal import tables  # noqa: E402
 from members.sheets import read_sheet  # noqa: E402
@@ -85,7 +86,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=8)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if smoke_requested(args):
+        args.rows, args.repeat = 300, 1
     hostile()  # first, while this process's peak memory is its own
     content = xlsx_bytes(args.rows, bad_every=100)
     print(f"sheet: {args.rows:,} rows, {len(content) / 1048576:.1f} MB; load average {os.getloadavg()}")

@@ -89,6 +89,7 @@ class VerbFamily:
 # prefix that is missing here is one line (or register_verb_family() from an app's ready()).
 VERB_FAMILIES: list[VerbFamily] = [
     VerbFamily("reveal", "查看完整身份证号", ("member.id_reveal", "reveal.")),
+    VerbFamily("pii_search", "按身份证号或手机号查询", ("member.searched",)),
     VerbFamily(
         "download",
         "下载报送/发放文件",
@@ -108,6 +109,7 @@ VERB_FAMILIES: list[VerbFamily] = [
             "otp.failed",
             "auth.otp_failed",
             "auth.totp_failed",
+            "second_factor.failed",
         ),
     ),
     VerbFamily(
@@ -115,7 +117,11 @@ VERB_FAMILIES: list[VerbFamily] = [
         "账号锁定",
         ("auth.locked", "auth.lockout", "login.locked", "signin.locked", "axes.lockout", "token.locked"),
     ),
-    VerbFamily("admin", "后台变更", ("admin.",)),
+    VerbFamily(
+        "admin",
+        "后台变更",
+        ("admin.", "staff.", "api_token.", "auth.unlocked", "second_factor.reset", "file.removed"),
+    ),
     VerbFamily(
         "approval",
         "审批",
@@ -131,7 +137,11 @@ VERB_FAMILIES: list[VerbFamily] = [
             "approval.",
         ),
     ),
-    VerbFamily("account", "账号与令牌", ("auth.", "login.", "signin.", "otp.", "token.", "user.")),
+    VerbFamily(
+        "account",
+        "登录与二次验证",
+        ("auth.", "login.", "signin.", "otp.", "token.", "user.", "second_factor.", "member.sign"),
+    ),
     VerbFamily("audit", "审计日志查阅", ("audit.",)),
 ]
 OTHER_FAMILY = VerbFamily("other", "其他", ())

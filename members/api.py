@@ -1,5 +1,5 @@
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -114,7 +114,10 @@ class MemberSearchApi(generics.GenericAPIView):
     pagination_class = None
     LIMIT = 50
 
-    @extend_schema(request=MemberSearchSerializer, responses=MemberSerializer(many=True))
+    @extend_schema(
+        request=MemberSearchSerializer,
+        responses=inline_serializer("MemberSearchResults", {"results": MemberSerializer(many=True)}),
+    )
     def post(self, request):
         params = self.get_serializer(data=request.data)
         params.is_valid(raise_exception=True)

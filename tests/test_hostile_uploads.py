@@ -164,7 +164,9 @@ def disbursement(tree, city_staff):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_payment_list_and_payment_result_imports(kind, client, disbursement, city_staff):
+def test_payment_list_and_payment_result_imports(kind, client, tree, disbursement, city_staff):
+    # four eyes: the bank's result is confirmed by someone who did not prepare the batch
+    confirmer = make_staff(ROLE.BANK_OPERATOR, tree.city, username="bank")
     name, content, expected = hostile("payment_list", kind)
     with pytest.raises(ApplicationError) as refused:
         disbursement_import_sheet(disbursement=disbursement, data=content, filename=name, actor=city_staff)
@@ -174,11 +176,11 @@ def test_payment_list_and_payment_result_imports(kind, client, disbursement, cit
     Disbursement.objects.filter(pk=disbursement.pk).update(state=Disbursement.State.EXPORTED)
     name, content, expected = hostile("payment_result", kind)
     with pytest.raises(ApplicationError) as refused:
-        disbursement_confirm(disbursement=disbursement, data=content, filename=name, actor=city_staff)
+        disbursement_confirm(disbursement=disbursement, data=content, filename=name, actor=confirmer)
     assert_refusal(refused.value.code, refused.value.message, expected)
 
     # the bank's result through the page: the refusal is shown
-    client.force_login(city_staff)
+    client.force_login(confirmer)
     response = client.post(
         f"/benefits/disbursements/{disbursement.pk}/confirm/", {"file": upload(name, content)}
     )

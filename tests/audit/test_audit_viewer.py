@@ -116,7 +116,7 @@ def test_top_bar_offers_the_audit_log_to_readers_only(
 
 def test_anonymous_visitor_is_sent_to_sign_in(client):
     response = client.get("/audit/")
-    assert (response.status_code, response["Location"]) == (302, "/login/?next=/audit/")
+    assert (response.status_code, response["Location"]) == (302, "/staff/login/?next=/audit/")
 
 
 # --- verb families ------------------------------------------------------------------------------
@@ -136,6 +136,17 @@ FAMILY_OF = {
     "disbursement.approved": "approval",
     "token.rotated": "account",
     "auth.totp_enrolled": "account",
+    # the verbs the sign-in, admin, token, retention and search work write
+    "auth.login": "account",
+    "second_factor.verified": "account",
+    "second_factor.failed": "signin_failed",
+    "second_factor.reset": "admin",
+    "auth.unlocked": "admin",
+    "staff.role_changed": "admin",
+    "api_token.issued": "admin",
+    "file.removed": "admin",
+    "member.searched": "pii_search",
+    "member.signed_in": "account",
     "audit.exported": "audit",
     "member.created": "other",
     "batch.handoff_written": "other",
@@ -163,12 +174,13 @@ def test_unknown_family_key_selects_nothing(tree, city_staff):
 def test_family_labels_are_chinese_and_unknown_verbs_are_other():
     assert dict(verb_family_choices()) == {
         "reveal": "查看完整身份证号",
+        "pii_search": "按身份证号或手机号查询",
         "download": "下载报送/发放文件",
         "signin_failed": "登录失败",
         "lockout": "账号锁定",
         "admin": "后台变更",
         "approval": "审批",
-        "account": "账号与令牌",
+        "account": "登录与二次验证",
         "audit": "审计日志查阅",
         "other": "其他",
     }

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _sign_in_with_password(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
+    page.goto(f"{live_server.url}/staff/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "pw-Cardportal-1")
     page.click("button[type=submit]")
@@ -52,7 +52,7 @@ def test_enrol_verify_wrong_code_and_recovery_code(page, live_server, tree, scre
     page.get_by_role("link", name="我已保存，继续").click()
     page.wait_for_url(f"{live_server.url}/members/")
     page.get_by_role("button", name="退出").click()
-    page.wait_for_url(f"{live_server.url}/login/")
+    page.wait_for_url(f"{live_server.url}/staff/login/")
 
     # Next sign-in: the phone is gone, a recovery code stands in for it (once).
     _sign_in_with_password(page, live_server, "reviewer-a")
@@ -62,7 +62,7 @@ def test_enrol_verify_wrong_code_and_recovery_code(page, live_server, tree, scre
     page.wait_for_url(f"{live_server.url}/")
     assert "还剩 9 个" in page.locator(".messages").inner_text()
     page.get_by_role("button", name="退出").click()
-    page.wait_for_url(f"{live_server.url}/login/")
+    page.wait_for_url(f"{live_server.url}/staff/login/")
 
     _sign_in_with_password(page, live_server, "reviewer-a")
     page.wait_for_url(f"{live_server.url}/account/second-factor/verify/**")

@@ -20,7 +20,7 @@ def test_pages_carry_a_csp_without_inline_script(client, clerk):
 
 
 def test_other_security_headers(client):
-    response = client.get("/login/")
+    response = client.get("/staff/login/")
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Content-Type-Options"] == "nosniff"

@@ -20,7 +20,7 @@ def clerk(tree):
 
 
 def _post_login(client, username, password, ip="10.0.0.7"):
-    return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=ip)
+    return client.post("/staff/login/", {"username": username, "password": password}, REMOTE_ADDR=ip)
 
 
 def test_wrong_passwords_lock_the_account_and_the_right_one_is_then_refused(client, clerk):
@@ -32,7 +32,7 @@ def test_wrong_passwords_lock_the_account_and_the_right_one_is_then_refused(clie
     body = response.content.decode()
     assert "登录失败次数过多" in body and "请于" in body and "之后再试" in body
     assert "_auth_user_id" not in client.session
-    assert client.get("/").status_code == 302  # still signed out
+    assert client.get("/members/").status_code == 302  # still signed out (a staff page)
 
 
 def test_lockout_is_audited_once_under_the_accounts_union(client, tree, clerk):
@@ -95,8 +95,8 @@ def test_api_token_endpoint_is_locked_after_failures(client, tree, settings):
 def test_admin_login_is_the_portal_login(client):
     response = client.get("/admin/login/?next=/admin/members/union/")
     assert response.status_code == 302
-    assert response["Location"] == "/login/?next=/admin/members/union/"
-    assert client.get("/admin/login/?next=https://evil.example/")["Location"] == "/login/?next=/admin/"
+    assert response["Location"] == "/staff/login/?next=/admin/members/union/"
+    assert client.get("/admin/login/?next=https://evil.example/")["Location"] == "/staff/login/?next=/admin/"
 
 
 def test_admin_unlocks_an_account_with_the_management_command(client, clerk):
@@ -112,7 +112,7 @@ def test_behind_a_proxy_sign_ins_count_under_the_forwarded_address(client, setti
     settings.PROXY_COUNT = 1
     for n in range(5):
         client.post(
-            "/login/",
+            "/staff/login/",
             {"username": f"nobody-{n}", "password": "guess"},
             REMOTE_ADDR="127.0.0.1",
             HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9",  # the client spoofed 1.2.3.4; nginx added .9
@@ -120,7 +120,7 @@ def test_behind_a_proxy_sign_ins_count_under_the_forwarded_address(client, setti
     assert AuditEntry.objects.filter(verb="auth.login_failed", ip="203.0.113.9").count() == 5
     # Another client behind the same proxy is not locked out by the first one.
     ok = client.post(
-        "/login/",
+        "/staff/login/",
         {"username": "clerk-a1", "password": PASSWORD},
         REMOTE_ADDR="127.0.0.1",
         HTTP_X_FORWARDED_FOR="198.51.100.1",

@@ -55,6 +55,6 @@ def test_second_factor_pages_drop_an_off_site_next(client, tree, url):
 
 def test_login_drops_an_off_site_next(client, clerk):
     response = client.post(
-        "/login/?next=https://evil.example/", {"username": "clerk-a1", "password": "pw-Cardportal-1"}
+        "/staff/login/?next=https://evil.example/", {"username": "clerk-a1", "password": "pw-Cardportal-1"}
     )
     assert response["Location"] == "/"
