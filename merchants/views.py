@@ -3,6 +3,7 @@
 from django.shortcuts import render
 from django.utils import timezone
 
+from cardportal.middleware import wants_fragment
 from cardportal.pagination import paginate
 from cardportal.params import positive_int, query_text
 
@@ -24,5 +25,5 @@ def directory(request):
         "areas": selectors.directory_areas(),
         "today": timezone.localdate(),
     }
-    template = "merchants/_directory_results.html" if request.htmx else "merchants/directory.html"
+    template = "merchants/_directory_results.html" if wants_fragment(request) else "merchants/directory.html"
     return render(request, template, context)
