@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from cardportal.audit import audit_record
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
-from cardportal.params import query_text
+from cardportal.params import positive_int, query_text
 from cardportal.scoping import staff_of
 from members.models import StaffRole
 
@@ -65,12 +65,12 @@ def _month_param(request, default: date | None = None) -> date:
 
 
 def _year_param(request) -> int:
-    try:
-        return int(request.GET.get("year", ""))
-    except ValueError:
-        years = selectors.quota_years()
-        today = selectors.current_month()
-        return today.year if today.year in years or not years else years[-1]
+    year = positive_int(request.GET.get("year"))
+    if year is not None and year <= date.max.year:  # a 30-digit year overflowed date() (a 500)
+        return year
+    years = selectors.quota_years()
+    today = selectors.current_month()
+    return today.year if today.year in years or not years else years[-1]
 
 
 def _sorted_rows(request, table):

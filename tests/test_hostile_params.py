@@ -105,3 +105,11 @@ def test_account_security_username_with_a_nul_is_not_found(client, admin_user):
     assert response.status_code == 400  # the page's own answer to an unknown account
     assert "在您管辖的范围内没有用户名为“clerk”的账号" in response.content.decode()
     assert AuditEntry.objects.filter(verb__startswith="signin").count() == 0
+
+
+@pytest.mark.parametrize("page", ["/quotas/quarterly/", "/quotas/assessment/"])
+@pytest.mark.parametrize("year", [HUGE, "²", "\x00", "-1"])
+def test_ranking_pages_with_a_hostile_year_show_the_default_year(client, tree, city_staff, page, year):
+    client.force_login(city_staff)
+
+    assert client.get(page, {"year": year}).status_code == 200
