@@ -647,7 +647,7 @@ def parse_payment_sheet(
         if kind == "id" and len(key) != 18:
             errors.append(f"{where}：“{mask_id_like(key)}”不是18位身份证号")  # a 17/19-digit typo, masked
             continue
-        if kind == "card" and not (key.isdigit() and 16 <= len(key) <= 19):
+        if kind == "card" and not (key.isascii() and key.isdigit() and 16 <= len(key) <= 19):
             errors.append(f"{where}：“{key}”不是16至19位卡号")
             continue
         amount = _amount(cells[amount_col])

@@ -10,6 +10,7 @@ from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
+from cardportal.params import positive_int
 from cardportal.scoping import staff_of, visible_unions
 from cardportal.uploads import raise_if_refused
 from members.models import Union
@@ -266,7 +267,9 @@ def disbursement_action(request, pk, action):
                 f"回盘已导入：到账 {result['paid']} 笔，失败 {result['failed']} 笔，无变化 {result['unchanged']} 笔",
             )
         elif action == "remove":
-            line = batch.lines.get(pk=int(request.POST.get("line", "0")))
+            line = batch.lines.filter(pk=positive_int(request.POST.get("line"))).first()
+            if line is None:  # a stale page (removed already), a forged or missing id
+                raise ApplicationError("要移出的名单行不存在或已移出，请刷新页面后重试", code="not_found")
             services.disbursement_remove_line(line=line, actor=request.user)
             messages.success(request, f"已移出 {line.name}")
         else:

@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -241,4 +242,17 @@ def audit_for(target: models.Model):
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+    """The client's address. Behind settings.PROXY_COUNT trusted proxies that append to
+    X-Forwarded-For (nginx on the host: 1) it is the Nth entry from the right: entries to its
+    left are whatever the client sent, so with PROXY_COUNT=0 the header is ignored and it is
+    REMOTE_ADDR. Audit rows, sign-in lockouts (axes), the member sign-in throttle and the API
+    throttles all take the address from here, so they agree on who the client is."""
+    if request is None:
+        return None
+    count = getattr(settings, "PROXY_COUNT", 0)
+    if count:
+        header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        forwarded = [part.strip() for part in header.split(",") if part.strip()]
+        if len(forwarded) >= count:
+            return forwarded[-count]
+    return request.META.get("REMOTE_ADDR")

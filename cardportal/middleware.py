@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from .second_factor import has_totp, second_factor_required
 
@@ -65,3 +66,27 @@ class PermissionsPolicyMiddleware:
         if policy:
             response.headers.setdefault("Permissions-Policy", policy)
         return response
+
+
+class HtmxVaryMiddleware:
+    """Several pages answer one URL with the whole page or, to htmx, a fragment of it. Without
+    `Vary: HX-Request` a browser (or a proxy) may hand the cached fragment to a plain visit, and
+    the Back button shows a bare table. So every response varies on HX-Request, and fragments are
+    never stored at all (htmx keeps its own history snapshots; it does not need the HTTP cache)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        patch_vary_headers(response, ("HX-Request",))
+        if getattr(request, "htmx", False):
+            add_never_cache_headers(response)
+        return response
+
+
+def wants_fragment(request) -> bool:
+    """True when htmx asks for the part of a page it swaps in. A history-restore request (Back to
+    an address htmx pushed, with no snapshot left) needs the whole page: it replaces the body."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request

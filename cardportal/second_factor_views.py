@@ -15,6 +15,7 @@ from members.models import StaffRole
 from . import second_factor as sf
 from .audit import client_ip
 from .errors import ApplicationError
+from .params import query_text
 from .redirects import safe_next
 from .scoping import scope_queryset, staff_of
 from .signin import signin_unlock
@@ -108,7 +109,7 @@ def account_security(request):
         raise Http404
     users = scope_queryset(get_user_model().objects.all(), request.user, union_field="staff__union")
     error = None
-    username = (request.POST.get("username") or "").strip()
+    username = query_text(request.POST.get("username"))
     action = request.POST.get("action")
     if request.method == "POST":
         target = users.filter(username=username).first()

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "cardportal.middleware.HtmxVaryMiddleware",  # page or fragment from one URL: Vary: HX-Request
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout page
 ]
 
@@ -202,8 +203,11 @@ AXES_LOCKOUT_CALLABLE = "cardportal.signin.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "cardportal.signin.throttle_client_ip"
-# Reverse proxies in front of the app that append to X-Forwarded-For (nginx on the host: 1).
-PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx on the host: 1). One
+# number for every reader of the client's address (cardportal.audit.client_ip): audit rows,
+# sign-in lockouts, the member sign-in throttle, the API throttles. API_NUM_PROXIES, the API's
+# older name for it, still works when PROXY_COUNT is not set.
+PROXY_COUNT = int(os.environ.get("PROXY_COUNT") or os.environ.get("API_NUM_PROXIES") or "0")
 
 # --- Second factor (django-otp) -------------------------------------------------------------------
 OTP_TOTP_ISSUER = "工会会员卡门户"
@@ -370,7 +374,7 @@ REST_FRAMEWORK = {
     },
     # Without it DRF counts per X-Forwarded-For as sent, which a client sets to anything it likes.
     # 0: the client is REMOTE_ADDR; behind N reverse proxies that append to the header, set N.
-    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
+    "NUM_PROXIES": PROXY_COUNT,  # our throttles read client_ip (the same number) anyway
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.signals import user_locked_out
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
@@ -20,7 +19,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from .audit import register_verbs
+from .audit import client_ip, register_verbs
 from .errors import ApplicationError
 from .models import AuditEntry
 from .scoping import staff_of
@@ -40,15 +39,7 @@ def throttle_client_ip(request) -> str | None:
     (settings.PROXY_COUNT, e.g. 1 for nginx on the same host) it is the Nth address from the
     right of X-Forwarded-For (the ones to its left are whatever the client sent); with no proxy
     it is REMOTE_ADDR. Without this, every sign-in behind nginx would count under 127.0.0.1."""
-    request = _http_request(request)
-    count = getattr(settings, "PROXY_COUNT", 0)
-    if count:
-        forwarded = [
-            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
-        ]
-        if len(forwarded) >= count:
-            return forwarded[-count]
-    return request.META.get("REMOTE_ADDR")
+    return client_ip(_http_request(request))
 
 
 def _http_request(request):

@@ -10,10 +10,16 @@ import hashlib
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
+from .audit import client_ip
+
 
 class _LiveRate:
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request):
+        # the address audit rows and sign-in lockouts use too (settings.PROXY_COUNT)
+        return client_ip(request) or ""
 
 
 class UserThrottle(_LiveRate, UserRateThrottle):

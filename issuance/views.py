@@ -17,6 +17,7 @@ from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
+from cardportal.params import positive_ints
 from cardportal.redirects import safe_next
 from cardportal.scoping import staff_of
 from cardportal.uploads import upload_refusal
@@ -218,7 +219,7 @@ def batch_return_upload(request, pk):
 @require_POST
 def batch_requeue(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-    ids = [int(i) for i in request.POST.getlist("card") if i.isdigit()]
+    ids = positive_ints(request.POST.getlist("card"))
     cards = list(
         Card.objects.filter(batch=batch, pk__in=ids, status=S.REJECTED_BY_BANK).values_list("pk", flat=True)
     )
@@ -316,7 +317,7 @@ def union_cards(request, pk):
 
 
 def _ticked(request) -> list[int]:
-    return [int(i) for i in request.POST.getlist("card") if i.isdigit()]
+    return positive_ints(request.POST.getlist("card"))
 
 
 @login_required

@@ -5,6 +5,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from cardportal.audit import client_ip
+from cardportal.params import positive_int
 
 from . import selectors, services
 from .models import Member
@@ -50,10 +51,6 @@ class MemberFilter(filters.FilterSet):
         return queryset  # applied by the selector, which owns the search rules
 
 
-def _is_ascii_digits(value: str) -> bool:
-    return value.isascii() and value.isdigit()
-
-
 class NewestFirst(CursorPagination):
     ordering = "-id"
     page_size = 50
@@ -84,12 +81,10 @@ def _members(user, params):
     hardship = {"true": True, "1": True, "false": False, "0": False}.get(
         str(params.get("hardship", "")).lower()
     )
-    union = str(params.get("union", ""))
     return selectors.member_list_for_user(
         user=user,
         q=str(params.get("q", "")),
-        # isascii(): "²".isdigit() is true and int("²") raises (a 500 the API fuzz test found)
-        union_id=int(union) if _is_ascii_digits(union) else None,
+        union_id=positive_int(params.get("union")),
         employment_type=str(params.get("employment_type", "")),
         hardship=hardship,
         status=str(params.get("status", "")),

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from cardportal.audit import audit_for, client_ip
 from cardportal.errors import ApplicationError
+from cardportal.middleware import wants_fragment
 from cardportal.pagination import paginate
 from cardportal.registry import registry, render_panels
 from cardportal.scoping import staff_of
@@ -84,7 +85,7 @@ def member_list(request):
     if searched:
         form.data = form.data.copy()
         form.data["q"] = ""
-    template = "members/_member_table.html" if request.htmx else "members/member_list.html"
+    template = "members/_member_table.html" if wants_fragment(request) else "members/member_list.html"
     response = render(
         request,
         template,

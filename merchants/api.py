@@ -7,6 +7,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 
+from cardportal.params import positive_int
+
 from . import selectors
 from .models import Merchant, MerchantCategory, Offer
 
@@ -47,11 +49,6 @@ class ByName(CursorPagination):
     page_size = 50
 
 
-def _int(value):
-    # isascii(): "²".isdigit() is true and int("²") raises (a 500 the API fuzz test found)
-    return int(value) if value and str(value).isascii() and str(value).isdigit() else None
-
-
 def _text(value: str) -> str:
     # PostgreSQL cannot hold NUL in text: a query with one was a 500 (found by the API fuzz test)
     if "\x00" in value:
@@ -82,8 +79,8 @@ class MerchantListApi(generics.ListAPIView):
         params = self.request.query_params
         return selectors.directory_merchants(
             q=_text(params.get("q", "")),
-            category_id=_int(params.get("category")),
-            area_id=_int(params.get("area")),
+            category_id=positive_int(params.get("category")),
+            area_id=positive_int(params.get("area")),
         )
 
 

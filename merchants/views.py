@@ -3,19 +3,17 @@
 from django.shortcuts import render
 from django.utils import timezone
 
+from cardportal.middleware import wants_fragment
 from cardportal.pagination import paginate
+from cardportal.params import positive_int, query_text
 
 from . import selectors
 
 
-def _int(value) -> int | None:
-    return int(value) if value and str(value).isdigit() else None
-
-
 def directory(request):
-    q = request.GET.get("q", "").strip()[:50]
-    category_id = _int(request.GET.get("category"))
-    area_id = _int(request.GET.get("area"))
+    q = query_text(request.GET.get("q"), max_length=50)
+    category_id = positive_int(request.GET.get("category"))
+    area_id = positive_int(request.GET.get("area"))
     merchants = selectors.directory_merchants(q=q, category_id=category_id, area_id=area_id)
     page = paginate(request, merchants, per_page=30)
     context = {
@@ -27,5 +25,5 @@ def directory(request):
         "areas": selectors.directory_areas(),
         "today": timezone.localdate(),
     }
-    template = "merchants/_directory_results.html" if request.htmx else "merchants/directory.html"
+    template = "merchants/_directory_results.html" if wants_fragment(request) else "merchants/directory.html"
     return render(request, template, context)

@@ -53,7 +53,7 @@ class LeagueApi(APIView):
         try:
             year, month = (int(p) for p in raw.split("-"))
             month_date = date(year, month, 1)
-        except ValueError:
+        except (ValueError, OverflowError):  # "99999999999-1": date() overflows rather than refuses
             month_date = selectors.default_month()
         table = selectors.league_table(user=request.user, month=month_date)
         return Response(

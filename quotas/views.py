@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from cardportal.audit import audit_record
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
+from cardportal.params import positive_int, query_text
 from cardportal.scoping import staff_of
 from members.models import StaffRole
 
@@ -59,17 +60,17 @@ def _month_param(request, default: date | None = None) -> date:
     try:
         year, month = (int(p) for p in raw.split("-"))
         return date(year, month, 1)
-    except ValueError:
+    except (ValueError, OverflowError):  # "99999999999-1": date() overflows rather than refuses
         return default or selectors.add_months(selectors.current_month(), 0)
 
 
 def _year_param(request) -> int:
-    try:
-        return int(request.GET.get("year", ""))
-    except ValueError:
-        years = selectors.quota_years()
-        today = selectors.current_month()
-        return today.year if today.year in years or not years else years[-1]
+    year = positive_int(request.GET.get("year"))
+    if year is not None and year <= date.max.year:  # a 30-digit year overflowed date() (a 500)
+        return year
+    years = selectors.quota_years()
+    today = selectors.current_month()
+    return today.year if today.year in years or not years else years[-1]
 
 
 def _sorted_rows(request, table):
@@ -217,7 +218,7 @@ def bulletin_draft(request):
     try:
         year, mon = (int(p) for p in raw.split("-"))
         month = date(year, mon, 1)
-    except ValueError:
+    except (ValueError, OverflowError):
         month = month or services.bulletin_month_due()
     bulletin = services.bulletin_draft(month=month, actor=request.user)
     if bulletin.is_published:
@@ -253,7 +254,7 @@ def bulletin_publish(request, pk):
     bulletin = _bulletin_for_user(request, pk)
     try:
         services.bulletin_publish(
-            bulletin=bulletin, actor=request.user, note=request.POST.get("note", "").strip()
+            bulletin=bulletin, actor=request.user, note=query_text(request.POST.get("note"))
         )
         messages.success(request, f"{bulletin.month.year}年{bulletin.month.month}月通报已发布，数据已冻结")
     except ApplicationError as exc:

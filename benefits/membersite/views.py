@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from cardportal.audit import audit_record, client_ip
 from cardportal.errors import ApplicationError
+from cardportal.params import query_text
 from cardportal.views import dashboard
 from issuance.services import card_report_lost
 
@@ -143,7 +144,9 @@ def me_card_lost(request, pk):
             error = "请勾选“我确认这张卡已丢失或被盗”"
         else:
             try:
-                card_report_lost(card=card, actor=member, note=request.POST.get("note", "").strip()[:200])
+                card_report_lost(
+                    card=card, actor=member, note=query_text(request.POST.get("note"), max_length=200)
+                )
             except ApplicationError as exc:
                 error = exc.message
             else:

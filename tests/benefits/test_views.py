@@ -1,6 +1,8 @@
+from decimal import Decimal
+
 import pytest
 
-from benefits.models import Claim
+from benefits.models import Claim, Disbursement
 from benefits.seed import programmes_seed
 from benefits.services import disbursement_create
 
@@ -116,7 +118,7 @@ def test_disbursement_page_flow(
 
 
 def test_list_pages_do_not_grow_queries_with_rows(
-    client, tree, programmes, clerk, city_staff, django_assert_max_num_queries
+    client, tree, programmes, clerk, city_staff, django_assert_num_queries
 ):
     from decimal import Decimal
 
@@ -137,7 +139,49 @@ def test_list_pages_do_not_grow_queries_with_rows(
         disbursement=batch, union=tree.city, amount=Decimal("100"), hardship=True, actor=city_staff
     )
     client.force_login(city_staff)
-    with django_assert_max_num_queries(12):
+    # 7: session, user, TOTP device, role, scope union; count and page of claims
+    with django_assert_num_queries(7):
         assert client.get("/benefits/claims/").content.decode().count("事故") == 15
-    with django_assert_max_num_queries(14):
+    # 12: session, user, TOTP device, role, scope union; the batch, its totals, line count,
+    # approved claims waiting, audit entries, unions of the picker, the page of lines
+    with django_assert_num_queries(12):
         assert client.get(batch.get_absolute_url()).content.decode().count("****") == 15
+
+
+@pytest.mark.parametrize("line", [None, "", "abc", "²", "999999", "9" * 30])
+def test_removing_a_missing_or_malformed_line_says_so_and_changes_nothing(client, tree, city_staff, line):
+    member = make_member(tree.unit_a1, name="困难甲", is_hardship=True)
+    give_card(member)
+    client.force_login(city_staff)
+    url = client.post(
+        "/benefits/disbursements/", {"name": "2017年送温暖", "kind": "warmth", "union": tree.city.pk}
+    )["Location"]
+    client.post(f"{url}filter/", {"union": tree.county_a.pk, "amount": "500", "hardship": "on"})
+    batch = Disbursement.objects.get()
+    before = list(batch.lines.values_list("member__name", "amount"))
+
+    response = client.post(f"{url}remove/", {} if line is None else {"line": line}, follow=True)
+
+    assert response.status_code == 200
+    assert "要移出的名单行不存在或已移出，请刷新页面后重试" in response.content.decode()
+    assert before == [("困难甲", Decimal("500.00"))]
+    assert list(batch.lines.values_list("member__name", "amount")) == before
+
+
+def test_removing_a_line_of_another_batch_is_refused(client, tree, city_staff):
+    member = make_member(tree.unit_a1, name="困难甲", is_hardship=True)
+    give_card(member)
+    client.force_login(city_staff)
+    urls = [
+        client.post("/benefits/disbursements/", {"name": name, "kind": "warmth", "union": tree.city.pk})[
+            "Location"
+        ]
+        for name in ("甲批次", "乙批次")
+    ]
+    client.post(f"{urls[0]}filter/", {"union": tree.county_a.pk, "amount": "500", "hardship": "on"})
+    line = Disbursement.objects.get(name="甲批次").lines.get()
+
+    response = client.post(f"{urls[1]}remove/", {"line": line.pk}, follow=True)
+
+    assert "要移出的名单行不存在或已移出，请刷新页面后重试" in response.content.decode()
+    assert Disbursement.objects.get(name="甲批次").lines.count() == 1

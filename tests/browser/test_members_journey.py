@@ -43,3 +43,28 @@ def test_an_id_number_search_never_reaches_the_address_bar(live_server, page, sc
         page.click("button:has-text('查询')")
     page.wait_for_url("**/members/?q=*")
     assert "另一会员" in page.inner_text("#member-table")
+
+
+def test_back_after_an_htmx_filter_shows_the_whole_member_page(live_server, page, screenshot, tree, clerk):
+    # Given a clerk who filters the member list in place (htmx) to members in hardship
+    make_member(tree.unit_a1, name="普通会员")
+    make_member(tree.unit_a1, name="困难会员", is_hardship=True)
+    login(page, live_server, "clerk-a1")
+    nav_to(page, "会员")
+    page.select_option("select[name=hardship]", "1")
+    page.wait_for_url("**hardship=1**")
+    assert "普通会员" not in page.inner_text("#member-table")
+
+    # When they open another page and press Back
+    nav_to(page, "登记表")
+    page.wait_for_url("**/members/sheets/")
+    page.go_back()
+    page.wait_for_url("**hardship=1**")
+    screenshot("back")
+
+    # Then the whole page shows (top bar, heading, filters), still filtered, not the bare table
+    assert page.locator("nav.mainnav").is_visible()
+    assert page.locator("h1").inner_text() == "会员"
+    assert page.locator("select[name=hardship]").input_value() == "1"
+    table = page.inner_text("#member-table")
+    assert "困难会员" in table and "普通会员" not in table

@@ -64,3 +64,23 @@ def test_admin_exits_a_merchant_with_a_reason_in_the_admin(live_server, page, sc
     screenshot("after-exit")
     poor.refresh_from_db()
     assert (poor.status, poor.exit_reason) == (Merchant.Status.EXITED, "会员评议连续低于2.5分，按约退出")
+
+
+def test_back_after_an_htmx_search_shows_the_whole_directory(live_server, page, screenshot, tree):
+    make_merchant(tree.county_a, name="甲县博纳影城", cat="文化影视")
+    make_merchant(tree.county_b, name="乙县体检中心", cat="医疗保健")
+    page.goto(f"{live_server.url}/merchants/directory/")
+    page.fill("input[name=q]", "博纳")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url("**q=**")
+    # a public page fetched by htmx for this address, then another page, then Back
+    page.goto(f"{live_server.url}/merchants/directory/?q=体检")
+    page.go_back()
+    page.wait_for_url("**q=%E5%8D%9A**")
+    page.wait_for_load_state()
+    screenshot("back")
+    # without Vary: HX-Request Chromium showed the cached fragment: no heading, no top bar
+    assert page.locator("h1").inner_text() == "特约商户名录"
+    assert "甲县博纳影城" in page.inner_text("#dir-results") and "乙县体检中心" not in page.inner_text(
+        "#dir-results"
+    )
