@@ -496,11 +496,11 @@ def test_a_whole_journey_leaves_no_full_id_number_or_phone_outside_reveal_and_ha
     # the card and reports it lost; staff read the SMS outbox.
     me = Client()
     responses.take("member: sign-in", me.post("/me/login/", {"id_number": target["id"]}, follow=True))
-    text = wait_for(
+    sms = wait_for(
         lambda: SmsMessage.objects.filter(member=member, status=SmsMessage.Status.SENT).first(), "the SMS"
     )
     responses.take(
-        "member: code", me.post("/me/login/code/", {"code": sms_secret_params(text)["code"]}, follow=True)
+        "member: code", me.post("/me/login/code/", {"code": sms_secret_params(sms)["code"]}, follow=True)
     )
     responses.take("member: profile", me.get("/me/profile/"))
     responses.take("member: card", me.get(f"/me/cards/{card.pk}/"))
