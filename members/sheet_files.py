@@ -8,8 +8,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from cardportal.crypto import mask_id_number, mask_phone
 from cardportal.exports import xlsx_cell
 
+from .phones import normalise_phone
 from .sheets import SheetData
 from .validation import text_of
 
@@ -68,13 +70,24 @@ def template_workbook() -> bytes:
     return buffer.getvalue()
 
 
+_MASKERS = {
+    "id_number": lambda text: mask_id_number("".join(text.split())),
+    "phone": lambda text: mask_phone(normalise_phone(text)),
+}
+
+
 def error_report_workbook(data: SheetData, problems: dict[int, tuple[str, str]]) -> bytes:
     """The sheet as uploaded plus a 错误原因 column; the cell of each rejected row's first problem is
     red. `problems` maps Excel row number -> (field, message). Written in write-only mode so a
-    100,000-row sheet stays within memory."""
+    100,000-row sheet stays within memory.
+
+    A rejected row comes back as typed (the clerk fixes it from this file); every other row's ID
+    number and phone are masked, since nothing is to be fixed there and the whole sheet's numbers
+    would otherwise leave the portal again with every download (the journey leak scan found it)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("登记表（含错误原因）")
     text_cols = {data.columns[f] for f in ("id_number", "phone") if f in data.columns}
+    maskers = {data.columns[f]: m for f, m in _MASKERS.items() if f in data.columns}
     # Echo the columns up to the last one the header names, never the grid's full width (a stray
     # cell far to the right made every row of the report 16,384 cells wide: issue 11).
     reason_col = max(data.columns.values()) + 1
@@ -87,6 +100,8 @@ def error_report_workbook(data: SheetData, problems: dict[int, tuple[str, str]])
         bad_col = data.columns.get(field)
         for col in range(reason_col):
             value = values[col] if col < len(values) else None
+            if col in maskers and number is not None and number not in problems and value is not None:
+                value = maskers[col](text_of(value))
             # As text (never a formula: a unit typed as "=HYPERLINK(…)" stays that text).
             cell = xlsx_cell(
                 sheet,

@@ -230,3 +230,18 @@ def test_header_without_data_rows():
         refused("序号,身份证号,姓名,性别,手机号码,所属单位\n1,,,,,\n2,,,,,\n,,,,,\n".encode())
         == "no_data_rows"
     )
+
+
+def test_error_report_masks_the_numbers_of_rows_that_are_not_rejected():
+    """A rejected row comes back as typed, to be fixed; an accepted or skipped row's ID number and
+    phone are masked (found by tests/test_journey_leak_scan.py)."""
+    data = read_sheet((FIXTURES / "libreoffice.xlsx").read_bytes())
+    results = validate_rows(data, today=TODAY)
+    problems = {r.row: (r.field, r.message) for r in results if r.outcome == "reject"}
+    rows = list(openpyxl.load_workbook(io.BytesIO(error_report_workbook(data, problems))).active.values)
+    assert rows[2][:5] == (1, "130902********1012", "王  芳", "男", "139****0001")  # accepted
+    assert rows[4][:5] == (3, "130902197203031008", "张伟", "男", "13912340003")  # rejected: as typed
+    assert rows[7][1] == "130902197001011012" and rows[7][4] == "13912340001"  # rejected duplicate
+    kept = {r.row for r in results if r.outcome != "reject"}
+    assert kept == {3, 4, 6, 7, 9, 10, 14, 15}
+    assert all("********" in str(rows[n - 1][1]) or rows[n - 1][1] is None for n in kept)
