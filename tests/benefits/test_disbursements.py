@@ -1,9 +1,7 @@
-import io
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from openpyxl import Workbook
 
 from benefits.models import Disbursement, DisbursementLine
 from benefits.seed import programmes_seed
@@ -28,19 +26,14 @@ from cardportal.models import AuditEntry
 from issuance.lifecycle import cards_transition
 
 from ..factories import make_member
+from ..hostile import workbook_bytes
 from ..merchants.factories import give_card
 
 pytestmark = pytest.mark.django_db
 
 
 def xlsx(rows) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(rows)
 
 
 def csv_bytes(rows) -> bytes:

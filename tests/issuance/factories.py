@@ -6,13 +6,13 @@ import itertools
 from datetime import datetime
 
 from django.utils import timezone
-from openpyxl import Workbook
 
 from issuance.cardnumbers import luhn_complete
 from issuance.lifecycle import cards_apply, cards_transition
 from issuance.models import Card, IssuingPartner
 
 from ..factories import make_member
+from ..hostile import workbook_bytes
 
 _numbers = itertools.count(1)
 S = Card.Status
@@ -49,13 +49,7 @@ def make_card(union, *, status: str = S.APPLIED, at: datetime | None = None, **m
 
 
 def xlsx_bytes(rows: list[list]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(rows)
 
 
 def csv_bytes(rows: list[list]) -> bytes:
