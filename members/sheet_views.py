@@ -107,7 +107,9 @@ def sheet_upload(request):
             form.add_error("file", exc.message)
         else:
             if created:
-                messages.success(request, f"已上传“{sheet.original_name}”，正在校验")
+                # the page itself says where the check stands (in the embedded default it has
+                # already finished by now), so the message does not claim it is still running
+                messages.success(request, f"已上传“{sheet.original_name}”")
             else:
                 messages.warning(
                     request,
