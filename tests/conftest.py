@@ -88,6 +88,31 @@ def _install_request_tracking() -> None:
 _install_request_tracking()
 
 
+def _flush_rollup_last() -> None:
+    """SQLite flushes table by table in an order that follows Python's randomised string hashing
+    (django_table_names builds a set). Deleting issuance_unionmonthcount fires the county roll-up
+    trigger (quotas/rollup.py), which writes quotas_countymonthcount rows for unions not yet
+    deleted; if that table was flushed earlier, those rows outlive members_union and the flush's
+    COMMIT fails on the foreign key, leaving every later browser test on a dirty database (the
+    intermittent first-run failure of issue 15). Flushing the roll-up table last makes the order
+    safe whatever the hash seed. PostgreSQL flushes with TRUNCATE, which fires no row triggers."""
+    from django.db.backends.sqlite3.operations import DatabaseOperations
+
+    from quotas.rollup import TABLE
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, **kwargs):
+        statements = original(self, style, tables, **kwargs)
+        last = [sql for sql in statements if TABLE in sql]
+        return [sql for sql in statements if TABLE not in sql] + last
+
+    DatabaseOperations.sql_flush = sql_flush
+
+
+_flush_rollup_last()
+
+
 def pytest_collection_modifyitems(config, items):
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (as .ci/run does)")
     skip_broker = pytest.mark.skip(reason="needs Redis: set REDIS_URL (as .ci/run does)")
