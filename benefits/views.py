@@ -201,79 +201,109 @@ def disbursement_progress(request, pk):
     return render_job_progress(request, batch)
 
 
+def _add_filtered(request, batch) -> None:
+    unions = visible_unions(request.user).filter(path__startswith=batch.union.path)
+    form = FilterForm(request.POST, unions=unions)
+    if not form.is_valid():
+        raise ApplicationError("请选择工会并填写金额", code="invalid")
+    result = services.disbursement_add_filtered(disbursement=batch, actor=request.user, **form.cleaned_data)
+    messages.success(request, f"已加入 {result['added']} 人；跳过 {len(result['skipped'])} 人")
+    for reason in result["skipped"][:10]:
+        messages.warning(request, reason)
+
+
+def _upload_list(request, batch) -> None:
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        raise ApplicationError("请选择文件", code="invalid")
+    upload = form.cleaned_data["file"]
+    if upload.size > MAX_UPLOAD:
+        raise ApplicationError("文件超过10MB", code="file_too_large")
+    n = services.disbursement_import_sheet(
+        disbursement=batch, data=upload.read(), filename=upload.name, actor=request.user
+    )
+    messages.success(request, f"已导入 {n} 人")
+
+
+def _add_claims(request, batch) -> None:
+    claims = selectors.claim_list_for_user(user=request.user, status=Claim.Status.APPROVED).filter(
+        disbursement_line__isnull=True, amount__gt=0, union__path__startswith=batch.union.path
+    )
+    if batch.programme_id:
+        claims = claims.filter(programme_id=batch.programme_id)
+    n = services.disbursement_add_claims(disbursement=batch, claims=list(claims), actor=request.user)
+    messages.success(request, f"已加入 {n} 笔已批准申请")
+
+
+def _submit(request, batch) -> None:
+    services.disbursement_submit(disbursement=batch, actor=request.user)
+    messages.success(request, "已提交上级工会审批；审批前名单不能修改，也不能生成银行代发文件")
+
+
+def _approve(request, batch) -> None:
+    services.disbursement_approve(disbursement=batch, actor=request.user)
+    messages.success(request, "已审批，经办人现在可以生成银行代发文件")
+
+
+def _return(request, batch) -> None:
+    form = ReturnForm(request.POST)
+    if not form.is_valid():
+        raise ApplicationError("退回须填写理由", code="reason_required")
+    services.disbursement_return(disbursement=batch, reason=form.cleaned_data["reason"], actor=request.user)
+    messages.success(request, "已退回经办人修改")
+
+
+def _export(request, batch) -> None:
+    services.disbursement_export(disbursement=batch, actor=request.user)
+    messages.success(request, "正在生成银行代发文件")
+
+
+def _confirm(request, batch) -> None:
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        raise ApplicationError("请选择银行回盘文件", code="invalid")
+    upload = form.cleaned_data["file"]
+    result = services.disbursement_confirm(
+        disbursement=batch, data=upload.read(), filename=upload.name, actor=request.user
+    )
+    messages.success(
+        request,
+        f"回盘已导入：到账 {result['paid']} 笔，失败 {result['failed']} 笔，无变化 {result['unchanged']} 笔",
+    )
+
+
+def _remove_line(request, batch) -> None:
+    line = batch.lines.filter(pk=positive_int(request.POST.get("line"))).first()
+    if line is None:  # a stale page (removed already), a forged or missing id
+        raise ApplicationError("要移出的名单行不存在或已移出，请刷新页面后重试", code="not_found")
+    services.disbursement_remove_line(line=line, actor=request.user)
+    messages.success(request, f"已移出 {line.name}")
+
+
+# The buttons of a batch's page: action (in the URL) -> its handler; each calls one service.
+BATCH_ACTIONS = {
+    "filter": _add_filtered,
+    "upload": _upload_list,
+    "claims": _add_claims,
+    "submit": _submit,
+    "approve": _approve,
+    "return": _return,
+    "export": _export,
+    "confirm": _confirm,
+    "remove": _remove_line,
+}
+
+
 @login_required
 @require_POST
 def disbursement_action(request, pk, action):
     batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
     try:
         raise_if_refused(request)  # a file the upload handler stopped past the size limit
-        if action == "filter":
-            unions = visible_unions(request.user).filter(path__startswith=batch.union.path)
-            form = FilterForm(request.POST, unions=unions)
-            if not form.is_valid():
-                raise ApplicationError("请选择工会并填写金额", code="invalid")
-            result = services.disbursement_add_filtered(
-                disbursement=batch, actor=request.user, **form.cleaned_data
-            )
-            messages.success(request, f"已加入 {result['added']} 人；跳过 {len(result['skipped'])} 人")
-            for reason in result["skipped"][:10]:
-                messages.warning(request, reason)
-        elif action == "upload":
-            form = UploadForm(request.POST, request.FILES)
-            if not form.is_valid():
-                raise ApplicationError("请选择文件", code="invalid")
-            upload = form.cleaned_data["file"]
-            if upload.size > MAX_UPLOAD:
-                raise ApplicationError("文件超过10MB", code="file_too_large")
-            n = services.disbursement_import_sheet(
-                disbursement=batch, data=upload.read(), filename=upload.name, actor=request.user
-            )
-            messages.success(request, f"已导入 {n} 人")
-        elif action == "claims":
-            claims = selectors.claim_list_for_user(user=request.user, status=Claim.Status.APPROVED).filter(
-                disbursement_line__isnull=True, amount__gt=0, union__path__startswith=batch.union.path
-            )
-            if batch.programme_id:
-                claims = claims.filter(programme_id=batch.programme_id)
-            n = services.disbursement_add_claims(disbursement=batch, claims=list(claims), actor=request.user)
-            messages.success(request, f"已加入 {n} 笔已批准申请")
-        elif action == "submit":
-            services.disbursement_submit(disbursement=batch, actor=request.user)
-            messages.success(request, "已提交上级工会审批；审批前名单不能修改，也不能生成银行代发文件")
-        elif action == "approve":
-            services.disbursement_approve(disbursement=batch, actor=request.user)
-            messages.success(request, "已审批，经办人现在可以生成银行代发文件")
-        elif action == "return":
-            form = ReturnForm(request.POST)
-            if not form.is_valid():
-                raise ApplicationError("退回须填写理由", code="reason_required")
-            services.disbursement_return(
-                disbursement=batch, reason=form.cleaned_data["reason"], actor=request.user
-            )
-            messages.success(request, "已退回经办人修改")
-        elif action == "export":
-            services.disbursement_export(disbursement=batch, actor=request.user)
-            messages.success(request, "正在生成银行代发文件")
-        elif action == "confirm":
-            form = UploadForm(request.POST, request.FILES)
-            if not form.is_valid():
-                raise ApplicationError("请选择银行回盘文件", code="invalid")
-            upload = form.cleaned_data["file"]
-            result = services.disbursement_confirm(
-                disbursement=batch, data=upload.read(), filename=upload.name, actor=request.user
-            )
-            messages.success(
-                request,
-                f"回盘已导入：到账 {result['paid']} 笔，失败 {result['failed']} 笔，无变化 {result['unchanged']} 笔",
-            )
-        elif action == "remove":
-            line = batch.lines.filter(pk=positive_int(request.POST.get("line"))).first()
-            if line is None:  # a stale page (removed already), a forged or missing id
-                raise ApplicationError("要移出的名单行不存在或已移出，请刷新页面后重试", code="not_found")
-            services.disbursement_remove_line(line=line, actor=request.user)
-            messages.success(request, f"已移出 {line.name}")
-        else:
+        handler = BATCH_ACTIONS.get(action)
+        if handler is None:
             raise ApplicationError("未知操作", code="invalid")
+        handler(request, batch)
     except ApplicationError as exc:
         _error(request, exc)
         for detail in exc.extra.get("errors", [])[20:40]:

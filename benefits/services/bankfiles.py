@@ -4,6 +4,7 @@ its manifest), the audited download, and applying the bank's confirmation file."
 import hashlib
 import io
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -52,29 +53,15 @@ def payment_file_name(disbursement: Disbursement) -> str:
     return f"disbursement-{disbursement.pk}-payment.csv"
 
 
-def disbursement_write_payment_file(disbursement_id: int, *, token: str | None = None) -> None:
-    """The export job: card number, name, amount per line, plus a manifest with the totals and
-    the file's SHA-256. Idempotent: a finished job is not redone (job_start's compare-and-set),
-    only the run that owns the batch (`token`) writes, and a batch already exported is not
-    written again. Lines whose card is no longer live stop the export and return the batch to
-    draft so staff can remove them. An unexpected error returns it to APPROVED (the task's
-    failure path), where 生成代发文件 is the retry."""
-    disbursement = Disbursement.objects.get(pk=disbursement_id)
-    if not job_start(disbursement, phase="export", token=token, total=disbursement.lines.count()):
-        return
-    if disbursement.state != Disbursement.State.EXPORTING:  # written by an earlier run, or not approved
-        job_finish(disbursement, message=disbursement.job_message)
-        return
-    lines = list(disbursement.lines.select_related("card").order_by("id"))
-    total = sum((ln.amount for ln in lines), Decimal("0"))
+def _list_no_longer_approved(disbursement: Disbursement, lines: list, total: Decimal) -> tuple | None:
+    """(message, code) when the list cannot be paid as approved: it changed since the approval,
+    or a line's card is no longer live (lost, cancelled, renumbered)."""
     if (len(lines), total) != (disbursement.approved_count, disbursement.approved_total):
-        _back_to_draft(
-            disbursement,
-            message=f"名单（{len(lines)}人，{total:.2f}元）与审批时（{disbursement.approved_count}人，"
+        return (
+            f"名单（{len(lines)}人，{total:.2f}元）与审批时（{disbursement.approved_count}人，"
             f"{disbursement.approved_total}元）不符，已退回草稿，须重新提交审批",
-            code="changed_after_approval",
+            "changed_after_approval",
         )
-        return
     dead = [
         ln
         for ln in lines
@@ -82,12 +69,12 @@ def disbursement_write_payment_file(disbursement_id: int, *, token: str | None =
     ]
     if dead:
         names = "、".join(ln.name for ln in dead[:10])
-        _back_to_draft(
-            disbursement,
-            message=f"{len(dead)}人的工会卡已挂失或注销（{names}），请移出名单后重新提交审批",
-            code="dead_cards",
-        )
-        return
+        return f"{len(dead)}人的工会卡已挂失或注销（{names}），请移出名单后重新提交审批", "dead_cards"
+    return None
+
+
+def _payment_file(disbursement: Disbursement, lines: list, total: Decimal) -> tuple[bytes, dict]:
+    """The payment file (序号, 卡号, 姓名, 金额; UTF-8 CSV, card numbers kept as text) and its manifest."""
     buffer = io.StringIO()
     writer = exports.csv_writer(buffer, text_cols=(1,), lineterminator="\r\n")
     writer.writerow(["序号", "卡号", "姓名", "金额"])
@@ -107,6 +94,29 @@ def disbursement_write_payment_file(disbursement_id: int, *, token: str | None =
         "sha256": hashlib.sha256(content).hexdigest(),
         "generated_at": timezone.localtime().isoformat(timespec="seconds"),
     }
+    return content, manifest
+
+
+def disbursement_write_payment_file(disbursement_id: int, *, token: str | None = None) -> None:
+    """The export job: card number, name, amount per line, plus a manifest with the totals and
+    the file's SHA-256. Idempotent: a finished job is not redone (job_start's compare-and-set),
+    only the run that owns the batch (`token`) writes, and a batch already exported is not
+    written again. Lines whose card is no longer live stop the export and return the batch to
+    draft so staff can remove them. An unexpected error returns it to APPROVED (the task's
+    failure path), where 生成代发文件 is the retry."""
+    disbursement = Disbursement.objects.get(pk=disbursement_id)
+    if not job_start(disbursement, phase="export", token=token, total=disbursement.lines.count()):
+        return
+    if disbursement.state != Disbursement.State.EXPORTING:  # written by an earlier run, or not approved
+        job_finish(disbursement, message=disbursement.job_message)
+        return
+    lines = list(disbursement.lines.select_related("card").order_by("id"))
+    total = sum((ln.amount for ln in lines), Decimal("0"))
+    stale = _list_no_longer_approved(disbursement, lines, total)
+    if stale:
+        _back_to_draft(disbursement, message=stale[0], code=stale[1])
+        return
+    content, manifest = _payment_file(disbursement, lines, total)
     with transaction.atomic():
         owner = disbursement
         disbursement = Disbursement.objects.select_for_update().get(pk=disbursement.pk)
@@ -187,67 +197,59 @@ CONFIRM_OK = ("成功", "已入账", "已到账", "success", "ok")
 CONFIRM_FAIL = ("失败", "fail", "failed")
 
 
-@transaction.atomic
-def disbursement_confirm(*, disbursement: Disbursement, data: bytes, filename: str, actor) -> dict:
-    """Apply the bank's confirmation file (卡号, 金额, 结果, optional 流水号 and 失败原因).
+class ConfirmColumns(NamedTuple):
+    """Where the confirmation file's columns are (reference and reason are optional)."""
 
-    Validated whole first; any unknown card, amount mismatch or contradiction refuses the file
-    and changes nothing. Idempotent: re-importing the same file changes nothing (a paid line stays
-    paid; only pending lines, or failed lines the bank now reports paid, change)."""
-    disbursement = Disbursement.objects.select_for_update().get(pk=disbursement.pk)
-    refusal = disbursement_confirm_refusal(disbursement, actor)
-    if refusal:
-        exported = disbursement.state in (Disbursement.State.EXPORTED, Disbursement.State.CLOSED)
-        raise ApplicationError(refusal, code="forbidden" if exported else "not_exported")
-    rows = read_rows(data, filename)
-    if not rows:
-        raise ApplicationError("文件是空的", code="file_empty")
-    headers = [_text(h) for h in rows[0]]
-    card_col, amount_col = _column(headers, CARD_HEADERS), _column(headers, AMOUNT_HEADERS)
-    result_col = _column(headers, ("结果", "处理结果", "状态"))
-    ref_col, reason_col = _column(headers, ("流水号", "银行流水号")), _column(headers, ("失败原因", "原因"))
-    if None in (card_col, amount_col, result_col):
-        raise ApplicationError(
-            "第1行须有表头：“卡号”“金额”“结果”（可选“流水号”“失败原因”）", code="header_not_found"
-        )
-    lines = {ln.card_number: ln for ln in disbursement.lines.select_for_update().order_by("id")}
-    errors, changes, seen = [], [], set()
-    for n, row in enumerate(rows[1:], start=2):
-        cells = list(row) + [None] * (len(headers) - len(row))
-        if all(_text(c) == "" for c in cells):
-            continue
-        number = _text(cells[card_col]).replace(" ", "")
-        line = lines.get(number)
-        if line is None:
-            errors.append(f"第{n}行{_col_letter(card_col)}列（卡号）：尾号{number[-4:]}不在本批次中")
-            continue
-        if number in seen:
-            errors.append(f"第{n}行：卡号尾号{number[-4:]}在文件中重复")
-            continue
-        seen.add(number)
-        amount = _amount(cells[amount_col])
-        if amount != line.amount:
-            errors.append(
-                f"第{n}行{_col_letter(amount_col)}列（金额）：{_text(cells[amount_col])}与批次金额{line.amount}不符"
+    card: int
+    amount: int
+    result: int
+    ref: int | None
+    reason: int | None
+
+    @classmethod
+    def find(cls, headers: list[str]) -> "ConfirmColumns":
+        card, amount = _column(headers, CARD_HEADERS), _column(headers, AMOUNT_HEADERS)
+        result = _column(headers, ("结果", "处理结果", "状态"))
+        if None in (card, amount, result):
+            raise ApplicationError(
+                "第1行须有表头：“卡号”“金额”“结果”（可选“流水号”“失败原因”）", code="header_not_found"
             )
-            continue
-        outcome = _text(cells[result_col]).lower()
-        ref = _text(cells[ref_col])[:40] if ref_col is not None else ""
-        if outcome in CONFIRM_OK:
-            if line.status != DisbursementLine.Status.PAID:
-                changes.append((line, DisbursementLine.Status.PAID, ref, ""))
-        elif outcome in CONFIRM_FAIL:
-            reason = (_text(cells[reason_col]) if reason_col is not None else "")[:200] or "银行未说明"
-            if line.status == DisbursementLine.Status.PAID:
-                errors.append(f"第{n}行：尾号{number[-4:]}此前已确认到账，不能改为失败")
-            elif line.status == DisbursementLine.Status.PENDING:
-                changes.append((line, DisbursementLine.Status.FAILED, ref, reason))
-        else:
-            errors.append(
-                f"第{n}行{_col_letter(result_col)}列（结果）：“{_text(cells[result_col])}”应为“成功”或“失败”"
-            )
-    if errors:
-        _refuse(errors, code="invalid_confirmation", lead="回盘文件未导入，请核对后重新上传")
+        ref, reason = _column(headers, ("流水号", "银行流水号")), _column(headers, ("失败原因", "原因"))
+        return cls(card, amount, result, ref, reason)
+
+
+def _confirm_row(n: int, cells: list, cols: ConfirmColumns, lines: dict, seen: set) -> tuple:
+    """Classify one data row against the batch's lines: (change or None, error or "")."""
+    number = _text(cells[cols.card]).replace(" ", "")
+    line = lines.get(number)
+    if line is None:
+        return None, f"第{n}行{_col_letter(cols.card)}列（卡号）：尾号{number[-4:]}不在本批次中"
+    if number in seen:
+        return None, f"第{n}行：卡号尾号{number[-4:]}在文件中重复"
+    seen.add(number)
+    if _amount(cells[cols.amount]) != line.amount:
+        shown = _text(cells[cols.amount])
+        return None, f"第{n}行{_col_letter(cols.amount)}列（金额）：{shown}与批次金额{line.amount}不符"
+    outcome = _text(cells[cols.result]).lower()
+    ref = _text(cells[cols.ref])[:40] if cols.ref is not None else ""
+    if outcome in CONFIRM_OK:
+        paid = line.status != DisbursementLine.Status.PAID
+        return ((line, DisbursementLine.Status.PAID, ref, "") if paid else None), ""
+    if outcome not in CONFIRM_FAIL:
+        shown = _text(cells[cols.result])
+        return None, f"第{n}行{_col_letter(cols.result)}列（结果）：“{shown}”应为“成功”或“失败”"
+    reason = (_text(cells[cols.reason]) if cols.reason is not None else "")[:200] or "银行未说明"
+    if line.status == DisbursementLine.Status.PAID:
+        return None, f"第{n}行：尾号{number[-4:]}此前已确认到账，不能改为失败"
+    if line.status == DisbursementLine.Status.PENDING:
+        return (line, DisbursementLine.Status.FAILED, ref, reason), ""
+    return None, ""
+
+
+def _apply_confirmation(
+    disbursement: Disbursement, changes: list, *, filename: str, actor
+) -> tuple[int, int]:
+    """Write the lines' new states, close the batch when nothing is pending; (paid, failed)."""
     now = timezone.now()
     for line, status, ref, reason in changes:
         line.status, line.bank_reference, line.failure_reason = status, ref or line.bank_reference, reason
@@ -276,4 +278,38 @@ def disbursement_confirm(*, disbursement: Disbursement, data: bytes, filename: s
                 "closed": disbursement.state == Disbursement.State.CLOSED,
             },
         )
+    return paid, failed
+
+
+@transaction.atomic
+def disbursement_confirm(*, disbursement: Disbursement, data: bytes, filename: str, actor) -> dict:
+    """Apply the bank's confirmation file (卡号, 金额, 结果, optional 流水号 and 失败原因).
+
+    Validated whole first; any unknown card, amount mismatch or contradiction refuses the file
+    and changes nothing. Idempotent: re-importing the same file changes nothing (a paid line stays
+    paid; only pending lines, or failed lines the bank now reports paid, change)."""
+    disbursement = Disbursement.objects.select_for_update().get(pk=disbursement.pk)
+    refusal = disbursement_confirm_refusal(disbursement, actor)
+    if refusal:
+        exported = disbursement.state in (Disbursement.State.EXPORTED, Disbursement.State.CLOSED)
+        raise ApplicationError(refusal, code="forbidden" if exported else "not_exported")
+    rows = read_rows(data, filename)
+    if not rows:
+        raise ApplicationError("文件是空的", code="file_empty")
+    headers = [_text(h) for h in rows[0]]
+    cols = ConfirmColumns.find(headers)
+    lines = {ln.card_number: ln for ln in disbursement.lines.select_for_update().order_by("id")}
+    errors, changes, seen = [], [], set()
+    for n, row in enumerate(rows[1:], start=2):
+        cells = list(row) + [None] * (len(headers) - len(row))
+        if all(_text(c) == "" for c in cells):
+            continue
+        change, error = _confirm_row(n, cells, cols, lines, seen)
+        if error:
+            errors.append(error)
+        elif change is not None:
+            changes.append(change)
+    if errors:
+        _refuse(errors, code="invalid_confirmation", lead="回盘文件未导入，请核对后重新上传")
+    paid, failed = _apply_confirmation(disbursement, changes, filename=filename, actor=actor)
     return {"paid": paid, "failed": failed, "unchanged": len(seen) - len(changes)}
