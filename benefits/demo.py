@@ -17,7 +17,7 @@ from members.models import Member, StaffRole, Union
 from merchants.demo import demo_card_holders
 
 from . import services
-from .eligibility import NUMBERED_LIVE, evaluate
+from .eligibility import evaluate
 from .models import BenefitProgramme, Disbursement
 from .seed import programmes_seed
 
@@ -143,7 +143,7 @@ def _clerk_batches(clerk, reviewer, today) -> tuple[int, int]:
         return 0, 0
     _cards_for(members)
     members = list(  # those whose card the bank has made (an applied card cannot be paid into)
-        Member.objects.filter(pk__in=[m.pk for m in members], cards__status__in=NUMBERED_LIVE)
+        Member.objects.filter(pk__in=[m.pk for m in members], cards__status__in=Card.NUMBERED_LIVE)
         .select_related("union")
         .order_by("id")
     )
@@ -181,11 +181,7 @@ def _cards_for(members):
     from issuance.lifecycle import cards_apply, cards_transition
     from merchants.demo import _luhn
 
-    live = set(
-        Card.objects.filter(member__in=members)
-        .exclude(status__in=Card.DEAD)
-        .values_list("member_id", flat=True)
-    )
+    live = set(Card.objects.filter(member__in=members).live().values_list("member_id", flat=True))
     new = cards_apply(members=[m for m in members if m.pk not in live], note="演示：困难职工优先办卡")
     if not new:
         return

@@ -11,12 +11,11 @@ from decimal import Decimal
 from django.utils import timezone
 
 from issuance.models import Card
+from issuance.selectors import live_card_of
 from members.models import Member, Union
 
 from .models import AmountTier, BenefitProgramme
 
-# A card the bank has made and that is not lost or cancelled: money can be paid into it.
-NUMBERED_LIVE = ("issued", "received", "distributed", "activated")
 UNIT_TYPE_LABELS = dict(Union.UnitType.choices)
 
 
@@ -46,16 +45,6 @@ class Eligibility:
         return [{"ok": c.ok, "text": c.text} for c in self.checks]
 
 
-def live_card_of(member: Member) -> Card | None:
-    return Card.objects.filter(member=member).exclude(status__in=Card.DEAD).order_by("-id").first()
-
-
-def live_cards_of(member_ids) -> dict[int, Card]:
-    """member id -> live card, one query (the database allows at most one live card per member)."""
-    cards = Card.objects.filter(member_id__in=list(member_ids)).exclude(status__in=Card.DEAD)
-    return {c.member_id: c for c in cards}
-
-
 def _card_check(programme: BenefitProgramme, card: Card | None) -> Check | None:
     req = programme.card_requirement
     if req == BenefitProgramme.CardRequirement.NONE:
@@ -67,7 +56,7 @@ def _card_check(programme: BenefitProgramme, card: Card | None) -> Check | None:
         if card.status == Card.Status.ACTIVATED:
             return Check(True, f"工会卡已激活（尾号{card.number_tail}）")
         return Check(False, f"工会卡尚未激活（当前：{label}）")
-    if card.status in NUMBERED_LIVE:
+    if card.is_numbered_live:
         return Check(True, f"持有效工会卡（尾号{card.number_tail}，{label}）")
     return Check(False, f"工会卡尚未制卡（当前：{label}）")
 

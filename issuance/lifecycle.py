@@ -342,9 +342,7 @@ def cards_apply(*, members: Iterable, actor=None, at: datetime | None = None, no
         new = _insert_applied_cards(members, at=at, actor_id=actor_id, note=note)
     else:
         live = set(
-            Card.objects.filter(member__in=[m.pk for m in members])
-            .exclude(status__in=Card.DEAD)
-            .values_list("member_id", flat=True)
+            Card.objects.filter(member__in=[m.pk for m in members]).live().values_list("member_id", flat=True)
         )
         new = [
             Card(member=m, union_id=m.union_id, is_hardship=m.is_hardship, applied_at=at, updated_at=at)

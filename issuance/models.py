@@ -7,6 +7,18 @@ from django.utils.translation import gettext_lazy as _
 from cardportal.jobs import Job
 
 
+class CardQuerySet(models.QuerySet):
+    """The one "live card" rule (issue 12): other apps ask these, never spell the statuses."""
+
+    def live(self):
+        """Cards not closed (lost, cancelled); a member holds at most one (card_one_live_per_member)."""
+        return self.exclude(status__in=Card.DEAD)
+
+    def numbered_live(self):
+        """Live cards the bank has made: money can be paid into them and merchants accept them."""
+        return self.filter(status__in=Card.NUMBERED_LIVE)
+
+
 class Card(models.Model):
     """A membership card from application to activation. The database guards the lifecycle:
     one live card per member (partial unique index), a card number wherever the bank has issued
@@ -24,6 +36,8 @@ class Card(models.Model):
         CANCELLED = "cancelled", _("已注销")
 
     DEAD = ("lost", "cancelled")  # every other status is "live"
+    # live and made by the bank (it has a number; the card_issued_has_number constraint)
+    NUMBERED_LIVE = ("issued", "received", "distributed", "activated")
     WITH_NUMBER = ("issued", "received", "distributed", "activated", "lost")
 
     member = models.ForeignKey(
@@ -76,6 +90,8 @@ class Card(models.Model):
     activated_at = models.DateTimeField(_("激活时间"), null=True, blank=True)
     closed_at = models.DateTimeField(_("挂失/注销时间"), null=True, blank=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = CardQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("会员卡")
@@ -143,6 +159,10 @@ class Card(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status not in self.DEAD
+
+    @property
+    def is_numbered_live(self) -> bool:
+        return self.status in self.NUMBERED_LIVE
 
     @property
     def number_tail(self) -> str:

@@ -87,6 +87,15 @@ def receipts_for_union(*, union: Union) -> QuerySet[CardReceipt]:
     )
 
 
+def live_card_of(member) -> Card | None:
+    return Card.objects.filter(member=member).live().order_by("-id").first()
+
+
+def live_cards_of(member_ids) -> dict[int, Card]:
+    """member id -> live card, one query (the database allows at most one live card per member)."""
+    return {c.member_id: c for c in Card.objects.filter(member_id__in=list(member_ids)).live()}
+
+
 def member_cards(*, member) -> list[Card]:
     events = CardEvent.objects.select_related("actor").order_by("at", "id")
     return list(

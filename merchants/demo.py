@@ -73,7 +73,7 @@ def demo_card_holders(n: int, *, rng: random.Random) -> list[Member]:
     have = list(Member.objects.filter(cards__status=Card.Status.ACTIVATED).distinct().order_by("id")[:n])
     if len(have) >= n:
         return have
-    live = Card.objects.exclude(status__in=Card.DEAD).values("member_id")
+    live = Card.objects.live().values("member_id")
     fresh = list(Member.objects.exclude(pk__in=live).order_by("id")[: n - len(have)])
     cards = cards_apply(members=fresh, note="演示：商户评议会员")
     ids = sorted({c.pk for c in cards})

@@ -81,7 +81,7 @@ def merchant_review_create(
         raise ApplicationError("评分须为1至5分", code="rating_invalid")
     if merchant.status == Merchant.Status.EXITED:
         raise ApplicationError("该商户已退出，不能再评议", code="merchant_exited")
-    if not Card.objects.filter(member=member).exclude(status__in=Card.DEAD).exclude(number=None).exists():
+    if not Card.objects.filter(member=member).numbered_live().exists():
         raise ApplicationError("只有持卡会员可以评议商户", code="no_card")
     try:
         with transaction.atomic():

@@ -16,7 +16,6 @@ from cardportal.errors import ApplicationError
 from cardportal.jobs import job_fail, job_finish, job_holds, job_progress, job_queue, job_start
 from cardportal.retention import removed_message
 
-from .. import eligibility
 from ..models import Disbursement, DisbursementLine
 from ..retention import PAYMENT_RULES
 from .common import _money, _refuse, _refuse_if
@@ -62,11 +61,7 @@ def _list_no_longer_approved(disbursement: Disbursement, lines: list, total: Dec
             f"{disbursement.approved_total}元）不符，已退回草稿，须重新提交审批",
             "changed_after_approval",
         )
-    dead = [
-        ln
-        for ln in lines
-        if ln.card.status not in eligibility.NUMBERED_LIVE or ln.card.number != ln.card_number
-    ]
+    dead = [ln for ln in lines if not ln.card.is_numbered_live or ln.card.number != ln.card_number]
     if dead:
         names = "、".join(ln.name for ln in dead[:10])
         return f"{len(dead)}人的工会卡已挂失或注销（{names}），请移出名单后重新提交审批", "dead_cards"

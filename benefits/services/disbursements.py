@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
+from issuance.selectors import live_cards_of
 from members.models import Member, Union
 
 from .. import eligibility
@@ -113,7 +114,7 @@ def _check_entries(disbursement: Disbursement, entries: list[Entry], *, on: date
     errors: list[str] = []
     existing = set(disbursement.lines.values_list("member_id", flat=True))
     seen: dict[int, str] = {}
-    cards = eligibility.live_cards_of(e.member.pk for e in entries)
+    cards = live_cards_of(e.member.pk for e in entries)
     programme = disbursement.programme
     tiers = list(programme.tiers.all()) if programme else None
     limits = limits_for(disbursement)
@@ -137,7 +138,7 @@ def _check_entries(disbursement: Disbursement, entries: list[Entry], *, on: date
             errors.append(f"{where}：{member.name}{_over_member_limit(e.amount, limits)}")
             continue
         card = cards.get(member.pk)
-        if card is None or card.status not in eligibility.NUMBERED_LIVE:
+        if card is None or not card.is_numbered_live:
             state = "没有工会卡" if card is None else f"工会卡{card.get_status_display()}"
             errors.append(f"{where}：{member.name}{state}，无法打卡发放")
             continue
