@@ -5,7 +5,7 @@ from datetime import date
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from cardportal.scoping import get_for_user_or_404, scope_queryset
+from cardportal.scoping import scope_queryset
 from members.models import Union
 
 from .models import Merchant, MerchantCategory, Offer, valid_on_q
@@ -58,10 +58,6 @@ def directory_categories() -> list[MerchantCategory]:
 
 def merchant_list_for_user(*, user) -> QuerySet[Merchant]:
     return scope_queryset(Merchant.objects.select_related("category", "union"), user)
-
-
-def merchant_get_for_user(*, user, pk) -> Merchant:
-    return get_for_user_or_404(Merchant.objects.select_related("category", "union"), user, pk=pk)
 
 
 def counted_merchants_q(on: date, prefix: str = "") -> Q:
