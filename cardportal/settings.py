@@ -5,7 +5,6 @@ With nothing set the portal runs embedded: a SQLite file and Celery tasks run in
 """
 
 import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+
+from cardportal import devkeys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,12 +26,10 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-TESTING = "pytest" in sys.modules
 
-# Fixed development keys are only acceptable while DEBUG is on or under the test suite.
-DEV_KEYS_ALLOWED = DEBUG or TESTING
-_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
-SECRET_KEY = os.environ.get("SECRET_KEY") or (_DEV_SECRET if DEV_KEYS_ALLOWED else "")
+# Fixed development keys are only acceptable while DEBUG is on (the test suite passes them in:
+# cardportal/settings_test.py).
+SECRET_KEY = os.environ.get("SECRET_KEY") or (devkeys.SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
 
@@ -148,12 +147,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG or TESTING
+        if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG or TESTING
-WHITENOISE_AUTOREFRESH = DEBUG or TESTING
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: uploads and exports go through scoped, audited views
 
@@ -182,10 +181,10 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Features no page uses are switched off for every page (cardportal/middleware.py).
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 if not DEBUG:
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not TESTING)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = not TESTING  # the live-server browser tests talk plain http
-    CSRF_COOKIE_SECURE = not TESTING
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -239,24 +238,13 @@ CONTENT_SECURITY_POLICY = {
 # tokens written before that format still decrypt under the same keys. Rotation: put the new key
 # first, run `manage.py pii_rotate`, then drop the old one. PII_HASH_KEY: secret for the keyed hash
 # (HMAC-SHA256) that makes ID numbers and phones unique and searchable without decrypting.
-_DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS1ub3QtZm9yLXByb2QhISE="  # 32 bytes, urlsafe b64
 PII_KEYS = [k.strip() for k in os.environ.get("PII_KEYS", "").split(",") if k.strip()]
 PII_HASH_KEY = os.environ.get("PII_HASH_KEY", "")
 if not PII_KEYS or not PII_HASH_KEY:
-    if not DEV_KEYS_ALLOWED:
+    if not DEBUG:
         raise ImproperlyConfigured("PII_KEYS and PII_HASH_KEY must be set when DEBUG is off.")
-    PII_KEYS = PII_KEYS or [_DEV_PII_KEY]
-    PII_HASH_KEY = PII_HASH_KEY or "dev-only-pii-hash-key"
-
-# --- Cache (sign-in throttles): Redis when REDIS_URL is set, so every web process counts together.
-if os.environ.get("REDIS_URL"):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": "cardportal",
-        }
-    }
+    PII_KEYS = PII_KEYS or [devkeys.PII_KEY]
+    PII_HASH_KEY = PII_HASH_KEY or devkeys.PII_HASH_KEY
 
 # --- Members' site and SMS (docs/members-site.md) -------------------------------------------
 MEMBER_SIGNIN = {
@@ -349,8 +337,8 @@ CELERY_BEAT_SCHEDULE: dict = {
 QUOTAS: dict = {}
 
 # The cache counts API throttles (cardportal/throttling.py): Redis so that every worker process
-# counts together; in-process under the tests (each test starts from an empty cache) and embedded.
-if REDIS_URL and not TESTING:
+# counts together; in-process when embedded (and under the tests: cardportal/settings_test.py).
+if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -39,6 +39,7 @@ def _url_for(name: str) -> str:
 
 def _run(args: list[str], *, database: str, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": _url_for(database), "DEBUG": "1"}
+    env["DJANGO_SETTINGS_MODULE"] = "cardportal.settings"  # the benchmarks run as deployed
     env.pop("REDIS_URL", None)
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout

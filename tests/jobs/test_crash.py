@@ -65,6 +65,7 @@ class Worker:
         db = connection.settings_dict
         env = {
             **os.environ,
+            "DJANGO_SETTINGS_MODULE": "cardportal.settings",  # a worker as deployed, not the suite's settings
             "DEBUG": "1",
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "MEDIA_ROOT": str(django_settings.MEDIA_ROOT),

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_check_deploy_is_clean_with_debug_off_and_keys_set(tmp_path):
     env = {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cardportal.settings",  # production's, not the suite's
         "DEBUG": "0",
         "SECRET_KEY": "x" * 20 + Fernet.generate_key().decode(),
         "PII_KEYS": Fernet.generate_key().decode(),
@@ -48,6 +49,7 @@ def test_check_deploy_is_clean_with_debug_off_and_keys_set(tmp_path):
 def test_missing_keys_refuse_to_start_with_debug_off(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "PII_KEYS", "PII_HASH_KEY")}
     env.update({"DEBUG": "0", "SECRET_KEY": "s" * 50, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
+    env["DJANGO_SETTINGS_MODULE"] = "cardportal.settings"  # production's, not the suite's
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

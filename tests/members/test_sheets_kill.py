@@ -30,6 +30,7 @@ def start_worker(queue: str, media_root: Path) -> subprocess.Popen:
     db = connection.settings_dict
     env = {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cardportal.settings",  # a worker as deployed, not the suite's settings
         "DEBUG": "1",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "MEDIA_ROOT": str(media_root),

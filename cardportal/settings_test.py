@@ -1,0 +1,31 @@
+"""Settings of the test suite (pyproject's DJANGO_SETTINGS_MODULE for pytest): the production
+settings (cardportal/settings.py) with what the tests need switched on explicitly, instead of a
+flag guessed from the running process.
+
+- The development keys (cardportal/devkeys.py) unless the environment gives keys.
+- Plain http: the live-server browser tests cannot use secure cookies or an HTTPS redirect.
+- Static files found by the finders (no collectstatic before a run).
+- An in-process cache, so each test starts from empty throttle counts even with REDIS_URL set.
+
+A subprocess a test starts (a Celery worker, `manage.py check --deploy`) names the settings it
+runs with itself (DJANGO_SETTINGS_MODULE=cardportal.settings), as production would.
+"""
+
+import os
+
+from . import devkeys
+
+os.environ.setdefault("SECRET_KEY", devkeys.SECRET_KEY)
+os.environ.setdefault("PII_KEYS", devkeys.PII_KEY)
+os.environ.setdefault("PII_HASH_KEY", devkeys.PII_HASH_KEY)
+
+from .settings import *  # noqa: E402, F403
+from .settings import STORAGES  # noqa: E402
+
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
