@@ -2,8 +2,7 @@
 driver: CI runs this file a second time with CARDPORTAL_DB_DRIVER=psycopg) and on SQLite."""
 
 import os
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from django.db import connection, transaction
@@ -62,7 +61,7 @@ def test_copy_rows_escapes_only_the_chunk_that_needs_it(sheet):
 
 
 def test_encode_copy_writes_postgresql_text_format():
-    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt_timezone.utc)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     chunks = list(bulk.encode_copy([(1, None, True, "a\tb", at), (2, "x", False, "\\N", at)], 5))
     assert chunks == [
         ("1\t\\N\tt\ta\\tb\t2026-01-02 03:04:05+00:00\n2\tx\tf\t\\\\N\t2026-01-02 03:04:05+00:00\n", 2)
@@ -71,10 +70,13 @@ def test_encode_copy_writes_postgresql_text_format():
 
 def test_temp_table_joins_and_is_gone_after(db):
     with transaction.atomic():
-        with bulk.temp_table("t", [("id", "bigint"), ("label", "text")], [(1, "一"), (2, "二\t")]) as name:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT id, label FROM {name} ORDER BY id")
-                assert cursor.fetchall() == [(1, "一"), (2, "二\t")]
+        rows = [(1, "一"), (2, "二\t")]
+        with (
+            bulk.temp_table("t", [("id", "bigint"), ("label", "text")], rows) as name,
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(f"SELECT id, label FROM {name} ORDER BY id")
+            assert cursor.fetchall() == rows
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")  # the transaction is still usable
     assert name not in connection.introspection.table_names(include_views=False)
