@@ -38,7 +38,7 @@ from django.utils import timezone  # noqa: E402
 
 from bench.common import SMOKE_HELP, smoke_requested  # noqa: E402
 from bench.sheetgen import xlsx_bytes  # noqa: E402
-from cardportal import crypto  # noqa: E402
+from cardportal import bulk, crypto  # noqa: E402
 from cardportal.registry import registry  # noqa: E402
 from members.idcard import make_id_number  # noqa: E402
 from members.models import Member, RegistrationSheet, SheetRow, Union  # noqa: E402
@@ -93,27 +93,64 @@ def ensure_registry(filler: Union, total: int) -> None:
     print(f"registry: creating {total - have:,} filler members with COPY …", flush=True)
     started = time.perf_counter()
     token_id, token_phone = crypto.encrypt("110101198001010000"), crypto.encrypt("13900000000")
-    now = timezone.now().isoformat()
-    columns = (
-        "id_hash, id_encrypted, id_region, id_last4, name, gender, birth_date, phone_hash, phone_encrypted, "
-        "phone_prefix, phone_last4, work_unit, union_id, employment_type, is_hardship, is_model_worker, "
-        "dues_paid, status, joined_on, created_at, updated_at"
-    )
+    now = timezone.now()
+    columns = [
+        "id_hash",
+        "id_encrypted",
+        "id_region",
+        "id_last4",
+        "name",
+        "gender",
+        "birth_date",
+        "phone_hash",
+        "phone_encrypted",
+        "phone_prefix",
+        "phone_last4",
+        "work_unit",
+        "union_id",
+        "employment_type",
+        "is_hardship",
+        "is_model_worker",
+        "dues_paid",
+        "status",
+        "joined_on",
+        "created_at",
+        "updated_at",
+    ]
     chunk = 200_000
     for start in range(have, total, chunk):
-        buffer = io.StringIO()
+        rows = []
         for n in range(start, min(start + chunk, total)):
             # Region 110101 (Beijing) keeps fillers apart from the sheet's 130902 people.
             birth = date(1950, 1, 1) + timedelta(days=n // 500 % 18_000)
             number = make_id_number("110101", birth, n % 500 * 2 + 1, male=True)
-            buffer.write(
-                f"{crypto.keyed_hash(number)}\t{token_id}\t110101\t{number[-4:]}\t存量会员\tM\t"
-                f"{birth.isoformat()}\t{crypto.keyed_hash(str(n))}\t{token_phone}\t139\t0000\t存量单位\t{filler.pk}\t"
-                f"established\tf\tf\tt\tactive\t{birth.isoformat()}\t{now}\t{now}\n"
+            rows.append(
+                (
+                    crypto.keyed_hash(number),
+                    token_id,
+                    "110101",
+                    number[-4:],
+                    "存量会员",
+                    "M",
+                    birth,
+                    crypto.keyed_hash(str(n)),
+                    token_phone,
+                    "139",
+                    "0000",
+                    "存量单位",
+                    filler.pk,
+                    "established",
+                    False,
+                    False,
+                    True,
+                    "active",
+                    birth,
+                    now,
+                    now,
+                )
             )
-        buffer.seek(0)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.cursor.copy_expert(f"COPY members_member ({columns}) FROM STDIN", buffer)
+        with transaction.atomic():
+            bulk.copy_rows("members_member", columns, rows)
         print(f"  … {min(start + chunk, total):,}", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE members_member")

@@ -1,6 +1,5 @@
 """Shared pieces of the benchmarks: Django set-up against DATABASE_URL, timing, fast COPY loads."""
 
-import io
 import os
 import statistics
 import sys
@@ -84,13 +83,7 @@ def timed(fn, *, repeat: int = 7) -> dict:
 
 
 def copy_rows(table: str, columns: list[str], rows) -> None:
-    """COPY an iterable of tuples into `table` (tab-separated; values must not contain tabs)."""
-    from django.db import connection
+    """COPY an iterable of tuples into `table` (cardportal.bulk's writer: either driver)."""
+    from cardportal import bulk
 
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join("\\N" if v is None else str(v) for v in row))
-        buffer.write("\n")
-    buffer.seek(0)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+    bulk.copy_rows(table, columns, rows)

@@ -5,6 +5,7 @@ With nothing set the portal runs embedded: a SQLite file and Celery tasks run in
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -118,6 +119,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (runserver, in-process tasks) share one file: wait for locks instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# The PostgreSQL driver is psycopg2 (the dependency the design names). Django would take psycopg 3
+# whenever it can import it (the test extra installs it to test the bulk paths on both drivers):
+# unless CARDPORTAL_DB_DRIVER=psycopg asks for it, psycopg 3 is made unimportable here, before any
+# database backend is loaded, so Django falls back to psycopg2.
+if os.environ.get("CARDPORTAL_DB_DRIVER", "psycopg2") != "psycopg":
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        sys.modules.setdefault("psycopg", None)  # type: ignore[assignment]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # AxesStandaloneBackend first: it refuses every authenticate() call (login form, admin, API token)

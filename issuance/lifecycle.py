@@ -5,18 +5,16 @@ it locks the cards, refuses transitions the machine does not allow, writes one C
 card, sets each stage timestamp once, and adds to UnionMonthCount in the same transaction.
 """
 
-import io
-import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from cardportal import bulk
 from cardportal.errors import ApplicationError
 
 from .models import Card, CardEvent, UnionMonthCount
@@ -74,51 +72,6 @@ def bump_counts(deltas: Counter) -> None:
         cursor.executemany(sql, rows)
 
 
-def _copy_text(value, _iso: dict = {}) -> str:  # noqa: B006 - a deliberate per-process memo
-    """One value in PostgreSQL COPY text format (a transition repeats one timestamp 100,000 times:
-    its isoformat is memoised)."""
-    if value is None:
-        return "\\N"
-    kind = type(value)
-    if kind is int:
-        return str(value)
-    if kind is bool:
-        return "t" if value else "f"
-    if isinstance(value, datetime | date):
-        text = _iso.get(value)
-        if text is None:
-            if len(_iso) > 1000:
-                _iso.clear()
-            text = _iso[value] = value.isoformat()
-        return text
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def _copy_into(table: str, columns: list[str], rows) -> None:
-    buffer = io.StringIO()
-    texts: dict = {}  # (type, value) -> COPY text: statuses, times, actor and note repeat on every row
-    for row in rows:
-        line = []
-        for v in row:
-            kind = type(v)
-            if kind is int:
-                line.append(str(v))
-                continue
-            if kind is str and v.isalnum():  # nothing to escape; card numbers are all distinct
-                line.append(v)
-                continue
-            key = (kind, v)
-            text = texts.get(key)
-            if text is None:
-                text = texts[key] = _copy_text(v)
-            line.append(text)
-        buffer.write("\t".join(line))
-        buffer.write("\n")
-    buffer.seek(0)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
-
-
 # What a transition reads of each card under its lock: enough for the rules, the event's
 # from_status, the counters and the refusal message, as tuples (building 100,000 model instances
 # took a second of the return import).
@@ -131,18 +84,10 @@ def _lock(ids: list[int], stage: str | None) -> list[tuple]:
 
 
 def _with_ids(ids: list[int]) -> QuerySet[Card]:
-    """The cards with these ids. On PostgreSQL the ids are one string parameter, `id = ANY(…)`:
-    Django compiles an IN list of 100,000 placeholders in ~0.5 s and PostgreSQL parses it as
-    slowly, and `IN (SELECT unnest(…))` probed the primary key once per id (0.35 s for 100,000
-    where `= ANY` hashes the array and scans the table in 0.12 s; for a few ids it probes)."""
-    if connection.vendor != "postgresql":
-        return Card.objects.filter(pk__in=ids)
-    wanted = RawSQL(
-        f'"{Card._meta.db_table}"."id" = ANY(string_to_array(%s, \',\')::bigint[])',
-        [",".join(map(str, ids))],
-        output_field=BooleanField(),
-    )
-    return Card.objects.filter(wanted)
+    """The cards with these ids, the ids as one array parameter on PostgreSQL (`bulk.filter_any`:
+    `= ANY` hashes the array and scans the table in 0.12 s for 100,000 ids, where an IN list of
+    100,000 placeholders took ~0.5 s to compile and as long to parse)."""
+    return bulk.filter_any(Card.objects.all(), "id", ids)
 
 
 def _write_moves(
@@ -158,29 +103,11 @@ def _write_moves(
     """Write the moved cards (locked rows) and one event each. `changes` holds per-card values
     (number, bank reason, batch), one list per field in the order of `moving`.
 
-    PostgreSQL: one statement. Status, updated_at and the stage time (set once: COALESCE) are the
-    same for every card and go in as parameters; each card's id, status before and changed values
-    are COPYed into a temporary table and joined by the UPDATE (so a row's status and its number
-    change together for the check constraints), and the events are inserted from the rows it
-    returns. Django's bulk_update builds a CASE per field and row, 20× slower at 100,000 cards;
-    it is kept for SQLite (small data), with the events by bulk_create."""
+    Status, updated_at and the stage time (set once: COALESCE) are the same for every card and go
+    in as parameters; each card's id, status before and changed values go into a temporary table
+    (COPY on PostgreSQL) joined by one UPDATE (so a row's status and its number change together
+    for the check constraints), and the events are inserted from that table."""
     stage = STAGE_FIELD.get(to_status)
-    if connection.vendor != "postgresql":
-        cards = []
-        for i, row in enumerate(moving):
-            card = Card(pk=row[0], status=to_status, updated_at=at)
-            if stage:
-                setattr(card, stage, row[-1] or at)
-            for name, values in changes.items():
-                setattr(card, name, values[i])
-            cards.append(card)
-        fields = ["status", "updated_at", *([stage] if stage else []), *changes]
-        Card.objects.bulk_update(cards, fields, batch_size=2000)
-        _write_events(
-            [(row[0], row[1], to_status, at, actor_id, note) for row in moving],
-            member_actor_id=member_actor_id,
-        )
-        return
     sets = ['"status" = %s', '"updated_at" = %s']
     params: list = [to_status, at]
     if stage:
@@ -188,60 +115,32 @@ def _write_moves(
         params.append(at)
     varying = [Card._meta.get_field(name) for name in changes]
     sets += [f'"{f.column}" = v."{f.column}"' for f in varying]
-    temp = f"card_changes_{uuid.uuid4().hex[:12]}"
-    definitions = "".join(f', "{f.column}" {f.db_type(connection)}' for f in varying)
+    definitions = [("id", "bigint PRIMARY KEY"), ("from_status", "text")]
+    definitions += [(f.column, f.db_type(connection)) for f in varying]
     columns = list(changes.values())
-    with connection.cursor() as cursor:
+    rows = ((row[0], row[1], *[column[i] for column in columns]) for i, row in enumerate(moving))
+    with bulk.temp_table("card_changes", definitions, rows) as temp, connection.cursor() as cursor:
+        cursor.execute(MOVE_UPDATE.format(card=Card._meta.db_table, sets=", ".join(sets), temp=temp), params)
         cursor.execute(
-            f'CREATE TEMPORARY TABLE {temp} ("id" bigint PRIMARY KEY, "from_status" text{definitions})'
+            MOVE_EVENTS.format(event=CardEvent._meta.db_table, temp=temp),
+            [to_status, at, actor_id, member_actor_id, note],
         )
-        _copy_into(
-            temp,
-            ['"id"', '"from_status"'] + [f'"{f.column}"' for f in varying],
-            ((row[0], row[1], *[column[i] for column in columns]) for i, row in enumerate(moving)),
-        )
-        cursor.execute(
-            MOVE_UPDATE.format(
-                card=Card._meta.db_table, event=CardEvent._meta.db_table, sets=", ".join(sets), temp=temp
-            ),
-            [*params, to_status, at, actor_id, member_actor_id, note],
-        )
-        cursor.execute(f"DROP TABLE {temp}")
 
 
-MOVE_UPDATE = """
-WITH moved AS (
-    UPDATE "{card}" AS c SET {sets} FROM {temp} AS v WHERE c."id" = v."id"
-    RETURNING c."id", v."from_status"
-)
+# UPDATE … FROM a temporary table and the events from the same table: the same two statements
+# on PostgreSQL and SQLite (3.33+). Django's bulk_update builds a CASE per field and row, 20×
+# slower at 100,000 cards.
+MOVE_UPDATE = 'UPDATE "{card}" AS c SET {sets} FROM {temp} AS v WHERE c."id" = v."id"'
+MOVE_EVENTS = """
 INSERT INTO "{event}" (card_id, from_status, to_status, at, actor_id, member_actor_id, note)
-SELECT id, from_status, %s, %s, %s, %s, %s FROM moved ORDER BY id
+SELECT v."id", v."from_status", %s, %s, %s, %s, %s FROM {temp} AS v ORDER BY v."id"
 """
 
 
 def _write_events(events: list[tuple], *, member_actor_id=None) -> None:
-    """(card_id, from_status, to_status, at, actor_id, note) rows: COPY on PostgreSQL."""
-    if connection.vendor != "postgresql":
-        CardEvent.objects.bulk_create(
-            [
-                CardEvent(
-                    card_id=c,
-                    from_status=f,
-                    to_status=t,
-                    at=a,
-                    actor_id=u,
-                    member_actor_id=member_actor_id,
-                    note=n,
-                )
-                for c, f, t, a, u, n in events
-            ],
-            batch_size=2000,
-        )
-        return
-    if member_actor_id is not None:
-        events = [(*event, member_actor_id) for event in events]
-    columns = ["card_id", "from_status", "to_status", "at", "actor_id", "note"]
-    _copy_into(CardEvent._meta.db_table, columns + (["member_actor_id"] if member_actor_id else []), events)
+    """(card_id, from_status, to_status, at, actor_id, note) rows, by `bulk.copy_rows`."""
+    columns = ["card_id", "from_status", "to_status", "at", "actor_id", "note", "member_actor_id"]
+    bulk.copy_rows(CardEvent._meta.db_table, columns, (event + (member_actor_id,) for event in events))
 
 
 def actor_ids(actor) -> tuple[int | None, int | None]:
@@ -338,7 +237,7 @@ def cards_apply(*, members: Iterable, actor=None, at: datetime | None = None, no
     at = at or timezone.now()
     members = list(members)
     actor_id = actor.pk if getattr(actor, "pk", None) else None
-    if connection.vendor == "postgresql":
+    if bulk.is_postgresql():
         new = _insert_applied_cards(members, at=at, actor_id=actor_id, note=note)
     else:
         live = set(
@@ -368,7 +267,7 @@ def cards_apply_registered(*, member_ids: list[int], actor=None, at: datetime | 
         return 0
     at = at or timezone.now()
     actor_id = actor.pk if getattr(actor, "pk", None) else None
-    if connection.vendor != "postgresql":
+    if not bulk.is_postgresql():
         created = 0
         for start in range(0, len(member_ids), 2000):
             chunk = Member.objects.filter(pk__in=member_ids[start : start + 2000]).only(
@@ -378,9 +277,11 @@ def cards_apply_registered(*, member_ids: list[int], actor=None, at: datetime | 
         return created
     source = (
         f"(SELECT m.id, m.union_id, m.is_hardship, m.id FROM {Member._meta.db_table} m "
-        "WHERE m.id = ANY(%(ids)s::bigint[]))"
+        f"WHERE {bulk.any_of('m.id').replace('%s', '%(ids)s')})"
     )
-    rows = _insert_applied(source, {"ids": member_ids}, at=at, now=timezone.now(), actor_id=actor_id, note="")
+    rows = _insert_applied(
+        source, {"ids": bulk.array_text(member_ids)}, at=at, now=timezone.now(), actor_id=actor_id, note=""
+    )
     month = month_of(at)
     bump_counts(Counter((union_id, month, "applied") for _pk, _member_id, union_id in rows))
     return len(rows)
@@ -439,15 +340,14 @@ def _insert_applied_cards(members: list, *, at: datetime, actor_id, note: str) -
     now = timezone.now()
     rows = _insert_applied(source, arrays, at=at, now=now, actor_id=actor_id, note=note)
     card_of = {member_id: pk for pk, member_id, _union in rows}
-    # Instances the way a query loads them (positional values: half the time of keyword
-    # arguments, which is a second per 100,000 cards), each with its member cached as bulk_create's were.
+    # Instances built positionally (half the time of keyword arguments, which is a second per
+    # 100,000 cards), each with its member set as bulk_create's were.
     names = [f.attname for f in Card._meta.concrete_fields]
     template = dict.fromkeys(names)
     template.update(status=S.APPLIED, bank_reason="", is_hardship=False, applied_at=at, updated_at=now)
     template = list(template.values())
     slot = {name: i for i, name in enumerate(names)}
     i_id, i_member, i_union, i_hardship = slot["id"], slot["member_id"], slot["union_id"], slot["is_hardship"]
-    from_db, alias = Card.from_db, connection.alias
     new = []
     for m in members:
         pk = card_of.get(m.pk)
@@ -459,8 +359,8 @@ def _insert_applied_cards(members: list, *, at: datetime, actor_id, note: str) -
                 m.union_id,
                 m.is_hardship,
             )
-            card = from_db(alias, names, values)
-            card._state.fields_cache["member"] = m
+            card = Card(*values)
+            card.member = m
             new.append(card)
     return new
 

@@ -3,8 +3,8 @@ stage) → submit → approve / return → register. The browser (through Celery
 `manage.py import_sheet` call exactly these functions.
 
 Safety, in one place:
-* Staging writes all rows of a sheet, its counts and its status in ONE transaction (COPY on
-  PostgreSQL, bulk_create elsewhere). A worker killed mid-import leaves no rows; the re-delivered
+* Staging writes all rows of a sheet, its counts and its status in ONE transaction
+  (`cardportal.bulk.copy_rows`: COPY on PostgreSQL, bulk_create elsewhere). A worker killed mid-import leaves no rows; the re-delivered
   or re-run task starts over (it first deletes whatever rows the sheet has) and reaches the same
   result.
 * Registration is ONE transaction too: INSERT … SELECT from the staged rows into `Member`
@@ -15,9 +15,7 @@ Safety, in one place:
   advisory lock so the usual race ends in a clear message, not an IntegrityError.
 """
 
-import csv
 import hashlib
-import io
 import logging
 import time
 from collections.abc import Iterable
@@ -28,7 +26,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from cardportal import crypto, tables
+from cardportal import bulk, crypto, tables
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import (
@@ -254,44 +252,18 @@ def conflicts_for(hashes: Iterable[str], *, sheet: RegistrationSheet) -> dict[st
     return found
 
 
-# PostgreSQL: each chunk of hashes as one array parameter (`= ANY`); the ORM's IN (…) spent
-# longer compiling 5,000 placeholders per chunk than the database spent on the look-up. Chunks,
-# not one array for the whole sheet: with 100,000 keys the planner hashes the whole 1,000,000-row
-# table (measured 1.2 s, spilling to disk) instead of probing the unique index (0.4 s in chunks).
-REGISTERED_SQL = """
-SELECT m.id_hash, u.name, u.path
-FROM {member} m JOIN {union} u ON u.id = m.union_id
-WHERE m.id_hash = ANY(%s::varchar[])
-"""
-PENDING_SQL = """
-SELECT c.id_hash, c.sheet_id, u.name, u.path
-FROM {claim} c JOIN {sheet} s ON s.id = c.sheet_id JOIN {union} u ON u.id = s.union_id
-WHERE c.id_hash = ANY(%s::varchar[]) AND c.sheet_id <> %s
-"""
-
-
+# Each chunk of hashes is one array parameter (`bulk.filter_any`); the ORM's IN (…) spent longer
+# compiling 5,000 placeholders per chunk than the database spent on the look-up. Chunks, not one
+# array for the whole sheet: with 100,000 keys the planner hashes the whole 1,000,000-row table
+# (measured 1.2 s, spilling to disk) instead of probing the unique index (0.4 s in chunks).
 def _registered(hashes: list[str]):
-    if connection.vendor != "postgresql":
-        return Member.objects.filter(id_hash__in=hashes).values_list("id_hash", "union__name", "union__path")
-    sql = REGISTERED_SQL.format(member=Member._meta.db_table, union=Union._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [hashes])
-        return cursor.fetchall()
+    members = bulk.filter_any(Member.objects.all(), "id_hash", hashes, cast="text")
+    return members.values_list("id_hash", "union__name", "union__path")
 
 
 def _pending(hashes: list[str], *, sheet_id: int):
-    if connection.vendor != "postgresql":
-        return (
-            SheetClaim.objects.filter(id_hash__in=hashes)
-            .exclude(sheet_id=sheet_id)
-            .values_list("id_hash", "sheet_id", "sheet__union__name", "sheet__union__path")
-        )
-    sql = PENDING_SQL.format(
-        claim=SheetClaim._meta.db_table, sheet=RegistrationSheet._meta.db_table, union=Union._meta.db_table
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [hashes, sheet_id])
-        return cursor.fetchall()
+    claims = bulk.filter_any(SheetClaim.objects.exclude(sheet_id=sheet_id), "id_hash", hashes, cast="text")
+    return claims.values_list("id_hash", "sheet_id", "sheet__union__name", "sheet__union__path")
 
 
 def mark_conflicts(
@@ -358,54 +330,14 @@ def build_rows(
     return rows
 
 
-def stage_rows(rows: list[tuple]) -> None:
-    """Write rows in the caller's transaction: COPY on PostgreSQL, bulk_create elsewhere."""
-    if connection.vendor != "postgresql":
-        SheetRow.objects.bulk_create(
-            (SheetRow(**dict(zip(STAGE_COLUMNS, row, strict=True))) for row in rows), batch_size=2000
-        )
-        return
-    sql = (
-        f"COPY {SheetRow._meta.db_table} ({', '.join(STAGE_COLUMNS)}) "
-        "FROM STDIN WITH (FORMAT csv, FORCE_NULL (birth_date))"
-    )
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(sql, _CsvSource(_csv_chunks(rows)))
-
-
-def _csv_chunks(rows: list[tuple], size: int = 2000):
-    """The rows as CSV text, a few thousand at a time: formatted while PostgreSQL works through
-    the previous ones (one COPY, no buffer of the whole sheet: a StringIO of Chinese text holds
-    4 bytes a character, ~250 MB for 100,000 rows)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
-    for start in range(0, len(rows), size):
-        writer.writerows(
-            # birth_date as ISO text or None (FORCE_NULL), is_hardship as t/f
-            (*row[:8], row[8].isoformat() if row[8] else None, *row[9:18], "t" if row[18] else "f")
-            for row in rows[start : start + size]
-        )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-
-
-class _CsvSource:
-    """The file-like object copy_expert reads: each read() hands over the next chunk (psycopg2
-    sends whatever read() returns; an empty string ends the COPY)."""
-
-    def __init__(self, chunks):
-        self._chunks = chunks
-
-    def read(self, _size: int = -1) -> str:
-        return next(self._chunks, "")
+def stage_rows(rows: Iterable[tuple]) -> int:
+    """Write rows in the caller's transaction (`bulk.copy_rows`: COPY on PostgreSQL)."""
+    return bulk.copy_rows(SheetRow._meta.db_table, STAGE_COLUMNS, rows)
 
 
 # --- workflow -----------------------------------------------------------------------------------
 def _claim_lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_KEY])
+    bulk.advisory_xact_lock(ADVISORY_KEY)
 
 
 def _recheck_conflicts(sheet: RegistrationSheet) -> int:
@@ -606,12 +538,11 @@ def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSh
             sheet.pk,
         ]
         tables = {"member": Member._meta.db_table, "row": SheetRow._meta.db_table}
+        # Inserting in id_hash order walks the unique index once instead of at random (measured:
+        # 5 s instead of 8–10 s for 99,000 rows into 1,000,000); the sort of the wide rows needs
+        # the memory to stay off disk.
+        bulk.set_local("work_mem", "256MB")
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # Inserting in id_hash order walks the unique index once instead of at random
-                # (measured: 5 s instead of 8–10 s for 99,000 rows into 1,000,000); the sort of
-                # the wide rows needs the memory to stay off disk.
-                cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute(MEMBER_INSERT.format(**tables), params)
             inserted = dict(cursor.fetchall())  # id_hash -> new member id
         taken: list[str] = []

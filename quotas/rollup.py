@@ -18,11 +18,14 @@ from datetime import date
 
 from django.db import connection, transaction
 
+from issuance.models import UnionMonthCount
+from members.models import Union
+
 from .models import CountyMonthCount
 
-TABLE = "quotas_countymonthcount"
-SOURCE = "issuance_unionmonthcount"
-UNIONS = "members_union"
+TABLE = CountyMonthCount._meta.db_table
+SOURCE = UnionMonthCount._meta.db_table
+UNIONS = Union._meta.db_table
 LEVELS = "('county', 'industry')"
 
 
@@ -124,8 +127,6 @@ def county_months_rebuild() -> int:
 
 def county_months_recount() -> dict[tuple[int, date, str], int]:
     """The roll-up's figures summed from the union counters in Python (the check it must pass)."""
-    from issuance.models import UnionMonthCount
-
     from .selectors import union_tree
 
     tree = union_tree()
