@@ -5,8 +5,9 @@ import hashlib
 import os
 
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import transaction
 
+from cardportal import bulk
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import (
@@ -79,10 +80,7 @@ def _same_file_lock(kind: str, sha: str) -> None:
     """Serialise the uploads of one file (kind + SHA-256) until commit, so the second of two
     identical files uploaded at the same moment sees the first and is marked `same_as` it
     (PostgreSQL advisory lock; SQLite's write transactions are serial already)."""
-    if connection.vendor == "postgresql":
-        key = int(hashlib.sha256(f"bank-file:{kind}:{sha}".encode()).hexdigest()[:15], 16)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    bulk.advisory_xact_lock(f"bank-file:{kind}:{sha}")
 
 
 @transaction.atomic

@@ -4,10 +4,10 @@ with the bank's reason, and every row that cannot apply reported with why."""
 from collections import defaultdict
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from cardportal import crypto
+from cardportal import bulk, crypto
 from cardportal.audit import audit_record
 from cardportal.jobs import job_progress
 from members.idcard import normalise as normalise_id
@@ -23,23 +23,14 @@ from .reports import REPORT_LIMIT, _import_owned, _keep_report, _mask
 
 def _cards_by_number(numbers: list[str]) -> dict[str, int]:
     """{card number: card id} for the cards already holding one of `numbers`. On PostgreSQL one
-    query whose list is a single string parameter (no 100,000-placeholder IN list or ARRAY[…]
-    of 100,000 expressions to parse); only digit strings can be stored (card_number_shape), so
-    the others are left out. Chunks elsewhere."""
-    if connection.vendor == "postgresql":
-        digits = [n for n in numbers if n.isascii() and n.isdigit()]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'SELECT "number", "id" FROM "{Card._meta.db_table}" '
-                "WHERE \"number\" = ANY(string_to_array(%s, ','))",
-                [",".join(digits)],
-            )
-            return dict(cursor.fetchall())
+    query whose list is a single array parameter (`bulk.filter_any`: no 100,000-placeholder IN
+    list to compile and parse); SQLite's IN lists go in chunks. Only digit strings can be stored
+    (card_number_shape), so the others are left out."""
+    digits = [n for n in numbers if n.isascii() and n.isdigit()]
     taken = {}
-    for start in range(0, len(numbers), 5000):
-        taken.update(
-            Card.objects.filter(number__in=numbers[start : start + 5000]).values_list("number", "id")
-        )
+    for chunk in [digits] if bulk.is_postgresql() else bulk.chunked(digits):
+        cards = bulk.filter_any(Card.objects.all(), "number", chunk, cast="text")
+        taken.update(cards.values_list("number", "id"))
     return taken
 
 
