@@ -27,41 +27,26 @@ def _user(role):
     return staff.user if staff else None
 
 
-def load(*, stdout) -> None:
-    if BenefitProgramme.objects.exists():
-        return
-    province = Union.objects.filter(level=Union.Level.PROVINCE).order_by("code").first()
-    city = Union.objects.filter(level=Union.Level.CITY).order_by("code").first()
-    if province is None or city is None:
-        return
-    import random
+def _programmes(province: Union) -> dict:
+    """The seed's programmes, and one county programme of its own."""
+    # The demo's cards are recent: "early cards" are those applied for more than 100 days ago.
+    early = timezone.localdate() - timedelta(days=100)
+    programmes = programmes_seed(union=province, valid_from=date(2016, 1, 1), early_cards_before=early)
+    county = Union.objects.filter(level=Union.Level.COUNTY).order_by("code").first()
+    BenefitProgramme.objects.create(
+        code="county-daily-relief",
+        name=f"{county.name.removesuffix('总工会')}困难职工日常救助",
+        kind=BenefitProgramme.Kind.AID,
+        union=county,
+        description="建档困难职工遇突发困难的日常救助，经审核打入工会卡。",
+        valid_from=date(2016, 1, 1),
+        requires_hardship=True,
+    ).tiers.create(order=10, label="定额救助", amount=Decimal("1000.00"))
+    return programmes
 
-    rng = random.Random(2016)
-    with transaction.atomic():
-        # The demo's cards are recent: "early cards" are those applied for more than 100 days ago.
-        early = timezone.localdate() - timedelta(days=100)
-        programmes = programmes_seed(union=province, valid_from=date(2016, 1, 1), early_cards_before=early)
-        county = Union.objects.filter(level=Union.Level.COUNTY).order_by("code").first()
-        BenefitProgramme.objects.create(
-            code="county-daily-relief",
-            name=f"{county.name.removesuffix('总工会')}困难职工日常救助",
-            kind=BenefitProgramme.Kind.AID,
-            union=county,
-            description="建档困难职工遇突发困难的日常救助，经审核打入工会卡。",
-            valid_from=date(2016, 1, 1),
-            requires_hardship=True,
-        ).tiers.create(order=10, label="定额救助", amount=Decimal("1000.00"))
 
-    # Hardship workers get their cards first (004 §一): make sure a few hold one.
-    hardship = list(
-        Member.objects.filter(is_hardship=True, union__path__startswith=city.path).order_by("id")[:12]
-    )
-    demo_card_holders(0, rng=rng)
-    _cards_for(hardship)
-
-    # Claims are recorded by city staff and reviewed by provincial staff (who see every county).
-    clerk, approver, city_user = _user("clerk"), _user("province_staff"), _user("city_staff")
-    today = timezone.localdate()
+def _claims(programmes: dict, rng, *, recorder, approver, today) -> int:
+    """Claims recorded by city staff and reviewed by provincial staff (who see every county)."""
     claims = 0
     candidates = (
         Member.objects.filter(cards__status=Card.Status.ACTIVATED).select_related("union").order_by("id")[:40]
@@ -83,20 +68,19 @@ def load(*, stdout) -> None:
                 "accidental-death": "交通事故",
                 "legal-aid": "劳动合同纠纷咨询",
             }[code],
-            actor=city_user or clerk,
+            actor=recorder,
         )
         claims += 1
         if approver and claims % 3 == 1:
             services.claim_approve(claim=claim, actor=approver, note="材料齐全")
         elif approver and claims == 5:
             services.claim_reject(claim=claim, actor=approver, reason="缺少医院诊断证明")
+    return claims
 
-    if city_user is None:
-        return
-    bank_user, reviewer = _user("bank_operator"), _user("county_reviewer")
-    waiting = ready = 0
-    if clerk is not None and reviewer is not None:
-        waiting, ready = _clerk_batches(clerk, reviewer, today)
+
+def _warmth_batch(city: Union, today, *, city_user, approver, bank_user) -> tuple[dict, int]:
+    """The city's Spring Festival batch for hardship workers, approved, exported and half
+    confirmed by the bank; (what adding the list returned, lines confirmed)."""
     batch = services.disbursement_create(
         name=f"{today.year}年春节送温暖（困难职工）",
         kind=Disbursement.Kind.WARMTH,
@@ -106,25 +90,60 @@ def load(*, stdout) -> None:
     result = services.disbursement_add_filtered(
         disbursement=batch, union=city, amount=Decimal("500.00"), hardship=True, actor=city_user
     )
-    confirmed = 0
-    if result["added"] and approver is not None:
-        services.disbursement_submit(disbursement=batch, actor=city_user)
-        services.disbursement_approve(disbursement=batch, actor=approver)
-        with transaction.atomic():
-            services.disbursement_export(disbursement=batch, actor=city_user)
-        services.disbursement_write_payment_file(batch.pk)  # the queued task finds it done: no-op
-        lines = list(batch.lines.order_by("id"))
-        half = lines[: len(lines) // 2]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["卡号", "金额", "结果", "流水号"])
-        for i, line in enumerate(half, start=1):
-            writer.writerow([line.card_number, f"{line.amount:.2f}", "成功", f"SW{i:06d}"])
-        if half and bank_user is not None:
-            services.disbursement_confirm(
-                disbursement=batch, data=buffer.getvalue().encode(), filename="回盘.csv", actor=bank_user
-            )
-            confirmed = len(half)
+    if not result["added"] or approver is None:
+        return result, 0
+    services.disbursement_submit(disbursement=batch, actor=city_user)
+    services.disbursement_approve(disbursement=batch, actor=approver)
+    with transaction.atomic():
+        services.disbursement_export(disbursement=batch, actor=city_user)
+    services.disbursement_write_payment_file(batch.pk)  # the queued task finds it done: no-op
+    lines = list(batch.lines.order_by("id"))
+    half = lines[: len(lines) // 2]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["卡号", "金额", "结果", "流水号"])
+    for i, line in enumerate(half, start=1):
+        writer.writerow([line.card_number, f"{line.amount:.2f}", "成功", f"SW{i:06d}"])
+    if not half or bank_user is None:
+        return result, 0
+    services.disbursement_confirm(
+        disbursement=batch, data=buffer.getvalue().encode(), filename="回盘.csv", actor=bank_user
+    )
+    return result, len(half)
+
+
+def load(*, stdout) -> None:
+    if BenefitProgramme.objects.exists():
+        return
+    province = Union.objects.filter(level=Union.Level.PROVINCE).order_by("code").first()
+    city = Union.objects.filter(level=Union.Level.CITY).order_by("code").first()
+    if province is None or city is None:
+        return
+    import random
+
+    rng = random.Random(2016)
+    with transaction.atomic():
+        programmes = _programmes(province)
+
+    # Hardship workers get their cards first (004 §一): make sure a few hold one.
+    hardship = list(
+        Member.objects.filter(is_hardship=True, union__path__startswith=city.path).order_by("id")[:12]
+    )
+    demo_card_holders(0, rng=rng)
+    _cards_for(hardship)
+
+    clerk, approver, city_user = _user("clerk"), _user("province_staff"), _user("city_staff")
+    today = timezone.localdate()
+    claims = _claims(programmes, rng, recorder=city_user or clerk, approver=approver, today=today)
+    if city_user is None:
+        return
+    bank_user, reviewer = _user("bank_operator"), _user("county_reviewer")
+    waiting = ready = 0
+    if clerk is not None and reviewer is not None:
+        waiting, ready = _clerk_batches(clerk, reviewer, today)
+    result, confirmed = _warmth_batch(
+        city, today, city_user=city_user, approver=approver, bank_user=bank_user
+    )
     stdout.write(
         f"普惠服务：{BenefitProgramme.objects.count()} 个项目，{claims} 笔申请，"
         f"送温暖批次 {result['added']} 人（已回盘 {confirmed} 人），"

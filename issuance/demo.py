@@ -54,9 +54,8 @@ def _step(ids: list[int], to_status: str, day: date, rng, note: str, updates=Non
         cards_transition(cards=ids, to_status=to_status, at=_at(day, rng), note=note, updates=updates)
 
 
-@transaction.atomic
-def load(*, stdout=None, seed: int = 2016) -> dict:
-    rng = random.Random(seed)
+def _partners() -> IssuingPartner:
+    """The primary bank, and a transit-card partner with its own hand-off layout."""
     bank, _ = IssuingPartner.objects.get_or_create(
         code="icbc-cangzhou", defaults={"name": "中国工商银行沧州分行", "is_primary": True}
     )
@@ -78,8 +77,10 @@ def load(*, stdout=None, seed: int = 2016) -> dict:
             },
         },
     )
-    city = Union.objects.get(code="130900")
-    counties = list(city.children.order_by("code"))
+    return bank
+
+
+def _waves(city: Union, counties: list[Union], bank: IssuingPartner) -> tuple[Wave, Wave]:
     core = [c for c in counties if c.code in ("130902", "130903", "130975")]
     wave1 = Wave.objects.create(
         name="第一批：市区及市直单位",
@@ -101,99 +102,97 @@ def load(*, stdout=None, seed: int = 2016) -> dict:
         note="2018年底达到会员数的80%",
     )
     wave2.unions.set(counties)
+    return wave1, wave2
 
+
+def _cohorts(rng: random.Random, counties: list[Union]) -> dict[date, list[Member]]:
+    """The members by the month they applied (hardship workers in the first batch)."""
     speed = {c.pk: rng.uniform(0.85, 1.35) for c in counties}
-    members = list(Member.objects.select_related("union").order_by("id"))
     cohorts: dict[date, list[Member]] = defaultdict(list)
-    for m in members:
-        county_id = m.union.parent_id
-        month = _apply_month(rng, speed.get(county_id, 1.0))
+    for m in Member.objects.select_related("union").order_by("id"):
+        month = _apply_month(rng, speed.get(m.union.parent_id, 1.0))
         if m.is_hardship and month is not None:
             month = min(month, date(2016, 6, 1))  # hardship workers go in the first batch (004 §一)
         if month is not None:
             cohorts[month].append(m)
+    return cohorts
 
-    numbers = iter(range(10_000_000, 99_999_999))
-    batches = 0
-    for month in _months():
-        group = cohorts.get(month)
-        if not group:
-            continue
-        applied_on = month + timedelta(days=rng.randrange(0, 10))
-        cards = cards_apply(members=group, at=_at(applied_on, rng), note="演示：会员登记")
-        ids = [c.pk for c in cards]
-        batch_day = applied_on + timedelta(days=rng.randrange(7, 15))
-        if batch_day > END:
-            continue
-        wave = wave1 if month.year == 2016 else wave2
-        batch = BankBatch.objects.create(
-            code=f"B{batch_day:%Y%m%d}-{len(ids):04d}",
-            partner=bank,
-            union=city,
-            wave=wave,
-            card_count=len(ids),
-            hardship_count=sum(1 for c in cards if c.is_hardship),
-            status=BankBatch.BatchStatus.PREPARING,
-        )
-        batches += 1
-        _step(
-            ids,
-            S.IN_BATCH,
-            batch_day,
-            rng,
-            f"报送银行批次 {batch.code}",
-            {i: {"batch_id": batch.pk, "partner_id": bank.pk} for i in ids},
-        )
-        services.batch_generate_handoff(batch_id=batch.pk)  # sets the status to handed off
-        BankBatch.objects.filter(pk=batch.pk).update(
-            created_at=_at(batch_day, rng), handoff_at=_at(batch_day, rng)
-        )
-        rng.shuffle(ids)
-        rejected = ids[: max(1, len(ids) // 40)]
-        rest = ids[len(rejected) :]
-        return_day = batch_day + timedelta(days=rng.randrange(12, 25))
-        if return_day > END:
-            continue
-        BankBatch.objects.filter(pk=batch.pk).update(status=BankBatch.BatchStatus.RETURNED)
-        reasons = ["证件已过期", "手机号码与本人不符", "姓名与证件不一致", "身份证复印件不清晰"]
-        _step(
-            rejected,
-            S.REJECTED_BY_BANK,
-            return_day,
-            rng,
-            "演示：银行回盘",
-            {i: {"bank_reason": rng.choice(reasons)} for i in rejected},
-        )
-        _step(
-            rest,
-            S.ISSUED,
-            return_day,
-            rng,
-            "演示：银行回盘",
-            {i: {"number": luhn_complete(f"621226{next(numbers):012d}")} for i in rest},
-        )
-        # Each later stage: most cards move, in three sub-cohorts on different days.
-        current = rest
-        for to_status, share, gap in (
-            (S.RECEIVED, 0.96, (4, 15)),
-            (S.DISTRIBUTED, 0.92, (3, 25)),
-            (S.ACTIVATED, 0.68, (5, 70)),
-        ):
-            rng.shuffle(current)
-            moving = current[: int(len(current) * share)]
-            thirds = [moving[i::3] for i in range(3)]
-            moved = []
-            for part in thirds:
-                day = return_day + timedelta(
-                    days=rng.randrange(*gap) + (0 if to_status == S.RECEIVED else 10)
-                )
-                if day <= END:
-                    _step(part, to_status, day, rng, "演示")
-                    moved += part
-            current = moved
-            return_day = return_day + timedelta(days=gap[1])
 
-    # A few losses in 2018 with replacements waiting for the next batch (and notices for the unions).
+def _batch(cards: list[Card], batch_day: date, rng, *, bank, city, wave) -> int:
+    """A bank batch of the month's cards (applied → in_batch) and its hand-off file."""
+    ids = [c.pk for c in cards]
+    batch = BankBatch.objects.create(
+        code=f"B{batch_day:%Y%m%d}-{len(ids):04d}",
+        partner=bank,
+        union=city,
+        wave=wave,
+        card_count=len(ids),
+        hardship_count=sum(1 for c in cards if c.is_hardship),
+        status=BankBatch.BatchStatus.PREPARING,
+    )
+    _step(
+        ids,
+        S.IN_BATCH,
+        batch_day,
+        rng,
+        f"报送银行批次 {batch.code}",
+        {i: {"batch_id": batch.pk, "partner_id": bank.pk} for i in ids},
+    )
+    services.batch_generate_handoff(batch_id=batch.pk)  # sets the status to handed off
+    BankBatch.objects.filter(pk=batch.pk).update(
+        created_at=_at(batch_day, rng), handoff_at=_at(batch_day, rng)
+    )
+    return batch.pk
+
+
+def _bank_return(batch_id: int, ids: list[int], return_day: date, rng, numbers) -> list[int]:
+    """The bank's return (`ids` shuffled): about 1 in 40 rejected with a reason, the rest issued;
+    the issued ids."""
+    rejected = ids[: max(1, len(ids) // 40)]
+    rest = ids[len(rejected) :]
+    BankBatch.objects.filter(pk=batch_id).update(status=BankBatch.BatchStatus.RETURNED)
+    reasons = ["证件已过期", "手机号码与本人不符", "姓名与证件不一致", "身份证复印件不清晰"]
+    _step(
+        rejected,
+        S.REJECTED_BY_BANK,
+        return_day,
+        rng,
+        "演示：银行回盘",
+        {i: {"bank_reason": rng.choice(reasons)} for i in rejected},
+    )
+    _step(
+        rest,
+        S.ISSUED,
+        return_day,
+        rng,
+        "演示：银行回盘",
+        {i: {"number": luhn_complete(f"621226{next(numbers):012d}")} for i in rest},
+    )
+    return rest
+
+
+def _later_stages(current: list[int], return_day: date, rng) -> None:
+    """Each later stage: most cards move, in three sub-cohorts on different days."""
+    for to_status, share, gap in (
+        (S.RECEIVED, 0.96, (4, 15)),
+        (S.DISTRIBUTED, 0.92, (3, 25)),
+        (S.ACTIVATED, 0.68, (5, 70)),
+    ):
+        rng.shuffle(current)
+        moving = current[: int(len(current) * share)]
+        thirds = [moving[i::3] for i in range(3)]
+        moved = []
+        for part in thirds:
+            day = return_day + timedelta(days=rng.randrange(*gap) + (0 if to_status == S.RECEIVED else 10))
+            if day <= END:
+                _step(part, to_status, day, rng, "演示")
+                moved += part
+        current = moved
+        return_day = return_day + timedelta(days=gap[1])
+
+
+def _losses(rng) -> None:
+    """A few losses in 2018 with replacements waiting for the next batch (and notices for the unions)."""
     activated = list(
         Card.objects.filter(status=S.ACTIVATED, activated_at__year=2017).values_list("pk", flat=True)[:8]
     )
@@ -205,6 +204,40 @@ def load(*, stdout=None, seed: int = 2016) -> dict:
             at=_at(date(2018, 6, 1) + timedelta(days=rng.randrange(150)), rng),
         )
 
+
+@transaction.atomic
+def load(*, stdout=None, seed: int = 2016) -> dict:
+    """Cards for the demo registry from 2016 to the end of 2018: applications by month, a bank
+    batch each, the bank's return, receipt, distribution and activation, and a few losses."""
+    rng = random.Random(seed)
+    bank = _partners()
+    city = Union.objects.get(code="130900")
+    counties = list(city.children.order_by("code"))
+    wave1, wave2 = _waves(city, counties, bank)
+    cohorts = _cohorts(rng, counties)
+    numbers = iter(range(10_000_000, 99_999_999))
+    batches = 0
+    for month in _months():
+        group = cohorts.get(month)
+        if not group:
+            continue
+        applied_on = month + timedelta(days=rng.randrange(0, 10))
+        cards = cards_apply(members=group, at=_at(applied_on, rng), note="演示：会员登记")
+        batch_day = applied_on + timedelta(days=rng.randrange(7, 15))
+        if batch_day > END:
+            continue
+        wave = wave1 if month.year == 2016 else wave2
+        batch_id = _batch(cards, batch_day, rng, bank=bank, city=city, wave=wave)
+        batches += 1
+        ids = [c.pk for c in cards]
+        # shuffled before the return's date is drawn: the order of draws keeps the seed's demo data
+        rng.shuffle(ids)
+        return_day = batch_day + timedelta(days=rng.randrange(12, 25))
+        if return_day > END:
+            continue
+        rest = _bank_return(batch_id, ids, return_day, rng, numbers)
+        _later_stages(rest, return_day, rng)
+    _losses(rng)
     total = Card.objects.count()
     if stdout is not None:
         stdout.write(f"已加载发卡演示数据：{total} 张卡，{batches} 个银行批次，2 个发卡批次计划。")

@@ -1,3 +1,10 @@
+"""Tables of the issuance app: cards and their events, issuing partners, bank batches and bank
+files, notices, receipts, activation sessions, waves and the monthly counters.
+
+Over 400 lines because Django keeps an app's models in one module (its migrations name them
+here); most of the length is the constraints that keep a card's data consistent in the
+database itself."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q

@@ -1,4 +1,8 @@
-"""Pages of the issuance app: views parse input, call one service or selector, and render."""
+"""Pages of the issuance app: views parse input, call one service or selector, and render.
+
+Over 400 lines on purpose for now: the access door and thin-edges work of issue 12 (items 1-2)
+rewrites these views' checks and reads; splitting the file by page family (batches, bank
+files, union work, waves, reports) is best done after that, not under it."""
 
 import json
 
