@@ -7,6 +7,7 @@ from datetime import date, datetime
 from django.db import transaction
 from django.utils import timezone
 
+from cardportal import bulk
 from cardportal.audit import audit_record
 from cardportal.jobs import job_progress
 
@@ -68,60 +69,75 @@ def _activate_by_date(card_ids_by_date: dict[date, list[int]], *, actor, note: s
     return activated
 
 
-@transaction.atomic
-def activation_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict:
-    """Apply an activation file (card number, date) within the import's union subtree."""
-    if not _import_owned(imp):
-        return None
-    rows = list(mapped_rows(table, layouts.DEFAULT_ACTIVATION, ("number", "date")))
-    job_progress(imp, done=0, total=len(rows))
-    lists = {k: [] for k in ("activated", "unknown", "invalid", "refused")}
-    counts = dict.fromkeys(list(lists) + ["unchanged", "rows"], 0)
-    counts["rows"] = len(rows)
-    numbers = [normalise_card_number(v["number"]) for _, v in rows]
+ACTIVATION_LISTS = ("activated", "unknown", "invalid", "refused")
+
+
+def _activation_cards(imp: BankFileImport, numbers: list[str]) -> dict[str, tuple]:
+    """{number: (card id, status, issued date)} for the file's cards in the import's subtree."""
     known = {}
-    for start in range(0, len(numbers), 5000):
+    for chunk in bulk.chunked(numbers):
         known.update(
             {
                 n: (i, st, timezone.localtime(issued).date() if issued else None)
                 for n, i, st, issued in Card.objects.filter(
-                    number__in=numbers[start : start + 5000], union__path__startswith=imp.union.path
+                    number__in=chunk, union__path__startswith=imp.union.path
                 ).values_list("number", "id", "status", "issued_at")
             }
         )
+    return known
+
+
+def _activation_row(number: str, raw_date: str, known: dict, today: date) -> tuple[str, str, date | None]:
+    """(list, reason, activation day) of one row: activated, unchanged, invalid, unknown or refused."""
+    error = card_number_error(number)
+    day = _parse_date(raw_date)
+    if error or day is None or day > today:
+        return "invalid", error or f"激活日期“{raw_date}”无效", None
+    if number not in known:
+        return "unknown", "卡号不存在或不在本范围", None
+    _card_id, status, issued_on = known[number]
+    if issued_on and day < issued_on:
+        return "invalid", f"激活日期 {day} 早于制卡日期 {issued_on}", None
+    if status == S.ACTIVATED:
+        return "unchanged", "", None
+    if status in (S.ISSUED, S.RECEIVED, S.DISTRIBUTED):
+        return "activated", day.isoformat(), day
+    return "refused", f"卡片当前为“{S(status).label}”，不能激活", None
+
+
+def classify_activation_rows(rows: list, numbers: list[str], known: dict, lists: dict, counts: dict) -> dict:
+    """Decide every row without writing: the cards to activate by date ({day: [card id]}), the
+    rest counted and listed with why. A second row for the same card is `unchanged`."""
     by_date: dict[date, list[int]] = defaultdict(list)
     today = timezone.localdate()
     for (row_no, values), number in zip(rows, numbers, strict=True):
-        error = card_number_error(number)
-        day = _parse_date(values["date"])
-        if error or day is None or day > today:
-            counts["invalid"] += 1
-            _entry(
-                lists["invalid"], row=row_no, number=number, reason=error or f"激活日期“{values['date']}”无效"
-            )
-            continue
-        if number not in known:
-            counts["unknown"] += 1
-            _entry(lists["unknown"], row=row_no, number=number, reason="卡号不存在或不在本范围")
-            continue
-        card_id, status, issued_on = known[number]
-        if issued_on and day < issued_on:
-            counts["invalid"] += 1
-            _entry(
-                lists["invalid"], row=row_no, number=number, reason=f"激活日期 {day} 早于制卡日期 {issued_on}"
-            )
-            continue
-        if status == S.ACTIVATED:
+        kind, reason, day = _activation_row(number, values["date"], known, today)
+        if kind == "unchanged":
             counts["unchanged"] += 1
-        elif status in (S.ISSUED, S.RECEIVED, S.DISTRIBUTED):
+            continue
+        if kind == "activated":
+            card_id, _status, issued_on = known[number]
             by_date[day].append(card_id)
-            known[number] = (card_id, S.ACTIVATED, issued_on)  # a second row for the same card is a no-op
-            _entry(lists["activated"], row=row_no, number=number, reason=day.isoformat())
-        else:
-            counts["refused"] += 1
-            _entry(
-                lists["refused"], row=row_no, number=number, reason=f"卡片当前为“{S(status).label}”，不能激活"
-            )
+            known[number] = (card_id, S.ACTIVATED, issued_on)
+        else:  # activated is counted after the move: how many cards did move
+            counts[kind] += 1
+        _entry(lists[kind], row=row_no, number=number, reason=reason)
+    return by_date
+
+
+@transaction.atomic
+def activation_reconcile(*, imp: BankFileImport, table: list[list[str]]) -> dict | None:
+    """Apply an activation file (card number, date) within the import's union subtree: parse →
+    classify → apply, in one transaction; None when another run owns the import now."""
+    if not _import_owned(imp):
+        return None
+    rows = list(mapped_rows(table, layouts.DEFAULT_ACTIVATION, ("number", "date")))
+    job_progress(imp, done=0, total=len(rows))
+    lists = {k: [] for k in ACTIVATION_LISTS}
+    counts = dict.fromkeys([*ACTIVATION_LISTS, "unchanged", "rows"], 0)
+    counts["rows"] = len(rows)
+    numbers = [normalise_card_number(v["number"]) for _, v in rows]
+    by_date = classify_activation_rows(rows, numbers, _activation_cards(imp, numbers), lists, counts)
     counts["activated"] = len(
         _activate_by_date(by_date, actor=imp.created_by, note=f"激活文件 {imp.file_name}")
     )
