@@ -17,8 +17,12 @@ Exactly once (docs/operations.md, "Long jobs"):
 * Recovery: `jobs_reap` (Celery beat, every minute, and the progress page itself) finds running
   jobs whose lease expired and hands them to a new run, or fails them after `JOB_MAX_ATTEMPTS`
   starts (a poison job that kills its worker every time) with a message a clerk can act on.
-* Failure: `JobTask.on_failure` marks the run's job failed with a plain message and a reference;
-  the technical detail goes to the log only. Failed jobs keep a retry button (`job_retryable`).
+* Failure, one path for every job: a refusal the service raises (`ApplicationError`: a refused
+  file, a missing header, a rule) fails the job with the service's own Chinese message and code
+  (`JobTask.job_refused`); anything else is a fault: `JobTask.on_failure` marks the run's job
+  failed with a plain message and a reference, the technical detail in the log only. Services
+  never catch `Exception`. Failed jobs keep a retry button where a retry can help
+  (`job_retryable`).
 """
 
 import logging
@@ -372,10 +376,29 @@ class JobTask(Task):
         return apps.get_model(self.job_model)
 
     def __call__(self, job_id, token=None, *args, **kwargs):
-        if token is None or self.request.is_eager:
-            return super().__call__(job_id, token, *args, **kwargs)
-        with _heartbeat(self.model(), job_id, token):
-            return super().__call__(job_id, token, *args, **kwargs)
+        from .errors import ApplicationError  # not at the top: errors loads DRF, models import jobs
+
+        try:
+            if token is None or self.request.is_eager:
+                return super().__call__(job_id, token, *args, **kwargs)
+            with _heartbeat(self.model(), job_id, token):
+                return super().__call__(job_id, token, *args, **kwargs)
+        except ApplicationError as refused:
+            self.job_refused(job_id, token, refused)
+
+    def job_refused(self, job_id, token, refused) -> None:
+        """The service refused the work (the user's file or a rule, not a fault): this run's job
+        fails with the service's message, which says what to fix, and its code."""
+        log.info("job %s %s refused: %s", self.job_model, job_id, refused.code)
+        owned = self.model().objects.filter(pk=job_id, job_status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+        if token is not None:
+            owned = owned.filter(job_token=token)
+        owned.update(
+            job_status=Job.Status.FAILED,
+            job_message=refused.message[:500],
+            job_error_code=refused.code[:40],
+            job_finished_at=timezone.now(),
+        )
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         job_id = args[0] if args else kwargs.get("job_id")

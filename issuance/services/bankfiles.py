@@ -11,7 +11,6 @@ from cardportal import bulk
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import (
-    job_fail,
     job_finish,
     job_is_stale,
     job_queue,
@@ -100,7 +99,8 @@ def import_retry(*, imp: BankFileImport, actor) -> BankFileImport:
 
 def import_apply(*, import_id: int, token: str | None = None) -> None:
     """The import task's body: claim the job, reconcile, keep the report. Only the run that owns
-    the import (`token`) applies it; the reconciliation checks that under the batch lock."""
+    the import (`token`) applies it; the reconciliation checks that under the batch lock. A
+    refused file (ApplicationError) fails the job with its message through the task (JobTask)."""
     imp = BankFileImport.objects.select_related("batch", "batch__partner", "union").get(pk=import_id)
     if not job_start(imp, phase="apply", token=token):
         return
@@ -108,19 +108,15 @@ def import_apply(*, import_id: int, token: str | None = None) -> None:
         job_finish(imp, message=_import_summary(imp.kind, imp.report))
         return
     if not imp.file:
-        job_fail(imp, message=removed_message("bank_import") + "请重新上传。", code="file_removed")
+        raise ApplicationError(removed_message("bank_import") + "请重新上传。", code="file_removed")
+    with imp.file.open("rb") as handle:
+        data = handle.read()
+    table = read_table(data, imp.file_name)
+    reconcile = return_reconcile if imp.kind == BankFileImport.Kind.RETURN else activation_reconcile
+    report = reconcile(imp=imp, table=table)
+    if report is None:  # another run owns the import now
         return
-    try:
-        with imp.file.open("rb") as handle:
-            data = handle.read()
-        table = read_table(data, imp.file_name)
-        reconcile = return_reconcile if imp.kind == BankFileImport.Kind.RETURN else activation_reconcile
-        report = reconcile(imp=imp, table=table)
-        if report is None:  # another run owns the import now
-            return
-        job_finish(imp, message=_import_summary(imp.kind, report))
-    except ApplicationError as exc:
-        job_fail(imp, message=exc.message, code=exc.code)
+    job_finish(imp, message=_import_summary(imp.kind, report))
 
 
 def _import_summary(kind: str, report: dict) -> str:

@@ -14,7 +14,6 @@ from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import (
     Job,
-    job_fail,
     job_finish,
     job_holds,
     job_is_stale,
@@ -124,58 +123,55 @@ def handoff_write(*, batch: BankBatch, layout: dict, out, progress=None) -> int:
 
 def batch_generate_handoff(*, batch_id: int, token: str | None = None) -> None:
     """The hand-off task's body. Idempotent: a finished batch is left alone (job_start refuses),
-    and only the run that owns the batch (`token`) writes the file. An unexpected error fails
-    the job through the task's failure path (JobTask)."""
+    and only the run that owns the batch (`token`) writes the file. A refusal (ApplicationError)
+    or an unexpected error fails the job through the task's one failure path (JobTask)."""
     batch = BankBatch.objects.select_related("partner").get(pk=batch_id)
     if not job_start(batch, phase="handoff", token=token, total=batch.card_count):
         return
     if batch.handoff_file:  # an earlier run of this hand-off wrote it
         job_finish(batch, message=f"已生成报送文件，共 {batch.handoff_rows} 行")
         return
-    try:
-        layout = layouts.handoff_layout(batch.partner)
-        ext = layout.get("format", "xlsx")
-        name = (
-            layout["filename"].format(
-                partner=batch.partner.name, batch=batch.code, date=timezone.localdate().strftime("%Y%m%d")
-            )
-            + f".{ext}"
+    layout = layouts.handoff_layout(batch.partner)
+    ext = layout.get("format", "xlsx")
+    name = (
+        layout["filename"].format(
+            partner=batch.partner.name, batch=batch.code, date=timezone.localdate().strftime("%Y%m%d")
         )
-        buffer = io.BytesIO()
-        rows = handoff_write(
-            batch=batch, layout=layout, out=buffer, progress=lambda n: job_progress(batch, done=n)
+        + f".{ext}"
+    )
+    buffer = io.BytesIO()
+    rows = handoff_write(
+        batch=batch, layout=layout, out=buffer, progress=lambda n: job_progress(batch, done=n)
+    )
+    data = buffer.getvalue()
+    with transaction.atomic():
+        owner = batch
+        batch = BankBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.handoff_file or not job_holds(owner):  # no longer this run's work
+            return
+        batch.handoff_file.save(f"{batch.code}.{ext}", ContentFile(data), save=False)
+        batch.handoff_name = name
+        batch.handoff_sha256 = hashlib.sha256(data).hexdigest()
+        batch.handoff_rows = rows
+        batch.handoff_at = timezone.now()
+        batch.status = BankBatch.BatchStatus.HANDED_OFF
+        batch.save(
+            update_fields=[
+                "handoff_file",
+                "handoff_name",
+                "handoff_sha256",
+                "handoff_rows",
+                "handoff_at",
+                "status",
+            ]
         )
-        data = buffer.getvalue()
-        with transaction.atomic():
-            owner = batch
-            batch = BankBatch.objects.select_for_update().get(pk=batch.pk)
-            if batch.handoff_file or not job_holds(owner):  # no longer this run's work
-                return
-            batch.handoff_file.save(f"{batch.code}.{ext}", ContentFile(data), save=False)
-            batch.handoff_name = name
-            batch.handoff_sha256 = hashlib.sha256(data).hexdigest()
-            batch.handoff_rows = rows
-            batch.handoff_at = timezone.now()
-            batch.status = BankBatch.BatchStatus.HANDED_OFF
-            batch.save(
-                update_fields=[
-                    "handoff_file",
-                    "handoff_name",
-                    "handoff_sha256",
-                    "handoff_rows",
-                    "handoff_at",
-                    "status",
-                ]
-            )
-            audit_record(
-                actor=batch.created_by,
-                verb="batch.handoff_written",
-                target=batch,
-                data={"rows": rows, "sha256": batch.handoff_sha256},
-            )
-        job_finish(batch, message=f"已生成报送文件，共 {rows} 行")
-    except ApplicationError as exc:
-        job_fail(batch, message=exc.message, code=exc.code)
+        audit_record(
+            actor=batch.created_by,
+            verb="batch.handoff_written",
+            target=batch,
+            data={"rows": rows, "sha256": batch.handoff_sha256},
+        )
+    job_finish(batch, message=f"已生成报送文件，共 {rows} 行")
 
 
 @transaction.atomic
