@@ -5,8 +5,6 @@ from importlib import import_module
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from members import api as members_api
-
 from .api import TokenObtainApi
 
 urlpatterns = [
@@ -14,9 +12,7 @@ urlpatterns = [
     # The split view serves its start-up script as a file: the CSP allows no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("token/", TokenObtainApi.as_view(), name="token"),
-    path("members/", members_api.MemberListApi.as_view(), name="member-list"),
-    path("members/search/", members_api.MemberSearchApi.as_view(), name="member-search"),
-    path("members/<int:pk>/", members_api.MemberDetailApi.as_view(), name="member-detail"),
+    path("members/", include("members.api_urls")),
 ]
 
 for app in ("issuance", "merchants", "benefits", "quotas"):

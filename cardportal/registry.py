@@ -9,15 +9,13 @@ page and never imports `issuance`; `issuance` registers a panel that shows the m
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# In NavItem.roles: an entry for superusers (who may have no staff role at all).
-SUPERUSER = "superuser"
-
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     url_name: str
-    roles: frozenset[str] | None = None  # None: every staff role
+    # Shown to holders of this capability (members.access.Cap, by name); None: every staff user.
+    capability: str | None = None
     order: int = 100
 
 

@@ -5,8 +5,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from benefits.membersite import views as membersite_views
-
 from . import second_factor_views, views
 
 admin.site.site_header = "工会会员卡门户 · 管理后台"
@@ -15,7 +13,7 @@ admin.site.index_title = "管理"
 
 urlpatterns = [
     # Staff get their dashboard at /, everyone else the members' landing page.
-    path("", membersite_views.home, name="dashboard"),
+    path("", include("benefits.membersite.home_urls")),
     path("staff/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("login/", RedirectView.as_view(pattern_name="login", query_string=True), name="login_old"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

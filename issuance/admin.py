@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from cardportal.admin import ScopedAdminMixin
-from members.staffing import is_portal_admin, is_whole_tree_admin
+from members.access import Cap, access_for
 
 from . import layouts
 from .models import (
@@ -61,20 +61,17 @@ class IssuingPartnerAdmin(admin.ModelAdmin):
     form = PartnerForm
     list_display = ["name", "code", "is_primary"]
 
-    def _ok(self, request):
-        return is_portal_admin(request.user)
-
     def has_module_permission(self, request):
-        return self._ok(request)
+        return access_for(request.user).can(Cap.ADMIN_SITE)
 
     def has_view_permission(self, request, obj=None):
-        return self._ok(request)
+        return access_for(request.user).can(Cap.ADMIN_SITE)
 
     def has_change_permission(self, request, obj=None):
-        return is_whole_tree_admin(request.user)
+        return access_for(request.user).is_whole_tree_admin
 
     def has_add_permission(self, request):
-        return is_whole_tree_admin(request.user)
+        return access_for(request.user).is_whole_tree_admin
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser

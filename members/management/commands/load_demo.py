@@ -6,7 +6,9 @@ from cardportal.second_factor import demo_devices_ensure
 from members import demo as members_demo
 from members.models import StaffRole
 
-DEMO_APPS = ("issuance", "merchants", "benefits", "quotas")  # each may have demo.load(stdout=...)
+# Each may have demo.load(stdout=...). Loaded by name, like the root URLconf mounts apps: members
+# starts the demo (the union tree and the staff), the apps above add theirs on top of it.
+DEMO_APPS = ("issuance", "merchants", "benefits", "quotas")
 
 
 class Command(BaseCommand):
