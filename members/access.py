@@ -49,7 +49,8 @@ class Cap(StrEnum):
     MEMBER_TRANSFER = "member.transfer", "办理会员转会"
     SUBMISSION_GROUPS = "submission_groups.manage", "设置报送分组"
     CLAIM_REVIEW = "claim.review", "审核普惠申请"
-    DISBURSEMENT_PREPARE = "disbursement.prepare", "建立帮扶资金批次"
+    DISBURSEMENT_PREPARE = "disbursement.prepare", "编制帮扶资金发放批次"
+    DISBURSEMENT_APPROVE = "disbursement.approve", "审批帮扶资金发放批次"
     DISBURSEMENT_CONFIRM = "disbursement.confirm", "确认代发结果"
     DISBURSEMENT_DOWNLOAD = "disbursement.download", "下载银行代发文件"
     BATCH_MANAGE = "batch.manage", "创建银行批次"
@@ -65,7 +66,7 @@ class Cap(StrEnum):
     ADMIN_SITE = "admin.site", "使用管理后台"
     API_TOKEN = "api.token", "申请 API 令牌"
     UNION_DESK = "union.desk", "办理本基层工会的日常工作"
-    SECOND_FACTOR = "account.second_factor", "（须二次验证登录）"
+    SECOND_FACTOR = "account.second_factor", "登录须二次验证"
 
     def __new__(cls, value: str, label: str):
         member = str.__new__(cls, value)
@@ -88,6 +89,7 @@ HOLDERS: dict[Cap, tuple[str, ...]] = {
     C.SUBMISSION_GROUPS: (*_FEDERATION, SUPERUSER),
     C.CLAIM_REVIEW: (*_REVIEWERS, SUPERUSER),
     C.DISBURSEMENT_PREPARE: (R.CLERK, *_REVIEWERS, SUPERUSER),
+    C.DISBURSEMENT_APPROVE: (*_REVIEWERS, SUPERUSER),
     C.DISBURSEMENT_CONFIRM: (*_REVIEWERS, R.BANK_OPERATOR, SUPERUSER),
     C.DISBURSEMENT_DOWNLOAD: (*_REVIEWERS, R.BANK_OPERATOR, SUPERUSER),
     C.BATCH_MANAGE: (R.CITY_STAFF, R.PROVINCE_STAFF, R.BANK_OPERATOR, R.ADMIN, SUPERUSER),

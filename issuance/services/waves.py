@@ -5,10 +5,10 @@ from datetime import date
 from django.db import transaction
 
 from cardportal.audit import audit_record
+from members.access import Cap, access_for
 from members.models import Union
 
 from ..models import Wave
-from .common import R, _require
 
 
 @transaction.atomic
@@ -24,7 +24,7 @@ def wave_create(
     starts_on=None,
     note="",
 ) -> Wave:
-    _require(actor, frozenset({R.CITY_STAFF, R.PROVINCE_STAFF, R.ADMIN}), "制定发卡计划")
+    access_for(actor).require(Cap.WAVE_PLAN)
     wave = Wave(
         name=name,
         owner=owner,
