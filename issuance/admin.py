@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from cardportal.admin import ScopedAdminMixin
 from members.access import Cap, access_for
 
-from . import layouts
+from . import layouts, services
 from .models import (
     ActivationSession,
     BankBatch,
@@ -83,6 +83,22 @@ class WaveAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "owner", "target", "starts_on", "deadline", "partner"]
     filter_horizontal = ["unions"]
     list_select_related = ["owner", "partner"]
+
+    def save_model(self, request, obj, form, change):
+        """Through the services (audited, role-checked), unions included: save_related below
+        leaves them alone."""
+        fields = {name: form.cleaned_data[name] for name in services.WAVE_FIELDS if name in form.cleaned_data}
+        unions = form.cleaned_data.get("unions")
+        if change:
+            saved = services.wave_update(wave=obj, unions=unions, actor=request.user, **fields)
+        else:
+            saved = services.wave_create(unions=unions or [], actor=request.user, **fields)
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 @admin.register(Card)

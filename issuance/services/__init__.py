@@ -58,7 +58,9 @@ from .returns import (
     return_reconcile,
 )
 from .waves import (
+    WAVE_FIELDS,
     wave_create,
+    wave_update,
 )
 
 __all__ = [
@@ -85,5 +87,7 @@ __all__ = [
     "card_report_lost",
     "cards_requeue",
     "notice_acknowledge",
+    "WAVE_FIELDS",
     "wave_create",
+    "wave_update",
 ]
