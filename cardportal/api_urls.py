@@ -1,11 +1,10 @@
 """Every app's API under /api/. Apps add their routes to their own `api_urls` module."""
 
-from importlib import import_module
-
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from .api import TokenObtainApi
+from .registry import app_modules
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -15,11 +14,5 @@ urlpatterns = [
     path("members/", include("members.api_urls")),
 ]
 
-for app in ("issuance", "merchants", "benefits", "quotas"):
-    try:
-        module = import_module(f"{app}.api_urls")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{app}.api_urls":
-            raise
-        continue
+for app, module in app_modules("api_urls"):
     urlpatterns.append(path(f"{app}/", include(module)))

@@ -1,11 +1,10 @@
-from importlib import import_module
-
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from . import second_factor_views, views
+from .registry import app_modules
 
 admin.site.site_header = "工会会员卡门户 · 管理后台"
 admin.site.site_title = "工会会员卡门户"
@@ -30,11 +29,5 @@ urlpatterns = [
 ]
 
 # Apps with pages of their own mount them under their name.
-for app in ("issuance", "merchants", "benefits", "quotas"):
-    try:
-        import_module(f"{app}.urls")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{app}.urls":
-            raise
-        continue
-    urlpatterns.append(path(f"{app}/", include(f"{app}.urls")))
+for app, module in app_modules("urls"):
+    urlpatterns.append(path(f"{app}/", include(module)))
