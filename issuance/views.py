@@ -20,7 +20,7 @@ from cardportal.pagination import paginate
 from cardportal.params import positive_ints
 from cardportal.redirects import safe_next
 from cardportal.uploads import upload_refusal
-from members.access import Cap, access_for
+from members.access import Cap, access_for, requires
 
 from . import exports, selectors, services
 from .forms import (
@@ -54,8 +54,8 @@ def home(request):
 
 # --- batches ----------------------------------------------------------------------------------
 @login_required
+@requires(Cap.BATCH_MANAGE)
 def batch_list(request):
-    access_for(request.user).permit(Cap.BATCH_MANAGE)
     unions = selectors.report_roots_for_user(user=request.user)
     waves = selectors.wave_list_for_user(user=request.user)
     form = BatchCreateForm(request.POST or None, unions=unions, waves=waves)

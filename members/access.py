@@ -25,7 +25,7 @@ cardportal, the bottom layer, may not import this module; it asks through the po
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, wraps
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
@@ -265,6 +265,20 @@ def access_for(user) -> Access:
 
 def can(user, cap: Cap) -> bool:
     return access_for(user).can(cap)
+
+
+def requires(cap: Cap, message: str = ""):
+    """View decorator (under @login_required): a 403 unless the user holds `cap`."""
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            access_for(request.user).permit(cap, message)
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate
 
 
 def api_permissions(cap: Cap, message: str) -> list[type[BasePermission]]:

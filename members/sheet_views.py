@@ -16,7 +16,7 @@ from cardportal.pagination import paginate
 from cardportal.uploads import upload_refusal
 
 from . import registration, selectors, services
-from .access import Cap, access_for, visible_unions
+from .access import Cap, access_for, requires, visible_unions
 from .forms import SheetReturnForm, SheetRowFilterForm, SheetUploadForm, SubmissionGroupForm
 from .models import RegistrationSheet, Union
 from .sheet_files import template_workbook
@@ -61,8 +61,8 @@ def sheet_template(request):
 
 
 @login_required
+@requires(Cap.SHEET_UPLOAD)
 def sheet_upload(request):
-    access_for(request.user).permit(Cap.SHEET_UPLOAD)
     unions = _grassroots_for(request.user)
     refused = upload_refusal(request)
     form = SheetUploadForm(request.POST or None, request.FILES or None, unions=unions)
@@ -235,8 +235,8 @@ def sheet_register_retry(request, pk):
 
 
 @login_required
+@requires(Cap.SHEET_REVIEW)
 def sheet_review_list(request):
-    access_for(request.user).permit(Cap.SHEET_REVIEW)
     page = paginate(request, selectors.sheets_pending_review_for_user(user=request.user), per_page=30)
     return render(request, "members/sheet_review_list.html", {"page": page})
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from cardportal.actions import run_download
 from cardportal.errors import ApplicationError
 from cardportal.params import positive_int, query_text
-from members.access import Cap, access_for
+from members.access import Cap, access_for, requires
 
 from . import charts, selectors, services
 from .conf import quotas_conf
@@ -62,8 +62,8 @@ def _sorted_rows(request, table):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def league(request):
-    access_for(request.user).permit(Cap.LEAGUE_READ)
     month = _month_param(request, selectors.default_month())
     table = selectors.league_table(user=request.user, month=month)
     rows, sort, descending = _sorted_rows(request, table)
@@ -102,8 +102,8 @@ def league(request):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def league_export(request):
-    access_for(request.user).permit(Cap.LEAGUE_READ)
     month = _month_param(request, selectors.default_month())
     return run_download(
         request, lambda: services.league_export(actor=request.user, month=month), back="quotas:league"
@@ -111,8 +111,8 @@ def league_export(request):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def league_county(request, pk):
-    access_for(request.user).permit(Cap.LEAGUE_READ)
     county = selectors.county_get_for_user(user=request.user, pk=pk)
     month = _month_param(request, selectors.default_month())
     table = selectors.league_table(user=request.user, month=month)
@@ -147,8 +147,8 @@ def league_county(request, pk):
 
 # --- bulletins -------------------------------------------------------------------------------
 @login_required
+@requires(Cap.LEAGUE_READ)
 def bulletin_list(request):
-    access_for(request.user).permit(Cap.LEAGUE_READ)
     bulletins = selectors.bulletin_list_for_user(user=request.user)
     due = services.bulletin_month_due()
     return render(
@@ -165,8 +165,8 @@ def bulletin_list(request):
 
 @login_required
 @require_POST
+@requires(Cap.LEAGUE_MANAGE)
 def bulletin_draft(request):
-    access_for(request.user).permit(Cap.LEAGUE_MANAGE)
     month = _month_param(request) if request.GET.get("month") else None
     raw = request.POST.get("month", "")
     try:
@@ -183,8 +183,8 @@ def bulletin_draft(request):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def bulletin_detail(request, pk):
-    access_for(request.user).permit(Cap.LEAGUE_READ)
     bulletin = selectors.bulletin_get_for_user(user=request.user, pk=pk)
     rows = selectors.bulletin_rows_for_user(user=request.user, bulletin=bulletin)
     return render(
@@ -203,8 +203,8 @@ def bulletin_detail(request, pk):
 
 @login_required
 @require_POST
+@requires(Cap.LEAGUE_MANAGE)
 def bulletin_publish(request, pk):
-    access_for(request.user).permit(Cap.LEAGUE_MANAGE)
     bulletin = selectors.bulletin_get_for_user(user=request.user, pk=pk)
     try:
         services.bulletin_publish(
@@ -217,8 +217,8 @@ def bulletin_publish(request, pk):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def bulletin_download(request, pk):
-    access_for(request.user).permit(Cap.LEAGUE_READ)
     bulletin = selectors.bulletin_get_for_user(user=request.user, pk=pk)
     return run_download(
         request,
@@ -229,8 +229,8 @@ def bulletin_download(request, pk):
 
 # --- quarterly ranking and the annual assessment ---------------------------------------------
 @login_required
+@requires(Cap.LEAGUE_READ)
 def quarterly(request):
-    access_for(request.user).permit(Cap.LEAGUE_READ)
     year = _year_param(request)
     tables = selectors.quarterly_rankings(user=request.user, year=year)
     conf = quotas_conf()
@@ -248,8 +248,8 @@ def quarterly(request):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def assessment(request):
-    access_for(request.user).permit(Cap.LEAGUE_READ)
     year = _year_param(request)
     results = selectors.annual_assessment(user=request.user, year=year)
     inputs = {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
@@ -284,8 +284,8 @@ def assessment(request):
 
 @login_required
 @require_POST
+@requires(Cap.LEAGUE_MANAGE)
 def assessment_input(request, year: int, pk: int):
-    access_for(request.user).permit(Cap.LEAGUE_MANAGE)
     county = selectors.county_get_for_user(user=request.user, pk=pk)
     form = AssessmentInputForm(request.POST, prefix=f"u{pk}")
     if form.is_valid():

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from cardportal.pagination import paginate
-from members.access import Cap, access_for
+from members.access import Cap, requires
 
 from . import selectors
 from .gateways import get_gateway
@@ -11,8 +11,8 @@ from .templates import label
 
 
 @login_required
+@requires(Cap.SMS_OUTBOX)  # city staff and above: the outbox names members of many unions
 def outbox(request):
-    access_for(request.user).permit(Cap.SMS_OUTBOX)  # city staff and above: many unions' members
     page = paginate(request, selectors.sms_list_for_user(user=request.user))
     # Secret parameters (sign-in codes) are shown only while the gateway delivers nothing (demo).
     shows_secrets = get_gateway().shows_secrets
