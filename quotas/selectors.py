@@ -467,5 +467,15 @@ def annual_assessment(
     return visible
 
 
+def targets_by_union(*, year: int) -> dict[int, int]:
+    """Each county's target for `year` (the plan is city-wide: the trend draws every county)."""
+    return dict(Quota.objects.filter(year=year).values_list("union_id", "target"))
+
+
+def assessment_inputs_by_union(*, year: int) -> dict[int, AssessmentInput]:
+    """The staff-judged parts of `year`'s assessment, per county."""
+    return {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
+
+
 def quota_years() -> list[int]:
     return sorted(set(Quota.objects.values_list("year", flat=True)))

@@ -15,7 +15,6 @@ from members.access import Cap, access_for, requires
 from . import charts, selectors, services
 from .conf import quotas_conf
 from .forms import AssessmentInputForm
-from .models import AssessmentInput, Quota
 from .scoring import PART_LABELS
 from .terms import terms_for
 
@@ -120,7 +119,7 @@ def league_county(request, pk):
     units = selectors.county_units(user=request.user, county=county, month=month)
     first = date(month.year, 1, 1)
     series = selectors.monthly_cumulative(user=selectors.EVERYONE, first=first, last=month)
-    targets = {q.union_id: q.target for q in Quota.objects.filter(year=month.year)}
+    targets = selectors.targets_by_union(year=month.year)
     names = {c.pk: c.name.removesuffix("总工会") for c in selectors.union_tree(counties_only=True).counties}
     trend = {
         names[cid]: [
@@ -252,7 +251,7 @@ def quarterly(request):
 def assessment(request):
     year = _year_param(request)
     results = selectors.annual_assessment(user=request.user, year=year)
-    inputs = {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
+    inputs = selectors.assessment_inputs_by_union(year=year)
     is_fed = access_for(request.user).can(Cap.LEAGUE_MANAGE)
     forms = {}
     if is_fed:
