@@ -12,17 +12,17 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from cardportal.scoping import scope_path
 from issuance.models import UnionMonthCount
+from members.access import Cap, access_for
 from members.models import Union
 
 from . import scoring
 from .conf import quotas_conf
-from .models import AssessmentInput, CountyMonthCount, Quota
+from .models import AssessmentInput, Bulletin, BulletinRow, CountyMonthCount, Quota
 from .service_items import service_items_by_county
 
 COUNTY_LEVELS = (Union.Level.COUNTY, Union.Level.INDUSTRY)
@@ -102,10 +102,34 @@ EVERYONE = object()  # computing city-wide places before the rows are filtered t
 
 
 def visible_to(user, union: Union) -> bool:
-    if user is EVERYONE:
-        return True
-    path = scope_path(user)
-    return path is not None and union.path.startswith(path)
+    return user is EVERYONE or access_for(user).sees(union)
+
+
+# --- bulletins -------------------------------------------------------------------------------
+def bulletin_list_for_user(*, user) -> QuerySet[Bulletin]:
+    """The bulletins `user` may open, newest month first: the published ones for every league
+    reader; drafts only for those who compile them (`league.manage`: city staff and above)."""
+    access = access_for(user)
+    qs = Bulletin.objects.select_related("published_by").order_by("-month")
+    if not access.can(Cap.LEAGUE_READ):
+        return qs.none()
+    if not access.can(Cap.LEAGUE_MANAGE):
+        qs = qs.filter(status=Bulletin.Status.PUBLISHED)
+    return qs
+
+
+def bulletin_get_for_user(*, user, pk) -> Bulletin:
+    """One bulletin of `bulletin_list_for_user`, or 404 (a draft is missing for a county reader)."""
+    try:
+        return bulletin_list_for_user(user=user).get(pk=pk)
+    except (Bulletin.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def bulletin_rows_for_user(*, user, bulletin: Bulletin) -> list[BulletinRow]:
+    """The bulletin's rows of the counties in the user's subtree."""
+    access = access_for(user)
+    return [row for row in bulletin.rows.select_related("union") if access.sees(row.union)]
 
 
 # --- the league table ------------------------------------------------------------------------
@@ -441,6 +465,16 @@ def annual_assessment(
     tree_unions = {u.pk: u for u in Union.objects.filter(pk__in=[f.key for f in facts])}
     visible = [r for r in results if visible_to(user, tree_unions[r.facts.key])]
     return visible
+
+
+def targets_by_union(*, year: int) -> dict[int, int]:
+    """Each county's target for `year` (the plan is city-wide: the trend draws every county)."""
+    return dict(Quota.objects.filter(year=year).values_list("union_id", "target"))
+
+
+def assessment_inputs_by_union(*, year: int) -> dict[int, AssessmentInput]:
+    """The staff-judged parts of `year`'s assessment, per county."""
+    return {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
 
 
 def quota_years() -> list[int]:

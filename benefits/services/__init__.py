@@ -42,9 +42,6 @@ from .disbursements import (
     disbursement_totals,
 )
 from .four_eyes import (
-    CONFIRM_ROLES,
-    DOWNLOAD_ROLES,
-    PREPARE_ROLES,
     S,
     disbursement_approve_refusal,
     disbursement_confirm_refusal,
@@ -69,9 +66,6 @@ __all__ = [
     "claim_approve",
     "claim_create",
     "claim_reject",
-    "CONFIRM_ROLES",
-    "DOWNLOAD_ROLES",
-    "PREPARE_ROLES",
     "S",
     "disbursement_approve_refusal",
     "disbursement_confirm_refusal",

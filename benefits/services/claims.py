@@ -8,18 +8,11 @@ from django.utils import timezone
 
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from cardportal.scoping import staff_of
+from members.access import Cap, access_for
 from members.models import Member
 
 from .. import eligibility
 from ..models import BenefitProgramme, Claim
-from .common import _visible
-
-
-def _require_reviewer(actor) -> None:
-    staff = staff_of(actor)
-    if not (actor.is_superuser or (staff is not None and staff.can_review)):
-        raise ApplicationError("只有县级及以上工会的审核人员可以审核", code="forbidden")
 
 
 @transaction.atomic
@@ -31,7 +24,7 @@ def claim_create(
     facts = (facts or "").strip()
     if not facts:
         raise ApplicationError("请填写事由", code="facts_required")
-    if not _visible(actor, member.union):
+    if not access_for(actor).sees(member.union):
         raise ApplicationError("该会员不在您的工会范围内", code="forbidden")
     member = Member.objects.select_for_update().select_related("union").get(pk=member.pk)
     if (
@@ -64,9 +57,9 @@ def claim_create(
 
 
 def _claim_for_review(claim: Claim, actor) -> Claim:
-    _require_reviewer(actor)
+    access_for(actor).require(Cap.CLAIM_REVIEW)
     claim = Claim.objects.select_for_update().select_related("union").get(pk=claim.pk)
-    if not _visible(actor, claim.union):
+    if not access_for(actor).sees(claim.union):
         raise ApplicationError("该申请不在您的工会范围内", code="forbidden")
     if claim.status != Claim.Status.PENDING:
         raise ApplicationError(f"该申请已{claim.get_status_display()}，不能重复审核", code="not_pending")

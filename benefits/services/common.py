@@ -3,16 +3,9 @@
 from decimal import Decimal
 
 from cardportal.errors import ApplicationError
-from cardportal.scoping import scope_path
-from members.models import Union
 
 CENT = Decimal("0.01")
 MAX_ERRORS_SHOWN = 20
-
-
-def _visible(actor, union: Union) -> bool:
-    path = scope_path(actor)
-    return path is not None and union.path.startswith(path)
 
 
 def _refuse(errors: list[str], *, code: str, lead: str) -> None:

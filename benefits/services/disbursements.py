@@ -15,12 +15,13 @@ from django.utils import timezone
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from issuance.selectors import live_cards_of
+from members.access import access_for
 from members.models import Member, Union
 
 from .. import eligibility
 from ..limits import Limits, limits_for
 from ..models import BenefitProgramme, Claim, Disbursement, DisbursementLine
-from .common import CENT, _money, _refuse, _refuse_if, _visible
+from .common import CENT, _money, _refuse, _refuse_if
 from .four_eyes import S, disbursement_approve_refusal, disbursement_prepare_refusal, may_prepare
 
 
@@ -38,7 +39,7 @@ class Entry:
 def disbursement_create(
     *, name: str, kind: str, union: Union, actor, programme: BenefitProgramme | None = None
 ) -> Disbursement:
-    if not may_prepare(actor) or not _visible(actor, union):
+    if not may_prepare(actor) or not access_for(actor).sees(union):
         raise ApplicationError("只能为本级及下级工会建立发放批次", code="forbidden")
     if kind not in Disbursement.Kind.values:
         raise ApplicationError("未知的发放类别", code="invalid_kind")

@@ -2,7 +2,7 @@
 `lifecycle.cards_transition` (so the monthly counters stay equal to a recount); each service owns
 its transaction and audit row.
 
-    common.py       roles each kind of work needs, the role check
+    common.py       what they share (who may do what is members.access.Cap)
     batches.py      bank batches: which applied cards, building a batch
     handoff.py      the hand-off file to the bank: writing, retry, audited download
     bankfiles.py    files from the bank: upload, retry, the import task's body
@@ -36,12 +36,8 @@ from .cards import (
     notice_acknowledge,
 )
 from .common import (
-    BATCH_ROLES,
-    HANDOFF_ROLES,
-    UNION_ROLES,
     R,
     S,
-    role_allows,
 )
 from .handoff import (
     TEXT_FIELDS,
@@ -62,16 +58,14 @@ from .returns import (
     return_reconcile,
 )
 from .waves import (
+    WAVE_FIELDS,
     wave_create,
+    wave_update,
 )
 
 __all__ = [
-    "BATCH_ROLES",
-    "HANDOFF_ROLES",
     "R",
     "S",
-    "UNION_ROLES",
-    "role_allows",
     "applied_cards",
     "batch_create",
     "TEXT_FIELDS",
@@ -93,5 +87,7 @@ __all__ = [
     "card_report_lost",
     "cards_requeue",
     "notice_acknowledge",
+    "WAVE_FIELDS",
     "wave_create",
+    "wave_update",
 ]

@@ -17,6 +17,7 @@ from cardportal.jobs import (
     job_start,
 )
 from cardportal.retention import removed_message
+from members.access import Cap, access_for
 from members.models import Union
 
 from ..files import check_upload, read_table
@@ -25,7 +26,6 @@ from ..models import (
     BankFileImport,
 )
 from .activations import activation_reconcile
-from .common import HANDOFF_ROLES, _require
 from .returns import return_reconcile
 
 
@@ -35,7 +35,7 @@ def import_create(
 ) -> BankFileImport:
     """Keep the uploaded file and its sha256, then reconcile it in a task. An upload identical
     to an earlier one is noted (`same_as`); applying it again changes nothing."""
-    _require(actor, HANDOFF_ROLES, "导入银行文件")
+    access_for(actor).require(Cap.BANK_FILES, "导入银行文件")
     if kind == BankFileImport.Kind.RETURN and batch is None:
         raise ApplicationError("回盘文件须对应一个银行批次", code="no_batch")
     if batch is not None:
@@ -86,7 +86,7 @@ def _same_file_lock(kind: str, sha: str) -> None:
 def import_retry(*, imp: BankFileImport, actor) -> BankFileImport:
     """Apply a bank file again after its job failed or lost its worker (a new run). The
     reconciliation is one transaction and idempotent, so nothing is applied twice."""
-    _require(actor, HANDOFF_ROLES, "重新导入银行文件")
+    access_for(actor).require(Cap.BANK_FILES, "重新导入银行文件")
     locked = BankFileImport.objects.select_for_update().get(pk=imp.pk)
     if not (locked.job_retryable or job_is_stale(locked)):
         raise ApplicationError("只有导入失败或中断的文件才能重新导入", code="invalid_status")

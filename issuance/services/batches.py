@@ -10,11 +10,12 @@ from django.utils import timezone
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_queue
+from members.access import Cap, access_for
 from members.models import Union
 
 from ..lifecycle import cards_transition
 from ..models import BankBatch, Card, IssuingPartner, Wave
-from .common import BATCH_ROLES, S, _require
+from .common import S
 
 
 def applied_cards(*, union: Union, wave: Wave | None = None, hardship_only: bool = False):
@@ -46,7 +47,7 @@ def batch_create(
 
     Two people building batches at once cannot both take a card: cards_transition locks the cards
     and, non-strict, skips any another batch took first."""
-    _require(actor, BATCH_ROLES, "创建银行批次")
+    access_for(actor).require(Cap.BATCH_MANAGE)
     if limit is not None and limit <= 0:
         raise ApplicationError("张数须大于0", code="bad_limit")
     ids = list(

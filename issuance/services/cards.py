@@ -8,11 +8,12 @@ from django.utils import timezone
 
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
+from members.access import Cap, access_for
 from members.models import Member
 
 from ..lifecycle import cards_transition
 from ..models import Card, CardEvent, CardNotice
-from .common import BATCH_ROLES, UNION_ROLES, S, _require
+from .common import S
 
 # A member reports only a card that is in their hands; the clerk also one still at the union.
 MEMBER_LOSABLE = frozenset({S.DISTRIBUTED, S.ACTIVATED})
@@ -36,7 +37,7 @@ def card_report_lost(*, card: Card, actor, note: str = "", at: datetime | None =
                 code="transition_refused",
             )
     else:
-        _require(actor, UNION_ROLES | BATCH_ROLES, "办理挂失")
+        access_for(actor).require(Cap.CARD_CORRECT, "办理挂失")
     at = at or timezone.now()
     note = note or ("会员本人在会员网站挂失" if by_member else "挂失")
     old = cards_transition(cards=[card.pk], to_status=S.LOST, actor=actor, at=at, note=note)[0]
@@ -75,7 +76,7 @@ def card_report_lost(*, card: Card, actor, note: str = "", at: datetime | None =
 
 @transaction.atomic
 def card_cancel(*, card: Card, actor, note: str) -> Card:
-    _require(actor, UNION_ROLES | BATCH_ROLES, "注销卡片")
+    access_for(actor).require(Cap.CARD_CORRECT, "注销卡片")
     if not note.strip():
         raise ApplicationError("请填写注销原因", code="no_reason")
     moved = cards_transition(cards=[card.pk], to_status=S.CANCELLED, actor=actor, note=note)[0]
@@ -86,7 +87,7 @@ def card_cancel(*, card: Card, actor, note: str) -> Card:
 @transaction.atomic
 def cards_requeue(*, cards, actor, note: str = "资料已更正，重新报送") -> int:
     """Bank-rejected cards whose data was fixed go back to `applied` for the next batch."""
-    _require(actor, UNION_ROLES | BATCH_ROLES, "重新报送")
+    access_for(actor).require(Cap.CARD_CORRECT, "重新报送")
     moved = cards_transition(cards=cards, to_status=S.APPLIED, actor=actor, note=note, strict=True)
     for card in moved:
         audit_record(actor=actor, verb="card.requeued", target=card)

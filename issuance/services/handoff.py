@@ -22,13 +22,13 @@ from cardportal.jobs import (
     job_start,
 )
 from cardportal.retention import removed_message
+from members.access import Cap, access_for
 
 from .. import layouts
 from ..models import (
     BankBatch,
     Card,
 )
-from .common import HANDOFF_ROLES, _require
 
 
 def _handoff_rows(batch: BankBatch, fields: list[str]):
@@ -177,7 +177,7 @@ def batch_generate_handoff(*, batch_id: int, token: str | None = None) -> None:
 @transaction.atomic
 def batch_handoff_retry(*, batch: BankBatch, actor) -> BankBatch:
     """Write the hand-off file again after its job failed or lost its worker (a new run)."""
-    _require(actor, HANDOFF_ROLES, "重新生成报送银行文件")
+    access_for(actor).require(Cap.BANK_FILES, "重新生成报送银行文件")
     locked = BankBatch.objects.select_for_update().get(pk=batch.pk)
     if locked.handoff_file or not (locked.job_status == Job.Status.FAILED or job_is_stale(locked)):
         raise ApplicationError("只有生成失败或中断的批次才能重新生成报送文件", code="invalid_status")
@@ -190,7 +190,7 @@ def batch_handoff_retry(*, batch: BankBatch, actor) -> BankBatch:
 
 def batch_handoff_open(*, batch: BankBatch, actor, ip: str | None = None, via: str = "web"):
     """Open the hand-off file (full ID numbers) for download: allowed roles only, always audited."""
-    _require(actor, HANDOFF_ROLES, "下载报送银行文件（含完整身份证号）")
+    access_for(actor).require(Cap.BANK_FILES, "下载报送银行文件（含完整身份证号）")
     if not batch.handoff_file:
         if batch.handoff_at:  # it was generated: removed under the retention rule since
             raise ApplicationError(removed_message("handoff"), code="file_removed")

@@ -8,12 +8,13 @@ from django.utils import timezone
 
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
+from members.access import Cap, access_for
 from members.models import Union
 
 from ..cardnumbers import normalise_card_number
 from ..lifecycle import cards_transition
 from ..models import ActivationSession, BankBatch, Card, CardReceipt
-from .common import HANDOFF_ROLES, UNION_ROLES, S, _at_noon, _require
+from .common import S, _at_noon
 
 
 def _union_cards(union: Union, ids, *, status: str | None = None) -> dict[int, Card]:
@@ -52,7 +53,7 @@ def cards_receive(
     """Sign for delivered cards (issued → received). The clerk ticks the cards handed over and
     types the count in hand; when they disagree the receipt is kept as a mismatch and no card
     moves, so a short delivery is on record rather than silently accepted."""
-    _require(actor, UNION_ROLES, "签收卡片")
+    access_for(actor).require(Cap.CARD_RECEIVE, "签收卡片")
     at = at or timezone.now()
     ids = set(card_ids)
     outstanding = Card.objects.filter(status=S.ISSUED, union__path__startswith=union.path)
@@ -97,7 +98,7 @@ def cards_receive(
 def cards_distribute(*, union: Union, actor, card_ids=(), numbers=(), at: datetime | None = None) -> int:
     """Record that members signed the distribution sheet (received → distributed), by ticked
     cards or typed/scanned card numbers. All or nothing: one wrong card refuses the lot."""
-    _require(actor, UNION_ROLES, "登记发放")
+    access_for(actor).require(Cap.CARD_RECEIVE, "登记发放")
     ids = list(dict.fromkeys([*card_ids, *_ids_from_numbers(union, numbers)]))
     if not ids:
         raise ApplicationError("请勾选或输入已签字领卡会员的卡片", code="nothing_selected")
@@ -113,7 +114,7 @@ def activation_session_record(
     *, union: Union, held_on: date, actor, place: str = "", card_ids=(), numbers=()
 ) -> ActivationSession:
     """An on-site activation session: the listed cards (distributed) become activated that day."""
-    _require(actor, UNION_ROLES | HANDOFF_ROLES, "登记集中激活")
+    access_for(actor).require(Cap.CARD_ACTIVATE)
     if held_on > timezone.localdate():
         raise ApplicationError("激活日期不能晚于今天", code="future_date")
     ids = list(dict.fromkeys([*card_ids, *_ids_from_numbers(union, numbers)]))

@@ -4,11 +4,15 @@ from datetime import date
 
 from django.db import transaction
 
-from cardportal.audit import audit_record
+from cardportal.audit import audit_record, register_verbs
+from members.access import Cap, access_for
 from members.models import Union
 
 from ..models import Wave
-from .common import R, _require
+
+# What a wave's form may set (the admin's change form passes exactly these).
+WAVE_FIELDS = ("name", "owner", "partner", "target", "starts_on", "deadline", "note")
+register_verbs({"wave.changed": "修改发卡批次计划"})
 
 
 @transaction.atomic
@@ -24,7 +28,7 @@ def wave_create(
     starts_on=None,
     note="",
 ) -> Wave:
-    _require(actor, frozenset({R.CITY_STAFF, R.PROVINCE_STAFF, R.ADMIN}), "制定发卡计划")
+    access_for(actor).require(Cap.WAVE_PLAN)
     wave = Wave(
         name=name,
         owner=owner,
@@ -38,4 +42,27 @@ def wave_create(
     wave.save()
     wave.unions.set(unions)
     audit_record(actor=actor, verb="wave.created", target=wave, union=owner, data={"target": target})
+    return wave
+
+
+@transaction.atomic
+def wave_update(*, wave: Wave, actor, unions=None, **changes) -> Wave:
+    """Change a wave's fields (any of WAVE_FIELDS) and, when given, its unions; audited with the
+    names of the fields that changed."""
+    access_for(actor).require(Cap.WAVE_PLAN)
+    unknown = set(changes) - set(WAVE_FIELDS)
+    if unknown:
+        raise TypeError(f"wave_update() got unexpected fields {sorted(unknown)}")
+    wave = Wave.objects.select_for_update().get(pk=wave.pk)
+    changed = [name for name, value in changes.items() if getattr(wave, name) != value]
+    for name in changed:
+        setattr(wave, name, changes[name])
+    wave.full_clean()
+    wave.save()
+    if unions is not None:
+        before = set(wave.unions.values_list("pk", flat=True))
+        wave.unions.set(unions)
+        if before != {union.pk for union in unions}:
+            changed.append("unions")
+    audit_record(actor=actor, verb="wave.changed", target=wave, union=wave.owner, data={"fields": changed})
     return wave

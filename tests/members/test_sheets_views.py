@@ -174,3 +174,25 @@ def test_downloads_name_chinese_files_the_way_browsers_read_them(client, clerk):
         "attachment; filename*=utf-8''%E4%BC%9A%E5%91%98%E5%8D%A1%E4%BF%A1%E6%81%AF%E7%99%BB%E8%AE%B0%E8%A1%A8"
         "%EF%BC%88%E6%A8%A1%E6%9D%BF%EF%BC%89.xlsx"
     )
+
+
+def test_federation_staff_set_a_submission_group_through_the_service_and_a_reviewer_cannot(
+    client, tree, city_staff, reviewer
+):
+    from cardportal.models import AuditEntry
+
+    form = {"name": "第一组", "due_date": "2026-12-31", "unions": [tree.unit_a1.pk, tree.unit_b1.pk]}
+    client.force_login(reviewer)
+    assert client.post(reverse("members:submission_groups"), form).status_code == 403
+    assert not SubmissionGroup.objects.exists()
+    client.force_login(city_staff)
+    assert client.post(reverse("members:submission_groups"), form).status_code == 302
+    group = SubmissionGroup.objects.get()
+    assert (group.name, group.owner, set(group.unions.all())) == (
+        "第一组",
+        tree.city,
+        {tree.unit_a1, tree.unit_b1},
+    )
+    assert list(AuditEntry.objects.filter(verb="submission_group.created").values_list("actor", "union")) == [
+        (city_staff.pk, tree.city.pk)
+    ]
