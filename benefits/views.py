@@ -16,7 +16,7 @@ from cardportal.uploads import raise_if_refused
 from members.models import Union
 from members.selectors import member_get_for_user
 
-from . import member_claims, selectors, services
+from . import selectors, services
 from .forms import ClaimForm, DisbursementForm, FilterForm, ReturnForm, ReviewForm, UploadForm
 from .limits import limits_for
 from .models import Claim
@@ -112,7 +112,7 @@ def claim_proof(request, pk, proof_pk):
     """A member's proof of a claim in the user's scope (404 outside it), every view audited."""
     claim = selectors.claim_get_for_user(user=request.user, pk=pk)
     proof = get_object_or_404(claim.proofs, pk=proof_pk)
-    content, filename, content_type = member_claims.claim_proof_read(
+    content, filename, content_type = services.claim_proof_read(
         proof=proof, actor=request.user, ip=client_ip(request)
     )
     return private_file(content, filename, content_type, inline=proof.is_image)

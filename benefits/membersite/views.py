@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from benefits import member_claims as benefit_services
+from benefits import services as benefit_services
 from cardportal.audit import audit_record, client_ip
 from cardportal.downloads import private_file
 from cardportal.errors import ApplicationError

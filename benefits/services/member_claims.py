@@ -13,7 +13,8 @@ from cardportal.errors import ApplicationError
 from cardportal.tables import TableRefused
 from members.models import Member
 
-from .models import BenefitProgramme, Claim, ClaimProof
+from ..models import BenefitProgramme, Claim, ClaimProof
+from .claims import claim_record
 
 
 def proof_limit() -> int:
@@ -86,49 +87,3 @@ def claim_proof_read(*, proof: ClaimProof, actor=None, member: Member | None = N
             data={"proof": proof.pk, "by_member": member is not None},
         )
     return content, f"凭证-{claim.pk}-{proof.pk}.{extension}", proof.content_type
-
-
-# TEMPORARY until benefits/services is split: moves next to claim_create, which will call it.
-def claim_record(
-    *,
-    programme: BenefitProgramme,
-    member: Member,
-    incident_on: date,
-    facts: str,
-    recorded_by=None,
-    by_member: bool = False,
-) -> Claim:
-    """The rules every claim meets, whoever records it (inside the caller's transaction)."""
-    from . import eligibility
-
-    facts = (facts or "").strip()
-    if not facts:
-        raise ApplicationError("请填写事由", code="facts_required")
-    member = Member.objects.select_for_update().select_related("union").get(pk=member.pk)
-    if (
-        programme.once_per_member
-        and Claim.objects.filter(programme=programme, member=member)
-        .exclude(status=Claim.Status.REJECTED)
-        .exists()
-    ):
-        whose = "您" if by_member else "该会员"
-        raise ApplicationError(f"“{programme.name}”每人限领一次，{whose}已有申请", code="once_per_member")
-    result = eligibility.evaluate(programme=programme, member=member, on=incident_on)
-    if not result.eligible:
-        raise ApplicationError(
-            "不符合申请条件：" + "；".join(result.reasons),
-            code="not_eligible",
-            extra={"reasons": result.reasons},
-        )
-    return Claim.objects.create(
-        programme=programme,
-        member=member,
-        union=member.union,
-        incident_on=incident_on,
-        facts=facts[:300],
-        amount=result.amount,
-        tier_label=result.tier_label,
-        explanation=result.as_list(),
-        recorded_by=recorded_by,
-        by_member=by_member,
-    )
