@@ -10,7 +10,7 @@ class MemberClaimForm(forms.Form):
     incident_on = forms.DateField(
         label="事由日期",
         initial=timezone.localdate,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),  # what <input type=date> takes
         error_messages={"required": "请填写事由日期", "invalid": "日期格式不对，请用日历选择"},
     )
     facts = forms.CharField(

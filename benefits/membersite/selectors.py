@@ -163,7 +163,8 @@ def member_claim_refusal(*, programme: BenefitProgramme, result: Eligibility, cl
 
 def member_benefit_list(*, member: Member) -> list[MemberBenefit]:
     """Every programme open to the member's union (run by it or a union above it), evaluated by
-    the staff's rules for today, with the member's claims. Queries: card, programmes + tiers,
+    the staff's rules for today, with the member's claims; those the member can claim online
+    first, then those they qualify for, then the others. Queries: card, programmes + tiers,
     claims + proofs (four), whatever the number of programmes."""
     claims = member_claim_list(member=member)
     by_programme: dict[int, list[Claim]] = {}
@@ -181,6 +182,8 @@ def member_benefit_list(*, member: Member) -> list[MemberBenefit]:
                 claim_refusal=member_claim_refusal(programme=programme, result=result, claims=mine),
             )
         )
+    # What the member can act on first: claimable online, then the rest they qualify for.
+    rows.sort(key=lambda row: (not row.may_claim, not row.result.eligible))
     return rows
 
 

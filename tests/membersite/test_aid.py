@@ -1,36 +1,14 @@
 """到卡资金: aid paid to the member's card, from the disbursement records, once a batch is approved."""
 
-from decimal import Decimal
-
 import pytest
 from django.utils import timezone
 
-from benefits.models import Disbursement
-from benefits.services import Entry, disbursement_add_entries, disbursement_confirm, disbursement_create
 from tests.factories import ROLE, approve_disbursement, make_member, make_staff
 from tests.merchants.factories import give_card
 
-from .helpers import sign_in
+from .helpers import bank_result, batch_with, sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("run_tasks_inline")]
-
-
-def batch_with(tree, preparer, name, kind, lines):
-    batch = disbursement_create(name=name, kind=kind, union=tree.city, actor=preparer)
-    disbursement_add_entries(
-        disbursement=batch,
-        entries=[Entry(member=m, amount=Decimal(a), where=f"第{i}行") for i, (m, a) in enumerate(lines, 2)],
-        actor=preparer,
-        source="test",
-    )
-    return batch
-
-
-def bank_result(batch, rows, confirmer):
-    """The bank's result file for an exported batch: card number, amount, 成功/失败."""
-    Disbursement.objects.filter(pk=batch.pk).update(state=Disbursement.State.EXPORTED)
-    body = "卡号,金额,结果,失败原因\n" + "\n".join(",".join(r) for r in rows)
-    disbursement_confirm(disbursement=batch, data=body.encode(), filename="回盘.csv", actor=confirmer)
 
 
 def test_member_sees_paid_failed_and_pending_aid_but_not_a_draft(
