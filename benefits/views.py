@@ -112,9 +112,13 @@ def claim_proof(request, pk, proof_pk):
     """A member's proof of a claim in the user's scope (404 outside it), every view audited."""
     claim = selectors.claim_get_for_user(user=request.user, pk=pk)
     proof = get_object_or_404(claim.proofs, pk=proof_pk)
-    content, filename, content_type = services.claim_proof_read(
-        proof=proof, actor=request.user, ip=client_ip(request)
-    )
+    try:
+        content, filename, content_type = services.claim_proof_read(
+            proof=proof, actor=request.user, ip=client_ip(request)
+        )
+    except ApplicationError as exc:  # removed under the retention rule
+        _error(request, exc)
+        return redirect(claim.get_absolute_url())
     return private_file(content, filename, content_type, inline=proof.is_image)
 
 

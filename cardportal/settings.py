@@ -320,6 +320,7 @@ FILE_RETENTION_DAYS = {
         "bank_import": 30,  # bank return / activation file, after it was processed
         "payment_done": 30,  # aid payment file, after the bank's result closed the batch
         "payment_any": 180,  # aid payment file, after it was generated
+        "claim_proof": 365,  # a member's proof of a claim (receipt photo), after the claim was decided
     }.items()
 }
 

@@ -240,9 +240,13 @@ def me_claim(request, pk):
 def me_claim_proof(request, pk, proof_pk):
     """The proof file of one of the member's own claims (404 otherwise), audited."""
     proof = selectors.member_proof_get(member=request.member, claim_pk=pk, pk=proof_pk)
-    content, filename, content_type = benefit_services.claim_proof_read(
-        proof=proof, member=request.member, ip=client_ip(request)
-    )
+    try:
+        content, filename, content_type = benefit_services.claim_proof_read(
+            proof=proof, member=request.member, ip=client_ip(request)
+        )
+    except ApplicationError as exc:  # removed under the retention rule
+        messages.error(request, exc.message)
+        return redirect("membersite:claim", pk=proof.claim_id)
     return private_file(content, filename, content_type, inline=proof.is_image)
 
 

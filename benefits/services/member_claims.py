@@ -10,6 +10,7 @@ from django.db import transaction
 from cardportal import proofs
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
+from cardportal.retention import removed_message
 from cardportal.tables import TableRefused
 from members.models import Member
 
@@ -75,6 +76,8 @@ def claim_proof_read(*, proof: ClaimProof, actor=None, member: Member | None = N
     (a staff `actor`, or the claim's own `member`). The caller has scoped the proof: the member
     selector to the member's own claims, claim_get_for_user to the staff user's subtree."""
     claim = proof.claim
+    if not proof.file:
+        raise ApplicationError(removed_message("claim_proof"), code="file_removed")
     with proof.file.open("rb") as handle:
         content = handle.read()
     extension = proof.file.name.rsplit(".", 1)[-1]

@@ -270,3 +270,27 @@ def test_benefits_page_queries_do_not_grow_with_claims(signed_in, programmes, dj
     claim_post(signed_in, programmes["accident-fire"], facts="摔伤")
     with django_assert_num_queries(7):
         signed_in.get("/me/benefits/")
+
+
+def test_a_proof_goes_a_year_after_the_decision_and_the_pages_say_so(
+    signed_in, client, programmes, tree, private_media
+):
+
+    from cardportal.retention import files_purge
+
+    claim_post(signed_in, programmes["cataract"])
+    proof = ClaimProof.objects.get()
+    stored = Path(proof.file.path)
+    now = timezone.now()
+    assert files_purge(now=now + timedelta(days=400))["claim_proof"] == 0  # not decided yet
+    reviewer = make_staff(ROLE.COUNTY_REVIEWER, tree.county_a, username="reviewer-a")
+    client.force_login(reviewer)
+    client.post(f"/benefits/claims/{proof.claim_id}/", {"decision": "approve", "note": ""})
+    assert files_purge(now=now + timedelta(days=364))["claim_proof"] == 0
+
+    assert files_purge(now=now + timedelta(days=366))["claim_proof"] == 1
+
+    assert not stored.exists()
+    assert "凭证已按保存期限删除" in client.get(f"/benefits/claims/{proof.claim_id}/").content.decode()
+    follow = client.get(f"/benefits/claims/{proof.claim_id}/proofs/{proof.pk}/", follow=True)
+    assert "申请凭证已按保存期限规则删除（申请审核完成365天后删除）" in follow.content.decode()
