@@ -63,3 +63,20 @@ def test_a_member_without_aid_is_told_what_will_show(client, tree, django_captur
     sign_in(client, django_capture_on_commit_callbacks, member)
 
     assert "还没有发放到您工会卡的资金" in client.get("/me/aid/").content.decode()
+
+
+def test_aid_page_queries_do_not_grow_with_payments(
+    client, tree, city_staff, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    member = make_member(tree.unit_a1)
+    give_card(member)
+    first = batch_with(tree, city_staff, "送温暖", "warmth", [(member, "100.00")])
+    approve_disbursement(first, preparer=city_staff, tree=tree)
+    sign_in(client, django_capture_on_commit_callbacks, member)
+    # session, the member with union and parent, the lines with batch and programmes
+    with django_assert_num_queries(3):
+        client.get("/me/aid/")
+    second = batch_with(tree, city_staff, "金秋助学", "school_aid", [(member, "200.00")])
+    approve_disbursement(second, preparer=city_staff, tree=tree)
+    with django_assert_num_queries(3):
+        assert client.get("/me/aid/").content.decode().count("<li>") == 2

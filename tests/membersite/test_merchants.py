@@ -116,3 +116,15 @@ def test_the_directory_needs_a_member_session(client, merchants):
     response = client.get("/me/merchants/")
 
     assert response.status_code == 302 and response["Location"].startswith("/me/login/")
+
+
+def test_directory_queries_do_not_grow_with_merchants(
+    client, tree, merchants, holder, django_assert_num_queries
+):
+    # session, member, county, count, page, offers, categories, this quarter's reviews, card
+    with django_assert_num_queries(9):
+        client.get("/me/merchants/")
+    for i in range(5):
+        make_offer(make_merchant(tree.county_a, name=f"甲县商户{i}"), description="体检", terms="9折")
+    with django_assert_num_queries(9):
+        assert len(client.get("/me/merchants/").context["page"]) == 9
