@@ -15,31 +15,14 @@ from tests.hostile import jpeg_bytes
 from tests.membersite.helpers import bank_result, batch_with, last_code
 from tests.merchants.factories import give_card, make_merchant, make_offer
 
-from ..conftest import LIVE_REQUESTS, login
+from ..conftest import login
 from ..factories import ROLE, approve_disbursement, make_member, make_staff
+from .test_member_journey import _transferred_kb as transferred_kb
+from .test_member_journey import phone  # noqa: F401 - the 390×844 phone fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-    assert LIVE_REQUESTS.wait_idle(), "the live server is still answering a request of this test"
-
-
-def transferred_kb(page) -> float:
-    return page.evaluate(
-        """() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
-            .reduce((sum, e) => sum + e.transferSize, 0) / 1024"""
-    )
 
 
 def image_loaded(page, selector: str) -> bool:
@@ -51,7 +34,14 @@ def no_sideways_scroll(page) -> bool:
 
 
 def test_member_claims_with_a_photo_reviewer_approves_member_sees_decision(
-    live_server, phone, page, screenshot, tree, run_tasks_inline, tmp_path, settings
+    live_server,
+    phone,  # noqa: F811
+    page,
+    screenshot,
+    tree,
+    run_tasks_inline,
+    tmp_path,
+    settings,
 ):
     settings.MEDIA_ROOT = tmp_path / "media"
     programmes = programmes_seed(union=tree.province)
