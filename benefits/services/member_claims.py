@@ -49,6 +49,8 @@ def claim_submit_by_member(
     )
     try:
         with transaction.atomic():
+            # the member's row lock (claim_record takes it again) orders two submissions at once
+            Member.objects.select_for_update().filter(pk=member.pk).first()
             if Claim.objects.filter(programme=programme, member=member, status=Claim.Status.PENDING).exists():
                 raise ApplicationError("您已有一笔申请正在审核，审核后才能再次申请", code="claim_pending")
             claim = claim_record(
