@@ -178,6 +178,8 @@ LOGOUT_REDIRECT_URL = "login"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(30 * 1024 * 1024)))
+# A claim's proof (a photo of a receipt, a PDF): cardportal/proofs.py; never above UPLOAD_MAX_BYTES.
+PROOF_MAX_BYTES = int(os.environ.get("PROOF_MAX_BYTES", str(10 * 1024 * 1024)))
 FILE_UPLOAD_HANDLERS = [
     "cardportal.uploads.BoundedUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
@@ -318,6 +320,7 @@ FILE_RETENTION_DAYS = {
         "bank_import": 30,  # bank return / activation file, after it was processed
         "payment_done": 30,  # aid payment file, after the bank's result closed the batch
         "payment_any": 180,  # aid payment file, after it was generated
+        "claim_proof": 365,  # a member's proof of a claim (receipt photo), after the claim was decided
     }.items()
 }
 

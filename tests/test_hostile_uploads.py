@@ -6,6 +6,7 @@ far-cell files that used to abort it, and a valid file still reads afterwards.""
 import io
 import json
 import re
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -13,16 +14,24 @@ from django.contrib.messages import get_messages
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from benefits.models import Disbursement
-from benefits.services import disbursement_confirm, disbursement_create, disbursement_import_sheet
+from benefits.models import Claim, ClaimProof, Disbursement
+from benefits.seed import programmes_seed
+from benefits.services import (
+    claim_submit_by_member,
+    disbursement_confirm,
+    disbursement_create,
+    disbursement_import_sheet,
+)
 from cardportal.errors import ApplicationError
 from issuance import services as issuance
 from issuance.models import BankFileImport
 from members.models import RegistrationSheet
 
-from .factories import ROLE, make_staff
-from .hostile import hostile_files, workbook_bytes
+from .factories import ROLE, make_member, make_staff
+from .hostile import hostile_files, hostile_proofs, workbook_bytes
 from .issuance.factories import make_card, make_partner
+from .membersite.helpers import sign_in
+from .merchants.factories import give_card
 
 pytestmark = pytest.mark.django_db
 LIMIT = 1024 * 1024  # UPLOAD_MAX_BYTES in these tests, so the "giant" file stays small
@@ -189,11 +198,39 @@ def test_payment_list_and_payment_result_imports(kind, client, tree, disbursemen
     assert shown == [refused.value.message if kind != "giant" else "文件太大，上限为 1 MB"]
 
 
+@pytest.mark.parametrize("kind", list(hostile_proofs(max_bytes=LIMIT)))
+def test_member_claim_proof(
+    kind, client, tree, run_tasks_inline, django_capture_on_commit_callbacks, settings
+):
+    """A member's proof photo/PDF (cardportal/proofs.py), through the members' claim page: the
+    refusal is shown on the form, and no claim, no proof row and no file are left."""
+    programme = programmes_seed(union=tree.province)["cataract"]
+    member = make_member(tree.unit_a1)
+    give_card(member)
+    sign_in(client, django_capture_on_commit_callbacks, member)
+    name, content, expected = hostile_proofs(max_bytes=LIMIT)[kind]
+
+    response = client.post(
+        f"/me/benefits/{programme.pk}/claim/",
+        {"incident_on": "2026-01-05", "facts": "白内障手术", "proof": upload(name, content)},
+    )
+
+    assert response.status_code == 400
+    message = "文件太大，上限为 1 MB" if kind == "giant" else None
+    if message is None:
+        with pytest.raises(ApplicationError) as refused:
+            claim_submit_by_member(
+                programme=programme, member=member, incident_on=date(2026, 1, 5), facts="x", proof=content
+            )
+        assert_refusal(refused.value.code, refused.value.message, expected)
+        message = refused.value.message
+    assert response.context["error"] == message
+    assert (Claim.objects.count(), ClaimProof.objects.count()) == (0, 0)
+    assert not (settings.MEDIA_ROOT / "proofs").exists()
+
+
 def test_valid_files_still_read_after_the_hostile_set(tree, disbursement, city_staff):
     """The far-cell files above are refused in this very process; it is alive and reads on."""
-    from .factories import make_member
-    from .merchants.factories import give_card
-
     give_card(make_member(tree.unit_a1, name="王芳", id_number="11010519491231002X"))
     added = disbursement_import_sheet(
         disbursement=disbursement, data=VALID["payment_list"], filename="名单.xlsx", actor=city_staff

@@ -13,3 +13,13 @@ urlpatterns = [
     path("cards/<int:pk>/lost/", views.me_card_lost, name="card_lost"),
     path("profile/", views.me_profile, name="profile"),
 ]
+
+urlpatterns += [
+    path("benefits/", views.me_benefits, name="benefits"),
+    path("benefits/<int:programme_pk>/claim/", views.me_claim_new, name="claim_new"),
+    path("claims/<int:pk>/", views.me_claim, name="claim"),
+    path("claims/<int:pk>/proofs/<int:proof_pk>/", views.me_claim_proof, name="claim_proof"),
+    path("aid/", views.me_aid, name="aid"),
+    path("merchants/", views.me_merchants, name="merchants"),
+    path("merchants/<int:pk>/review/", views.me_merchant_review, name="merchant_review"),
+]

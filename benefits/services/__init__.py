@@ -2,6 +2,7 @@
 
     common.py          money to the cent, refusing with every problem listed
     claims.py          claims and their review
+    member_claims.py   a member's own claim with a proof file (members' site); reading proofs, audited
     four_eyes.py       who may prepare, approve, export, confirm, download a batch
     disbursements.py   the disbursement workflow: create, build the list, submit, approve, return
     payment_sheets.py  uploaded payment lists: reading, parsing, adding to a batch
@@ -23,6 +24,7 @@ from .bankfiles import (
 from .claims import (
     claim_approve,
     claim_create,
+    claim_record,
     claim_reject,
 )
 from .common import (
@@ -50,6 +52,11 @@ from .four_eyes import (
     disbursement_prepare_refusal,
     may_prepare,
 )
+from .member_claims import (
+    claim_proof_read,
+    claim_submit_by_member,
+    proof_limit,
+)
 from .payment_sheets import (
     AMOUNT_HEADERS,
     CARD_HEADERS,
@@ -65,7 +72,11 @@ __all__ = [
     "MAX_ERRORS_SHOWN",
     "claim_approve",
     "claim_create",
+    "claim_record",
     "claim_reject",
+    "claim_proof_read",
+    "claim_submit_by_member",
+    "proof_limit",
     "S",
     "disbursement_approve_refusal",
     "disbursement_confirm_refusal",
