@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
@@ -374,8 +375,13 @@ class JobTask(Task):
     def __call__(self, job_id, token=None, *args, **kwargs):
         if token is None or self.request.is_eager:
             return super().__call__(job_id, token, *args, **kwargs)
+        where = {"task": self.name, "queue": (self.request.delivery_info or {}).get("routing_key", "")}
+        log.info("job %s %s: run started", self.job_model, job_id, extra=where)
+        began = time.monotonic()
         with _heartbeat(self.model(), job_id, token):
-            return super().__call__(job_id, token, *args, **kwargs)
+            result = super().__call__(job_id, token, *args, **kwargs)
+        log.info("job %s %s: run ended after %.1f s", self.job_model, job_id, time.monotonic() - began, extra=where)
+        return result
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         job_id = args[0] if args else kwargs.get("job_id")

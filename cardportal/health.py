@@ -1,0 +1,69 @@
+"""Liveness and readiness (django-health-check; docs/operations.md, "Health, logs and metrics").
+
+/health/live/   the process answers: no database, no Redis. A failure means restart this process.
+/health/ready/  the portal can serve: the database answers, every migration is applied, Redis
+                answers, and a Celery worker answers a ping on each queue (CELERY_QUEUES). A
+                failure means send it no traffic yet (a deploy whose migration Job has not run,
+                a queue without a worker, Redis down). In the embedded mode (no REDIS_URL) only the
+                database and the migrations are checked.
+/health/ready/web/  the same without the workers: the web pods' readiness probe.
+"""
+
+import dataclasses
+import datetime
+
+from django.conf import settings
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from health_check.base import HealthCheck
+from health_check.contrib.celery import Ping
+from health_check.exceptions import ServiceUnavailable
+from health_check.views import HealthCheckView
+
+
+@dataclasses.dataclass
+class MigrationsApplied(HealthCheck):
+    """Every migration of the code this process runs is applied to the database."""
+
+    def run(self):
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if pending:
+            raise ServiceUnavailable(f"{len(pending)} migrations not applied")
+
+
+def _redis_client():
+    from redis.asyncio import Redis
+
+    return Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+
+
+def readiness_checks(*, workers: bool) -> list:
+    checks: list = ["health_check.checks.Database", (MigrationsApplied, {})]
+    if settings.REDIS_URL:
+        checks.append(("health_check.contrib.redis.Redis", {"client_factory": _redis_client}))
+        if workers:
+            timeout = datetime.timedelta(seconds=settings.HEALTH_CELERY_PING_SECONDS)
+            checks.append((Ping, {"timeout": timeout}))
+    return checks
+
+
+class ReadinessView(HealthCheckView):
+    workers = True
+
+    def get_checks(self):
+        self.checks = readiness_checks(workers=self.workers)
+        return super().get_checks()
+
+
+@never_cache
+def liveness(request):
+    return JsonResponse({"status": "ok"})
+
+
+readiness = ReadinessView.as_view()
+# The web pods' readiness probe: everything but the workers, so a worker Deployment that is down
+# (an alert on /health/ready/) does not take every web pod out of its Service as well.
+readiness_web = ReadinessView.as_view(workers=False)
