@@ -19,6 +19,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from health_check.base import HealthCheck
 from health_check.contrib.celery import Ping
+from health_check.contrib.redis import Redis as RedisCheck
 from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 
@@ -34,6 +35,28 @@ class MigrationsApplied(HealthCheck):
             raise ServiceUnavailable(f"{len(pending)} migrations not applied")
 
 
+class Redis(RedisCheck):
+    """The Redis check, named without the server's address (the probe answers anyone)."""
+
+    def __repr__(self):
+        return "Redis()"
+
+    @property
+    def labels(self):
+        return {"check": "Redis"}
+
+
+class CeleryPing(Ping):
+    """A worker answers on every queue of CELERY_TASK_QUEUES (django-health-check's ping)."""
+
+    def __repr__(self):
+        return "CeleryPing()"
+
+    @property
+    def labels(self):
+        return {"check": "CeleryPing"}
+
+
 def _redis_client():
     from redis.asyncio import Redis
 
@@ -46,7 +69,7 @@ def readiness_checks(*, workers: bool) -> list:
         checks.append(("health_check.contrib.redis.Redis", {"client_factory": _redis_client}))
         if workers:
             timeout = datetime.timedelta(seconds=settings.HEALTH_CELERY_PING_SECONDS)
-            checks.append((Ping, {"timeout": timeout}))
+            checks.append((CeleryPing, {"timeout": timeout}))
     return checks
 
 
