@@ -35,26 +35,27 @@ class MigrationsApplied(HealthCheck):
             raise ServiceUnavailable(f"{len(pending)} migrations not applied")
 
 
-class Redis(RedisCheck):
-    """The Redis check, named without the server's address (the probe answers anyone)."""
+class _Anonymous:
+    """A check named without its server's address or the app's id: the probes answer anyone."""
+
+    name = ""
 
     def __repr__(self):
-        return "Redis()"
+        return f"{self.name}()"
 
     @property
     def labels(self):
-        return {"check": "Redis"}
+        return {"check": self.name}
 
 
-class CeleryPing(Ping):
+class Redis(_Anonymous, RedisCheck):
+    name = "Redis"
+
+
+class CeleryPing(_Anonymous, Ping):
     """A worker answers on every queue of CELERY_TASK_QUEUES (django-health-check's ping)."""
 
-    def __repr__(self):
-        return "CeleryPing()"
-
-    @property
-    def labels(self):
-        return {"check": "CeleryPing"}
+    name = "CeleryPing"
 
 
 def _redis_client():

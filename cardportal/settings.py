@@ -466,8 +466,9 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "cardportal.logformat.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "correlation_id": "request_id"},
+            "fmt": "%(levelname)s %(name)s %(message)s %(correlation_id)s",
+            "timestamp": "time",  # ISO 8601 in UTC, the same in every process
+            "rename_fields": {"levelname": "level", "name": "logger", "correlation_id": "request_id"},
             "json_ensure_ascii": False,  # Chinese messages readable as they are
         },
         "text": {

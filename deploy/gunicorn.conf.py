@@ -13,6 +13,9 @@ keepalive = 5
 max_requests = 2000
 max_requests_jitter = 200
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No control socket (gunicorn 25.1+ makes one in $HOME by default, which two servers on one host
+# would share); the process manager or Kubernetes starts and stops the server.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # One JSON line per request. The path without its query string (%(U)s): no page puts personal
 # data in a URL, and the query is left out so that no mistake could ever print one here.
@@ -31,8 +34,9 @@ logconfig_dict = {
     "formatters": {
         "json": {
             "()": "cardportal.logformat.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "timestamp": "time",
+            "rename_fields": {"levelname": "level", "name": "logger"},
             "json_ensure_ascii": False,
         },
         "access": {"format": "%(message)s"},

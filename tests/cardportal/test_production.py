@@ -159,7 +159,7 @@ def json_log(record_maker) -> dict:
     fmt = settings.LOGGING["formatters"]["json"]
     handler = logging.StreamHandler(stream)
     handler.addFilter(CorrelationId())
-    handler.setFormatter(JsonFormatter(fmt["fmt"], rename_fields=fmt["rename_fields"]))
+    handler.setFormatter(JsonFormatter(**{key: value for key, value in fmt.items() if key != "()"}))
     logger = logging.getLogger("cardportal.test")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -179,6 +179,7 @@ def test_a_log_line_is_json_with_the_request_id_and_no_id_number_or_phone():
         clear_guid()
     assert line["request_id"] == "5f0c3a2e9b7d4c1e8a6f2b3d4e5f6a7b"
     assert (line["level"], line["logger"]) == ("INFO", "cardportal.test")
+    assert line["time"].endswith("+00:00")  # UTC in every process, whatever its time zone
     assert line["message"] == f"member {MASK} phone {MASK} card 6217000012345678901"  # a card number stays
 
 
