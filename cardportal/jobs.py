@@ -380,7 +380,9 @@ class JobTask(Task):
         began = time.monotonic()
         with _heartbeat(self.model(), job_id, token):
             result = super().__call__(job_id, token, *args, **kwargs)
-        log.info("job %s %s: run ended after %.1f s", self.job_model, job_id, time.monotonic() - began, extra=where)
+        log.info(
+            "job %s %s: run ended after %.1f s", self.job_model, job_id, time.monotonic() - began, extra=where
+        )
         return result
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
