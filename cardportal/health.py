@@ -9,13 +9,18 @@
 /health/ready/web/  the same without the workers: the web pods' readiness probe.
 """
 
+import asyncio
 import dataclasses
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.cache import never_cache
 from health_check.base import HealthCheck
 from health_check.contrib.celery import Ping
@@ -75,11 +80,28 @@ def readiness_checks(*, workers: bool) -> list:
 
 
 class ReadinessView(HealthCheckView):
+    """django-health-check's view, served as a sync view: its checks run on an event loop of their
+    own in a helper thread. (Django would run the library's async view through async_to_sync,
+    which refuses a thread that already has a running loop, as the test process has once
+    Playwright's sync API started.)"""
+
     workers = True
 
     def get_checks(self):
         self.checks = readiness_checks(workers=self.workers)
         return super().get_checks()
+
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        response = View.dispatch(self, request, *args, **kwargs)
+        patch_vary_headers(response, ["Accept"])
+        add_never_cache_headers(response)
+        return response
+
+    def get(self, request, *args, **kwargs):
+        checks = HealthCheckView.get(self, request, *args, **kwargs)  # a coroutine
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, checks).result()
 
 
 @never_cache
