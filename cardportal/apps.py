@@ -7,6 +7,7 @@ class CardportalConfig(AppConfig):
 
     def ready(self) -> None:
         from . import (
+            observability,  # noqa: F401 - connects the Celery signals that time tasks for /metrics
             schema,  # noqa: F401 - registers the OpenAPI extension of the partner token
             signin,  # noqa: F401 - connects the sign-in audit receivers
         )

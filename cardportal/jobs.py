@@ -29,6 +29,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
@@ -381,8 +382,15 @@ class JobTask(Task):
         try:
             if token is None or self.request.is_eager:
                 return super().__call__(job_id, token, *args, **kwargs)
+            where = {"task": self.name, "queue": (self.request.delivery_info or {}).get("routing_key", "")}
+            log.info("job %s %s: run started", self.job_model, job_id, extra=where)
+            began = time.monotonic()
             with _heartbeat(self.model(), job_id, token):
-                return super().__call__(job_id, token, *args, **kwargs)
+                result = super().__call__(job_id, token, *args, **kwargs)
+            log.info(
+                "job %s %s: run ended after %.1f s", self.job_model, job_id, time.monotonic() - began, extra=where
+            )
+            return result
         except ApplicationError as refused:
             self.job_refused(job_id, token, refused)
 

@@ -13,6 +13,8 @@ import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
+from kombu import Queue
 
 from cardportal import devkeys
 
@@ -56,6 +58,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
+    "django_guid",  # request id (observability below)
+    "django_prometheus",
+    "health_check",
     "cardportal",
     "members",
     "issuance",
@@ -67,6 +72,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: counts every request and its latency
+    "django_guid.middleware.guid_middleware",  # the request id of every log line (and of the tasks it sends)
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "cardportal.middleware.PermissionsPolicyMiddleware",
@@ -83,7 +90,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cardportal.middleware.HtmxVaryMiddleware",  # page or fragment from one URL: Vary: HX-Request
-    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout page
+    "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into the lockout page
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: the response's status and view
 ]
 
 ROOT_URLCONF = "cardportal.urls"
@@ -196,6 +204,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Probes and the metrics scraper talk plain http to the pod or port, never through the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -294,13 +304,39 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One message at a time per worker process: a prefetched message would wait behind a long job
 # (and be redelivered from the dead worker only after the visibility timeout).
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# The longest job (a 30 MB sheet's registration) takes minutes; an hour is a runaway.
-CELERY_TASK_TIME_LIMIT = 60 * 60
-CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
+# Queues (docs/operations.md, "Processes and queues"): each has its own workers, so a 100,000-row
+# sheet never delays an SMS code. Routed by task name; a task not listed goes to "default".
+# Time limits (soft, hard) in seconds per queue, for the tasks that do not declare their own
+# (cardportal.celery.QueueTimeLimits): the soft limit fails a job plainly, the hard one kills it.
+CELERY_QUEUES = {
+    # a 30 MB sheet's import or registration takes minutes; an hour is a runaway
+    "sheets": {"tasks": ["members.tasks.*"], "time_limits": (55 * 60, 60 * 60)},
+    # hand-off files, return and activation files, payment files
+    "bank": {
+        "tasks": ["issuance.tasks.*", "benefits.tasks.disbursement_export_task"],
+        "time_limits": (25 * 60, 30 * 60),
+    },
+    # texts waiting on a gateway: a member is waiting for the code
+    "notify": {
+        "tasks": ["members.sms.tasks.*", "benefits.membersite.tasks.signin_code_send_task"],
+        "time_limits": (60, 90),
+    },
+    # beat's sweeps and everything else
+    "default": {"tasks": [], "time_limits": (10 * 60, 15 * 60)},
+}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Declared, so the readiness check asks for a worker answering on each (cardportal/health.py).
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in CELERY_QUEUES]
+CELERY_TASK_ROUTES = {
+    pattern: {"queue": name} for name, queue in CELERY_QUEUES.items() for pattern in queue["tasks"]
+}
+CELERY_TASK_ANNOTATIONS = ["cardportal.celery.QueueTimeLimits"]
 # Redis hands an unacknowledged message to another worker after this long. It must exceed the
-# time limit, or a long job still running would be delivered twice; recovery of a dead worker's
-# job does not wait for it (the lease below does that within minutes).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 30 * 60}
+# longest time limit, or a long job still running would be delivered twice; recovery of a dead
+# worker's job does not wait for it (the lease below does that within minutes).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": max(q["time_limits"][1] for q in CELERY_QUEUES.values()) + 30 * 60
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 # A running job's heartbeat is renewed this often; a job unheard of for JOB_LEASE_SECONDS is taken
 # to have lost its worker and is re-run (beat task jobs_reap_task), at most JOB_MAX_ATTEMPTS starts.
@@ -410,9 +446,50 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Health, logs, metrics, error reports (cardportal/health.py, cardportal/observability.py) ---
+# Readiness waits this long for a Celery worker of each queue to answer a ping.
+HEALTH_CELERY_PING_SECONDS = float(os.environ.get("HEALTH_CELERY_PING_SECONDS", "1"))
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without a token it does not exist.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# The request id: X-Request-ID when a proxy sends a valid one (a UUID), otherwise made; returned
+# in X-Request-ID, written in every log line and carried into the Celery tasks a request sends.
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "RETURN_HEADER": True,
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True, log_parent=True)],
+    "IGNORE_URLS": ["health/live/", "health/ready/", "health/ready/web/", "metrics"],
+}
+# JSON lines (one object a line) unless LOG_FORMAT=text; text by default for DEBUG (and the tests:
+# settings_test.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId"}},
+    "formatters": {
+        "json": {
+            "()": "cardportal.logformat.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(correlation_id)s",
+            "timestamp": "time",  # ISO 8601 in UTC, the same in every process
+            "rename_fields": {"levelname": "level", "name": "logger", "correlation_id": "request_id"},
+            "json_ensure_ascii": False,  # Chinese messages readable as they are
+        },
+        "text": {
+            "()": "cardportal.logformat.TextFormatter",
+            "format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-guid says "Setting GUID ..." at INFO for every task: noise
+    "loggers": {"django_guid": {"level": "WARNING"}},
 }
+# Error reports to Sentry only when SENTRY_DSN is set (needs the prod extra's sentry-sdk).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from cardportal.observability import sentry_init
+
+    sentry_init(SENTRY_DSN)

@@ -6,6 +6,7 @@ flag guessed from the running process.
 - Plain http: the live-server browser tests cannot use secure cookies or an HTTPS redirect.
 - Static files found by the finders (no collectstatic before a run).
 - An in-process cache, so each test starts from empty throttle counts even with REDIS_URL set.
+- Text log lines (LOG_FORMAT=text unless the environment says otherwise).
 
 A subprocess a test starts (a Celery worker, `manage.py check --deploy`) names the settings it
 runs with itself (DJANGO_SETTINGS_MODULE=cardportal.settings), as production would.
@@ -18,6 +19,7 @@ from . import devkeys
 os.environ.setdefault("SECRET_KEY", devkeys.SECRET_KEY)
 os.environ.setdefault("PII_KEYS", devkeys.PII_KEY)
 os.environ.setdefault("PII_HASH_KEY", devkeys.PII_HASH_KEY)
+os.environ.setdefault("LOG_FORMAT", "text")  # readable pytest output; the JSON tests ask for json
 
 from .settings import *  # noqa: E402, F403
 from .settings import STORAGES  # noqa: E402

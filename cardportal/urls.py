@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from . import second_factor_views, views
+from . import health, observability, second_factor_views, views
 from .registry import app_modules
 
 admin.site.site_header = "工会会员卡门户 · 管理后台"
@@ -20,6 +20,10 @@ urlpatterns = [
     path("account/second-factor/verify/", second_factor_views.verify, name="second_factor_verify"),
     path("account/security/", second_factor_views.account_security, name="account_security"),
     path("healthz", views.healthz, name="healthz"),
+    path("health/live/", health.liveness, name="health_live"),
+    path("health/ready/", health.readiness, name="health_ready"),
+    path("health/ready/web/", health.readiness_web, name="health_ready_web"),
+    path("metrics", observability.metrics, name="metrics"),
     path("members/", include("members.urls")),
     path("audit/", include("cardportal.audit_urls")),
     path("me/", include("benefits.membersite.urls")),

@@ -7,7 +7,11 @@ none doubled) or is failed with a retry that works.
 The worker is `tests/jobs/worker.py`: a real `celery worker` process that holds one function of
 the job at a chosen point, so the kill lands in the middle every time. Sizes are small (the
 point is the lifecycle, not volume); the lease is 2 s here instead of minutes, except in the
-pool-child tests, which must show the take-over does not wait for the lease."""
+pool-child tests, which must show the take-over does not wait for the lease.
+
+Each worker consumes only its job's production queue (settings.CELERY_QUEUES, as scripts/serve and
+the Kubernetes workers run them: `-Q sheets` or `-Q bank`), so a job routed anywhere else would
+never start and its test would time out."""
 
 import os
 import signal
@@ -58,7 +62,14 @@ CARDS = 20
 # --- the harness ----------------------------------------------------------------------------------
 class Worker:
     def __init__(
-        self, tmp: Path, *, pause_at: str = "", mode: str = "hold", pool: str = "solo", lease: int = LEASE
+        self,
+        tmp: Path,
+        *,
+        queue: str,
+        pause_at: str = "",
+        mode: str = "hold",
+        pool: str = "solo",
+        lease: int = LEASE,
     ):
         self.dir = tmp / f"worker-{time.monotonic_ns()}"
         self.dir.mkdir()
@@ -76,7 +87,14 @@ class Worker:
             "JOB_PAUSE_MODE": mode,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.jobs.worker", f"--pool={pool}", "--concurrency=1"]
+            [
+                sys.executable,
+                "-m",
+                "tests.jobs.worker",
+                f"--pool={pool}",
+                "--concurrency=1",
+                f"--queues={queue}",
+            ]
             + ["--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT,
             env=env,
@@ -175,6 +193,7 @@ def audits(verb: str) -> int:
 
 # --- one case per long job: how to start it, where to hold it, what "exactly once" means ---------
 class SheetImport:
+    queue = "sheets"
     pause_at = "members.registration:stage_rows"
 
     def __init__(self, tree):
@@ -244,6 +263,7 @@ class SheetRegistration(SheetImport):
 
 
 class Handoff:
+    queue = "bank"
     pause_at = "issuance.services.handoff:handoff_write"
 
     def __init__(self, tree):
@@ -397,14 +417,14 @@ IDS = ["sheet-import", "registration", "handoff", "return-import", "activation-i
 def test_whole_worker_killed_mid_job_is_rerun_within_the_lease_and_finishes_once(tree, workers, case_class):
     case = case_class(tree)
     case.prepare()
-    first = workers(pause_at=case.pause_at)
+    first = workers(queue=case.queue, pause_at=case.pause_at)
     job = case.start()
     first.held_pid()
     first.kill()
     case.assert_nothing_written()
     assert fresh(job).job_status == "running"
 
-    second = workers()
+    second = workers(queue=case.queue)
     recover_after_lease(job)  # the old message stays unacked in Redis; a new run takes over
     assert finished(job, worker=second).job_status == "done", fresh(job).job_message
     case.assert_done_once()
@@ -417,7 +437,7 @@ def test_database_connection_cut_mid_job_fails_it_plainly_and_the_retry_finishes
 ):
     case = case_class(tree)
     case.prepare()
-    worker = workers(pause_at=case.pause_at, mode="cut")
+    worker = workers(queue=case.queue, pause_at=case.pause_at, mode="cut")
     job = case.start()
     worker.held_pid()
     assert cut_database() >= 1
@@ -443,7 +463,7 @@ def test_pool_child_killed_mid_job_is_taken_over_at_once_and_finishes_once(tree,
     the 2 s lease of the other tests, the expired lease would hide a broken check)."""
     case = case_class(tree)
     case.prepare()
-    worker = workers(pause_at=case.pause_at, pool="prefork", lease=PRODUCTION_LEASE)
+    worker = workers(queue=case.queue, pause_at=case.pause_at, pool="prefork", lease=PRODUCTION_LEASE)
     job = case.start()
     child = worker.held_pid()
     assert child != worker.process.pid
@@ -459,7 +479,7 @@ def test_pool_child_killed_mid_job_is_taken_over_at_once_and_finishes_once(tree,
 def test_poison_job_is_retried_a_bounded_number_of_times_then_failed_for_the_clerk(tree, workers, client):
     """A sheet whose import kills its worker process every time (as a native crash would)."""
     case = SheetImport(tree)
-    worker = workers(pause_at=case.pause_at, mode="die", pool="prefork")
+    worker = workers(queue=case.queue, pause_at=case.pause_at, mode="die", pool="prefork")
     job = case.start()
     failed = finished(job, worker=worker)
     assert worker.deaths() == django_settings.JOB_MAX_ATTEMPTS == 3
@@ -476,13 +496,13 @@ def test_stale_import_message_after_approval_cannot_finish_or_block_the_registra
     the registration; then the OLD import message is delivered first. It must not touch the
     sheet; the registration is re-run and registers everyone once."""
     case = SheetRegistration(tree)
-    first = workers(pause_at=SheetImport.pause_at)
+    first = workers(queue=SheetImport.queue, pause_at=SheetImport.pause_at)
     sheet = SheetImport.start(case)
     first.held_pid()
     import_token = fresh(sheet).job_token
     first.kill()
 
-    second = workers(pause_at=SheetRegistration.pause_at)
+    second = workers(queue=SheetImport.queue, pause_at=SheetRegistration.pause_at)
     recover_after_lease(sheet)
     assert finished(sheet, worker=second).status == S.VALIDATED
     sheet_submit(sheet=sheet, actor=None)
@@ -491,7 +511,7 @@ def test_stale_import_message_after_approval_cannot_finish_or_block_the_registra
     register_token = fresh(sheet).job_token
     second.kill()
 
-    third = workers()
+    third = workers(queue=SheetImport.queue)
     # The old import message comes back first (as Redis restores an unacknowledged one): stale.
     sheet_import_task.apply_async(args=[sheet.pk, import_token]).get(timeout=30)
     stuck = fresh(sheet)

@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("run_tasks_inline")
 PUBLIC = {
     "/",
     "/healthz",
+    "/health/live/",  # probes (issue 17): nothing but the checks' names and OK or not
+    "/health/ready/",
+    "/health/ready/web/",
     "/staff/login/",
     "/admin/login/",
     "/merchants/directory/",
