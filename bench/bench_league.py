@@ -51,20 +51,16 @@ def curve_date(f: float, pace: float, rng: random.Random) -> datetime | None:
     return None
 
 
-def load(total: int) -> None:
+def build_tree(total: int) -> tuple[list, dict[int, list[int]]]:
+    """The Cangzhou tree for `total` members: province, city, the 22 county-level unions with the
+    plan's quotas (`quotas.demo`) and one grassroots union per ~700 members. Returns
+    [(county, members to load)] and county pk -> its grassroots unions' pks."""
     from django.core.management.base import OutputWrapper
-    from django.db import connection, transaction
 
-    from issuance.lifecycle import rebuild_union_months
-    from issuance.models import Card
     from members.demo import COUNTY_CODES, plan_rows
-    from members.models import Member, Union
+    from members.models import Union
     from quotas.demo import load as quotas_demo_load
 
-    if Card.objects.exists():
-        print(f"already loaded: {Member.objects.count():,} members, {Card.objects.count():,} cards")
-        return
-    rng = random.Random(2016)
     t0 = time.perf_counter()
     province = Union.objects.create(code="130000", name="河北省总工会", level=Union.Level.PROVINCE)
     city = Union.objects.create(code="130900", name="沧州市总工会", level=Union.Level.CITY, parent=province)
@@ -100,6 +96,21 @@ def load(total: int) -> None:
     for uid, parent_id in Union.objects.filter(level=Union.Level.GRASSROOTS).values_list("pk", "parent_id"):
         unit_ids.setdefault(parent_id, []).append(uid)
     print(f"tree: {Union.objects.count()} unions ({time.perf_counter() - t0:.1f} s)")
+    return counties, unit_ids
+
+
+def load(total: int) -> None:
+    from django.db import connection, transaction
+
+    from issuance.lifecycle import rebuild_union_months
+    from issuance.models import Card
+    from members.models import Member, Union
+
+    if Card.objects.exists():
+        print(f"already loaded: {Member.objects.count():,} members, {Card.objects.count():,} cards")
+        return
+    rng = random.Random(2016)
+    counties, unit_ids = build_tree(total)
 
     member_cols = [
         "id", "id_hash", "id_encrypted", "id_region", "id_last4", "name", "gender", "birth_date", "phone_hash",

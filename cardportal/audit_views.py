@@ -17,6 +17,7 @@ from .audit_export import EXPORT_MAX_ROWS, audit_workbook
 from .downloads import attachment
 from .forms import AuditFilterForm
 from .pagination import paginate
+from .replica import replica_reads
 from .scoping import staff_of, visible_unions
 from .selectors import audit_get_for_user, audit_list_for_user, audit_reader
 
@@ -98,6 +99,7 @@ def audit_detail(request, pk):
 
 
 @login_required
+@replica_reads
 def audit_export(request):
     """The filtered log as .xlsx, itself audited (with the filters and the row count)."""
     _require_reader(request)

@@ -19,6 +19,7 @@ from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.params import positive_ints
 from cardportal.redirects import safe_next
+from cardportal.replica import replica_reads
 from cardportal.scoping import staff_of
 from cardportal.uploads import upload_refusal
 
@@ -462,6 +463,7 @@ def wave_detail(request, pk):
 
 
 @login_required
+@replica_reads
 def progress(request):
     roots = selectors.report_roots_for_user(user=request.user)
     staff = staff_of(request.user)

@@ -13,6 +13,7 @@ from cardportal.audit import audit_record
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.params import positive_int, query_text
+from cardportal.replica import replica_reads
 from cardportal.scoping import staff_of
 from members.models import StaffRole
 
@@ -83,6 +84,7 @@ def _sorted_rows(request, table):
 
 
 @login_required
+@replica_reads
 def league(request):
     _require_reader(request)
     month = _month_param(request, selectors.default_month())
@@ -123,6 +125,7 @@ def league(request):
 
 
 @login_required
+@replica_reads
 def league_export(request):
     _require_reader(request)
     month = _month_param(request, selectors.default_month())
@@ -140,6 +143,7 @@ def league_export(request):
 
 
 @login_required
+@replica_reads
 def league_county(request, pk):
     _require_reader(request)
     county = selectors.county_get_for_user(user=request.user, pk=pk)
@@ -282,6 +286,7 @@ def bulletin_download(request, pk):
 
 # --- quarterly ranking and the annual assessment ---------------------------------------------
 @login_required
+@replica_reads
 def quarterly(request):
     _require_reader(request)
     year = _year_param(request)
@@ -301,6 +306,7 @@ def quarterly(request):
 
 
 @login_required
+@replica_reads
 def assessment(request):
     _require_reader(request)
     year = _year_param(request)
