@@ -39,7 +39,7 @@ from bench.common import SMOKE_HELP, setup_django, signed_in_client, smoke_reque
 
 SH = ZoneInfo("Asia/Shanghai")
 SNAPSHOT = datetime(2018, 12, 31, 23, 0, tzinfo=SH)
-SEARCHED_ID = "130921198506150017"  # the one member with a real keyed hash (沧县, 1985-06-15)
+SEARCHED_ID = "130921198506150011"  # the one member with a real keyed hash (沧县, 1985-06-15)
 BUCKETS = 1000  # card stage dates come from 1,000 positions along each county's curve
 
 
