@@ -32,6 +32,16 @@ from bench.common import setup_django as setup  # noqa: E402
 
 SH = ZoneInfo("Asia/Shanghai")
 SNAPSHOT = datetime(2018, 12, 31, 23, 0, tzinfo=SH)
+# The columns the COPY loads fill (bench_scale.py loads the same tables).
+MEMBER_COLS = [
+    "id", "id_hash", "id_encrypted", "id_region", "id_last4", "name", "gender", "birth_date", "phone_hash",
+    "phone_encrypted", "phone_prefix", "phone_last4", "work_unit", "union_id", "employment_type", "is_hardship",
+    "is_model_worker", "dues_paid", "status", "joined_on", "created_at", "updated_at",
+]  # fmt: skip
+CARD_COLS = [
+    "id", "member_id", "union_id", "status", "number", "is_hardship", "bank_reason", "applied_at", "issued_at",
+    "received_at", "distributed_at", "activated_at", "updated_at",
+]  # fmt: skip
 
 
 def curve_date(f: float, pace: float, rng: random.Random) -> datetime | None:
@@ -112,15 +122,6 @@ def load(total: int) -> None:
     rng = random.Random(2016)
     counties, unit_ids = build_tree(total)
 
-    member_cols = [
-        "id", "id_hash", "id_encrypted", "id_region", "id_last4", "name", "gender", "birth_date", "phone_hash",
-        "phone_encrypted", "phone_prefix", "phone_last4", "work_unit", "union_id", "employment_type", "is_hardship",
-        "is_model_worker", "dues_paid", "status", "joined_on", "created_at", "updated_at",
-    ]  # fmt: skip
-    card_cols = [
-        "id", "member_id", "union_id", "status", "number", "is_hardship", "bank_reason", "applied_at", "issued_at",
-        "received_at", "distributed_at", "activated_at", "updated_at",
-    ]  # fmt: skip
     member_id = card_id = 0
     t1 = time.perf_counter()
     with transaction.atomic():
@@ -185,8 +186,8 @@ def load(total: int) -> None:
                     (card_id, member_id, unit, status, f"62{card_id:014d}", hardship, "", applied, at.get("issued"),
                      at.get("received"), at.get("distributed"), at.get("activated"), last)
                 )  # fmt: skip
-            copy(Member._meta.db_table, member_cols, members)
-            copy(Card._meta.db_table, card_cols, cards)
+            copy(Member._meta.db_table, MEMBER_COLS, members)
+            copy(Card._meta.db_table, CARD_COLS, cards)
         with connection.cursor() as cursor:
             for model in (Member, Card):
                 table = model._meta.db_table
