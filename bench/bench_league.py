@@ -32,6 +32,16 @@ from bench.common import setup_django as setup  # noqa: E402
 
 SH = ZoneInfo("Asia/Shanghai")
 SNAPSHOT = datetime(2018, 12, 31, 23, 0, tzinfo=SH)
+# The columns the COPY loads fill (bench_scale.py loads the same tables).
+MEMBER_COLS = [
+    "id", "id_hash", "id_encrypted", "id_region", "id_last4", "name", "gender", "birth_date", "phone_hash",
+    "phone_encrypted", "phone_prefix", "phone_last4", "work_unit", "union_id", "employment_type", "is_hardship",
+    "is_model_worker", "dues_paid", "status", "joined_on", "created_at", "updated_at",
+]  # fmt: skip
+CARD_COLS = [
+    "id", "member_id", "union_id", "status", "number", "is_hardship", "bank_reason", "applied_at", "issued_at",
+    "received_at", "distributed_at", "activated_at", "updated_at",
+]  # fmt: skip
 
 
 def curve_date(f: float, pace: float, rng: random.Random) -> datetime | None:
@@ -51,20 +61,16 @@ def curve_date(f: float, pace: float, rng: random.Random) -> datetime | None:
     return None
 
 
-def load(total: int) -> None:
+def build_tree(total: int) -> tuple[list, dict[int, list[int]]]:
+    """The Cangzhou tree for `total` members: province, city, the 22 county-level unions with the
+    plan's quotas (`quotas.demo`) and one grassroots union per ~700 members. Returns
+    [(county, members to load)] and county pk -> its grassroots unions' pks."""
     from django.core.management.base import OutputWrapper
-    from django.db import connection, transaction
 
-    from issuance.lifecycle import rebuild_union_months
-    from issuance.models import Card
     from members.demo import COUNTY_CODES, plan_rows
-    from members.models import Member, Union
+    from members.models import Union
     from quotas.demo import load as quotas_demo_load
 
-    if Card.objects.exists():
-        print(f"already loaded: {Member.objects.count():,} members, {Card.objects.count():,} cards")
-        return
-    rng = random.Random(2016)
     t0 = time.perf_counter()
     province = Union.objects.create(code="130000", name="河北省总工会", level=Union.Level.PROVINCE)
     city = Union.objects.create(code="130900", name="沧州市总工会", level=Union.Level.CITY, parent=province)
@@ -100,16 +106,22 @@ def load(total: int) -> None:
     for uid, parent_id in Union.objects.filter(level=Union.Level.GRASSROOTS).values_list("pk", "parent_id"):
         unit_ids.setdefault(parent_id, []).append(uid)
     print(f"tree: {Union.objects.count()} unions ({time.perf_counter() - t0:.1f} s)")
+    return counties, unit_ids
 
-    member_cols = [
-        "id", "id_hash", "id_encrypted", "id_region", "id_last4", "name", "gender", "birth_date", "phone_hash",
-        "phone_encrypted", "phone_prefix", "phone_last4", "work_unit", "union_id", "employment_type", "is_hardship",
-        "is_model_worker", "dues_paid", "status", "joined_on", "created_at", "updated_at",
-    ]  # fmt: skip
-    card_cols = [
-        "id", "member_id", "union_id", "status", "number", "is_hardship", "bank_reason", "applied_at", "issued_at",
-        "received_at", "distributed_at", "activated_at", "updated_at",
-    ]  # fmt: skip
+
+def load(total: int) -> None:
+    from django.db import connection, transaction
+
+    from issuance.lifecycle import rebuild_union_months
+    from issuance.models import Card
+    from members.models import Member, Union
+
+    if Card.objects.exists():
+        print(f"already loaded: {Member.objects.count():,} members, {Card.objects.count():,} cards")
+        return
+    rng = random.Random(2016)
+    counties, unit_ids = build_tree(total)
+
     member_id = card_id = 0
     t1 = time.perf_counter()
     with transaction.atomic():
@@ -174,8 +186,8 @@ def load(total: int) -> None:
                     (card_id, member_id, unit, status, f"62{card_id:014d}", hardship, "", applied, at.get("issued"),
                      at.get("received"), at.get("distributed"), at.get("activated"), last)
                 )  # fmt: skip
-            copy(Member._meta.db_table, member_cols, members)
-            copy(Card._meta.db_table, card_cols, cards)
+            copy(Member._meta.db_table, MEMBER_COLS, members)
+            copy(Card._meta.db_table, CARD_COLS, cards)
         with connection.cursor() as cursor:
             for model in (Member, Card):
                 table = model._meta.db_table

@@ -14,6 +14,7 @@ from .audit_export import EXPORT_MAX_ROWS, audit_log_export
 from .downloads import attachment
 from .forms import AuditFilterForm
 from .pagination import paginate
+from .replica import replica_reads
 from .scoping import access_for, visible_unions
 from .selectors import AUDIT_READ, audit_get_for_user, audit_list_for_user
 
@@ -91,6 +92,7 @@ def audit_detail(request, pk):
 
 
 @login_required
+@replica_reads
 def audit_export(request):
     """The filtered log as .xlsx, itself audited (with the filters and the row count)."""
     access_for(request.user).permit(AUDIT_READ, NOT_A_READER)

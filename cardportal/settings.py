@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "cardportal.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "cardportal.replica.ReplicaPinMiddleware",  # reads right after a write stay on the primary
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -138,6 +139,16 @@ if os.environ.get("CARDPORTAL_DB_DRIVER", "psycopg2") != "psycopg":
         pass
     else:
         sys.modules.setdefault("psycopg", None)  # type: ignore[assignment]
+if os.environ.get("DATABASE_REPLICA_URL"):
+    # A streaming replica for heavy reads (cardportal/replica.py). Tests mirror it onto default.
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"],
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["cardportal.replica.ReplicaRouter"]  # answers nothing without a replica
+REPLICA_PIN_SECONDS = int(os.environ.get("REPLICA_PIN_SECONDS", "15"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # AxesStandaloneBackend first: it refuses every authenticate() call (login form, admin, API token)

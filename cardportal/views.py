@@ -4,10 +4,12 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from .registry import registry, render_panels
+from .replica import replica_reads
 from .scoping import staff_of
 
 
 @login_required
+@replica_reads
 def dashboard(request):
     staff = staff_of(request.user)
     return render(

@@ -23,6 +23,7 @@ from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.params import positive_ints
 from cardportal.redirects import safe_next
+from cardportal.replica import replica_reads
 from cardportal.uploads import upload_refusal
 from members.access import Cap, access_for, requires
 
@@ -440,6 +441,7 @@ def wave_detail(request, pk):
 
 
 @login_required
+@replica_reads
 def progress(request):
     roots = selectors.report_roots_for_user(user=request.user)
     form = ProgressForm(request.GET or None, roots=roots)

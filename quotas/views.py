@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from cardportal.actions import run_download
 from cardportal.errors import ApplicationError
 from cardportal.params import positive_int, query_text
+from cardportal.replica import replica_reads
 from members.access import Cap, access_for, requires
 
 from . import charts, selectors, services
@@ -62,6 +63,7 @@ def _sorted_rows(request, table):
 
 @login_required
 @requires(Cap.LEAGUE_READ)
+@replica_reads
 def league(request):
     month = _month_param(request, selectors.default_month())
     table = selectors.league_table(user=request.user, month=month)
@@ -102,6 +104,7 @@ def league(request):
 
 @login_required
 @requires(Cap.LEAGUE_READ)
+@replica_reads
 def league_export(request):
     month = _month_param(request, selectors.default_month())
     return run_download(
@@ -111,6 +114,7 @@ def league_export(request):
 
 @login_required
 @requires(Cap.LEAGUE_READ)
+@replica_reads
 def league_county(request, pk):
     county = selectors.county_get_for_user(user=request.user, pk=pk)
     month = _month_param(request, selectors.default_month())
@@ -229,6 +233,7 @@ def bulletin_download(request, pk):
 # --- quarterly ranking and the annual assessment ---------------------------------------------
 @login_required
 @requires(Cap.LEAGUE_READ)
+@replica_reads
 def quarterly(request):
     year = _year_param(request)
     tables = selectors.quarterly_rankings(user=request.user, year=year)
@@ -248,6 +253,7 @@ def quarterly(request):
 
 @login_required
 @requires(Cap.LEAGUE_READ)
+@replica_reads
 def assessment(request):
     year = _year_param(request)
     results = selectors.annual_assessment(user=request.user, year=year)

@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench_issuance.py",
     "bench_league.py",
     "bench_registration.py",
+    "bench_scale.py",
     "bench_tables.py",
     "merchants_counts.py",
 ]
