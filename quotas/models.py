@@ -151,6 +151,29 @@ class AssessmentInput(models.Model):
         return f"{self.union} {self.year}"
 
 
+class AssessmentSignoff(models.Model):
+    """A year's assessment as the leading group approved it (附件3 三: 领导小组审议 … 主席会议审批).
+
+    Signing freezes the result: the page shows `results` (every county's parts, total, place and
+    award as they stood) and the inputs of that year can no longer change. One per year."""
+
+    year = models.PositiveSmallIntegerField(_("年度"), unique=True)
+    results = models.JSONField(_("审定结果"))
+    approval = models.CharField(_("审批依据"), max_length=300)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("审定人"), on_delete=models.PROTECT, related_name="+"
+    )
+    signed_at = models.DateTimeField(_("审定时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("年度考核审定")
+        verbose_name_plural = _("年度考核审定")
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        return f"{self.year}年考核审定"
+
+
 class CountyMonthCount(models.Model):
     """`issuance.UnionMonthCount` rolled up to county-level unions: per county, month and stage.
 

@@ -108,6 +108,11 @@ def visible_to(user, union: Union) -> bool:
     return path is not None and union.path.startswith(path)
 
 
+def visible_counties(user, keys: list[int]) -> list[Union]:
+    """The unions among `keys` the user may see (frozen results carry union ids)."""
+    return [u for u in Union.objects.filter(pk__in=keys) if visible_to(user, u)]
+
+
 # --- the league table ------------------------------------------------------------------------
 @dataclass
 class LeagueRow:
@@ -445,3 +450,72 @@ def annual_assessment(
 
 def quota_years() -> list[int]:
     return sorted(set(Quota.objects.values_list("year", flat=True)))
+
+
+# --- the work plan's checkpoints (附件1: end of April, end of June) -----------------------------
+@dataclass
+class CheckpointRow:
+    union: Union
+    target: int
+    year_target: int  # what the June check measures against (MIDYEAR_BASIS)
+    april: scoring.Checkpoint
+    midyear: list[scoring.Checkpoint]
+
+    @property
+    def midyear_passed(self) -> bool:
+        return all(c.passed for c in self.midyear)
+
+
+@dataclass
+class Checkpoints:
+    year: int
+    april_over: bool
+    june_over: bool
+    rows: list[CheckpointRow]
+
+
+def checkpoints(*, user, year: int, conf: dict | None = None) -> Checkpoints:
+    """附件1 三(一)3: by the end of April a county's verified members (cards applied for) reach the
+    year's card target; 三(一)6: by the end of June cards issued and activated reach 40% of the
+    year's target (this year's new cards by default, MIDYEAR_BASIS). One roll-up query each."""
+    conf = conf or quotas_conf()
+    tree = union_tree(counties_only=True)
+    april = date(year, conf["APRIL_CHECK_MONTH"], 1)
+    june = date(year, conf["MIDYEAR_CHECK_MONTH"], 1)
+    members = _sums_by(tree, upto=april, prev=april)
+    progress = _sums_by(tree, upto=june, prev=date(year - 1, 12, 1))
+    quotas = {q.union_id: q for q in Quota.objects.filter(year=year)}
+    previous = {q.union_id: q.target for q in Quota.objects.filter(year=year - 1)}
+    labels = {"issued": "发放", "activated": "启用（激活）", "distributed": "发放到会员"}
+    rows = []
+    for county in tree.counties:
+        quota = quotas.get(county.pk)
+        if quota is None or not visible_to(user, county):
+            continue
+        new = quota.new_in_year or max(quota.target - previous.get(county.pk, 0), 0)
+        basis_new = conf["MIDYEAR_BASIS"] == "new"
+        year_target = new if basis_new else quota.target
+        figures = progress.get(county.pk, {})
+        midyear = []
+        for metric in conf["MIDYEAR_METRICS"]:
+            now, before = figures.get(metric, (0, 0))
+            midyear.append(
+                scoring.midyear_check(
+                    label=labels.get(metric, metric),
+                    value=now - before if basis_new else now,
+                    target=year_target,
+                    conf=conf,
+                )
+            )
+        applied = members.get(county.pk, {}).get("applied", (0, 0))[0]
+        rows.append(
+            CheckpointRow(
+                union=county,
+                target=quota.target,
+                year_target=year_target,
+                april=scoring.april_check(members=applied, target=quota.target),
+                midyear=midyear,
+            )
+        )
+    today = timezone.localdate()
+    return Checkpoints(year, month_end(april) < today, month_end(june) < today, rows)

@@ -16,8 +16,8 @@ from members.models import Union
 
 from . import scoring
 from .conf import quotas_conf
-from .models import AssessmentInput, Bulletin, BulletinRow, Quota
-from .selectors import COUNTY_LEVELS, EVERYONE, add_months, league_table, month_start
+from .models import AssessmentInput, AssessmentSignoff, Bulletin, BulletinRow, Quota
+from .selectors import COUNTY_LEVELS, EVERYONE, add_months, annual_assessment, league_table, month_start
 
 PLAN_COLUMNS = ("union_name", "members_2015")
 
@@ -248,6 +248,9 @@ def assessment_input_save(
         )
     if not (0 <= measures <= conf["MEASURES_MAX"]):
         raise ApplicationError(f"措施有力应在 0 至 {scoring.fmt(conf['MEASURES_MAX'])} 分之间", code="range")
+    # The county's quota row is the lock a sign-off also takes: no input slips in after it.
+    list(Quota.objects.select_for_update().filter(union=union, year=year))
+    _refuse_if_signed(year)
     item, _ = AssessmentInput.objects.select_for_update().get_or_create(union=union, year=year)
     before = {
         "leadership": str(item.leadership),
@@ -279,3 +282,56 @@ def assessment_input_save(
         },
     )
     return item
+
+
+# --- signing off the year's assessment (附件3 三) ---------------------------------------------
+def _refuse_if_signed(year: int) -> None:
+    signoff = AssessmentSignoff.objects.filter(year=year).first()
+    if signoff is not None:
+        raise ApplicationError(
+            f"{year}年考核结果已于{timezone.localtime(signoff.signed_at):%Y-%m-%d}审定，不能再修改",
+            code="assessment_signed",
+        )
+
+
+def _frozen(result) -> dict:
+    return {
+        "key": result.facts.key,
+        "name": result.facts.name,
+        "place": result.place,
+        "parts": {k: {"points": str(s.points), "explain": s.explain} for k, s in result.parts.items()},
+        "total": str(result.total),
+        "vetoed": result.vetoed,
+        "award": str(result.award),
+        "award_explain": result.award_explain,
+    }
+
+
+@transaction.atomic
+def assessment_signoff(*, year: int, approval: str, actor) -> AssessmentSignoff:
+    """Record the leading group's approval of a year's assessment and freeze it: the results as
+    computed now are stored, the year's inputs become read-only, and the act is audited. Only
+    after the year has ended, only by federation staff, once."""
+    staff = staff_of(actor)
+    if not (actor.is_superuser or (staff is not None and staff.is_federation)):
+        raise ApplicationError("只有市总工作人员可以审定年度考核", code="forbidden")
+    approval = approval.strip()
+    if not approval:
+        raise ApplicationError("请填写审批依据（如主席会议纪要的日期和文号）", code="approval_required")
+    if date(year, 12, 31) >= timezone.localdate():
+        raise ApplicationError(f"{year}年尚未结束，年终考核结果不能审定", code="year_not_over")
+    list(Quota.objects.select_for_update().filter(year=year).order_by("pk"))  # see assessment_input_save
+    _refuse_if_signed(year)
+    results = annual_assessment(user=EVERYONE, year=year)
+    if not results:
+        raise ApplicationError(f"{year}年没有任务数据，无可审定的结果", code="nothing_to_sign")
+    signoff = AssessmentSignoff.objects.create(
+        year=year, results=[_frozen(r) for r in results], approval=approval, signed_by=actor
+    )
+    audit_record(
+        actor=actor,
+        verb="assessment.signed_off",
+        target=signoff,
+        data={"year": year, "approval": approval, "counties": len(results)},
+    )
+    return signoff

@@ -16,6 +16,8 @@ urlpatterns = [
     path("bulletins/<int:pk>/publish/", views.bulletin_publish, name="bulletin_publish"),
     path("bulletins/<int:pk>/download.xlsx", views.bulletin_download, name="bulletin_download"),
     path("quarterly/", views.quarterly, name="quarterly"),
+    path("checkpoints/", views.checkpoints, name="checkpoints"),
     path("assessment/", views.assessment, name="assessment"),
+    path("assessment/<int:year>/signoff/", views.assessment_signoff, name="assessment_signoff"),
     path("assessment/<int:year>/<int:pk>/", views.assessment_input, name="assessment_input"),
 ]

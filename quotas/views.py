@@ -19,7 +19,7 @@ from members.models import StaffRole
 from . import charts, exports, selectors, services
 from .conf import quotas_conf
 from .forms import AssessmentInputForm
-from .models import AssessmentInput, Bulletin, Quota
+from .models import AssessmentInput, AssessmentSignoff, Bulletin, Quota
 from .scoring import PART_LABELS
 from .terms import terms_for
 
@@ -304,6 +304,9 @@ def quarterly(request):
 def assessment(request):
     _require_reader(request)
     year = _year_param(request)
+    signoff = AssessmentSignoff.objects.select_related("signed_by").filter(year=year).first()
+    if signoff is not None:
+        return _assessment_signed(request, signoff)
     results = selectors.annual_assessment(user=request.user, year=year)
     inputs = {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
     is_fed = _is_federation(request)
@@ -331,6 +334,51 @@ def assessment(request):
             "labels": PART_LABELS,
             "is_federation": is_fed,
             "year_over": date(year, 12, 31) < selectors.timezone.localdate(),
+        },
+    )
+
+
+def _assessment_signed(request, signoff: AssessmentSignoff):
+    """A signed-off year: the frozen results, read-only, the rows the user may see."""
+    visible = {u.pk for u in selectors.visible_counties(request.user, [r["key"] for r in signoff.results])}
+    return render(
+        request,
+        "quotas/assessment.html",
+        {
+            "year": signoff.year,
+            "years": selectors.quota_years(),
+            "signoff": signoff,
+            "frozen": [r for r in signoff.results if r["key"] in visible],
+            "labels": PART_LABELS,
+            "year_over": True,
+        },
+    )
+
+
+@login_required
+@require_POST
+def assessment_signoff(request, year: int):
+    _require_federation(request)
+    try:
+        services.assessment_signoff(year=year, approval=request.POST.get("approval", ""), actor=request.user)
+        messages.success(request, f"{year}年考核结果已审定，此后只读")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(f"{reverse('quotas:assessment')}?year={year}")
+
+
+@login_required
+def checkpoints(request):
+    _require_reader(request)
+    year = _year_param(request)
+    return render(
+        request,
+        "quotas/checkpoints.html",
+        {
+            "year": year,
+            "years": selectors.quota_years(),
+            "checks": selectors.checkpoints(user=request.user, year=year),
+            "conf": quotas_conf(),
         },
     )
 
