@@ -22,7 +22,7 @@ from cardportal.redirects import safe_next
 from cardportal.scoping import staff_of
 from cardportal.uploads import upload_refusal
 
-from . import exports, selectors, services
+from . import exports, hardship, selectors, services
 from .forms import (
     ActivationSessionForm,
     BatchCreateForm,
@@ -494,5 +494,39 @@ def progress(request):
             "status_labels": [STATUS_LABELS[s] for s in STAGES],
             "week_labels": [STATUS_LABELS[s] for s in WEEK_STAGES],
             "query": request.GET.urlencode(),
+        },
+    )
+
+
+# --- hardship workers first (seed 004) ---------------------------------------------------------
+@login_required
+def hardship_report(request):
+    """Coverage of the hardship members under a union (all carded by the year's end), the ones
+    still without a card, and the card-number report for the union above (audited download)."""
+    roots = selectors.report_roots_for_user(user=request.user)
+    staff = staff_of(request.user)
+    form = ProgressForm(request.GET or None, roots=roots)
+    root = form.cleaned_data["root"] if form.is_valid() else None
+    root = root or roots.first() or (staff.union if staff else None)
+    if root is None:
+        raise Http404
+    if request.GET.get("format") == "xlsx":
+        return attachment(
+            hardship.hardship_cards_export(root=root, actor=request.user),
+            f"困难职工卡号-{root.name}-{timezone.localdate():%Y%m%d}.xlsx",
+        )
+    rows, total = hardship.hardship_coverage(root=root)
+    today = timezone.localdate()
+    return render(
+        request,
+        "issuance/hardship.html",
+        {
+            "form": form,
+            "root": root,
+            "rows": rows,
+            "total": total,
+            "without": hardship.hardship_without_card(root=root),
+            "year_end": today.replace(month=12, day=31),
+            "days_left": (today.replace(month=12, day=31) - today).days,
         },
     )

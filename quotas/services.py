@@ -299,7 +299,11 @@ def _frozen(result) -> dict:
         "key": result.facts.key,
         "name": result.facts.name,
         "place": result.place,
-        "parts": {k: {"points": str(s.points), "explain": s.explain} for k, s in result.parts.items()},
+        # a list in PART_LABELS order: a JSON object's key order is not kept (jsonb sorts keys)
+        "parts": [
+            {"part": k, "points": str(result.parts[k].points), "explain": result.parts[k].explain}
+            for k in scoring.PART_LABELS
+        ],
         "total": str(result.total),
         "vetoed": result.vetoed,
         "award": str(result.award),

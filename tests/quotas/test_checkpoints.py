@@ -108,6 +108,9 @@ def test_signoff_freezes_the_year(client, plan, city_staff):
     signoff = assessment_signoff(year=2016, approval="2017年1月主席会议纪要第3号", actor=city_staff)
     frozen = {r["key"]: r for r in signoff.results}
     assert frozen[plan.county_a.pk]["vetoed"] is True  # 4 of 10 issued by year end
+    signoff.refresh_from_db()  # as stored: the parts keep the page's column order
+    parts = [p["part"] for p in signoff.results[0]["parts"]]
+    assert parts == ["leadership", "measures", "responsiveness", "ranking", "completion", "activation", "service"]
     # later cards do not move the signed result
     make_cards(plan.unit_a1, 10, applied=at(2016, 3), issued=at(2016, 11))
     assert selectors.annual_assessment(user=city_staff, year=2016)[0].facts.issued >= 10

@@ -1,0 +1,62 @@
+"""City staff check the plan's April and June lines, sign off a year's assessment (which then
+stays frozen), and pull the hardship workers' card-number report for the union above."""
+
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from issuance.models import Card
+from quotas.models import AssessmentSignoff, Quota
+
+from ..conftest import login, nav_to
+from ..issuance.factories import make_card
+from ..quotas.factories import at, make_cards
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def year_2016(tree):
+    Quota.objects.create(union=tree.county_a, year=2016, target=4, new_in_year=4, member_base=40)
+    Quota.objects.create(union=tree.county_b, year=2016, target=10, new_in_year=10, member_base=100)
+    make_cards(
+        tree.unit_a1, 4, applied=at(2016, 3), issued=at(2016, 5), received=at(2016, 5),
+        distributed=at(2016, 6), activated=at(2016, 6),
+    )
+    make_cards(tree.unit_b1, 3, applied=at(2016, 4), issued=at(2016, 9))
+    make_card(tree.unit_a1, status=Card.Status.ACTIVATED, is_hardship=True, name="赵一")
+    make_card(tree.unit_b1, status=Card.Status.APPLIED, is_hardship=True, name="钱二")
+    return tree
+
+
+def test_checkpoints_signoff_and_hardship_report(live_server, page, screenshot, year_2016, city_staff):
+    login(page, live_server, "city")
+    nav_to(page, "节点检查")
+    page.select_option("select[name=year]", "2016")
+    page.wait_for_url("**year=2016**")
+    text = page.inner_text("main")
+    assert "已核实会员 3 人，低于发卡任务 10 张，还差 7 人" in text  # 乙县 in April
+    assert "发放 0 张，年度目标 10 张的 40% 为 4 张，还差 4 张" in text  # 乙县 by June
+    screenshot("checkpoints")
+
+    nav_to(page, "年度考核")
+    page.select_option("select[name=year]", "2016")
+    page.wait_for_url("**year=2016**")
+    page.fill("textarea[name=approval]", "2017年1月10日主席会议纪要第3号")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("text=审定并冻结")
+    page.wait_for_selector("text=已审定，此后只读")
+    assert "主席会议纪要第3号" in page.inner_text("main")
+    assert page.locator("text=保存评分").count() == 0
+    assert AssessmentSignoff.objects.get(year=2016).signed_by == city_staff
+    screenshot("assessment-signed")
+
+    nav_to(page, "困难职工持卡")
+    assert "年底全部持卡：1 / 2 人" in page.inner_text("main")
+    with page.expect_download() as download_info:
+        page.click("text=导出卡号统计表")
+    sheet = load_workbook(io.BytesIO(Path(download_info.value.path()).read_bytes())).active
+    assert [r[2] for r in sheet.iter_rows(min_row=3, values_only=True)] == ["赵一"]
+    screenshot("hardship")
