@@ -14,7 +14,6 @@ from cardportal.audit import audit_record
 from members.models import Member, Union
 
 from .exports import hardship_cards_xlsx
-
 from .models import Card
 
 S = Card.Status
