@@ -65,6 +65,14 @@ LOGINS = [
 ]
 
 
+def plan_years(today: date | None = None) -> tuple[int, int, int]:
+    """The demo's three plan years, ending with the current one: the league table, the rankings,
+    the checkpoints and the bulletins then run in the present, as they would for a federation
+    using the portal (the Cangzhou plan's 2016-2018 stays loadable with `load_quotas`)."""
+    year = (today or timezone.localdate()).year
+    return (year - 2, year - 1, year)
+
+
 def plan_rows() -> list[dict]:
     path = PLAN_CSV if PLAN_CSV.exists() else BUNDLED_PLAN_CSV
     with path.open(encoding="utf-8") as handle:
