@@ -66,6 +66,7 @@ VERB_LABELS: dict[str, str] = {
     "assessment.input_saved": "录入考核评分",
     "assessment.signed_off": "审定年度考核",
     "hardship.cards_exported": "导出困难职工卡号",
+    "weekly_report.saved": "填报推进周报",
     "audit.exported": "导出审计日志",
 }
 

@@ -16,5 +16,6 @@ class QuotasConfig(AppConfig):
         registry.add_nav(NavItem("月通报", "quotas:bulletin_list", roles=readers, order=61))
         registry.add_nav(NavItem("季排队", "quotas:quarterly", roles=readers, order=62))
         registry.add_nav(NavItem("节点检查", "quotas:checkpoints", roles=readers, order=63))
+        registry.add_nav(NavItem("推进周报", "quotas:weekly", roles=StaffRole.FEDERATION_ROLES, order=65))
         registry.add_nav(NavItem("年度考核", "quotas:assessment", roles=readers, order=64))
         registry.add_dashboard(Panel("quotas/_panel_league.html", league_panel, order=40))

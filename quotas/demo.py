@@ -19,10 +19,17 @@ from django.utils import timezone
 from members.demo import plan_years
 from members.models import Member, Union
 
+from .models import WorkTeam
 from .selectors import COUNTY_LEVELS, add_months, month_start
-from .services import bulletin_draft, bulletin_publish, quotas_load
+from .services import bulletin_draft, bulletin_publish, quotas_load, weekly_report_save
 
 RATES = (10, 40, 80)  # 附件2: 发展面 by the end of each plan year
+TEAMS = (  # seed 002 三: the federation's campaign teams
+    ("发行推进组", "深入基层工会发展会员、收集会员资料，卡片制成后送达基层工会"),
+    ("商户推进组", "与商户洽谈会员卡服务功能和优惠项目，拓展签约商户"),
+    ("合作开发组", "与合作银行、公交公司合作开发、制作会员卡，落实用卡指引"),
+    ("管理服务组", "会员卡发行后的管理服务，开发优惠服务项目，报送宣传短信"),
+)
 
 
 def plan_csv(members_by_county: dict[str, int], years: tuple[int, int, int]) -> str:
@@ -46,9 +53,7 @@ def plan_csv(members_by_county: dict[str, int], years: tuple[int, int, int]) -> 
 def load(*, stdout) -> None:
     years = plan_years()
     counties = Union.objects.filter(level__in=COUNTY_LEVELS).order_by("code")
-    members = dict(
-        Member.objects.values_list("union__parent__name").annotate(n=Count("id")).order_by()
-    )
+    members = dict(Member.objects.values_list("union__parent__name").annotate(n=Count("id")).order_by())
     text = plan_csv({c.name: members.get(c.name, 0) for c in counties}, years)
     result = quotas_load(text=text)
     stdout.write(
@@ -65,3 +70,45 @@ def load(*, stdout) -> None:
         published += 1
         month = add_months(month, 1)
     stdout.write(f"已发布{years[2]}年月通报 {published} 期。")
+    _teams_and_last_week(city_staff)
+
+
+def _teams_and_last_week(author) -> None:
+    """The four teams, and last week's reports from three of them (one is still missing)."""
+    city = Union.objects.filter(level=Union.Level.CITY).order_by("code").first()
+    if city is None or author is None:
+        return
+    teams = [
+        WorkTeam.objects.get_or_create(owner=city, name=name, defaults={"duties": duties, "order": i})[0]
+        for i, (name, duties) in enumerate(TEAMS)
+    ]
+    today = timezone.localdate()
+    last_monday = date.fromordinal(today.toordinal() - today.weekday() - 7)
+    texts = (
+        (
+            0,
+            320,
+            "走访新华区、运河区12家基层工会，收齐3个单位的会员资料；第二批卡片已送达8个基层工会。",
+            "个别单位身份证复印件不清晰，需重新收集。",
+            "完成沧县、青县的资料收集，跟进银行回盘。",
+        ),
+        (
+            5,
+            0,
+            "与5家商户签订服务协议（眼镜、影院、健身各类），2家在洽谈中。",
+            "部分商户对优惠幅度有顾虑。",
+            "重点洽谈大型商超和医院。",
+        ),
+        (0, 0, "与银行核对第二批制卡名单，回盘退回原因已反馈各县。", "", "协调公交功能开通名单的报送格式。"),
+    )
+    for team, (merchants, members, progress, problems, next_steps) in zip(teams, texts, strict=False):
+        weekly_report_save(
+            team=team,
+            week=last_monday,
+            actor=author,
+            merchants_enrolled=merchants,
+            members_developed=members,
+            progress=progress,
+            problems=problems,
+            next_steps=next_steps,
+        )

@@ -17,13 +17,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from cardportal.scoping import scope_path
-from issuance.models import UnionMonthCount
+from issuance.models import Card, UnionMonthCount
+from issuance.selectors import WEEK_STAGES, progress_by_week
 from members.models import Union
 
 from . import scoring
 from .conf import quotas_conf
-from .models import AssessmentInput, CountyMonthCount, Quota
-from .service_items import service_items_by_county
+from .models import AssessmentInput, CountyMonthCount, Quota, WeeklyReport, WorkTeam
+from .service_items import merchants_signed, service_items_by_county
 
 COUNTY_LEVELS = (Union.Level.COUNTY, Union.Level.INDUSTRY)
 METRICS = ("applied", "issued", "received", "distributed", "activated")
@@ -519,3 +520,62 @@ def checkpoints(*, user, year: int, conf: dict | None = None) -> Checkpoints:
         )
     today = timezone.localdate()
     return Checkpoints(year, month_end(april) < today, month_end(june) < today, rows)
+
+
+# --- the teams' weekly reports and the printable weekly summary --------------------------------
+def week_of(day: date) -> date:
+    """The Monday of `day`'s week."""
+    return date.fromordinal(day.toordinal() - day.weekday())
+
+
+def add_days(day: date, n: int) -> date:
+    return date.fromordinal(day.toordinal() + n)
+
+
+def _teams_qs(user):
+    path = scope_path(user)
+    if path is None:
+        return WorkTeam.objects.none()
+    return WorkTeam.objects.filter(owner__path__startswith=path).select_related("owner")
+
+
+def teams_for_user(user) -> list[WorkTeam]:
+    return list(_teams_qs(user))
+
+
+def team_get_for_user(*, user, pk: int) -> WorkTeam:
+    team = _teams_qs(user).filter(pk=pk).first()
+    if team is None:
+        raise Http404
+    return team
+
+
+@dataclass
+class WeeklySummary:
+    week: date
+    end: date
+    rows: list[tuple[WorkTeam, WeeklyReport | None]]
+    cards: list[tuple[str, int]]  # (stage, cards that reached it this week in the user's subtree)
+    merchants_signed: int
+
+    @property
+    def missing(self) -> list[WorkTeam]:
+        return [team for team, report in self.rows if report is None]
+
+
+def weekly_summary(*, user, week: date) -> WeeklySummary:
+    """Every team's report for the week, with the week's card figures (cards that reached each
+    stage, from the union counters' events) and the merchants signed that week."""
+    week = week_of(week)
+    end = add_days(week, 6)
+    teams = teams_for_user(user)
+    reports = {
+        r.team_id: r
+        for r in WeeklyReport.objects.filter(team__in=teams, week=week).select_related("submitted_by")
+    }
+    root = Union.objects.filter(path=scope_path(user) or "").first() or Union.objects.order_by("path").first()
+    counts = progress_by_week(root=root, weeks=1, until=end)[0]["counts"] if root else [0] * len(WEEK_STAGES)
+    cards = [(Card.Status(stage).label, n) for stage, n in zip(WEEK_STAGES, counts, strict=True)]
+    return WeeklySummary(
+        week, end, [(t, reports.get(t.pk)) for t in teams], cards, merchants_signed(start=week, end=end)
+    )

@@ -16,7 +16,7 @@ from members.models import Union
 
 from . import scoring
 from .conf import quotas_conf
-from .models import AssessmentInput, AssessmentSignoff, Bulletin, BulletinRow, Quota
+from .models import AssessmentInput, AssessmentSignoff, Bulletin, BulletinRow, Quota, WeeklyReport, WorkTeam
 from .selectors import COUNTY_LEVELS, EVERYONE, add_months, annual_assessment, league_table, month_start
 
 PLAN_COLUMNS = ("union_name", "members_2015")
@@ -339,3 +339,36 @@ def assessment_signoff(*, year: int, approval: str, actor) -> AssessmentSignoff:
         data={"year": year, "approval": approval, "counties": len(results)},
     )
     return signoff
+
+
+# --- the teams' weekly reports (seed 002 四(二)) ----------------------------------------------
+REPORT_FIELDS = ("merchants_enrolled", "members_developed", "progress", "problems", "next_steps")
+
+
+@transaction.atomic
+def weekly_report_save(*, team: WorkTeam, week: date, actor, **fields) -> WeeklyReport:
+    """Write (or rewrite) a team's report for the week starting on Monday `week`; not for a week
+    that has not started. Audited with what it said before."""
+    if week.weekday() != 0:
+        raise ApplicationError("周报的日期应为该周的周一", code="week_not_monday")
+    if week > timezone.localdate():
+        raise ApplicationError("不能填报尚未开始的一周", code="week_in_future")
+    if not (fields.get("progress") or "").strip():
+        raise ApplicationError("请填写本周工作进展", code="progress_required")
+    report = WeeklyReport.objects.select_for_update().filter(team=team, week=week).first()
+    before = {f: getattr(report, f) for f in REPORT_FIELDS} if report else None
+    if report is None:
+        report = WeeklyReport(team=team, week=week)
+    for name in REPORT_FIELDS:
+        setattr(report, name, fields.get(name, getattr(report, name)))
+    report.submitted_by = actor
+    report.save()
+    audit_record(
+        actor=actor,
+        verb="weekly_report.saved",
+        target=report,
+        union=team.owner,
+        data={"week": week.isoformat(), "team": team.name, "before": before},
+        label=f"{team.name} {week:%Y-%m-%d} 周报",
+    )
+    return report

@@ -18,7 +18,7 @@ from members.models import StaffRole
 
 from . import charts, exports, selectors, services
 from .conf import quotas_conf
-from .forms import AssessmentInputForm
+from .forms import AssessmentInputForm, WeeklyReportForm
 from .models import AssessmentInput, AssessmentSignoff, Bulletin, Quota
 from .scoring import PART_LABELS
 from .terms import terms_for
@@ -400,3 +400,59 @@ def assessment_input(request, year: int, pk: int):
             request, f"{county.name}：" + "；".join(e for errs in form.errors.values() for e in errs)
         )
     return redirect(f"{reverse('quotas:assessment')}?year={year}#u{pk}")
+
+
+# --- the teams' weekly reports (seed 002 四(二)) ----------------------------------------------
+def _week_param(request) -> date:
+    try:
+        return selectors.week_of(date.fromisoformat(request.GET.get("week", "")))
+    except ValueError:
+        return selectors.week_of(selectors.timezone.localdate())
+
+
+@login_required
+def weekly(request):
+    """This week's (or the chosen week's) reports of every team, a form per team for federation
+    staff, and the week's figures; `?print=1` is the printable summary."""
+    _require_federation(request)
+    week = _week_param(request)
+    summary = selectors.weekly_summary(user=request.user, week=week)
+    forms = {}
+    for team, report in summary.rows:
+        initial = {f: getattr(report, f) for f in services.REPORT_FIELDS} if report else None
+        forms[team.pk] = WeeklyReportForm(prefix=f"t{team.pk}", initial=initial)
+    this_week = selectors.week_of(selectors.timezone.localdate())
+    return render(
+        request,
+        "quotas/weekly_print.html" if request.GET.get("print") else "quotas/weekly.html",
+        {
+            "s": summary,
+            "rows": [(team, report, forms[team.pk]) for team, report in summary.rows],
+            "previous": selectors.add_days(summary.week, -7),
+            "next": selectors.add_days(summary.week, 7) if summary.week < this_week else None,
+            "editable": summary.week <= this_week,
+        },
+    )
+
+
+@login_required
+@require_POST
+def weekly_save(request, team_pk: int, week: str):
+    _require_federation(request)
+    team = selectors.team_get_for_user(user=request.user, pk=team_pk)
+    try:
+        monday = date.fromisoformat(week)
+    except ValueError:
+        raise Http404 from None
+    form = WeeklyReportForm(request.POST, prefix=f"t{team.pk}")
+    if form.is_valid():
+        try:
+            services.weekly_report_save(team=team, week=monday, actor=request.user, **form.cleaned_data)
+            messages.success(request, f"已保存{team.name}{monday:%Y-%m-%d}这一周的汇报")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(
+            request, f"{team.name}：" + "；".join(e for errs in form.errors.values() for e in errs)
+        )
+    return redirect(f"{reverse('quotas:weekly')}?week={monday:%Y-%m-%d}#t{team.pk}")

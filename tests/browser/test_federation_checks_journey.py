@@ -22,8 +22,13 @@ def year_2016(tree):
     Quota.objects.create(union=tree.county_a, year=2016, target=4, new_in_year=4, member_base=40)
     Quota.objects.create(union=tree.county_b, year=2016, target=10, new_in_year=10, member_base=100)
     make_cards(
-        tree.unit_a1, 4, applied=at(2016, 3), issued=at(2016, 5), received=at(2016, 5),
-        distributed=at(2016, 6), activated=at(2016, 6),
+        tree.unit_a1,
+        4,
+        applied=at(2016, 3),
+        issued=at(2016, 5),
+        received=at(2016, 5),
+        distributed=at(2016, 6),
+        activated=at(2016, 6),
     )
     make_cards(tree.unit_b1, 3, applied=at(2016, 4), issued=at(2016, 9))
     make_card(tree.unit_a1, status=Card.Status.ACTIVATED, is_hardship=True, name="赵一")
@@ -45,9 +50,9 @@ def test_checkpoints_signoff_and_hardship_report(live_server, page, screenshot, 
     page.select_option("select[name=year]", "2016")
     page.wait_for_url("**year=2016**")
     page.fill("textarea[name=approval]", "2017年1月10日主席会议纪要第3号")
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("text=审定并冻结")
     page.wait_for_selector("text=已审定，此后只读")
+    assert page.dialogs == ["审定后2016年的考核结果将冻结，评分不能再修改。确定审定吗？"]
     assert "主席会议纪要第3号" in page.inner_text("main")
     assert page.locator("text=保存评分").count() == 0
     assert AssessmentSignoff.objects.get(year=2016).signed_by == city_staff
@@ -60,3 +65,27 @@ def test_checkpoints_signoff_and_hardship_report(live_server, page, screenshot, 
     sheet = load_workbook(io.BytesIO(Path(download_info.value.path()).read_bytes())).active
     assert [r[2] for r in sheet.iter_rows(min_row=3, values_only=True)] == ["赵一"]
     screenshot("hardship")
+
+
+def test_a_team_writes_its_weekly_report_and_the_summary_prints(
+    live_server, page, screenshot, tree, city_staff
+):
+    from quotas.models import WorkTeam
+
+    team = WorkTeam.objects.create(owner=tree.city, name="发行推进组", leader="王梅", order=0)
+    WorkTeam.objects.create(owner=tree.city, name="商户推进组", order=1)
+    login(page, live_server, "city")
+    nav_to(page, "推进周报")
+    form = page.locator(f"#t{team.pk} form")
+    form.locator("input[name$=members_developed]").fill("320")
+    form.locator("textarea[name$=progress]").fill("走访新华区12家基层工会，收齐3个单位的会员资料。")
+    form.locator("textarea[name$=problems]").fill("个别单位身份证复印件不清晰。")
+    form.locator("button").click()
+    page.wait_for_selector("text=这一周的汇报")
+    assert "尚未汇报：商户推进组" in page.inner_text("main")
+    screenshot("weekly")
+    href = page.get_attribute("text=打印本周汇总", "href")  # opens in a new tab: follow it here
+    page.goto(f"{live_server.url}/quotas/weekly/{href}")
+    text = page.inner_text("main")
+    assert "本周发展会员 320 人" in text and "商户推进组" in text and "本周未汇报" in text
+    screenshot("weekly-print")
