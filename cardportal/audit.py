@@ -67,6 +67,8 @@ VERB_LABELS: dict[str, str] = {
     "assessment.signed_off": "审定年度考核",
     "hardship.cards_exported": "导出困难职工卡号",
     "weekly_report.saved": "填报推进周报",
+    "submission.delivery_received": "签收报送材料",
+    "submission.delivery_withdrawn": "撤销报送材料签收",
     "audit.exported": "导出审计日志",
 }
 

@@ -299,6 +299,35 @@ class SubmissionGroup(models.Model):
         return f"{self.name}（{self.due_date:%Y-%m-%d}前）"
 
 
+class SubmissionDelivery(models.Model):
+    """One of the three things a unit of a group hands in on paper (附件6: the stamped ID-copy
+    confirmation letter, the paper registration sheet, the ID copies), ticked off as received by
+    the union that set the group."""
+
+    class Item(models.TextChoices):
+        LETTER = "letter", _("盖章确认书")
+        PAPER_SHEET = "paper_sheet", _("纸质登记表")
+        ID_COPIES = "id_copies", _("身份证复印件")
+
+    group = models.ForeignKey(SubmissionGroup, on_delete=models.CASCADE, related_name="deliveries")
+    union = models.ForeignKey(Union, verbose_name=_("单位"), on_delete=models.PROTECT, related_name="+")
+    item = models.CharField(_("材料"), max_length=20, choices=Item.choices)
+    received_on = models.DateField(_("收到日期"))
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("签收人"), on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("报送材料签收")
+        verbose_name_plural = _("报送材料签收")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "union", "item"], name="delivery_group_union_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.union} {self.get_item_display()}"
+
+
 def sheet_upload_to(instance, filename: str) -> str:
     return f"sheets/{instance.union_id}/{instance.sha256[:16]}-{filename[-80:]}"
 

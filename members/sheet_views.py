@@ -3,7 +3,9 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -16,9 +18,9 @@ from cardportal.retention import removed_message
 from cardportal.scoping import staff_of, visible_unions
 from cardportal.uploads import upload_refusal
 
-from . import registration, selectors
+from . import registration, selectors, services
 from .forms import SheetReturnForm, SheetRowFilterForm, SheetUploadForm, SubmissionGroupForm
-from .models import RegistrationSheet, StaffRole, SubmissionGroup, Union
+from .models import RegistrationSheet, StaffRole, SubmissionDelivery, SubmissionGroup, Union
 from .retention import SHEET_RULES
 from .sheet_files import error_report_workbook, template_workbook
 from .sheets import SheetRefused, read_sheet
@@ -310,9 +312,41 @@ def submission_groups(request):
         units = group.unions.filter(pk__in=visible).order_by("path")
         states = selectors.submission_states(group=group, today=today, unions=units)
         counts = {key: sum(1 for s in states if s.state == key) for key in selectors.SUBMISSION_LABELS}
-        groups.append({"group": group, "states": states, "counts": counts, "overdue": today > group.due_date})
+        groups.append(
+            {
+                "group": group,
+                "states": states,
+                "counts": counts,
+                "overdue": today > group.due_date,
+                "signs": request.user.is_superuser
+                or (staff is not None and group.owner.is_within(staff.union)),
+            }
+        )
     return render(
         request,
         "members/submission_groups.html",
         {"groups": groups, "form": form, "labels": selectors.SUBMISSION_LABELS},
     )
+
+
+@login_required
+@require_POST
+def submission_delivery(request, pk: int, union_pk: int, item: str):
+    """Tick one paper deliverable of one unit as received (or undo it), from the groups page."""
+    group = get_object_or_404(selectors.submission_groups_for_user(user=request.user), pk=pk)
+    union = get_object_or_404(group.unions.all(), pk=union_pk)
+    if item not in SubmissionDelivery.Item.values:
+        raise Http404
+    try:
+        services.submission_delivery_set(
+            group=group,
+            union=union,
+            item=item,
+            received=request.POST.get("received") == "1",
+            actor=request.user,
+        )
+    except ApplicationError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied from exc
+        messages.error(request, exc.message)
+    return redirect(f"{reverse('members:submission_groups')}#g{group.pk}")
