@@ -89,3 +89,45 @@ def test_a_team_writes_its_weekly_report_and_the_summary_prints(
     text = page.inner_text("main")
     assert "本周发展会员 320 人" in text and "商户推进组" in text and "本周未汇报" in text
     screenshot("weekly-print")
+
+
+def test_groups_show_late_completion_and_the_paper_deliverables_are_signed_for(
+    live_server, page, browser, screenshot, tree, city_staff, clerk
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from members.models import RegistrationSheet, SubmissionGroup
+
+    group = SubmissionGroup.objects.create(
+        name="第一组", due_date=timezone.localdate() - timedelta(days=10), owner=tree.city
+    )
+    group.unions.set([tree.unit_a1, tree.unit_a2])
+    RegistrationSheet.objects.create(
+        union=tree.unit_a1,
+        original_name="第一中学.xlsx",
+        sha256="1" * 64,
+        status=RegistrationSheet.Status.REGISTERED,
+        submitted_at=timezone.now() - timedelta(days=3),  # after the due date
+    )
+    login(page, live_server, "city")
+    page.goto(f"{live_server.url}/members/sheets/groups/")
+    row = page.locator("tr", has_text="甲县第一中学工会")
+    assert "逾期完成" in row.inner_text()
+    row.get_by_role("button", name="签收甲县第一中学工会的盖章确认书").click()
+    page.wait_for_url("**#g*")
+    row = page.locator("tr", has_text="甲县第一中学工会")
+    assert "✓" in row.inner_text()
+    screenshot("groups")
+
+    # the clerk's pages on a 390 px phone: nothing wider than the screen
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
+    clerk_page = phone.new_page()
+    login(clerk_page, live_server, clerk.username)
+    for path in ("/members/sheets/", "/members/sheets/groups/"):
+        clerk_page.goto(f"{live_server.url}{path}")
+        width = clerk_page.evaluate("document.scrollingElement.scrollWidth")
+        screenshot(f"phone{path.replace('/', '-')}", target=clerk_page)
+        assert width <= 390, f"{path} is {width}px wide on a 390px phone"
+    phone.close()
