@@ -133,6 +133,7 @@ class Member(models.Model):
         FEMALE = "F", _("女")
 
     class EmploymentType(models.TextChoices):
+        UNKNOWN = "unknown", _("未登记")  # a sheet without the column: never assumed 在编
         ESTABLISHED = "established", _("在编")
         NON_ESTABLISHED = "non_established", _("非在编")
         AGENCY = "agency", _("劳务派遣")
@@ -167,11 +168,13 @@ class Member(models.Model):
         db_index=False,  # member_union_recent and member_union_hardship both start with union
     )
     employment_type = models.CharField(
-        _("用工类型"), max_length=20, choices=EmploymentType.choices, default=EmploymentType.ESTABLISHED
+        _("用工类型"), max_length=20, choices=EmploymentType.choices, default=EmploymentType.UNKNOWN
     )
     is_hardship = models.BooleanField(_("困难职工"), default=False)
     is_model_worker = models.BooleanField(_("劳模"), default=False)
-    dues_paid = models.BooleanField(_("按时交纳会费"), default=True)
+    # None = not recorded: benefit rules that need dues paid treat it as not proven (seed 000 Q:
+    # the 30,000 insurance tier is for members who pay their dues on time).
+    dues_paid = models.BooleanField(_("按时交纳会费"), null=True, blank=True, default=None)
     status = models.CharField(_("会籍状态"), max_length=20, choices=Status.choices, default=Status.ACTIVE)
     joined_on = models.DateField(_("入会日期"), null=True, blank=True)
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)

@@ -596,9 +596,9 @@ def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSh
             return locked
         params = [
             sheet.union_id,
-            Member.EmploymentType.ESTABLISHED,
+            Member.EmploymentType.UNKNOWN,  # the sheet does not say: unknown stays unknown
             False,
-            True,
+            None,  # dues paid: not recorded, so not proven for any benefit that needs it
             Member.Status.ACTIVE,
             timezone.localdate(),
             now,
