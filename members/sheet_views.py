@@ -115,7 +115,7 @@ def sheet_upload(request):
             else:
                 messages.warning(
                     request,
-                    f"这个文件已上传过（登记表 #{sheet.pk}，{sheet.created_at:%Y-%m-%d %H:%M}），没有重复导入",
+                    f"这个文件已上传过（登记表 #{sheet.pk}，{timezone.localtime(sheet.created_at):%Y-%m-%d %H:%M}），没有重复导入",
                 )
             return redirect(sheet)
     return render(request, "members/sheet_upload.html", {"form": form})

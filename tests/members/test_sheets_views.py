@@ -97,7 +97,10 @@ def test_upload_page_rejects_the_same_file_twice(
                 follow=True,
             )
     assert RegistrationSheet.objects.count() == 1
-    assert "这个文件已上传过" in response.content.decode()
+    first = RegistrationSheet.objects.get()
+    # the time in the message is Shanghai's, as everywhere on the pages (not the stored UTC)
+    shanghai = timezone.localtime(first.created_at).strftime("%Y-%m-%d %H:%M")
+    assert f"这个文件已上传过（登记表 #{first.pk}，{shanghai}）" in response.content.decode()
 
 
 def test_submission_states(tree, clerk):
