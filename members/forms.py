@@ -3,6 +3,7 @@ from django.utils.choices import BaseChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from .models import Member, Union
+from .selectors import ancestor_paths
 from .validation import REASON_LABELS
 
 COUNTY_LEVELS = (Union.Level.COUNTY, Union.Level.INDUSTRY)
@@ -37,17 +38,12 @@ class _GroupedUnions(BaseChoiceIterator):
         groups: dict[str, list] = {}
         for union in unions:
             choice = (field.prepare_value(union), field.label_from_instance(union))
-            county = next((counties[p] for p in _ancestor_paths(union.path) if p in counties), None)
+            county = next((counties[p] for p in ancestor_paths(union.path) if p in counties), None)
             if county is None:
                 yield choice
             else:
                 groups.setdefault(county, []).append(choice)
         yield from groups.items()
-
-
-def _ancestor_paths(path: str) -> list[str]:
-    parts = path.rstrip("/").split("/")
-    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts) - 1)]
 
 
 class UnionChoiceField(UnionGroupedChoices, forms.ModelChoiceField):

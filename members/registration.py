@@ -519,23 +519,48 @@ def sheet_return(*, sheet: RegistrationSheet, reason: str, actor) -> Registratio
 
 
 @transaction.atomic
-def sheet_approve(*, sheet: RegistrationSheet, actor, enqueue: bool = True) -> RegistrationSheet:
+def sheet_approve(
+    *, sheet: RegistrationSheet, actor, enqueue: bool = True, override_reason: str = ""
+) -> RegistrationSheet:
     """Approve a submitted sheet and queue its registration (after commit). Checked on the locked
-    row, so the uploader and submitter read are the ones approved."""
+    row, so the uploader and submitter read are the ones approved. A confirmation letter (附件3)
+    whose counts disagree with the accepted rows blocks the approval unless the reviewer writes
+    why it is right anyway (recorded in the audit row)."""
     sheet = RegistrationSheet.objects.select_for_update(of=("self",)).select_related("union").get(pk=sheet.pk)
     _check_reviewer(sheet, actor, approving=True)
     if sheet.status != S.SUBMITTED:
         raise ApplicationError("只能审核已提交的登记表", code="invalid_status")
+    mismatches = letter_mismatches(sheet)
+    override_reason = override_reason.strip()
+    if mismatches and not override_reason:
+        raise ApplicationError(
+            "；".join(mismatches) + "。请与基层工会核实；确认无误的，填写理由后再审核通过",
+            code="letter_count_mismatch",
+        )
     sheet.status = S.APPROVED
     sheet.reviewed_at = timezone.now()
     sheet.reviewed_by = actor
     sheet.save(update_fields=["status", "reviewed_at", "reviewed_by"])
-    audit_record(actor=actor, verb="sheet.approved", target=sheet, data={"rows": sheet.rows_accepted})
+    data = {"rows": sheet.rows_accepted}
+    if mismatches:
+        data["letter_mismatch"] = mismatches
+        data["override_reason"] = override_reason
+    audit_record(actor=actor, verb="sheet.approved", target=sheet, data=data)
     from .tasks import sheet_register_task
 
     # A new run of the "register" phase owns the sheet from here: a late import message is stale.
     job_queue(sheet, phase="register", task=sheet_register_task if enqueue else None)
     return sheet
+
+
+def letter_mismatches(sheet: RegistrationSheet) -> list[str]:
+    """Where the confirmation letter's counts (确认书) disagree with the accepted rows."""
+    out = []
+    if sheet.members_count_mismatch:
+        out.append(f"确认书会员人数 {sheet.declared_members} 人与通过的 {sheet.rows_accepted} 人不符")
+    if sheet.copies_count_mismatch:
+        out.append(f"确认书身份证复印件 {sheet.declared_id_copies} 份与通过的 {sheet.rows_accepted} 人不符")
+    return out
 
 
 @transaction.atomic

@@ -227,3 +227,27 @@ def submission_groups_for_user(*, user) -> QuerySet[SubmissionGroup]:
         .select_related("owner")
         .order_by("due_date", "name")
     )
+
+
+def letter_facts(*, sheet: RegistrationSheet) -> dict:
+    """What the confirmation letter (附件3) says: the members and ID copies (the clerk's declared
+    figures, else the accepted rows), who to call (the uploader), the federation the cards are
+    issued through, and today's date."""
+    federation = Union.objects.filter(
+        level=Union.Level.CITY, path__in=ancestor_paths(sheet.union.path)
+    ).first()
+    clerk = sheet.created_by
+    return {
+        "sheet": sheet,
+        "members": sheet.declared_members if sheet.declared_members is not None else sheet.rows_accepted,
+        "copies": sheet.declared_id_copies if sheet.declared_id_copies is not None else sheet.rows_accepted,
+        "federation": federation,
+        "contact": (clerk.get_full_name() or clerk.username) if clerk else "",
+        "today": timezone.localdate(),
+    }
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """The materialized paths of every union above the one at `path`, top first."""
+    parts = path.rstrip("/").split("/")
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts) - 1)]

@@ -226,7 +226,9 @@ def sheet_approve(request, pk):
     if not can_review(request.user):
         raise PermissionDenied
     try:
-        registration.sheet_approve(sheet=sheet, actor=request.user)
+        registration.sheet_approve(
+            sheet=sheet, actor=request.user, override_reason=request.POST.get("override_reason", "")
+        )
         messages.success(request, "已审核通过，正在登记会员并申请办卡")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -350,3 +352,11 @@ def submission_delivery(request, pk: int, union_pk: int, item: str):
             raise PermissionDenied from exc
         messages.error(request, exc.message)
     return redirect(f"{reverse('members:submission_groups')}#g{group.pk}")
+
+
+@login_required
+def sheet_letter(request, pk):
+    """附件3 身份证复印件确认书, pre-filled from the sheet (union, counts, contact, date), to print,
+    stamp and hand in with the paper sheet and the ID copies."""
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    return render(request, "members/sheet_letter.html", selectors.letter_facts(sheet=sheet))

@@ -25,6 +25,7 @@ urlpatterns += [
         name="submission_delivery",
     ),
     path("sheets/<int:pk>/", sheet_views.sheet_detail, name="sheet_detail"),
+    path("sheets/<int:pk>/letter/", sheet_views.sheet_letter, name="sheet_letter"),
     path("sheets/<int:pk>/progress/", sheet_views.sheet_progress, name="sheet_progress"),
     path("sheets/<int:pk>/errors.xlsx", sheet_views.sheet_error_report, name="sheet_error_report"),
     path("sheets/<int:pk>/retry/", sheet_views.sheet_retry, name="sheet_retry"),

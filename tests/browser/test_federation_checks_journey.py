@@ -104,12 +104,15 @@ def test_groups_show_late_completion_and_the_paper_deliverables_are_signed_for(
         name="第一组", due_date=timezone.localdate() - timedelta(days=10), owner=tree.city
     )
     group.unions.set([tree.unit_a1, tree.unit_a2])
-    RegistrationSheet.objects.create(
+    sheet = RegistrationSheet.objects.create(
         union=tree.unit_a1,
         original_name="第一中学.xlsx",
         sha256="1" * 64,
         status=RegistrationSheet.Status.REGISTERED,
         submitted_at=timezone.now() - timedelta(days=3),  # after the due date
+        rows_accepted=36,
+        declared_id_copies=36,
+        created_by=clerk,
     )
     login(page, live_server, "city")
     page.goto(f"{live_server.url}/members/sheets/groups/")
@@ -130,4 +133,9 @@ def test_groups_show_late_completion_and_the_paper_deliverables_are_signed_for(
         width = clerk_page.evaluate("document.scrollingElement.scrollWidth")
         screenshot(f"phone{path.replace('/', '-')}", target=clerk_page)
         assert width <= 390, f"{path} is {width}px wide on a 390px phone"
+    # the confirmation letter (附件3), pre-filled from the sheet, to print and stamp
+    clerk_page.goto(f"{live_server.url}/members/sheets/{sheet.pk}/letter/")
+    letter = " ".join(clerk_page.inner_text("article.paper").replace("\xa0", " ").split())
+    assert "我单位共有工会会员 36 人" in letter and "合计 36 份" in letter and "甲县第一中学工会" in letter
+    screenshot("letter-phone", target=clerk_page)
     phone.close()

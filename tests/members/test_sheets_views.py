@@ -177,3 +177,34 @@ def test_downloads_name_chinese_files_the_way_browsers_read_them(client, clerk):
         "attachment; filename*=utf-8''%E4%BC%9A%E5%91%98%E5%8D%A1%E4%BF%A1%E6%81%AF%E7%99%BB%E8%AE%B0%E8%A1%A8"
         "%EF%BC%88%E6%A8%A1%E6%9D%BF%EF%BC%89.xlsx"
     )
+
+
+def test_letter_counts_that_disagree_block_approval_until_a_reason_is_written(client, tree, clerk, reviewer):
+    from cardportal.models import AuditEntry
+
+    sheet = sheet_for(tree.unit_a1, f"1,{next_id_number()},王芳,,13912345678,财务处")
+    RegistrationSheet.objects.filter(pk=sheet.pk).update(declared_members=2, declared_id_copies=1)
+    sheet_submit(sheet=sheet, actor=clerk)
+    client.force_login(reviewer)
+    page = client.get(sheet.get_absolute_url()).content.decode()
+    assert "写明理由后才能审核通过" in page
+    response = client.post(f"/members/sheets/{sheet.pk}/approve/", follow=True)
+    assert "确认书会员人数 2 人与通过的 1 人不符" in response.content.decode()
+    assert RegistrationSheet.objects.get(pk=sheet.pk).status == RegistrationSheet.Status.SUBMITTED
+    client.post(f"/members/sheets/{sheet.pk}/approve/", {"override_reason": "已电话核实，1人另行补交"})
+    assert RegistrationSheet.objects.get(pk=sheet.pk).status == RegistrationSheet.Status.APPROVED
+    entry = AuditEntry.objects.get(verb="sheet.approved")
+    assert entry.data["override_reason"] == "已电话核实，1人另行补交"
+    assert entry.data["letter_mismatch"] == ["确认书会员人数 2 人与通过的 1 人不符"]
+
+
+def test_the_confirmation_letter_is_pre_filled_from_the_sheet(client, tree, clerk):
+    sheet = sheet_for(tree.unit_a1, f"1,{next_id_number()},王芳,,13912345678,财务处", actor=clerk)
+    RegistrationSheet.objects.filter(pk=sheet.pk).update(declared_members=None, declared_id_copies=None)
+    client.force_login(clerk)
+    page = client.get(f"/members/sheets/{sheet.pk}/letter/").content.decode()
+    assert "身份证复印件确认书" in page and tree.unit_a1.name in page and "测试市总工会" in page
+    assert "我单位共有工会会员 <u>&nbsp;1&nbsp;</u> 人" in page
+    other = make_staff(ROLE.CLERK, tree.unit_b1)
+    client.force_login(other)
+    assert client.get(f"/members/sheets/{sheet.pk}/letter/").status_code == 404
