@@ -200,9 +200,17 @@ def sheet_error_report(request, pk):
             "row_number", "field", "message"
         )
     }
-    audit_record(actor=request.user, verb="sheet.error_report", target=sheet, ip=client_ip(request))
+    only_rejected = request.GET.get("only") == "rejected"
+    audit_record(
+        actor=request.user,
+        verb="sheet.error_report",
+        target=sheet,
+        ip=client_ip(request),
+        data={"only_rejected": only_rejected},
+    )
     stem = sheet.original_name.rsplit(".", 1)[0]
-    return attachment(error_report_workbook(data, problems), f"{stem}（错误原因）.xlsx")
+    name = f"{stem}（只含不通过的行）.xlsx" if only_rejected else f"{stem}（错误原因）.xlsx"
+    return attachment(error_report_workbook(data, problems, only_rejected=only_rejected), name)
 
 
 @login_required

@@ -208,3 +208,29 @@ def test_the_confirmation_letter_is_pre_filled_from_the_sheet(client, tree, cler
     other = make_staff(ROLE.CLERK, tree.unit_b1)
     client.force_login(other)
     assert client.get(f"/members/sheets/{sheet.pk}/letter/").status_code == 404
+
+
+def test_fix_and_reupload_only_the_rejected_rows_is_a_clean_round_trip(client, tree, clerk):
+    good, bad = next_id_number(), next_id_number()
+    sheet = sheet_for(
+        tree.unit_a1, f"1,{good},王芳,,13912345678,财务处", f"2,{bad},李娜,,,人事处", actor=clerk
+    )
+    sheet_submit(sheet=sheet, actor=clerk)  # 王芳 is now pending review in this sheet
+    client.force_login(clerk)
+    page = client.get(sheet.get_absolute_url()).content.decode()
+    assert "只含不通过的行" in page and "已通过的 1 行不要再上传" in page
+    response = client.get(f"/members/sheets/{sheet.pk}/errors.xlsx?only=rejected")
+    assert (
+        "只含不通过的行" in response["Content-Disposition"] or "%E5%8F%AA" in response["Content-Disposition"]
+    )
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    rows = [[c.value for c in row] for row in book.active.iter_rows()]
+    assert rows[0][-1] == "错误原因" and len(rows) == 2  # the header and 李娜's row only
+    assert rows[1][1] == bad and rows[1][-1] == "手机号码为空（办卡需要本人手机号）"
+    # the clerk types the phone into that file and uploads it again
+    book.active.cell(row=2, column=5, value="13912345679")
+    fixed = io.BytesIO()
+    book.save(fixed)
+    again, _ = sheet_upload(union=tree.unit_a1, filename="改正.xlsx", content=fixed.getvalue(), actor=clerk)
+    again = sheet_import(sheet_id=again.pk)
+    assert (again.rows_accepted, again.rows_rejected) == (1, 0)
