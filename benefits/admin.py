@@ -4,7 +4,7 @@
 from django import forms
 from django.contrib import admin
 
-from cardportal.admin import ScopedAdminMixin
+from cardportal.admin import PortalInlineMixin, ScopedAdminMixin
 from members.models import Union
 
 from .models import AmountTier, BenefitProgramme, Claim, Disbursement, DisbursementLine
@@ -24,14 +24,7 @@ class TierForm(forms.ModelForm):
         fields = ["order", "label", "amount", "unit_types", "requires_dues_paid"]
 
 
-class PortalInline:
-    def has_view_permission(self, request, obj=None):
-        return ScopedAdminMixin._is_portal_admin(request)
-
-    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
-
-
-class TierInline(PortalInline, admin.TabularInline):
+class TierInline(PortalInlineMixin, admin.TabularInline):
     model = AmountTier
     form = TierForm
     extra = 1
@@ -115,7 +108,7 @@ class ClaimAdmin(ReadOnlyAdmin):
         return obj.member.name
 
 
-class LineInline(PortalInline, admin.TabularInline):
+class LineInline(PortalInlineMixin, admin.TabularInline):
     model = DisbursementLine
     fields = ["name", "card_tail", "amount", "status", "paid_at", "bank_reference", "failure_reason"]
     readonly_fields = fields

@@ -3,18 +3,14 @@
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from cardportal.scoping import staff_of
+from members.access import access_for
 
 from . import selectors
 from .models import Claim, Disbursement
 
 
-def _is_staff(request) -> bool:
-    return staff_of(request.user) is not None or request.user.is_superuser
-
-
 def benefits_overview(request, _obj):
-    if not _is_staff(request):
+    if not access_for(request.user).is_staff_user:
         return None
     batches = selectors.disbursement_list_for_user(user=request.user).aggregate(
         open=Count("id", filter=~Q(state=Disbursement.State.CLOSED)),
@@ -31,7 +27,7 @@ def benefits_overview(request, _obj):
 
 def member_benefits(request, member):
     """Every programme of the member's unions, each with its checks (why or why not)."""
-    if not _is_staff(request):
+    if not access_for(request.user).is_staff_user:
         return None
     today = timezone.localdate()
     return {

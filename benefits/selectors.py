@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from cardportal.scoping import get_for_user_or_404, scope_path, scope_queryset
+from members.access import get_for_user_or_404, scope_path, scope_queryset
 from members.models import Member, Union
 
 from . import eligibility

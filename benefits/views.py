@@ -11,8 +11,8 @@ from cardportal.errors import ApplicationError
 from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.params import positive_int
-from cardportal.scoping import staff_of, visible_unions
 from cardportal.uploads import raise_if_refused
+from members.access import Cap, access_for, visible_unions
 from members.models import Union
 from members.selectors import member_get_for_user
 
@@ -22,11 +22,6 @@ from .limits import limits_for
 from .models import Claim
 
 MAX_UPLOAD = 10 * 1024 * 1024
-
-
-def _can_review(user) -> bool:
-    staff = staff_of(user)
-    return user.is_superuser or (staff is not None and staff.can_review)
 
 
 def _error(request, exc: ApplicationError) -> None:
@@ -82,7 +77,7 @@ def claim_list(request):
             "page": page,
             "status": status,
             "statuses": Claim.Status.choices,
-            "can_review": _can_review(request.user),
+            "can_review": access_for(request.user).can(Cap.CLAIM_REVIEW),
         },
     )
 
@@ -103,7 +98,7 @@ def claim_detail(request, pk):
             except ApplicationError as exc:
                 _error(request, exc)
             return redirect(claim.get_absolute_url())
-    can_review = _can_review(request.user) and claim.status == Claim.Status.PENDING
+    can_review = access_for(request.user).can(Cap.CLAIM_REVIEW) and claim.status == Claim.Status.PENDING
     return render(request, "benefits/claim_detail.html", {"claim": claim, "can_review": can_review})
 
 

@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from knox.models import AuthToken
 
-from .api_tokens import api_token_revoke, token_prefix
-from .models import ApiToken, AuditEntry
-from .scoping import scope_queryset, staff_of
+from .models import AuditEntry
+from .scoping import access_for, can, scope_queryset
+
+ADMIN_SITE = "admin.site"  # members.access.Cap.ADMIN_SITE: the portal's admin role, superusers
 
 
 def scoped_choices(admin_site, request, db_field, kwargs: dict) -> None:
@@ -31,6 +31,16 @@ class ScopedFormFieldsMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
+class PortalInlineMixin:
+    """Inlines follow the portal's admin role like ScopedAdminMixin (Django's per-model
+    permissions are not used)."""
+
+    def has_view_permission(self, request, obj=None):
+        return can(request.user, ADMIN_SITE)
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+
+
 class ScopedAdminMixin(ScopedFormFieldsMixin):
     """Admin querysets go through the same scoping as pages and the API; a record outside the
     admin user's subtree is a 404 (Django's default would redirect with a hint that it exists).
@@ -38,27 +48,21 @@ class ScopedAdminMixin(ScopedFormFieldsMixin):
 
     scope_union_field = "union"
 
-    @staticmethod
-    def _is_portal_admin(request) -> bool:
-        from members.staffing import is_portal_admin
-
-        return is_portal_admin(request.user)
-
     # The portal's admin role manages its subtree; Django's per-model permissions are not used.
     def has_module_permission(self, request):
-        return self._is_portal_admin(request)
+        return can(request.user, ADMIN_SITE)
 
     def has_view_permission(self, request, obj=None):
-        return self._is_portal_admin(request)
+        return can(request.user, ADMIN_SITE)
 
     def has_change_permission(self, request, obj=None):
-        return self._is_portal_admin(request)
+        return can(request.user, ADMIN_SITE)
 
     def has_add_permission(self, request, *args):
-        return self._is_portal_admin(request)
+        return can(request.user, ADMIN_SITE)
 
     def has_delete_permission(self, request, obj=None):
-        return self._is_portal_admin(request)
+        return can(request.user, ADMIN_SITE)
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request.user, union_field=self.scope_union_field)
@@ -90,48 +94,35 @@ class WholeTreeWriteMixin:
     """Settings not tied to a union (bank partners, merchant categories, thresholds) are shared by
     every county: any portal admin reads them, only a whole-tree admin changes them."""
 
-    @staticmethod
-    def _is_whole_tree_admin(request) -> bool:
-        from members.staffing import is_whole_tree_admin
-
-        return is_whole_tree_admin(request.user)
-
     def has_add_permission(self, request, *args):
-        return self._is_whole_tree_admin(request) and super().has_add_permission(request, *args)
+        return access_for(request.user).is_whole_tree_admin and super().has_add_permission(request, *args)
 
     def has_change_permission(self, request, obj=None):
-        return self._is_whole_tree_admin(request) and super().has_change_permission(request, obj)
+        return access_for(request.user).is_whole_tree_admin and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return self._is_whole_tree_admin(request) and super().has_delete_permission(request, obj)
+        return access_for(request.user).is_whole_tree_admin and super().has_delete_permission(request, obj)
 
 
 class SetByLevelAboveMixin:
     """Rows a union's superior sets for it (quotas, assessment scores): a scoped admin sets them
     only for unions strictly below their own and reads, never changes, their own union's."""
 
-    @staticmethod
-    def _own_or_above(request, union) -> bool:
-        if request.user.is_superuser:
-            return False
-        staff = staff_of(request.user)
-        return staff is None or union.pk == staff.union_id or not union.is_within(staff.union)
-
     def has_change_permission(self, request, obj=None):
-        if obj is not None and self._own_or_above(request, obj.union):
+        if obj is not None and not access_for(request.user).governs(obj.union):
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and self._own_or_above(request, obj.union):
+        if obj is not None and not access_for(request.user).governs(obj.union):
             return False
         return super().has_delete_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        staff = staff_of(request.user)
-        if db_field.name == "union" and staff is not None and not request.user.is_superuser:
-            field.queryset = field.queryset.exclude(pk=staff.union_id)
+        access = access_for(request.user)
+        if db_field.name == "union" and access.staff is not None and not access.superuser:
+            field.queryset = field.queryset.exclude(pk=access.staff.union_id)
         return field
 
 
@@ -160,56 +151,3 @@ class AuditEntryAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-admin.site.unregister(AuthToken)  # knox's own admin lists digests and shows new tokens in a message
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Tokens are listed by prefix only; they are issued and rotated from the staff user list
-    (action) or `manage.py api_token`, and deleting one here revokes it (audited)."""
-
-    scope_union_field = "user__staff__union"
-    list_display = ["user", "prefix", "created", "expiry"]
-    list_select_related = ["user"]
-    search_fields = ["user__username"]
-    fields = ["user", "prefix", "created", "expiry"]
-    readonly_fields = fields
-    actions = ["revoke_selected"]
-
-    @admin.display(description="令牌前缀")
-    def prefix(self, obj):
-        return f"{token_prefix(obj)}…"
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # revoke_selected does it, through the service
-        return actions
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        from members.staffing import may_manage_user
-
-        if not super().has_delete_permission(request):
-            return False
-        return obj is None or may_manage_user(request.user, obj.user)
-
-    def delete_model(self, request, obj):
-        api_token_revoke(token=obj, actor=request.user)
-
-    def delete_queryset(self, request, queryset):
-        if not all(self.has_delete_permission(request, obj) for obj in queryset):
-            raise PermissionDenied
-        for token in queryset:
-            api_token_revoke(token=token, actor=request.user)
-
-    @admin.action(description="作废所选 API 令牌")
-    def revoke_selected(self, request, queryset):
-        self.delete_queryset(request, queryset)
-        self.message_user(request, f"已作废 {len(queryset)} 个令牌")

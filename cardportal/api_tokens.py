@@ -3,7 +3,7 @@
 knox keeps only a SHA-512 digest of each token and the first characters as a look-up key, and
 gives each an expiry (settings.REST_KNOX["TOKEN_TTL"], API_TOKEN_TTL_DAYS). On top of it:
 
-* only partner roles (`members.staffing.PARTNER_ROLES`) hold a token, checked when it is issued
+* only holders of the `api.token` capability (partner roles, `members.access`) hold a token, checked when it is issued
   and again on every request (a bank account moved to another role stops working at once);
 * one live token per account: issuing a token revokes the account's others, so issuing is also
   rotating, and the new token is shown once, to whoever issued it, never stored in clear;
@@ -15,11 +15,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken
 
-from members.staffing import is_partner
-
 from .audit import audit_record, register_verbs
 from .errors import ApplicationError
-from .scoping import staff_of
+from .scoping import can, staff_of
 
 # What the admin and the audit log show of a token: enough to tell two apart, useless to sign in.
 PREFIX_LENGTH = 8
@@ -52,7 +50,7 @@ def _audit(*, actor, verb: str, token: AuthToken, data: dict | None = None) -> N
 def api_token_issue(*, user, actor, via: str) -> tuple[AuthToken, str]:
     """A new token for a partner account, replacing (revoking) any it had. Returns the row and
     the token text, which exists nowhere else afterwards: show it once."""
-    if not user.is_active or not is_partner(user):
+    if not user.is_active or not can(user, "api.token"):
         raise ApplicationError(
             _("只有合作机构（银行）经办账号可以申请 API 令牌；工作人员请在浏览器中登录使用")
         )

@@ -10,7 +10,7 @@ class CardportalConfig(AppConfig):
             schema,  # noqa: F401 - registers the OpenAPI extension of the partner token
             signin,  # noqa: F401 - connects the sign-in audit receivers
         )
-        from .registry import SUPERUSER, NavItem, registry
-        from .selectors import AUDIT_READER_ROLES
+        from .registry import NavItem, registry
+        from .selectors import AUDIT_READ
 
-        registry.add_nav(NavItem("审计日志", "audit:list", roles=AUDIT_READER_ROLES | {SUPERUSER}, order=95))
+        registry.add_nav(NavItem("审计日志", "audit:list", capability=AUDIT_READ, order=95))

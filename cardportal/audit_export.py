@@ -8,12 +8,14 @@ helper for every .xlsx/.csv") lands, `audit_workbook` should switch to it and dr
 import io
 import json
 
+from django.db import transaction
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from .audit import mask_pii_text, verb_family
+from .audit import audit_record, mask_pii_text, verb_family
+from .scoping import staff_of
 
 # More rows than this is a question for a narrower date range, not one synchronous download.
 EXPORT_MAX_ROWS = 20_000
@@ -83,3 +85,23 @@ def audit_workbook(entries, *, title: str) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+@transaction.atomic
+def audit_log_export(*, actor, entries: list, filters: dict, ip: str | None = None) -> tuple[bytes, str]:
+    """The .xlsx of `entries` (already scoped and bounded by the caller's selector) and its file
+    name; the export is itself audited, with the filters and the row count, in one transaction."""
+    staff = staff_of(actor)
+    now = timezone.localtime()
+    audit_record(
+        actor=actor,
+        verb="audit.exported",
+        target=staff.union if staff else actor,
+        union=staff.union if staff else None,
+        data={"filters": filters, "rows": len(entries)},
+        ip=ip,
+        label=f"{now:%Y-%m-%d %H:%M} 审计日志导出（{len(entries)} 条）",
+    )
+    scope = staff.union.name if staff else "全部"
+    content = audit_workbook(entries, title=f"审计日志 · {scope} · 导出于 {now:%Y-%m-%d %H:%M}")
+    return content, f"audit-{now:%Y%m%d-%H%M}.xlsx"

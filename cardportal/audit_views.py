@@ -4,21 +4,18 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.vary import vary_on_headers
 
-from .audit import audit_record, client_ip, mask_pii_text, verb_family
-from .audit_export import EXPORT_MAX_ROWS, audit_workbook
+from .audit import client_ip, mask_pii_text, verb_family
+from .audit_export import EXPORT_MAX_ROWS, audit_log_export
 from .downloads import attachment
 from .forms import AuditFilterForm
 from .pagination import paginate
-from .scoping import staff_of, visible_unions
-from .selectors import audit_get_for_user, audit_list_for_user, audit_reader
+from .scoping import access_for, visible_unions
+from .selectors import AUDIT_READ, audit_get_for_user, audit_list_for_user
 
 # Chinese names of the keys services put in AuditEntry.data most often; others show as written.
 DATA_LABELS = {
@@ -33,11 +30,7 @@ DATA_LABELS = {
     "filters": "筛选条件",
     "sha256": "文件摘要",
 }
-
-
-def _require_reader(request) -> None:
-    if not audit_reader(request.user):
-        raise PermissionDenied("只有市、省总工会工作人员可以查阅审计日志")
+NOT_A_READER = "只有市、省总工会工作人员可以查阅审计日志"
 
 
 def _form(request) -> AuditFilterForm:
@@ -58,7 +51,7 @@ def _entries(request, form):
 @vary_on_headers("HX-Request")
 @login_required
 def audit_list(request):
-    _require_reader(request)
+    access_for(request.user).permit(AUDIT_READ, NOT_A_READER)
     form = _form(request)
     page = paginate(request, _entries(request, form))
     rows = [(entry, verb_family(entry.verb).label, mask_pii_text(entry.target_label)) for entry in page]
@@ -72,7 +65,7 @@ def audit_list(request):
 
 @login_required
 def audit_detail(request, pk):
-    _require_reader(request)
+    access_for(request.user).permit(AUDIT_READ, NOT_A_READER)
     entry = audit_get_for_user(user=request.user, pk=pk)
     details = (
         [
@@ -100,7 +93,7 @@ def audit_detail(request, pk):
 @login_required
 def audit_export(request):
     """The filtered log as .xlsx, itself audited (with the filters and the row count)."""
-    _require_reader(request)
+    access_for(request.user).permit(AUDIT_READ, NOT_A_READER)
     form = _form(request)
     entries = _entries(request, form)
     back = f"{reverse('audit:list')}?{request.GET.urlencode()}"
@@ -112,21 +105,10 @@ def audit_export(request):
     if len(chosen) > EXPORT_MAX_ROWS:
         messages.error(request, f"筛选结果超过 {EXPORT_MAX_ROWS} 条，请缩小日期范围或增加条件后再导出")
         return redirect(back)
-    staff = staff_of(request.user)
-    now = timezone.localtime()
-    scope = staff.union.name if staff else "全部"
-    with transaction.atomic():
-        audit_record(
-            actor=request.user,
-            verb="audit.exported",
-            target=staff.union if staff else request.user,
-            union=staff.union if staff else None,
-            data={"filters": _described(form), "rows": len(chosen)},
-            ip=client_ip(request),
-            label=f"{now:%Y-%m-%d %H:%M} 审计日志导出（{len(chosen)} 条）",
-        )
-        content = audit_workbook(chosen, title=f"审计日志 · {scope} · 导出于 {now:%Y-%m-%d %H:%M}")
-    return attachment(content, f"audit-{now:%Y%m%d-%H%M}.xlsx")
+    content, filename = audit_log_export(
+        actor=request.user, entries=chosen, filters=_described(form), ip=client_ip(request)
+    )
+    return attachment(content, filename)
 
 
 def _described(form) -> dict:

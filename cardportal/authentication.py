@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 
-from members.staffing import is_partner
+from .scoping import can
 
 
 class PartnerTokenAuthentication(TokenAuthentication):
@@ -13,6 +13,6 @@ class PartnerTokenAuthentication(TokenAuthentication):
 
     def validate_user(self, auth_token):
         user, token = super().validate_user(auth_token)
-        if not is_partner(user):
+        if not can(user, "api.token"):
             raise exceptions.AuthenticationFailed(_("该账号已不是合作机构经办账号，令牌不再有效"))
         return user, token

@@ -1,7 +1,7 @@
 from django.urls import reverse
 
-from .registry import SUPERUSER, registry
-from .scoping import staff_of
+from .registry import registry
+from .scoping import access_for
 
 # Top-bar menus: navigation entries grouped by the app (URL namespace) that registered them.
 NAV_GROUPS = {
@@ -14,16 +14,13 @@ NAV_GROUPS = {
 
 
 def staff_role(request):
-    staff = staff_of(request.user)
+    access = access_for(request.user)
     groups: dict[str, dict] = {}
-    if staff is not None or getattr(request.user, "is_superuser", False):
-        role = staff.role if staff else "admin"
+    if access.is_staff_user:
         items = [
             (item, reverse(item.url_name))
             for item in registry.nav
-            if item.roles is None
-            or role in item.roles
-            or (request.user.is_superuser and SUPERUSER in item.roles)
+            if item.capability is None or access.can(item.capability)
         ]
         # The entry whose URL is the longest prefix of this page is the current one
         # (/members/sheets/ is 登记表, not 会员 at /members/).
@@ -33,4 +30,4 @@ def staff_role(request):
             group = groups.setdefault(label, {"label": label, "items": [], "active": False})
             group["items"].append({"label": item.label, "url": url, "active": url == current})
             group["active"] = group["active"] or url == current
-    return {"staff": staff, "nav_groups": list(groups.values())}
+    return {"staff": access.staff, "nav_groups": list(groups.values())}

@@ -6,18 +6,18 @@ their cards). Dependencies keep pointing one way: `members` renders the member
 page and never imports `issuance`; `issuance` registers a panel that shows the member's cards.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-
-# In NavItem.roles: an entry for superusers (who may have no staff role at all).
-SUPERUSER = "superuser"
+from importlib import import_module
+from types import ModuleType
 
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     url_name: str
-    roles: frozenset[str] | None = None  # None: every staff role
+    # Shown to holders of this capability (members.access.Cap, by name); None: every staff user.
+    capability: str | None = None
     order: int = 100
 
 
@@ -64,6 +64,23 @@ class Registry:
 
 
 registry = Registry()
+
+# The apps above members, in floor order (tests/test_layering.py): the root URLconf, the API's and
+# the demo loader name them by string, so the bottom layer never imports them.
+UPPER_APPS = ("issuance", "merchants", "benefits", "quotas")
+
+
+def app_modules(name: str, apps: tuple[str, ...] = UPPER_APPS) -> Iterator[tuple[str, ModuleType]]:
+    """(app, module) for each app that has the module `<app>.<name>` (an app without one is
+    skipped; an import error inside one is raised)."""
+    for app in apps:
+        try:
+            module = import_module(f"{app}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{app}.{name}":
+                raise
+            continue
+        yield app, module
 
 
 def render_panels(panels: list[Panel], request, obj=None) -> list[dict]:

@@ -1,67 +1,69 @@
-"""The one scoping mechanism: what a staff user may see is their union's subtree.
+"""The bottom layer's port onto the access door.
 
-Every page, API view and admin queryset goes through `scope_queryset` (or `get_for_user_or_404`,
-built on it). A record outside the subtree is indistinguishable from a missing one: 404.
+Who a staff user is and what they may see and do is the members app's business
+(`members/access.py`: the union subtree, the role capability table). cardportal sits below every
+app and imports none of them, yet its own pages ask the same questions (the audit log viewer, the
+admin mixins, API tokens, the second factor, the top bar). So cardportal names the questions here
+and `MembersConfig.ready()` connects the answers (`connect(members.access)`).
+
+Only cardportal's own modules use this port; every app above imports `members.access` directly
+(tests/test_layering.py holds both rules).
 """
 
+from typing import Protocol
+
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
-from django.http import Http404
 
 
-def scope_path(user) -> str | None:
-    """The union path prefix the user may see; "" means everything; None means nothing."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return None
-    staff = getattr(user, "staff", None) if _has_staff(user) else None
-    if staff is not None:
-        return staff.union.path
-    if user.is_superuser:
-        return ""
-    return None
+class Door(Protocol):
+    def access_for(self, user): ...
+    def staff_of(self, user): ...
+    def scope_path(self, user) -> str | None: ...
+    def visible_unions(self, user) -> QuerySet: ...
+    def scope_queryset(self, qs: QuerySet, user, *, union_field: str = "union") -> QuerySet: ...
+    def get_for_user_or_404(self, qs: QuerySet, user, *, union_field: str = "union", **lookup) -> Model: ...
 
 
-def _has_staff(user) -> bool:
-    from members.models import StaffRole
-
-    try:
-        user.staff  # noqa: B018 - touch the reverse one-to-one (cached on the user afterwards)
-    except StaffRole.DoesNotExist:
-        return False
-    return True
+_door: Door | None = None
 
 
-def visible_unions(user) -> QuerySet:
-    from members.models import Union
-
-    path = scope_path(user)
-    if path is None:
-        return Union.objects.none()
-    if path == "":
-        return Union.objects.all()
-    return Union.objects.filter(path__startswith=path)
+def connect(door: Door) -> None:
+    global _door
+    _door = door
 
 
-def scope_queryset(qs: QuerySet, user, *, union_field: str = "union") -> QuerySet:
-    """Restrict `qs` to rows whose `union_field` lies in the user's subtree.
-
-    `union_field` is the lookup from the model to its Union ("union", "member__union", ...);
-    "" when the queryset is of unions itself."""
-    path = scope_path(user)
-    if path is None:
-        return qs.none()
-    if path == "":
-        return qs
-    lookup = f"{union_field}__path__startswith" if union_field else "path__startswith"
-    return qs.filter(**{lookup: path})
+def door() -> Door:
+    if _door is None:
+        raise ImproperlyConfigured("the access door is not connected: is `members` in INSTALLED_APPS?")
+    return _door
 
 
-def get_for_user_or_404(qs: QuerySet, user, *, union_field: str = "union", **lookup) -> Model:
-    try:
-        return scope_queryset(qs, user, union_field=union_field).get(**lookup)
-    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
+def access_for(user):
+    """The user's capabilities and place in the tree (`members.access.Access`)."""
+    return door().access_for(user)
+
+
+def can(user, capability: str) -> bool:
+    """`capability` by its name in `members.access.Cap` ("audit.read", "admin.site", ...)."""
+    return door().access_for(user).can(capability)
 
 
 def staff_of(user):
-    """The user's StaffRole, or None (superusers without one, anonymous users)."""
-    return user.staff if getattr(user, "is_authenticated", False) and _has_staff(user) else None
+    return door().staff_of(user)
+
+
+def scope_path(user) -> str | None:
+    return door().scope_path(user)
+
+
+def visible_unions(user) -> QuerySet:
+    return door().visible_unions(user)
+
+
+def scope_queryset(qs: QuerySet, user, *, union_field: str = "union") -> QuerySet:
+    return door().scope_queryset(qs, user, union_field=union_field)
+
+
+def get_for_user_or_404(qs: QuerySet, user, *, union_field: str = "union", **lookup) -> Model:
+    return door().get_for_user_or_404(qs, user, union_field=union_field, **lookup)

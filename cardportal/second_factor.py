@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from .audit import register_verbs
 from .errors import ApplicationError
 from .models import AuditEntry
-from .scoping import staff_of
+from .scoping import access_for, can, staff_of
 
 RECOVERY_CODE_COUNT = 10
 TOTP_NAME = "身份验证器"
@@ -39,26 +39,15 @@ register_verbs(
 )
 
 
-def _roles():
-    from members.models import StaffRole
-
-    R = StaffRole.Role
-    # From the code's own role sets (tests/test_second_factor.py keeps them in step):
-    #   full ID numbers: StaffRole.REVEAL_ROLES = county reviewer, city, province, admin
-    #   bank hand-off:   issuance HANDOFF_ROLES = city, bank operator, admin
-    #   payment files:   benefits DOWNLOAD_ROLES = REVIEW_ROLES + bank operator
-    #   the admin site:  admin (is_staff), superusers
-    # Only the grassroots clerk, who sees masked numbers of their own union, signs in without it.
-    return frozenset({R.COUNTY_REVIEWER, R.CITY_STAFF, R.PROVINCE_STAFF, R.BANK_OPERATOR, R.ADMIN})
-
-
 def second_factor_required(user) -> bool:
+    """Whoever may see full ID numbers, bank files or payment files, or use the admin: the
+    `account.second_factor` capability, derived from those in the access table (members.access).
+    Only the grassroots clerk, who sees masked numbers of their own union, signs in without it."""
     if not getattr(user, "is_authenticated", False):
         return False
     if user.is_superuser or user.is_staff:
         return True
-    staff = staff_of(user)
-    return staff is not None and staff.role in _roles()
+    return can(user, "account.second_factor")
 
 
 def has_totp(user) -> bool:
@@ -204,12 +193,8 @@ def can_reset_second_factor(*, actor, user) -> bool:
         return True
     if user.is_superuser:
         return False
-    from members.models import StaffRole
-
-    mine, theirs = staff_of(actor), staff_of(user)
-    if mine is None or theirs is None or mine.role != StaffRole.Role.ADMIN:
-        return False
-    return theirs.union.path.startswith(mine.union.path) and theirs.union.path != mine.union.path
+    mine, theirs = access_for(actor), staff_of(user)
+    return mine.can("admin.site") and theirs is not None and mine.governs(theirs.union)
 
 
 @transaction.atomic

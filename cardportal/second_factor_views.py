@@ -10,14 +10,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
-from members.models import StaffRole
-
 from . import second_factor as sf
 from .audit import client_ip
 from .errors import ApplicationError
 from .params import query_text
 from .redirects import safe_next
-from .scoping import scope_queryset, staff_of
+from .scoping import can, scope_queryset
 from .signin import signin_unlock
 
 
@@ -103,9 +101,7 @@ def account_security(request):
     """Unlock another account's sign-in or reset its second factor (a superuser, or an admin of a
     higher union). The account is looked up inside the actor's own scope: outside it, it does
     not exist."""
-    if not (
-        request.user.is_superuser or getattr(staff_of(request.user), "role", None) == StaffRole.Role.ADMIN
-    ):
+    if not can(request.user, "admin.site"):
         raise Http404
     users = scope_queryset(get_user_model().objects.all(), request.user, union_field="staff__union")
     error = None

@@ -7,21 +7,11 @@ from django.utils import timezone
 
 from .audit import verb_family_q
 from .models import AuditEntry
-from .scoping import get_for_user_or_404, scope_queryset, staff_of
+from .scoping import can, get_for_user_or_404, scope_queryset
 
-# Who may read the audit log: federation staff of a city or a province, and superusers. A county
-# reviewer or a clerk does not audit the people above them; the portal's admin role (which may sit
-# at a county) manages accounts and is itself audited here, so it does not read the log either.
-AUDIT_READER_ROLES = frozenset({"city_staff", "province_staff"})
-
-
-def audit_reader(user) -> bool:
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    staff = staff_of(user)
-    return staff is not None and staff.role in AUDIT_READER_ROLES
+# Who may read the audit log: the `audit.read` capability (members.access: federation staff of a
+# city or a province, and superusers).
+AUDIT_READ = "audit.read"
 
 
 def _day_start(day: date) -> datetime:
@@ -47,7 +37,7 @@ def audit_list_for_user(
     portal's time zone; `actor` matches the start of a username; `target` a record number or a
     part of its label."""
     qs = AuditEntry.objects.select_related("actor", "union")
-    if not audit_reader(user):
+    if not can(user, AUDIT_READ):
         return qs.none()
     qs = scope_queryset(qs, user)
     if family:

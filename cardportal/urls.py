@@ -1,13 +1,10 @@
-from importlib import import_module
-
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from benefits.membersite import views as membersite_views
-
 from . import second_factor_views, views
+from .registry import app_modules
 
 admin.site.site_header = "工会会员卡门户 · 管理后台"
 admin.site.site_title = "工会会员卡门户"
@@ -15,7 +12,7 @@ admin.site.index_title = "管理"
 
 urlpatterns = [
     # Staff get their dashboard at /, everyone else the members' landing page.
-    path("", membersite_views.home, name="dashboard"),
+    path("", include("benefits.membersite.home_urls")),
     path("staff/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("login/", RedirectView.as_view(pattern_name="login", query_string=True), name="login_old"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -32,11 +29,5 @@ urlpatterns = [
 ]
 
 # Apps with pages of their own mount them under their name.
-for app in ("issuance", "merchants", "benefits", "quotas"):
-    try:
-        import_module(f"{app}.urls")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{app}.urls":
-            raise
-        continue
-    urlpatterns.append(path(f"{app}/", include(f"{app}.urls")))
+for app, module in app_modules("urls"):
+    urlpatterns.append(path(f"{app}/", include(module)))

@@ -6,9 +6,9 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from cardportal.admin import ScopedAdminMixin
-from members.staffing import is_portal_admin, is_whole_tree_admin
+from members.access import Cap, access_for
 
-from . import layouts
+from . import layouts, services
 from .models import (
     ActivationSession,
     BankBatch,
@@ -61,20 +61,17 @@ class IssuingPartnerAdmin(admin.ModelAdmin):
     form = PartnerForm
     list_display = ["name", "code", "is_primary"]
 
-    def _ok(self, request):
-        return is_portal_admin(request.user)
-
     def has_module_permission(self, request):
-        return self._ok(request)
+        return access_for(request.user).can(Cap.ADMIN_SITE)
 
     def has_view_permission(self, request, obj=None):
-        return self._ok(request)
+        return access_for(request.user).can(Cap.ADMIN_SITE)
 
     def has_change_permission(self, request, obj=None):
-        return is_whole_tree_admin(request.user)
+        return access_for(request.user).is_whole_tree_admin
 
     def has_add_permission(self, request):
-        return is_whole_tree_admin(request.user)
+        return access_for(request.user).is_whole_tree_admin
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
@@ -86,6 +83,22 @@ class WaveAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "owner", "target", "starts_on", "deadline", "partner"]
     filter_horizontal = ["unions"]
     list_select_related = ["owner", "partner"]
+
+    def save_model(self, request, obj, form, change):
+        """Through the services (audited, role-checked), unions included: save_related below
+        leaves them alone."""
+        fields = {name: form.cleaned_data[name] for name in services.WAVE_FIELDS if name in form.cleaned_data}
+        unions = form.cleaned_data.get("unions")
+        if change:
+            saved = services.wave_update(wave=obj, unions=unions, actor=request.user, **fields)
+        else:
+            saved = services.wave_create(unions=unions or [], actor=request.user, **fields)
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 @admin.register(Card)

@@ -6,7 +6,6 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -14,8 +13,8 @@ from rest_framework.views import APIView
 
 from cardportal.audit import client_ip
 from cardportal.errors import ApplicationError
-from cardportal.scoping import staff_of
 from cardportal.uploads import raise_if_refused
+from members.access import Cap, access_for, api_permissions
 
 from . import selectors, services
 from .models import BankBatch, BankFileImport
@@ -75,9 +74,7 @@ class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)  # empty: the table kernel's file_empty
 
 
-def _allowed(user) -> None:
-    if not services.role_allows(user, services.HANDOFF_ROLES):
-        raise PermissionDenied("您的角色无权使用银行接口")
+BANK_INTERFACE = api_permissions(Cap.BANK_FILES, "您的角色无权使用银行接口")
 
 
 class NewestFirst(CursorPagination):
@@ -88,21 +85,21 @@ class NewestFirst(CursorPagination):
 class BatchListApi(generics.ListAPIView):
     """Batches in the caller's scope, newest first."""
 
+    permission_classes = BANK_INTERFACE
     serializer_class = BatchSerializer
     pagination_class = NewestFirst
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return BankBatch.objects.none()
-        _allowed(self.request.user)
         return selectors.batch_list_for_user(user=self.request.user)
 
 
 class BatchDetailApi(generics.RetrieveAPIView):
+    permission_classes = BANK_INTERFACE
     serializer_class = BatchSerializer
 
     def get_object(self):
-        _allowed(self.request.user)
         return selectors.batch_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
 
@@ -152,12 +149,11 @@ class ActivationApi(APIView):
     """Upload an activation file (card number, activation date) for the caller's scope."""
 
     parser_classes = [MultiPartParser]
+    permission_classes = BANK_INTERFACE
 
     @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={202: ImportSerializer})
     def post(self, request):
-        _allowed(request.user)
-        staff = staff_of(request.user)
-        union = staff.union if staff else selectors.report_roots_for_user(user=request.user).first()
+        union = access_for(request.user).union or selectors.report_roots_for_user(user=request.user).first()
         upload = _file(request)
         imp = services.import_create(
             kind=BankFileImport.Kind.ACTIVATION,
@@ -171,10 +167,10 @@ class ActivationApi(APIView):
 
 
 class ImportDetailApi(generics.RetrieveAPIView):
+    permission_classes = BANK_INTERFACE
     serializer_class = ImportSerializer
 
     def get_object(self):
-        _allowed(self.request.user)
         return selectors.import_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
 

@@ -7,22 +7,21 @@ class IssuanceConfig(AppConfig):
 
     def ready(self) -> None:
         from cardportal.registry import NavItem, Panel, registry
-        from members.models import StaffRole
+        from members.access import Cap
 
         from . import panels
         from .lifecycle import cards_apply_registered
 
-        R = StaffRole.Role
         # Registering a member is applying for their card (status `applied`).
         registry.on_members_registered(
             lambda *, member_ids, actor: cards_apply_registered(member_ids=member_ids, actor=actor)
         )
-        registry.add_nav(NavItem("领卡发卡", "issuance:home", roles=frozenset({R.CLERK}), order=30))
+        registry.add_nav(NavItem("领卡发卡", "issuance:home", capability=Cap.UNION_DESK, order=30))
         registry.add_nav(
             NavItem(
                 "银行批次",
                 "issuance:batch_list",
-                roles=frozenset({R.CITY_STAFF, R.PROVINCE_STAFF, R.BANK_OPERATOR, R.ADMIN}),
+                capability=Cap.BATCH_MANAGE,
                 order=30,
             )
         )
@@ -30,7 +29,7 @@ class IssuanceConfig(AppConfig):
             NavItem(
                 "激活导入",
                 "issuance:activation_upload",
-                roles=frozenset({R.BANK_OPERATOR, R.CITY_STAFF}),
+                capability=Cap.BANK_FILES,
                 order=32,
             )
         )

@@ -1,8 +1,8 @@
 """Dashboard and member-page panels of the issuance app (registered in IssuanceConfig.ready)."""
 
-from cardportal.scoping import scope_queryset, staff_of
+from members.access import Cap, access_for, scope_queryset
 
-from . import selectors, services
+from . import selectors
 from .models import BankBatch, Card, CardNotice
 
 S = Card.Status
@@ -13,7 +13,7 @@ def member_cards_panel(request, member):
     return {
         "cards": selectors.member_cards(member=member),
         "notices": list(CardNotice.objects.filter(card__member=member).order_by("-created_at", "-id")[:10]),
-        "can_report_lost": services.role_allows(request.user, services.UNION_ROLES | services.BATCH_ROLES),
+        "can_report_lost": access_for(request.user).can(Cap.CARD_CORRECT),
         "losable": LOSABLE,
         "cancellable": (S.APPLIED, S.REJECTED_BY_BANK),
     }
@@ -21,10 +21,10 @@ def member_cards_panel(request, member):
 
 def union_panel(request, _obj):
     """For a grassroots clerk: cards to receive, to distribute, to activate, and notices."""
-    staff = staff_of(request.user)
-    if staff is None or staff.role != staff.Role.CLERK:
+    access = access_for(request.user)
+    if not access.can(Cap.UNION_DESK):
         return None
-    union = staff.union
+    union = access.union
     counts = selectors.union_status_counts(union=union)
     return {
         "title": "领卡与发放",
@@ -38,7 +38,7 @@ def union_panel(request, _obj):
 
 def batches_panel(request, _obj):
     """For city staff, the bank operator and admins: the batch pipeline."""
-    if not services.role_allows(request.user, services.BATCH_ROLES):
+    if not access_for(request.user).can(Cap.BATCH_MANAGE):
         return None
     cards = scope_queryset(Card.objects.all(), request.user)
     batches = selectors.batch_list_for_user(user=request.user)

@@ -1,4 +1,4 @@
-"""Reads of the issuance app, always scoped to the user's union subtree (`cardportal.scoping`)."""
+"""Reads of the issuance app, always scoped to the user's union subtree (`members.access`)."""
 
 from collections import defaultdict
 from datetime import date, timedelta
@@ -7,7 +7,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from cardportal.scoping import get_for_user_or_404, scope_path, scope_queryset, visible_unions
+from members.access import get_for_user_or_404, scope_path, scope_queryset, visible_unions
 from members.models import Union
 
 from .models import BankBatch, BankFileImport, Card, CardEvent, CardNotice, CardReceipt, Wave
@@ -34,6 +34,38 @@ def batch_list_for_user(*, user) -> QuerySet[BankBatch]:
 def batch_get_for_user(*, user, pk) -> BankBatch:
     return get_for_user_or_404(
         BankBatch.objects.select_related("partner", "union", "wave", "created_by"), user, pk=pk
+    )
+
+
+def batch_status_counts(*, batch: BankBatch) -> dict[str, int]:
+    """Cards of the batch per status, every stage present (0 when none)."""
+    counts = dict.fromkeys(STAGES, 0)
+    for row in Card.objects.filter(batch=batch).values("status").order_by().annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+def batch_rejected_cards(*, batch: BankBatch, limit: int = 200) -> QuerySet[Card]:
+    """The batch's cards the bank rejected, for the page's 重新报送 list."""
+    return Card.objects.filter(batch=batch, status=S.REJECTED_BY_BANK).select_related("member", "union")[
+        :limit
+    ]
+
+
+def batch_rejected_ids(*, batch: BankBatch, ids: list[int]) -> list[int]:
+    """Of the ticked ids, those that are the batch's rejected cards (any other id is ignored)."""
+    return list(
+        Card.objects.filter(batch=batch, pk__in=ids, status=S.REJECTED_BY_BANK).values_list("pk", flat=True)
+    )
+
+
+def batch_units(*, batch: BankBatch):
+    """Per grassroots union of the batch: its id, name, parent's name and card count (the paperwork)."""
+    return (
+        Card.objects.filter(batch=batch)
+        .values("union__id", "union__name", "union__parent__name")
+        .annotate(n=Count("id"))
+        .order_by("union__path")
     )
 
 

@@ -5,13 +5,13 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from cardportal.actions import attempt, run_action
 from cardportal.audit import client_ip
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
@@ -19,8 +19,9 @@ from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.params import positive_ints
 from cardportal.redirects import safe_next
-from cardportal.scoping import staff_of
 from cardportal.uploads import upload_refusal
+from members.access import Cap, access_for, requires
+from members.models import Union
 
 from . import exports, hardship, selectors, services
 from .forms import (
@@ -39,28 +40,23 @@ S = Card.Status
 STATUS_LABELS = dict(S.choices)
 
 
-def _require_role(user, roles) -> None:
-    if not services.role_allows(user, roles):
-        raise PermissionDenied
-
-
 @login_required
 def home(request):
     """The nav's entry: a clerk goes to their union's cards, federation and bank staff to batches."""
-    staff = staff_of(request.user)
-    if staff is not None and staff.role == staff.Role.CLERK:
-        return redirect("issuance:union_cards", pk=staff.union_id)
-    if services.role_allows(request.user, services.BATCH_ROLES):
+    access = access_for(request.user)
+    if access.can(Cap.UNION_DESK):
+        return redirect("issuance:union_cards", pk=access.staff.union_id)
+    if access.can(Cap.BATCH_MANAGE):
         return redirect("issuance:batch_list")
-    if staff is not None:
-        return redirect("issuance:union_cards", pk=staff.union_id)
+    if access.staff is not None:
+        return redirect("issuance:union_cards", pk=access.staff.union_id)
     raise PermissionDenied
 
 
 # --- batches ----------------------------------------------------------------------------------
 @login_required
+@requires(Cap.BATCH_MANAGE)
 def batch_list(request):
-    _require_role(request.user, services.BATCH_ROLES)
     unions = selectors.report_roots_for_user(user=request.user)
     waves = selectors.wave_list_for_user(user=request.user)
     form = BatchCreateForm(request.POST or None, unions=unions, waves=waves)
@@ -93,19 +89,14 @@ def batch_list(request):
 def batch_detail(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
     job_recover(batch)  # a worker that died shows as re-queued or failed, not as running
-    counts = dict.fromkeys(STAGES, 0)
-    for row in Card.objects.filter(batch=batch).values("status").order_by().annotate(n=Count("id")):
-        counts[row["status"]] = row["n"]
-    rejected = Card.objects.filter(batch=batch, status=S.REJECTED_BY_BANK).select_related("member", "union")[
-        :200
-    ]
+    counts = selectors.batch_status_counts(batch=batch)
     context = {
         "batch": batch,
         "status_counts": [(STATUS_LABELS[s], counts[s]) for s in STAGES if counts[s]],
         "imports": batch.imports.select_related("created_by").order_by("-id"),
         "upload_form": UploadForm(),
-        "can_download": services.role_allows(request.user, services.HANDOFF_ROLES),
-        "rejected": rejected,
+        "can_download": access_for(request.user).can(Cap.BANK_FILES),
+        "rejected": selectors.batch_rejected_cards(batch=batch),
         "manifest": json.dumps(batch.manifest(), ensure_ascii=False, indent=2),
     }
     return render(request, "issuance/batch_detail.html", context)
@@ -121,39 +112,30 @@ def batch_progress(request, pk):
 @require_POST
 def batch_handoff_retry(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-    try:
-        services.batch_handoff_retry(batch=batch, actor=request.user)
-        messages.success(request, "已重新开始生成报送文件")
-    except ApplicationError as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from exc
-        messages.error(request, exc.message)
-    return redirect(batch)
+    return run_action(
+        request,
+        lambda: services.batch_handoff_retry(batch=batch, actor=request.user),
+        done="已重新开始生成报送文件",
+        back=batch,
+    )
 
 
 @login_required
 @require_POST
 def import_retry(request, pk):
     imp = selectors.import_get_for_user(user=request.user, pk=pk)
-    try:
-        services.import_retry(imp=imp, actor=request.user)
-        messages.success(request, "已重新开始导入")
-    except ApplicationError as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from exc
-        messages.error(request, exc.message)
-    return redirect(imp)
+    return run_action(
+        request, lambda: services.import_retry(imp=imp, actor=request.user), done="已重新开始导入", back=imp
+    )
 
 
 @login_required
 def batch_handoff(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-    try:
-        handle = services.batch_handoff_open(batch=batch, actor=request.user, ip=client_ip(request))
-    except ApplicationError as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from exc
-        messages.error(request, exc.message)
+    ok, handle = attempt(
+        request, lambda: services.batch_handoff_open(batch=batch, actor=request.user, ip=client_ip(request))
+    )
+    if not ok:
         return redirect(batch)
     return FileResponse(handle, as_attachment=True, filename=batch.handoff_name)
 
@@ -172,12 +154,7 @@ def batch_manifest(request, pk):
 def batch_paperwork(request, pk):
     """Printable 单位批量开卡承诺书 and 批量办理借记卡业务委托书, one page each per grassroots union (004 §四)."""
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-    units = (
-        Card.objects.filter(batch=batch)
-        .values("union__id", "union__name", "union__parent__name")
-        .annotate(n=Count("id"))
-        .order_by("union__path")
-    )
+    units = selectors.batch_units(batch=batch)
     return render(
         request,
         "issuance/batch_paperwork.html",
@@ -220,9 +197,7 @@ def batch_return_upload(request, pk):
 def batch_requeue(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
     ids = positive_ints(request.POST.getlist("card"))
-    cards = list(
-        Card.objects.filter(batch=batch, pk__in=ids, status=S.REJECTED_BY_BANK).values_list("pk", flat=True)
-    )
+    cards = selectors.batch_rejected_ids(batch=batch, ids=ids)
     try:
         n = services.cards_requeue(cards=cards, actor=request.user)
         messages.success(request, f"{n} 张卡已转为待报送，将进入下一银行批次")
@@ -245,7 +220,7 @@ def import_detail(request, pk):
         for k, label in exports.REPORT_SECTIONS.items()
         if found.get(k)
     ]
-    can_retry = services.role_allows(request.user, services.HANDOFF_ROLES)
+    can_retry = access_for(request.user).can(Cap.BANK_FILES)
     return render(
         request,
         "issuance/import_detail.html",
@@ -267,15 +242,15 @@ def import_report_xlsx(request, pk):
 
 @login_required
 def activation_upload(request):
-    _require_role(request.user, services.HANDOFF_ROLES)
-    staff = staff_of(request.user)
+    access = access_for(request.user)
+    access.permit(Cap.BANK_FILES)
     refused = upload_refusal(request)
     form = UploadForm(request.POST or None, request.FILES or None)
     if refused is not None:
         messages.error(request, refused.message)
     elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        union = staff.union if staff else selectors.report_roots_for_user(user=request.user).first()
+        union = access.union or selectors.report_roots_for_user(user=request.user).first()
         try:
             imp = services.import_create(
                 kind=BankFileImport.Kind.ACTIVATION,
@@ -311,7 +286,7 @@ def union_cards(request, pk):
         "receive_form": ReceiveForm(initial={"counted": ""}),
         "distribute_form": DistributeForm(),
         "session_form": ActivationSessionForm(),
-        "can_work": services.role_allows(request.user, services.UNION_ROLES),
+        "can_work": access_for(request.user).can(Cap.CARD_RECEIVE),
     }
     return render(request, "issuance/union_cards.html", context)
 
@@ -461,18 +436,23 @@ def wave_detail(request, pk):
     )
 
 
-@login_required
-def progress(request):
+def _report_root(request) -> tuple[ProgressForm, Union]:
+    """The union a report is about: the one picked, else the first the user may report on, else
+    their own; 404 for a user with none."""
     roots = selectors.report_roots_for_user(user=request.user)
-    staff = staff_of(request.user)
     form = ProgressForm(request.GET or None, roots=roots)
     root = form.cleaned_data["root"] if form.is_valid() else None
-    weeks = (form.cleaned_data.get("weeks") if form.is_valid() else None) or 12
-    until = (form.cleaned_data.get("until") if form.is_valid() else None) or timezone.localdate()
-    if root is None:
-        root = roots.first() or (staff.union if staff else None)
+    root = root or roots.first() or access_for(request.user).union
     if root is None:
         raise Http404
+    return form, root
+
+
+@login_required
+def progress(request):
+    form, root = _report_root(request)
+    weeks = (form.cleaned_data.get("weeks") if form.is_valid() else None) or 12
+    until = (form.cleaned_data.get("until") if form.is_valid() else None) or timezone.localdate()
     by_status = selectors.progress_by_status(root=root)
     by_week = selectors.progress_by_week(root=root, weeks=weeks, until=until)
     if request.GET.get("format") == "xlsx":
@@ -503,13 +483,7 @@ def progress(request):
 def hardship_report(request):
     """Coverage of the hardship members under a union (all carded by the year's end), the ones
     still without a card, and the card-number report for the union above (audited download)."""
-    roots = selectors.report_roots_for_user(user=request.user)
-    staff = staff_of(request.user)
-    form = ProgressForm(request.GET or None, roots=roots)
-    root = form.cleaned_data["root"] if form.is_valid() else None
-    root = root or roots.first() or (staff.union if staff else None)
-    if root is None:
-        raise Http404
+    form, root = _report_root(request)
     if request.GET.get("format") == "xlsx":
         return attachment(
             hardship.hardship_cards_export(root=root, actor=request.user),

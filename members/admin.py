@@ -6,14 +6,16 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
+from knox.models import AuthToken
 
 from cardportal import crypto
 from cardportal.admin import ScopedAdminMixin, ScopedFormFieldsMixin
-from cardportal.api_tokens import api_token_issue
+from cardportal.api_tokens import api_token_issue, api_token_revoke, token_prefix
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from cardportal.scoping import staff_of
+from cardportal.models import ApiToken
 
+from .access import Cap, access_for, staff_of
 from .idcard import normalise
 from .models import Member, MemberTransfer, RegistrationSheet, StaffRole, SubmissionGroup, Union
 from .staffing import (
@@ -42,19 +44,13 @@ class UnionAdmin(ScopedAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["parent"]
     readonly_fields = ["path", "depth"]
 
-    def _is_own_or_above(self, request, obj) -> bool:
-        staff = staff_of(request.user)
-        return not request.user.is_superuser and (
-            staff is None or not obj.is_within(staff.union) or obj.pk == staff.union_id
-        )
-
     def has_change_permission(self, request, obj=None):
-        if obj is not None and self._is_own_or_above(request, obj):
+        if obj is not None and not access_for(request.user).governs(obj):
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and self._is_own_or_above(request, obj):
+        if obj is not None and not access_for(request.user).governs(obj):
             return False
         return super().has_delete_permission(request, obj)
 
@@ -198,7 +194,7 @@ class StaffRoleInline(ScopedFormFieldsMixin, admin.StackedInline):
     autocomplete_fields = ["union"]
 
     def has_view_permission(self, request, obj=None):
-        return ScopedAdminMixin._is_portal_admin(request)
+        return access_for(request.user).can(Cap.ADMIN_SITE)
 
     def get_min_num(self, request, obj=None, **kwargs):
         # A scoped admin's new account gets its role (and so its place in their subtree) at once.
@@ -390,3 +386,55 @@ class SubmissionGroupAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["owner"]
     filter_horizontal = ["unions"]
     autocomplete_fields = ["owner"]
+
+
+# API tokens are staff accounts' (issued from the user list above); their admin lives beside it.
+admin.site.unregister(AuthToken)  # knox's own admin lists digests and shows new tokens in a message
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Tokens are listed by prefix only; they are issued and rotated from the staff user list
+    (action) or `manage.py api_token`, and deleting one here revokes it (audited)."""
+
+    scope_union_field = "user__staff__union"
+    list_display = ["user", "prefix", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    fields = ["user", "prefix", "created", "expiry"]
+    readonly_fields = fields
+    actions = ["revoke_selected"]
+
+    @admin.display(description="令牌前缀")
+    def prefix(self, obj):
+        return f"{token_prefix(obj)}…"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # revoke_selected does it, through the service
+        return actions
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        if not super().has_delete_permission(request):
+            return False
+        return obj is None or may_manage_user(request.user, obj.user)
+
+    def delete_model(self, request, obj):
+        api_token_revoke(token=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        if not all(self.has_delete_permission(request, obj) for obj in queryset):
+            raise PermissionDenied
+        for token in queryset:
+            api_token_revoke(token=token, actor=request.user)
+
+    @admin.action(description="作废所选 API 令牌")
+    def revoke_selected(self, request, queryset):
+        self.delete_queryset(request, queryset)
+        self.message_user(request, f"已作废 {len(queryset)} 个令牌")

@@ -6,18 +6,21 @@ class MembersConfig(AppConfig):
     verbose_name = "会员与工会"
 
     def ready(self) -> None:
+        from cardportal import scoping
         from cardportal.audit import register_verbs
         from cardportal.registry import NavItem, Panel, registry
 
-        from .models import StaffRole
+        from . import access
         from .panels import registry_overview, sheets_clerk, sheets_review, submission_overview
 
+        scoping.connect(access)  # the bottom layer asks the access door through its port
         register_verbs({"member.searched": "按身份证号或手机号查询会员"})
         registry.add_nav(NavItem("会员", "members:member_list", order=20))
         registry.add_nav(NavItem("工会组织", "members:union_list", order=90))
         registry.add_dashboard(Panel("members/_panel_overview.html", registry_overview, order=10))
-        sheet_roles = frozenset({StaffRole.Role.CLERK}) | StaffRole.REVIEW_ROLES
-        registry.add_nav(NavItem("登记表", "members:sheet_list", roles=sheet_roles, order=15))
+        registry.add_nav(
+            NavItem("登记表", "members:sheet_list", capability=access.Cap.SHEET_UPLOAD, order=15)
+        )
         registry.add_dashboard(Panel("members/_panel_sheets_clerk.html", sheets_clerk, order=5))
         registry.add_dashboard(Panel("members/_panel_sheets_review.html", sheets_review, order=6))
         registry.add_dashboard(Panel("members/_panel_submission_groups.html", submission_overview, order=7))

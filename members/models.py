@@ -90,10 +90,7 @@ class StaffRole(models.Model):
         BANK_OPERATOR = "bank_operator", _("银行经办员")
         ADMIN = "admin", _("系统管理员")
 
-    # Who may see a full ID number (each reveal is audited).
-    REVEAL_ROLES = frozenset({Role.COUNTY_REVIEWER, Role.CITY_STAFF, Role.PROVINCE_STAFF, Role.ADMIN})
-    REVIEW_ROLES = frozenset({Role.COUNTY_REVIEWER, Role.CITY_STAFF, Role.PROVINCE_STAFF, Role.ADMIN})
-    FEDERATION_ROLES = frozenset({Role.CITY_STAFF, Role.PROVINCE_STAFF, Role.ADMIN})
+    # What each role may do is the access door's table (members/access.py), not the model's.
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="staff"
@@ -109,18 +106,6 @@ class StaffRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.union}"
-
-    @property
-    def can_reveal_pii(self) -> bool:
-        return self.role in self.REVEAL_ROLES
-
-    @property
-    def can_review(self) -> bool:
-        return self.role in self.REVIEW_ROLES
-
-    @property
-    def is_federation(self) -> bool:
-        return self.role in self.FEDERATION_ROLES
 
 
 class Member(models.Model):

@@ -2,14 +2,12 @@
 
 from django.utils import timezone
 
-from cardportal.scoping import scope_queryset, staff_of
-
+from .access import Cap, access_for, scope_queryset, visible_unions
 from .models import Member
 
 
 def registry_overview(request, _obj):
-    staff = staff_of(request.user)
-    if staff is None and not request.user.is_superuser:
+    if not access_for(request.user).is_staff_user:
         return None
     members = scope_queryset(Member.objects.all(), request.user)
     return {
@@ -21,12 +19,12 @@ def registry_overview(request, _obj):
 
 def sheets_clerk(request, _obj):
     """The clerk's own sheets and where their union stands in its submission group."""
-    from .models import StaffRole
     from .selectors import sheet_list_for_user, submission_states
 
-    staff = staff_of(request.user)
-    if staff is None or staff.role != StaffRole.Role.CLERK:
+    access = access_for(request.user)
+    if not access.can(Cap.UNION_DESK):
         return None
+    staff = access.staff
     groups = []
     today = timezone.localdate()
     for group in staff.union.submission_groups.order_by("due_date"):
@@ -42,20 +40,16 @@ def sheets_clerk(request, _obj):
 def sheets_review(request, _obj):
     from .selectors import sheets_pending_review_for_user
 
-    staff = staff_of(request.user)
-    if not (request.user.is_superuser or (staff is not None and staff.can_review)):
+    if not access_for(request.user).can(Cap.SHEET_REVIEW):
         return None
     pending = sheets_pending_review_for_user(user=request.user)
     return {"title": "待审核的登记表", "count": pending.count(), "sheets": list(pending[:5])}
 
 
 def submission_overview(request, _obj):
-    from cardportal.scoping import visible_unions
-
     from .selectors import SUBMISSION_LABELS, submission_groups_for_user, submission_states
 
-    staff = staff_of(request.user)
-    if not (request.user.is_superuser or (staff is not None and staff.is_federation)):
+    if not access_for(request.user).can(Cap.SUBMISSION_GROUPS):
         return None
     today = timezone.localdate()
     visible = visible_unions(request.user)

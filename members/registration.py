@@ -43,10 +43,11 @@ from cardportal.jobs import (
 )
 from cardportal.registry import registry
 from cardportal.retention import removed_message
-from cardportal.scoping import staff_of
 
+from .access import Cap, access_for
 from .models import Member, RegistrationSheet, SheetClaim, SheetRow, Union
 from .retention import SHEET_RULES
+from .sheet_files import error_report_workbook
 from .sheets import SheetRefused, read_sheet
 from .validation import ACCEPT, REJECT, RowResult, validate_rows
 
@@ -90,6 +91,7 @@ def sheet_upload(
 ) -> tuple[RegistrationSheet, bool]:
     """Keep the file and queue its import. Returns (sheet, created); the same bytes uploaded to
     the same union again return the existing sheet with created=False (nothing is imported twice)."""
+    access_for(actor).require(Cap.SHEET_UPLOAD)
     if union.level not in (Union.Level.GRASSROOTS, Union.Level.SUB_BRANCH):
         raise ApplicationError("登记表只能上传到基层工会", code="invalid_union")
     try:
@@ -218,6 +220,7 @@ def sheet_import_retry(*, sheet: RegistrationSheet, actor, enqueue: bool = True,
     """Queue the import again (a new run; any older message becomes stale) for a sheet whose import
     failed or lost its worker (lease expired) before staging finished. False (nothing done)
     otherwise. `force` (the operator's reset) also takes a job that looks alive."""
+    access_for(actor).require(Cap.SHEET_UPLOAD)
     locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
     if locked.status not in (S.UPLOADED, S.VALIDATING):
         return False
@@ -449,6 +452,7 @@ def sheet_submit(*, sheet: RegistrationSheet, actor) -> int:
     """The clerk submits the accepted rows for review; they become pending (claimed) in one
     transaction. Rows whose person was registered or submitted elsewhere since the import are
     rejected now. Returns the number of rows submitted."""
+    access_for(actor).require(Cap.SHEET_UPLOAD)
     _claim_lock()
     sheet = RegistrationSheet.objects.select_for_update().select_related("union").get(pk=sheet.pk)
     if sheet.status != S.VALIDATED:
@@ -476,21 +480,46 @@ def sheet_review_refusal(*, sheet: RegistrationSheet, actor, approving: bool = T
     """Why `actor` may not review `sheet` ("" when they may); the one rule, asked by the page
     (which buttons to show) and enforced by sheet_approve / sheet_return.
 
-    A reviewer of a union strictly above the sheet's union (a union never reviews itself);
-    approving also needs a second person: never the sheet's uploader or submitter, superusers
-    included. `actor=None` is the headless `import_sheet --register` run on the server."""
+    A reviewer of a union strictly above the sheet's union (`Access.governs`: a union never
+    reviews itself); approving also needs a second person: never the sheet's uploader or
+    submitter, superusers included. `actor=None` is the headless `import_sheet --register` run
+    on the server."""
     if actor is None:
         return ""
-    staff = staff_of(actor)
-    if staff is None and not actor.is_superuser:
+    access = access_for(actor)
+    if not (access.can(Cap.SHEET_REVIEW) and access.governs(sheet.union)):
         return "您的角色不能审核登记表（须由上级工会审核）"
-    if staff is not None:
-        path = staff.union.path
-        if not staff.can_review or not sheet.union.path.startswith(path) or sheet.union.path == path:
-            return "您的角色不能审核登记表（须由上级工会审核）"
     if approving and actor.pk in (sheet.created_by_id, sheet.submitted_by_id):
         return "您上传或提交了这份登记表，须由另一位审核人员审核通过"
     return ""
+
+
+@transaction.atomic
+def sheet_error_report(
+    *, sheet: RegistrationSheet, actor, ip: str | None = None, only_rejected: bool = False
+) -> tuple[bytes, str]:
+    """The uploaded sheet with a 错误原因 column, built on demand from the kept file, and its file
+    name; the download is audited (it holds the people's details as the clerk typed them).
+    `only_rejected`: the "只含不通过的行" file, the one to fix and upload again."""
+    if sheet.status == S.REFUSED:
+        raise ApplicationError("该文件未被接受，没有错误报告", code="forbidden")
+    if not sheet.file:
+        raise ApplicationError(removed_message(*SHEET_RULES), code="file_removed")
+    with sheet.file.open("rb") as handle:
+        try:
+            data = read_sheet(handle.read())
+        except SheetRefused as refused:
+            raise ApplicationError(refused.message, code=refused.code) from refused
+    problems = {
+        row: (field, message)
+        for row, field, message in SheetRow.objects.filter(sheet=sheet, outcome="reject").values_list(
+            "row_number", "field", "message"
+        )
+    }
+    audit_record(actor=actor, verb="sheet.error_report", target=sheet, ip=ip, data={"only_rejected": only_rejected})
+    stem = sheet.original_name.rsplit(".", 1)[0]
+    name = f"{stem}（只含不通过的行）.xlsx" if only_rejected else f"{stem}（错误原因）.xlsx"
+    return error_report_workbook(data, problems, only_rejected=only_rejected), name
 
 
 def _check_reviewer(sheet: RegistrationSheet, actor, *, approving: bool) -> None:

@@ -7,8 +7,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from cardportal import crypto
-from cardportal.scoping import get_for_user_or_404, scope_queryset, staff_of, visible_unions
 
+from .access import access_for, get_for_user_or_404, scope_queryset, visible_unions
 from .idcard import looks_like_id, normalise
 from .models import Member, RegistrationSheet, SheetRow, SubmissionDelivery, SubmissionGroup, Union
 from .phones import normalise_phone
@@ -105,11 +105,12 @@ def sheet_get_for_user(*, user, pk) -> RegistrationSheet:
 
 
 def sheets_pending_review_for_user(*, user) -> QuerySet[RegistrationSheet]:
-    """Submitted sheets of unions below the reviewer's own union (a union never reviews itself)."""
+    """Submitted sheets of unions below the reviewer's own union (a union never reviews itself:
+    `Access.governs`, here as a filter)."""
     qs = sheet_list_for_user(user=user, status=RegistrationSheet.Status.SUBMITTED)
-    staff = staff_of(user)
-    if staff is not None:
-        qs = qs.exclude(union_id=staff.union_id)
+    access = access_for(user)
+    if not access.superuser and access.staff is not None:
+        qs = qs.exclude(union_id=access.staff.union_id)
     return qs.order_by("submitted_at", "id")
 
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 from cardportal import crypto
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from cardportal.scoping import staff_of
 
+from .access import Cap, access_for, staff_of
 from .idcard import birth_date_of, check_id_number, gender_of, mask_id_like
 from .models import Member, MemberTransfer, StaffRole, SubmissionDelivery, SubmissionGroup, Union
 from .phones import is_mobile, normalise_phone
@@ -74,9 +74,7 @@ def member_find_by_id_number(id_number: str) -> Member | None:
 
 def member_reveal_id(*, member: Member, actor, ip: str | None = None) -> str:
     """The full ID number, for roles allowed to see it. Every reveal is audited."""
-    staff = getattr(actor, "staff", None)
-    if not (actor.is_superuser or (staff is not None and staff.can_reveal_pii)):
-        raise ApplicationError("您的角色无权查看完整身份证号", code="forbidden")
+    access_for(actor).require(Cap.MEMBER_REVEAL_ID)
     with transaction.atomic():
         audit_record(actor=actor, verb="member.id_revealed", target=member, ip=ip)
     return member.reveal_id_number()
@@ -85,6 +83,7 @@ def member_reveal_id(*, member: Member, actor, ip: str | None = None) -> str:
 @transaction.atomic
 def member_transfer(*, member: Member, to_union: Union, actor, note: str = "") -> MemberTransfer:
     """Move a member to another grassroots union (会籍变化), keeping the history."""
+    access_for(actor).require(Cap.MEMBER_TRANSFER)
     member = Member.objects.select_for_update().get(pk=member.pk)
     if to_union.level not in (Union.Level.GRASSROOTS, Union.Level.SUB_BRANCH):
         raise ApplicationError("会员只能转入基层工会", code="invalid_union")
@@ -171,13 +170,31 @@ def member_search_audit(*, actor, kind: str, value: str, matches: int, ip: str |
 
 
 @transaction.atomic
+def submission_group_create(*, name: str, due_date: date, unions, actor) -> SubmissionGroup:
+    """A 报送分组 set by federation staff: the grassroots units in it report by `due_date`. Its
+    owner is the actor's union (a superuser without one: the root of the tree)."""
+    access = access_for(actor)
+    access.require(Cap.SUBMISSION_GROUPS)
+    owner = access.union or Union.objects.order_by("depth").first()
+    group = SubmissionGroup.objects.create(name=name, due_date=due_date, owner=owner)
+    group.unions.set(unions)
+    audit_record(actor=actor, verb="submission_group.created", target=group, union=owner)
+    return group
+
+
+def may_sign_deliveries(*, actor, group: SubmissionGroup) -> bool:
+    """Staff who set groups, at the group's owner or above it, sign for its paper deliverables."""
+    access = access_for(actor)
+    return access.can(Cap.SUBMISSION_GROUPS) and access.sees(group.owner)
+
+
+@transaction.atomic
 def submission_delivery_set(
     *, group: SubmissionGroup, union: Union, item: str, received: bool, actor
 ) -> SubmissionDelivery | None:
     """Tick (or untick) one paper deliverable of a unit of a group as received (附件6). Only staff
     of the union that set the group (or above it) sign for it; audited either way."""
-    staff = staff_of(actor)
-    if not actor.is_superuser and (staff is None or not group.owner.is_within(staff.union)):
+    if not may_sign_deliveries(actor=actor, group=group):
         raise ApplicationError("只有设置该分组的工会可以签收报送材料", code="forbidden")
     if not group.unions.filter(pk=union.pk).exists():
         raise ApplicationError(f"{union.name}不在{group.name}中", code="not_in_group")

@@ -9,41 +9,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from cardportal.audit import audit_for, audit_record, client_ip
+from cardportal.actions import attempt, run_action, run_download
+from cardportal.audit import audit_for, client_ip
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_is_stale, job_recover, render_job_progress
 from cardportal.pagination import paginate
-from cardportal.retention import removed_message
-from cardportal.scoping import staff_of, visible_unions
 from cardportal.uploads import upload_refusal
 
 from . import registration, selectors, services
+from .access import Cap, access_for, requires, visible_unions
 from .forms import SheetReturnForm, SheetRowFilterForm, SheetUploadForm, SubmissionGroupForm
-from .models import RegistrationSheet, StaffRole, SubmissionDelivery, SubmissionGroup, Union
-from .retention import SHEET_RULES
-from .sheet_files import error_report_workbook, template_workbook
-from .sheets import SheetRefused, read_sheet
-
-UPLOAD_ROLES = frozenset({StaffRole.Role.CLERK}) | StaffRole.REVIEW_ROLES
-
-
-def _role(user) -> str | None:
-    staff = staff_of(user)
-    if staff is not None:
-        return staff.role
-    return "admin" if user.is_superuser else None
-
-
-def can_upload(user) -> bool:
-    return _role(user) in UPLOAD_ROLES
-
-
-def can_review(user) -> bool:
-    """The reviewing role (review pages, 403 otherwise); whether this user may review a given
-    sheet is registration.sheet_review_refusal, which the services enforce."""
-    staff = staff_of(user)
-    return staff.can_review if staff is not None else user.is_superuser
+from .models import RegistrationSheet, SubmissionDelivery, Union
+from .sheet_files import template_workbook
 
 
 def may_retry_register(user, sheet: RegistrationSheet) -> bool:
@@ -72,8 +50,8 @@ def sheet_list(request):
             "page": page,
             "status": status,
             "statuses": RegistrationSheet.Status.choices,
-            "can_upload": can_upload(request.user),
-            "can_review": can_review(request.user),
+            "can_upload": access_for(request.user).can(Cap.SHEET_UPLOAD),
+            "can_review": access_for(request.user).can(Cap.SHEET_REVIEW),
             "query": f"status={status}" if status else "",
         },
     )
@@ -85,9 +63,8 @@ def sheet_template(request):
 
 
 @login_required
+@requires(Cap.SHEET_UPLOAD)
 def sheet_upload(request):
-    if not can_upload(request.user):
-        raise PermissionDenied
     unions = _grassroots_for(request.user)
     refused = upload_refusal(request)
     form = SheetUploadForm(request.POST or None, request.FILES or None, unions=unions)
@@ -141,7 +118,6 @@ def sheet_detail(request, pk):
     }
     if request.htmx and request.htmx.target == "sheet-rows":
         return render(request, "members/_sheet_rows.html", context)
-    role = _role(request.user)
     context.update(
         {
             "skipped": selectors.sheet_reason_counts(sheet=sheet, outcome="skip"),
@@ -152,7 +128,8 @@ def sheet_detail(request, pk):
             "register_stalled": sheet.status == RegistrationSheet.Status.APPROVED
             and (sheet.job_status == "failed" or job_is_stale(sheet)),
             "can_retry_register": may_retry_register(request.user, sheet),
-            "can_submit": sheet.status == RegistrationSheet.Status.VALIDATED and role in UPLOAD_ROLES,
+            "can_submit": sheet.status == RegistrationSheet.Status.VALIDATED
+            and access_for(request.user).can(Cap.SHEET_UPLOAD),
             **_review_flags(request.user, sheet),
             "return_form": SheetReturnForm(),
             "audit": audit_for(sheet)[:20],
@@ -163,7 +140,7 @@ def sheet_detail(request, pk):
 
 
 def _review_flags(user, sheet: RegistrationSheet) -> dict:
-    if sheet.status != RegistrationSheet.Status.SUBMITTED or not can_review(user):
+    if sheet.status != RegistrationSheet.Status.SUBMITTED or not access_for(user).can(Cap.SHEET_REVIEW):
         return {"can_return": False, "can_approve": False, "approve_refusal": ""}
     approve_refusal = registration.sheet_review_refusal(sheet=sheet, actor=user)
     return {
@@ -183,42 +160,21 @@ def sheet_progress(request, pk):
 def sheet_error_report(request, pk):
     """The uploaded sheet with a 错误原因 column (built on demand from the kept file)."""
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    if sheet.status == RegistrationSheet.Status.REFUSED:
-        raise PermissionDenied
-    if not sheet.file:
-        messages.error(request, removed_message(*SHEET_RULES))
-        return redirect(sheet)
-    with sheet.file.open("rb") as handle:
-        try:
-            data = read_sheet(handle.read())
-        except SheetRefused as refused:
-            messages.error(request, refused.message)
-            return redirect(sheet)
-    problems = {
-        row: (field, message)
-        for row, field, message in selectors.sheet_rows(sheet=sheet, outcome="reject").values_list(
-            "row_number", "field", "message"
-        )
-    }
     only_rejected = request.GET.get("only") == "rejected"
-    audit_record(
-        actor=request.user,
-        verb="sheet.error_report",
-        target=sheet,
-        ip=client_ip(request),
-        data={"only_rejected": only_rejected},
+    return run_download(
+        request,
+        lambda: registration.sheet_error_report(
+            sheet=sheet, actor=request.user, ip=client_ip(request), only_rejected=only_rejected
+        ),
+        back=sheet,
     )
-    stem = sheet.original_name.rsplit(".", 1)[0]
-    name = f"{stem}（只含不通过的行）.xlsx" if only_rejected else f"{stem}（错误原因）.xlsx"
-    return attachment(error_report_workbook(data, problems, only_rejected=only_rejected), name)
 
 
 @login_required
 @require_POST
 def sheet_submit(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    if not can_upload(request.user):
-        raise PermissionDenied
+    access_for(request.user).permit(Cap.SHEET_UPLOAD)
     try:
         count = registration.sheet_submit(sheet=sheet, actor=request.user)
         messages.success(request, f"已提交 {count} 人，等待上级工会审核")
@@ -231,8 +187,7 @@ def sheet_submit(request, pk):
 @require_POST
 def sheet_approve(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    if not can_review(request.user):
-        raise PermissionDenied
+    access_for(request.user).permit(Cap.SHEET_REVIEW)
     try:
         registration.sheet_approve(
             sheet=sheet, actor=request.user, override_reason=request.POST.get("override_reason", "")
@@ -247,8 +202,7 @@ def sheet_approve(request, pk):
 @require_POST
 def sheet_return(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    if not can_review(request.user):
-        raise PermissionDenied
+    access_for(request.user).permit(Cap.SHEET_REVIEW)
     form = SheetReturnForm(request.POST)
     if not form.is_valid():
         messages.error(request, "请填写退回原因")
@@ -266,11 +220,12 @@ def sheet_return(request, pk):
 def sheet_retry(request, pk):
     """Queue the import again for a sheet whose worker died or failed before staging finished."""
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    if not can_upload(request.user):
-        raise PermissionDenied
-    if registration.sheet_import_retry(sheet=sheet, actor=request.user):
-        messages.success(request, "已重新开始校验")
-    return redirect(sheet)
+    return run_action(
+        request,
+        lambda: registration.sheet_import_retry(sheet=sheet, actor=request.user),
+        done="已重新开始校验",
+        back=sheet,
+    )
 
 
 @login_required
@@ -278,39 +233,29 @@ def sheet_retry(request, pk):
 def sheet_register_retry(request, pk):
     """The reviewer queues the registration again after it failed or its worker died."""
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
-    if not may_retry_register(request.user, sheet):
-        raise PermissionDenied
-    try:
-        registration.sheet_register_retry(sheet=sheet, actor=request.user)
-        messages.success(request, "已重新开始登记会员")
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    return redirect(sheet)
+    return run_action(
+        request,
+        lambda: registration.sheet_register_retry(sheet=sheet, actor=request.user),
+        done="已重新开始登记会员",
+        back=sheet,
+    )
 
 
 @login_required
+@requires(Cap.SHEET_REVIEW)
 def sheet_review_list(request):
-    if not can_review(request.user):
-        raise PermissionDenied
     page = paginate(request, selectors.sheets_pending_review_for_user(user=request.user), per_page=30)
     return render(request, "members/sheet_review_list.html", {"page": page})
 
 
 @login_required
 def submission_groups(request):
-    staff = staff_of(request.user)
-    is_federation = request.user.is_superuser or (staff is not None and staff.is_federation)
     form = None
-    if is_federation:
+    if access_for(request.user).can(Cap.SUBMISSION_GROUPS):
         candidates = _grassroots_for(request.user)
         form = SubmissionGroupForm(request.POST or None, unions=candidates)
         if request.method == "POST" and form.is_valid():
-            owner = staff.union if staff else Union.objects.order_by("depth").first()
-            group = SubmissionGroup.objects.create(
-                name=form.cleaned_data["name"], due_date=form.cleaned_data["due_date"], owner=owner
-            )
-            group.unions.set(form.cleaned_data["unions"])
-            audit_record(actor=request.user, verb="submission_group.created", target=group, union=owner)
+            group = services.submission_group_create(**form.cleaned_data, actor=request.user)
             messages.success(request, f"已设置{group}")
             return redirect("members:submission_groups")
     elif request.method == "POST":
@@ -328,8 +273,7 @@ def submission_groups(request):
                 "states": states,
                 "counts": counts,
                 "overdue": today > group.due_date,
-                "signs": request.user.is_superuser
-                or (staff is not None and group.owner.is_within(staff.union)),
+                "signs": services.may_sign_deliveries(actor=request.user, group=group),
             }
         )
     return render(
@@ -347,18 +291,13 @@ def submission_delivery(request, pk: int, union_pk: int, item: str):
     union = get_object_or_404(group.unions.all(), pk=union_pk)
     if item not in SubmissionDelivery.Item.values:
         raise Http404
-    try:
-        services.submission_delivery_set(
-            group=group,
-            union=union,
-            item=item,
-            received=request.POST.get("received") == "1",
-            actor=request.user,
-        )
-    except ApplicationError as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied from exc
-        messages.error(request, exc.message)
+    received = request.POST.get("received") == "1"
+    attempt(
+        request,
+        lambda: services.submission_delivery_set(
+            group=group, union=union, item=item, received=received, actor=request.user
+        ),
+    )
     return redirect(f"{reverse('members:submission_groups')}#g{group.pk}")
 
 

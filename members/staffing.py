@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from cardportal.audit import register_verbs
-from cardportal.scoping import scope_path, staff_of
 
+from .access import Cap, access_for, scope_path, staff_of
 from .models import StaffRole, Union
 
 R = StaffRole.Role
@@ -44,30 +44,8 @@ LEVEL_ORDER: dict[str, int] = {
     Union.Level.GRASSROOTS: 3,
     Union.Level.SUB_BRANCH: 4,
 }
-# Roles that may hold an API token: partner integrations (the bank / issuer), not staff browsing.
-PARTNER_ROLES = frozenset({R.BANK_OPERATOR})
-
 # User fields only a superuser may set (Django's own privilege flags and permission sets).
 PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
-
-
-def is_portal_admin(user) -> bool:
-    staff = staff_of(user)
-    return bool(getattr(user, "is_superuser", False) or (staff is not None and staff.role == R.ADMIN))
-
-
-def is_whole_tree_admin(user) -> bool:
-    """A superuser, or a portal admin at a root of the union tree: only they change settings that
-    are not tied to a union (bank partners, merchant categories, evaluation thresholds)."""
-    if getattr(user, "is_superuser", False):
-        return True
-    staff = staff_of(user)
-    return staff is not None and staff.role == R.ADMIN and staff.union.parent_id is None
-
-
-def is_partner(user) -> bool:
-    staff = staff_of(user)
-    return staff is not None and staff.role in PARTNER_ROLES
 
 
 def manageable_users(actor) -> QuerySet:
@@ -98,7 +76,7 @@ def visible_users(actor) -> QuerySet:
 
 def may_manage_user(actor, target) -> bool:
     if target is None:
-        return is_portal_admin(actor)
+        return access_for(actor).can(Cap.ADMIN_SITE)
     return manageable_users(actor).filter(pk=target.pk).exists()
 
 

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -10,17 +9,11 @@ from cardportal.errors import ApplicationError
 from cardportal.middleware import wants_fragment
 from cardportal.pagination import paginate
 from cardportal.registry import registry, render_panels
-from cardportal.scoping import staff_of
 
 from . import selectors, services
+from .access import Cap, access_for
 from .forms import MemberSearchForm, MemberTransferForm
 from .models import Union
-
-
-def _can_reveal(user) -> bool:
-    staff = staff_of(user)
-    return user.is_superuser or (staff is not None and staff.can_reveal_pii)
-
 
 UNION_CHOICES_MAX = 300
 
@@ -114,15 +107,15 @@ def _shareable_query(form, *, personal: bool) -> QueryDict:
 @login_required
 def member_detail(request, pk):
     member = selectors.member_get_for_user(user=request.user, pk=pk)
+    access = access_for(request.user)
     transfer_form = None
-    staff = staff_of(request.user)
-    if request.user.is_superuser or (staff and staff.can_review):
+    if access.can(Cap.MEMBER_TRANSFER):
         transfer_form = MemberTransferForm(unions=selectors.union_list_for_user(user=request.user))
     context = {
         "member": member,
         "transfers": member.transfers.select_related("from_union", "to_union", "actor"),
         "audit": audit_for(member)[:50],
-        "can_reveal": _can_reveal(request.user),
+        "can_reveal": access.can(Cap.MEMBER_REVEAL_ID),
         "transfer_form": transfer_form,
         "panels": render_panels(registry.member, request, member),
     }
@@ -133,8 +126,7 @@ def member_detail(request, pk):
 @require_POST
 def member_reveal_id(request, pk):
     member = selectors.member_get_for_user(user=request.user, pk=pk)
-    if not _can_reveal(request.user):
-        raise PermissionDenied
+    access_for(request.user).permit(Cap.MEMBER_REVEAL_ID)
     id_number = services.member_reveal_id(member=member, actor=request.user, ip=client_ip(request))
     return render(request, "members/_revealed_id.html", {"member": member, "id_number": id_number})
 
@@ -143,9 +135,7 @@ def member_reveal_id(request, pk):
 @require_POST
 def member_transfer(request, pk):
     member = selectors.member_get_for_user(user=request.user, pk=pk)
-    staff = staff_of(request.user)
-    if not (request.user.is_superuser or (staff and staff.can_review)):
-        raise PermissionDenied
+    access_for(request.user).permit(Cap.MEMBER_TRANSFER)
     form = MemberTransferForm(request.POST, unions=selectors.union_list_for_user(user=request.user))
     if form.is_valid():
         try:

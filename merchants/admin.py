@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from cardportal import exports
-from cardportal.admin import ScopedAdminMixin, WholeTreeWriteMixin
+from cardportal.admin import PortalInlineMixin, ScopedAdminMixin, WholeTreeWriteMixin
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from members.models import Union
@@ -54,30 +54,13 @@ class EvaluationPolicyAdmin(UnscopedPortalAdmin):
         return False
 
 
-class PortalInlinePerms:
-    """Inlines follow the portal's admin role like ScopedAdminMixin (Django's per-model
-    permissions are not used)."""
-
-    def has_view_permission(self, request, obj=None):
-        return ScopedAdminMixin._is_portal_admin(request)
-
-    def has_add_permission(self, request, obj=None):
-        return ScopedAdminMixin._is_portal_admin(request)
-
-    def has_change_permission(self, request, obj=None):
-        return ScopedAdminMixin._is_portal_admin(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return ScopedAdminMixin._is_portal_admin(request)
-
-
-class OfferInline(PortalInlinePerms, admin.TabularInline):
+class OfferInline(PortalInlineMixin, admin.TabularInline):
     model = Offer
     extra = 1
     fields = ["description", "terms", "valid_from", "valid_until", "audience"]
 
 
-class EvaluationInline(PortalInlinePerms, admin.TabularInline):
+class EvaluationInline(PortalInlineMixin, admin.TabularInline):
     """Staff add a routine evaluation here; existing ones are read-only (they feed the score)."""
 
     model = MerchantEvaluation

@@ -2,14 +2,14 @@
 
 from django.db.models import Count, Q
 
-from cardportal.scoping import staff_of
+from members.access import access_for
 
 from . import selectors
 from .models import Merchant
 
 
 def merchants_overview(request, _obj):
-    if staff_of(request.user) is None and not request.user.is_superuser:
+    if not access_for(request.user).is_staff_user:
         return None
     counts = selectors.merchant_list_for_user(user=request.user).aggregate(
         active=Count("id", filter=Q(status=Merchant.Status.ACTIVE)),

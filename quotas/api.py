@@ -4,21 +4,15 @@ from datetime import date
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cardportal.scoping import staff_of
+from members.access import Cap, api_permissions
 
 from . import selectors
 from .models import Bulletin, BulletinRow
-from .views import READER_ROLES
 
-
-def _check_reader(request) -> None:
-    staff = staff_of(request.user)
-    if not (request.user.is_superuser or (staff is not None and staff.role in READER_ROLES)):
-        raise PermissionDenied("无权查看进度排名")
+LEAGUE_READERS = api_permissions(Cap.LEAGUE_READ, "无权查看进度排名")
 
 
 class LeagueRowSerializer(serializers.Serializer):
@@ -40,6 +34,8 @@ class LeagueRowSerializer(serializers.Serializer):
 class LeagueApi(APIView):
     """GET /api/quotas/league/?month=YYYY-MM — every visible county's cumulative figures."""
 
+    permission_classes = LEAGUE_READERS
+
     @extend_schema(
         operation_id="quotas_league",
         parameters=[OpenApiParameter("month", str, description="YYYY-MM; default: this month")],
@@ -48,7 +44,6 @@ class LeagueApi(APIView):
         ),
     )
     def get(self, request):
-        _check_reader(request)
         raw = request.query_params.get("month", "")
         try:
             year, month = (int(p) for p in raw.split("-"))
@@ -83,32 +78,23 @@ class BulletinDetailSerializer(BulletinSerializer):
 class BulletinListApi(APIView):
     """GET /api/quotas/bulletins/ — published bulletins (city staff also see drafts)."""
 
+    permission_classes = LEAGUE_READERS
+
     @extend_schema(operation_id="quotas_bulletins_list", responses=BulletinSerializer(many=True))
     def get(self, request):
-        _check_reader(request)
-        staff = staff_of(request.user)
-        qs = Bulletin.objects.order_by("-month")
-        if not (request.user.is_superuser or (staff and staff.is_federation)):
-            qs = qs.filter(status=Bulletin.Status.PUBLISHED)
+        qs = selectors.bulletin_list_for_user(user=request.user)
         return Response(BulletinSerializer(qs, many=True).data)
 
 
 class BulletinDetailApi(APIView):
     """GET /api/quotas/bulletins/<id>/ — one bulletin with the rows the user may see."""
 
+    permission_classes = LEAGUE_READERS
+
     @extend_schema(operation_id="quotas_bulletins_retrieve", responses=BulletinDetailSerializer)
     def get(self, request, pk: int):
-        _check_reader(request)
-        staff = staff_of(request.user)
-        try:
-            bulletin = Bulletin.objects.get(pk=pk)
-        except Bulletin.DoesNotExist as exc:
-            raise NotFound from exc
-        if not bulletin.is_published and not (request.user.is_superuser or (staff and staff.is_federation)):
-            raise NotFound
-        rows = [
-            r for r in bulletin.rows.select_related("union") if selectors.visible_to(request.user, r.union)
-        ]
+        bulletin = selectors.bulletin_get_for_user(user=request.user, pk=pk)
+        rows = selectors.bulletin_rows_for_user(user=request.user, bulletin=bulletin)
         return Response(
             {**BulletinSerializer(bulletin).data, "rows": BulletinRowSerializer(rows, many=True).data}
         )

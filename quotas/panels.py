@@ -1,12 +1,10 @@
-from cardportal.scoping import staff_of
+from members.access import Cap, access_for
 
 from . import selectors
-from .views import READER_ROLES
 
 
 def league_panel(request, _obj):
-    staff = staff_of(request.user)
-    if not (request.user.is_superuser or (staff is not None and staff.role in READER_ROLES)):
+    if not access_for(request.user).can(Cap.LEAGUE_READ):
         return None
     month = selectors.default_month()
     table = selectors.league_table(user=request.user, month=month, service_items={})

@@ -12,18 +12,27 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from cardportal.scoping import scope_path
 from issuance.models import Card, UnionMonthCount
 from issuance.selectors import WEEK_STAGES, progress_by_week
+from members.access import Cap, access_for
 from members.models import Union
 
 from . import scoring
 from .conf import quotas_conf
-from .models import AssessmentInput, CountyMonthCount, Quota, WeeklyReport, WorkTeam
+from .models import (
+    AssessmentInput,
+    AssessmentSignoff,
+    Bulletin,
+    BulletinRow,
+    CountyMonthCount,
+    Quota,
+    WeeklyReport,
+    WorkTeam,
+)
 from .service_items import merchants_signed, service_items_by_county
 
 COUNTY_LEVELS = (Union.Level.COUNTY, Union.Level.INDUSTRY)
@@ -103,10 +112,39 @@ EVERYONE = object()  # computing city-wide places before the rows are filtered t
 
 
 def visible_to(user, union: Union) -> bool:
-    if user is EVERYONE:
-        return True
-    path = scope_path(user)
-    return path is not None and union.path.startswith(path)
+    return user is EVERYONE or access_for(user).sees(union)
+
+
+# --- bulletins -------------------------------------------------------------------------------
+def bulletin_list_for_user(*, user) -> QuerySet[Bulletin]:
+    """The bulletins `user` may open, newest month first: the published ones for every league
+    reader; drafts only for those who compile them (`league.manage`: city staff and above)."""
+    access = access_for(user)
+    qs = Bulletin.objects.select_related("published_by").order_by("-month")
+    if not access.can(Cap.LEAGUE_READ):
+        return qs.none()
+    if not access.can(Cap.LEAGUE_MANAGE):
+        qs = qs.filter(status=Bulletin.Status.PUBLISHED)
+    return qs
+
+
+def bulletin_get_for_user(*, user, pk) -> Bulletin:
+    """One bulletin of `bulletin_list_for_user`, or 404 (a draft is missing for a county reader)."""
+    try:
+        return bulletin_list_for_user(user=user).get(pk=pk)
+    except (Bulletin.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def bulletin_rows_for_user(*, user, bulletin: Bulletin) -> list[BulletinRow]:
+    """The bulletin's rows of the counties in the user's subtree."""
+    access = access_for(user)
+    return [row for row in bulletin.rows.select_related("union") if access.sees(row.union)]
+
+
+def assessment_signoff_of(*, year: int) -> AssessmentSignoff | None:
+    """The year's sign-off (the frozen result), if the leading group has approved it."""
+    return AssessmentSignoff.objects.select_related("signed_by").filter(year=year).first()
 
 
 def visible_counties(user, keys: list[int]) -> list[Union]:
@@ -449,6 +487,16 @@ def annual_assessment(
     return visible
 
 
+def targets_by_union(*, year: int) -> dict[int, int]:
+    """Each county's target for `year` (the plan is city-wide: the trend draws every county)."""
+    return dict(Quota.objects.filter(year=year).values_list("union_id", "target"))
+
+
+def assessment_inputs_by_union(*, year: int) -> dict[int, AssessmentInput]:
+    """The staff-judged parts of `year`'s assessment, per county."""
+    return {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
+
+
 def quota_years() -> list[int]:
     return sorted(set(Quota.objects.values_list("year", flat=True)))
 
@@ -533,7 +581,7 @@ def add_days(day: date, n: int) -> date:
 
 
 def _teams_qs(user):
-    path = scope_path(user)
+    path = access_for(user).path
     if path is None:
         return WorkTeam.objects.none()
     return WorkTeam.objects.filter(owner__path__startswith=path).select_related("owner")
@@ -573,7 +621,7 @@ def weekly_summary(*, user, week: date) -> WeeklySummary:
         r.team_id: r
         for r in WeeklyReport.objects.filter(team__in=teams, week=week).select_related("submitted_by")
     }
-    root = Union.objects.filter(path=scope_path(user) or "").first() or Union.objects.order_by("path").first()
+    root = Union.objects.filter(path=access_for(user).path or "").first() or Union.objects.order_by("path").first()
     counts = progress_by_week(root=root, weeks=1, until=end)[0]["counts"] if root else [0] * len(WEEK_STAGES)
     cards = [(Card.Status(stage).label, n) for stage, n in zip(WEEK_STAGES, counts, strict=True)]
     return WeeklySummary(

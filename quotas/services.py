@@ -11,13 +11,21 @@ from django.utils import timezone
 
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from cardportal.scoping import staff_of
+from members.access import Cap, access_for
 from members.models import Union
 
-from . import scoring
+from . import exports, scoring
 from .conf import quotas_conf
 from .models import AssessmentInput, AssessmentSignoff, Bulletin, BulletinRow, Quota, WeeklyReport, WorkTeam
-from .selectors import COUNTY_LEVELS, EVERYONE, add_months, annual_assessment, league_table, month_start
+from .selectors import (
+    COUNTY_LEVELS,
+    EVERYONE,
+    add_months,
+    annual_assessment,
+    bulletin_rows_for_user,
+    league_table,
+    month_start,
+)
 
 PLAN_COLUMNS = ("union_name", "members_2015")
 
@@ -77,14 +85,8 @@ def _require_below_actor(actor, lines: list[tuple[int, Union]]) -> None:
     """A plan is set by the level above: a staff actor loads it only for unions strictly below
     their own (a county admin must not set their own or a neighbour's target). No actor: the
     command line and the demo."""
-    if actor is None or actor.is_superuser:
-        return
-    staff = staff_of(actor)
-    outside = [
-        f"第{line}行“{union.name}”"
-        for line, union in lines
-        if staff is None or union.pk == staff.union_id or not union.is_within(staff.union)
-    ]
+    access = access_for(actor)
+    outside = [f"第{line}行“{union.name}”" for line, union in lines if not access.governs(union)]
     if outside:
         raise ApplicationError(f"只能为本级以下的工会导入任务：{'、'.join(outside)}", code="plan_scope")
 
@@ -145,6 +147,7 @@ def bulletin_draft(*, month: date, actor=None, service_items: dict[int, int] | N
     Corrections: for each county, the previous month's cumulative figure as it stands now minus
     what the last published bulletin said for that month. A card recorded late for an earlier
     month therefore shows here, and the published bulletin keeps what it said."""
+    access_for(actor).require(Cap.LEAGUE_MANAGE)
     month = month_start(month)
     bulletin, _ = Bulletin.objects.get_or_create(month=month, defaults={"drafted_at": timezone.now()})
     bulletin = Bulletin.objects.select_for_update().get(pk=bulletin.pk)
@@ -199,6 +202,7 @@ def bulletin_draft(*, month: date, actor=None, service_items: dict[int, int] | N
 def bulletin_publish(*, bulletin: Bulletin, actor, note: str = "") -> Bulletin:
     """Freeze the bulletin. Refreshes the draft first, so what is published is the figures of
     the moment of publishing; after this nothing rewrites its rows."""
+    access_for(actor).require(Cap.LEAGUE_MANAGE)
     bulletin = Bulletin.objects.select_for_update().get(pk=bulletin.pk)
     if bulletin.is_published:
         raise ApplicationError("该月通报已发布，不能重复发布", code="bulletin_published")
@@ -241,6 +245,7 @@ def assessment_input_save(
     note: str = "",
     actor,
 ) -> AssessmentInput:
+    access_for(actor).require(Cap.LEAGUE_MANAGE)
     conf = quotas_conf()
     if not (0 <= leadership <= conf["LEADERSHIP_MAX"]):
         raise ApplicationError(
@@ -284,6 +289,39 @@ def assessment_input_save(
     return item
 
 
+# --- audited downloads ---------------------------------------------------------------------------
+@transaction.atomic
+def league_export(*, actor, month: date) -> tuple[bytes, str]:
+    """The month's league table of the actor's subtree as .xlsx, and its file name; audited."""
+    access_for(actor).require(Cap.LEAGUE_READ)
+    table = league_table(user=actor, month=month)
+    union = access_for(actor).union
+    audit_record(
+        actor=actor,
+        verb="league.exported",
+        target=union or actor,
+        union=union,
+        data={"month": month.isoformat(), "rows": len(table.rows)},
+        label=f"{month:%Y年%m月}进度表导出",
+    )
+    return exports.league_workbook(table), f"league-{month:%Y-%m}.xlsx"
+
+
+@transaction.atomic
+def bulletin_download(*, bulletin: Bulletin, actor) -> tuple[bytes, str]:
+    """The bulletin's rows of the actor's subtree as .xlsx, and its file name; audited."""
+    access_for(actor).require(Cap.LEAGUE_READ)
+    rows = bulletin_rows_for_user(user=actor, bulletin=bulletin)
+    audit_record(
+        actor=actor,
+        verb="bulletin.downloaded",
+        target=bulletin,
+        union=access_for(actor).union,
+        data={"rows": len(rows)},
+    )
+    return exports.bulletin_workbook(bulletin, rows, quotas_conf()), f"bulletin-{bulletin.month:%Y-%m}.xlsx"
+
+
 # --- signing off the year's assessment (附件3 三) ---------------------------------------------
 def _refuse_if_signed(year: int) -> None:
     signoff = AssessmentSignoff.objects.filter(year=year).first()
@@ -316,9 +354,7 @@ def assessment_signoff(*, year: int, approval: str, actor) -> AssessmentSignoff:
     """Record the leading group's approval of a year's assessment and freeze it: the results as
     computed now are stored, the year's inputs become read-only, and the act is audited. Only
     after the year has ended, only by federation staff, once."""
-    staff = staff_of(actor)
-    if not (actor.is_superuser or (staff is not None and staff.is_federation)):
-        raise ApplicationError("只有市总工作人员可以审定年度考核", code="forbidden")
+    access_for(actor).require(Cap.LEAGUE_MANAGE, "审定年度考核")
     approval = approval.strip()
     if not approval:
         raise ApplicationError("请填写审批依据（如主席会议纪要的日期和文号）", code="approval_required")
@@ -349,6 +385,10 @@ REPORT_FIELDS = ("merchants_enrolled", "members_developed", "progress", "problem
 def weekly_report_save(*, team: WorkTeam, week: date, actor, **fields) -> WeeklyReport:
     """Write (or rewrite) a team's report for the week starting on Monday `week`; not for a week
     that has not started. Audited with what it said before."""
+    access = access_for(actor)
+    access.require(Cap.LEAGUE_MANAGE, "填报推进周报")
+    if not access.sees(team.owner):
+        raise ApplicationError("只能填报本级及下级推进小组的周报", code="forbidden")
     if week.weekday() != 0:
         raise ApplicationError("周报的日期应为该周的周一", code="week_not_monday")
     if week > timezone.localdate():

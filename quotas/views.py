@@ -3,27 +3,22 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from cardportal.audit import audit_record
-from cardportal.downloads import attachment
+from cardportal.actions import attempt, run_action, run_download
 from cardportal.errors import ApplicationError
 from cardportal.params import positive_int, query_text
-from cardportal.scoping import staff_of
-from members.models import StaffRole
+from members.access import Cap, access_for, requires
 
-from . import charts, exports, selectors, services
+from . import charts, selectors, services
 from .conf import quotas_conf
 from .forms import AssessmentInputForm, WeeklyReportForm
-from .models import AssessmentInput, AssessmentSignoff, Bulletin, Quota
 from .scoring import PART_LABELS
 from .terms import terms_for
 
-READER_ROLES = frozenset({StaffRole.Role.COUNTY_REVIEWER}) | StaffRole.FEDERATION_ROLES
 SORTABLE = {
     "rank": "rank",
     "name": "union.path",
@@ -37,22 +32,6 @@ SORTABLE = {
     "items": "service_items",
     "change": "rank_change",
 }
-
-
-def _require_reader(request) -> None:
-    staff = staff_of(request.user)
-    if not (request.user.is_superuser or (staff is not None and staff.role in READER_ROLES)):
-        raise PermissionDenied
-
-
-def _is_federation(request) -> bool:
-    staff = staff_of(request.user)
-    return request.user.is_superuser or (staff is not None and staff.is_federation)
-
-
-def _require_federation(request) -> None:
-    if not _is_federation(request):
-        raise PermissionDenied
 
 
 def _month_param(request, default: date | None = None) -> date:
@@ -83,8 +62,8 @@ def _sorted_rows(request, table):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def league(request):
-    _require_reader(request)
     month = _month_param(request, selectors.default_month())
     table = selectors.league_table(user=request.user, month=month)
     rows, sort, descending = _sorted_rows(request, table)
@@ -117,31 +96,23 @@ def league(request):
             {names[k]: v for k, v in trend.items() if k in names}, title=f"{month.year}年各月累计完成率"
         ),
         "terms": terms_for(table.conf),
-        "is_federation": _is_federation(request),
+        "is_federation": access_for(request.user).can(Cap.LEAGUE_MANAGE),
     }
     return render(request, "quotas/league.html", context)
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def league_export(request):
-    _require_reader(request)
     month = _month_param(request, selectors.default_month())
-    table = selectors.league_table(user=request.user, month=month)
-    staff = staff_of(request.user)
-    audit_record(
-        actor=request.user,
-        verb="league.exported",
-        target=staff.union if staff else request.user,
-        union=staff.union if staff else None,
-        data={"month": month.isoformat(), "rows": len(table.rows)},
-        label=f"{month:%Y年%m月}进度表导出",
+    return run_download(
+        request, lambda: services.league_export(actor=request.user, month=month), back="quotas:league"
     )
-    return attachment(exports.league_workbook(table), f"league-{month:%Y-%m}.xlsx")
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def league_county(request, pk):
-    _require_reader(request)
     county = selectors.county_get_for_user(user=request.user, pk=pk)
     month = _month_param(request, selectors.default_month())
     table = selectors.league_table(user=request.user, month=month)
@@ -149,7 +120,7 @@ def league_county(request, pk):
     units = selectors.county_units(user=request.user, county=county, month=month)
     first = date(month.year, 1, 1)
     series = selectors.monthly_cumulative(user=selectors.EVERYONE, first=first, last=month)
-    targets = {q.union_id: q.target for q in Quota.objects.filter(year=month.year)}
+    targets = selectors.targets_by_union(year=month.year)
     names = {c.pk: c.name.removesuffix("总工会") for c in selectors.union_tree(counties_only=True).counties}
     trend = {
         names[cid]: [
@@ -175,34 +146,17 @@ def league_county(request, pk):
 
 
 # --- bulletins -------------------------------------------------------------------------------
-def _bulletin_for_user(request, pk) -> Bulletin:
-    try:
-        bulletin = Bulletin.objects.select_related("published_by").get(pk=pk)
-    except (Bulletin.DoesNotExist, ValueError) as exc:
-        raise Http404 from exc
-    if not bulletin.is_published and not _is_federation(request):
-        raise Http404  # drafts are for city staff only
-    return bulletin
-
-
-def _bulletin_rows(request, bulletin: Bulletin):
-    rows = bulletin.rows.select_related("union")
-    return [r for r in rows if selectors.visible_to(request.user, r.union)]
-
-
 @login_required
+@requires(Cap.LEAGUE_READ)
 def bulletin_list(request):
-    _require_reader(request)
-    bulletins = Bulletin.objects.select_related("published_by").order_by("-month")
-    if not _is_federation(request):
-        bulletins = bulletins.filter(status=Bulletin.Status.PUBLISHED)
+    bulletins = selectors.bulletin_list_for_user(user=request.user)
     due = services.bulletin_month_due()
     return render(
         request,
         "quotas/bulletin_list.html",
         {
             "bulletins": bulletins,
-            "is_federation": _is_federation(request),
+            "is_federation": access_for(request.user).can(Cap.LEAGUE_MANAGE),
             "due": due,
             "months": selectors.league_months(),
         },
@@ -211,8 +165,8 @@ def bulletin_list(request):
 
 @login_required
 @require_POST
+@requires(Cap.LEAGUE_MANAGE)
 def bulletin_draft(request):
-    _require_federation(request)
     month = _month_param(request) if request.GET.get("month") else None
     raw = request.POST.get("month", "")
     try:
@@ -229,17 +183,17 @@ def bulletin_draft(request):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def bulletin_detail(request, pk):
-    _require_reader(request)
-    bulletin = _bulletin_for_user(request, pk)
-    rows = _bulletin_rows(request, bulletin)
+    bulletin = selectors.bulletin_get_for_user(user=request.user, pk=pk)
+    rows = selectors.bulletin_rows_for_user(user=request.user, bulletin=bulletin)
     return render(
         request,
         "quotas/bulletin_detail.html",
         {
             "bulletin": bulletin,
             "rows": rows,
-            "is_federation": _is_federation(request),
+            "is_federation": access_for(request.user).can(Cap.LEAGUE_MANAGE),
             "can_publish": bulletin.month < selectors.current_month(),
             "terms": terms_for(quotas_conf()),
             "has_corrections": any(r.issued_correction or r.activated_correction for r in rows),
@@ -249,9 +203,9 @@ def bulletin_detail(request, pk):
 
 @login_required
 @require_POST
+@requires(Cap.LEAGUE_MANAGE)
 def bulletin_publish(request, pk):
-    _require_federation(request)
-    bulletin = _bulletin_for_user(request, pk)
+    bulletin = selectors.bulletin_get_for_user(user=request.user, pk=pk)
     try:
         services.bulletin_publish(
             bulletin=bulletin, actor=request.user, note=query_text(request.POST.get("note"))
@@ -263,27 +217,20 @@ def bulletin_publish(request, pk):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def bulletin_download(request, pk):
-    _require_reader(request)
-    bulletin = _bulletin_for_user(request, pk)
-    rows = _bulletin_rows(request, bulletin)
-    staff = staff_of(request.user)
-    audit_record(
-        actor=request.user,
-        verb="bulletin.downloaded",
-        target=bulletin,
-        union=staff.union if staff else None,
-        data={"rows": len(rows)},
-    )
-    return attachment(
-        exports.bulletin_workbook(bulletin, rows, quotas_conf()), f"bulletin-{bulletin.month:%Y-%m}.xlsx"
+    bulletin = selectors.bulletin_get_for_user(user=request.user, pk=pk)
+    return run_download(
+        request,
+        lambda: services.bulletin_download(bulletin=bulletin, actor=request.user),
+        back=reverse("quotas:bulletin_detail", args=[bulletin.pk]),
     )
 
 
 # --- quarterly ranking and the annual assessment ---------------------------------------------
 @login_required
+@requires(Cap.LEAGUE_READ)
 def quarterly(request):
-    _require_reader(request)
     year = _year_param(request)
     tables = selectors.quarterly_rankings(user=request.user, year=year)
     conf = quotas_conf()
@@ -301,15 +248,15 @@ def quarterly(request):
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def assessment(request):
-    _require_reader(request)
     year = _year_param(request)
-    signoff = AssessmentSignoff.objects.select_related("signed_by").filter(year=year).first()
+    signoff = selectors.assessment_signoff_of(year=year)
     if signoff is not None:
         return _assessment_signed(request, signoff)
     results = selectors.annual_assessment(user=request.user, year=year)
-    inputs = {i.union_id: i for i in AssessmentInput.objects.filter(year=year)}
-    is_fed = _is_federation(request)
+    inputs = selectors.assessment_inputs_by_union(year=year)
+    is_fed = access_for(request.user).can(Cap.LEAGUE_MANAGE)
     forms = {}
     if is_fed:
         for r in results:
@@ -338,7 +285,7 @@ def assessment(request):
     )
 
 
-def _assessment_signed(request, signoff: AssessmentSignoff):
+def _assessment_signed(request, signoff):
     """A signed-off year: the frozen results, read-only, the rows the user may see."""
     visible = {u.pk for u in selectors.visible_counties(request.user, [r["key"] for r in signoff.results])}
     return render(
@@ -357,19 +304,20 @@ def _assessment_signed(request, signoff: AssessmentSignoff):
 
 @login_required
 @require_POST
+@requires(Cap.LEAGUE_MANAGE)
 def assessment_signoff(request, year: int):
-    _require_federation(request)
-    try:
-        services.assessment_signoff(year=year, approval=request.POST.get("approval", ""), actor=request.user)
-        messages.success(request, f"{year}年考核结果已审定，此后只读")
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    return redirect(f"{reverse('quotas:assessment')}?year={year}")
+    approval = request.POST.get("approval", "")
+    return run_action(
+        request,
+        lambda: services.assessment_signoff(year=year, approval=approval, actor=request.user),
+        done=f"{year}年考核结果已审定，此后只读",
+        back=f"{reverse('quotas:assessment')}?year={year}",
+    )
 
 
 @login_required
+@requires(Cap.LEAGUE_READ)
 def checkpoints(request):
-    _require_reader(request)
     year = _year_param(request)
     return render(
         request,
@@ -385,8 +333,8 @@ def checkpoints(request):
 
 @login_required
 @require_POST
+@requires(Cap.LEAGUE_MANAGE)
 def assessment_input(request, year: int, pk: int):
-    _require_federation(request)
     county = selectors.county_get_for_user(user=request.user, pk=pk)
     form = AssessmentInputForm(request.POST, prefix=f"u{pk}")
     if form.is_valid():
@@ -411,10 +359,10 @@ def _week_param(request) -> date:
 
 
 @login_required
+@requires(Cap.LEAGUE_MANAGE)
 def weekly(request):
     """This week's (or the chosen week's) reports of every team, a form per team for federation
     staff, and the week's figures; `?print=1` is the printable summary."""
-    _require_federation(request)
     week = _week_param(request)
     summary = selectors.weekly_summary(user=request.user, week=week)
     forms = {}
@@ -437,8 +385,8 @@ def weekly(request):
 
 @login_required
 @require_POST
+@requires(Cap.LEAGUE_MANAGE)
 def weekly_save(request, team_pk: int, week: str):
-    _require_federation(request)
     team = selectors.team_get_for_user(user=request.user, pk=team_pk)
     try:
         monday = date.fromisoformat(week)
@@ -446,11 +394,12 @@ def weekly_save(request, team_pk: int, week: str):
         raise Http404 from None
     form = WeeklyReportForm(request.POST, prefix=f"t{team.pk}")
     if form.is_valid():
-        try:
-            services.weekly_report_save(team=team, week=monday, actor=request.user, **form.cleaned_data)
+        ok, _ = attempt(
+            request,
+            lambda: services.weekly_report_save(team=team, week=monday, actor=request.user, **form.cleaned_data),
+        )
+        if ok:
             messages.success(request, f"已保存{team.name}{monday:%Y-%m-%d}这一周的汇报")
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
     else:
         messages.error(
             request, f"{team.name}：" + "；".join(e for errs in form.errors.values() for e in errs)

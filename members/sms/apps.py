@@ -9,8 +9,7 @@ class SmsConfig(AppConfig):
     def ready(self) -> None:
         from cardportal.audit import register_verbs
         from cardportal.registry import NavItem, registry
+        from members.access import Cap
 
-        from .views import OUTBOX_ROLES
-
-        registry.add_nav(NavItem("短信记录", "sms:outbox", roles=OUTBOX_ROLES, order=95))
+        registry.add_nav(NavItem("短信记录", "sms:outbox", capability=Cap.SMS_OUTBOX, order=95))
         register_verbs({"sms.failed": "短信发送失败"})

@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from cardportal.scoping import scope_queryset
+from members.access import scope_queryset
 
 from .models import SmsMessage
 

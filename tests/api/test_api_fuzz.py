@@ -139,9 +139,9 @@ def api_headers(user) -> dict[str, str]:
     from django.test import Client
 
     from cardportal.api_tokens import api_token_issue
-    from members.staffing import is_partner
+    from members.access import Cap, can
 
-    if is_partner(user):
+    if can(user, Cap.API_TOKEN):
         _token, text = api_token_issue(user=user, actor=user, via="test")
         return {"Authorization": f"Token {text}"}
     client = Client()

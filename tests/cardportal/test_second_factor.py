@@ -10,15 +10,13 @@ from django.core.management import call_command
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from benefits.services import DOWNLOAD_ROLES
 from cardportal.models import AuditEntry
 from cardportal.second_factor import (
     demo_devices_ensure,
     demo_totp_key,
     second_factor_required,
 )
-from issuance.services import HANDOFF_ROLES
-from members.models import StaffRole
+from members.access import Cap, roles_with
 
 from ..conftest import login_password_only, second_factor_device, totp_code
 from ..factories import ROLE, make_staff
@@ -49,7 +47,19 @@ def test_superusers_and_admin_site_users_need_it(db):
 
 
 def test_every_power_in_the_code_is_behind_the_second_factor(tree):
-    powerful = StaffRole.REVEAL_ROLES | HANDOFF_ROLES | DOWNLOAD_ROLES | {ROLE.ADMIN}
+    powerful = (
+        roles_with(Cap.MEMBER_REVEAL_ID)
+        | roles_with(Cap.BANK_FILES)
+        | roles_with(Cap.DISBURSEMENT_DOWNLOAD)
+        | roles_with(Cap.ADMIN_SITE)
+    )
+    assert powerful == {
+        ROLE.COUNTY_REVIEWER,
+        ROLE.CITY_STAFF,
+        ROLE.PROVINCE_STAFF,
+        ROLE.BANK_OPERATOR,
+        ROLE.ADMIN,
+    }
     for role in powerful:
         assert second_factor_required(make_staff(role, tree.city)), role
 

@@ -34,3 +34,40 @@ def test_admin_pages_open_for_the_portal_admin(client, tree, admin_user, partner
     ):
         assert client.get(url).status_code == 200, url
     assert client.get(f"/admin/issuance/issuingpartner/{partner.pk}/change/").status_code == 200
+
+
+def test_waves_saved_in_the_admin_go_through_the_services_and_are_audited(client, tree, admin_user, partner):
+    from cardportal.models import AuditEntry
+    from issuance.models import Wave
+
+    client.force_login(admin_user)
+    form = {
+        "name": "甲县第一批",
+        "owner": tree.county_a.pk,
+        "unions": [tree.unit_a1.pk],
+        "partner": partner.pk,
+        "target": "120",
+        "starts_on": "2026-12-01",
+        "deadline": "2026-12-31",
+        "note": "",
+    }
+    added = client.post("/admin/issuance/wave/add/", form)
+    assert added.status_code == 302
+    wave = Wave.objects.get(name="甲县第一批")
+    assert list(wave.unions.all()) == [tree.unit_a1]
+    changed = client.post(
+        f"/admin/issuance/wave/{wave.pk}/change/",
+        {**form, "target": "150", "unions": [tree.unit_a1.pk, tree.unit_a2.pk]},
+    )
+    assert changed.status_code == 302
+    wave.refresh_from_db()
+    assert (wave.target, set(wave.unions.all())) == (150, {tree.unit_a1, tree.unit_a2})
+    audit = list(
+        AuditEntry.objects.filter(target_type="issuance.wave", target_id=str(wave.pk))
+        .order_by("id")
+        .values_list("verb", "data")
+    )
+    assert audit == [
+        ("wave.created", {"target": 120}),
+        ("wave.changed", {"fields": ["target", "unions"]}),
+    ]

@@ -234,3 +234,25 @@ def test_fix_and_reupload_only_the_rejected_rows_is_a_clean_round_trip(client, t
     again, _ = sheet_upload(union=tree.unit_a1, filename="改正.xlsx", content=fixed.getvalue(), actor=clerk)
     again = sheet_import(sheet_id=again.pk)
     assert (again.rows_accepted, again.rows_rejected) == (1, 0)
+
+
+def test_federation_staff_set_a_submission_group_through_the_service_and_a_reviewer_cannot(
+    client, tree, city_staff, reviewer
+):
+    from cardportal.models import AuditEntry
+
+    form = {"name": "第一组", "due_date": "2026-12-31", "unions": [tree.unit_a1.pk, tree.unit_b1.pk]}
+    client.force_login(reviewer)
+    assert client.post(reverse("members:submission_groups"), form).status_code == 403
+    assert not SubmissionGroup.objects.exists()
+    client.force_login(city_staff)
+    assert client.post(reverse("members:submission_groups"), form).status_code == 302
+    group = SubmissionGroup.objects.get()
+    assert (group.name, group.owner, set(group.unions.all())) == (
+        "第一组",
+        tree.city,
+        {tree.unit_a1, tree.unit_b1},
+    )
+    assert list(AuditEntry.objects.filter(verb="submission_group.created").values_list("actor", "union")) == [
+        (city_staff.pk, tree.city.pk)
+    ]

@@ -143,7 +143,7 @@ def test_signoff_is_refused_before_the_year_ends_without_a_reason_and_for_a_revi
         assessment_signoff(year=this_year, approval="x", actor=city_staff)
     with pytest.raises(ApplicationError, match="审批依据"):
         assessment_signoff(year=2016, approval="  ", actor=city_staff)
-    with pytest.raises(ApplicationError, match="市总工作人员"):
+    with pytest.raises(ApplicationError, match="无权审定年度考核"):
         assessment_signoff(year=2016, approval="x", actor=reviewer)
     assert not AssessmentSignoff.objects.exists()
 

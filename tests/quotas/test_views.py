@@ -229,3 +229,29 @@ def test_admin_imports_a_plan(client, tree):
     )
     assert "找不到这些县级工会" in response.content.decode()
     assert Quota.objects.count() == 2
+
+
+def test_a_draft_bulletin_is_for_city_staff_on_the_page_and_in_the_api_alike(
+    client, league, city_staff, reviewer
+):
+    """One selector (quotas.selectors.bulletin_list_for_user / _get_for_user) answers both."""
+    draft = bulletin_draft(month=date(2016, 4, 1))
+    pages = [reverse("quotas:bulletin_detail", args=[draft.pk]), f"/api/quotas/bulletins/{draft.pk}/"]
+    client.force_login(reviewer)
+    assert [client.get(url).status_code for url in pages] == [404, 404]
+    assert client.get("/api/quotas/bulletins/").json() == []
+    client.force_login(city_staff)
+    assert [client.get(url).status_code for url in pages] == [200, 200]
+    assert [b["id"] for b in client.get("/api/quotas/bulletins/").json()] == [draft.pk]
+
+
+def test_a_county_reviewer_cannot_publish_and_nothing_changes(league, reviewer):
+    from cardportal.errors import ApplicationError
+
+    draft = bulletin_draft(month=date(2016, 4, 1))
+    with pytest.raises(ApplicationError) as refused:
+        bulletin_publish(bulletin=draft, actor=reviewer)
+    assert refused.value.code == "forbidden"
+    draft.refresh_from_db()
+    assert draft.status == Bulletin.Status.DRAFT
+    assert not AuditEntry.objects.filter(verb="bulletin.published").exists()

@@ -1,12 +1,9 @@
-from importlib import import_module
-
 from django.core.management.base import BaseCommand
 
+from cardportal.registry import app_modules
 from cardportal.second_factor import demo_devices_ensure
 from members import demo as members_demo
 from members.models import StaffRole
-
-DEMO_APPS = ("issuance", "merchants", "benefits", "quotas")  # each may have demo.load(stdout=...)
 
 
 class Command(BaseCommand):
@@ -21,13 +18,9 @@ class Command(BaseCommand):
         else:
             result = members_demo.load(members_total=options["members"])
             self.stdout.write(f"已加载演示数据：沧州市总工会，22个县级工会，{result['members']} 名会员。")
-            for app in DEMO_APPS:
-                try:
-                    module = import_module(f"{app}.demo")
-                except ModuleNotFoundError as exc:
-                    if exc.name != f"{app}.demo":
-                        raise
-                    continue
+            # members starts the demo (the union tree and the staff); each app above may add
+            # its own on top (`<app>.demo.load(stdout=...)`), found by name like its URLs.
+            for _app, module in app_modules("demo"):
                 module.load(stdout=self.stdout)
         self.stdout.write("")
         self.stdout.write(f"演示账号（密码均为 {members_demo.PASSWORD}）：")
@@ -55,6 +48,5 @@ class Command(BaseCommand):
             "（只显示一次，90 天有效；只有银行经办账号可以申请）"
         )
         # Apps with demo accounts of another kind (members) print them too.
-        for app in ("benefits.membersite",):
-            module = import_module(f"{app}.demo")
+        for _app, module in app_modules("demo", apps=("benefits.membersite",)):
             module.print_members(self.stdout)
