@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from issuance.models import Card
+from members.demo import plan_years
 from members.models import Member, StaffRole, Union
 from merchants.demo import demo_card_holders
 
@@ -31,7 +32,7 @@ def _programmes(province: Union) -> dict:
     """The seed's programmes, and one county programme of its own."""
     # The demo's cards are recent: "early cards" are those applied for more than 100 days ago.
     early = timezone.localdate() - timedelta(days=100)
-    programmes = programmes_seed(union=province, valid_from=date(2016, 1, 1), early_cards_before=early)
+    programmes = programmes_seed(union=province, valid_from=date(plan_years()[0], 1, 1), early_cards_before=early)
     county = Union.objects.filter(level=Union.Level.COUNTY).order_by("code").first()
     BenefitProgramme.objects.create(
         code="county-daily-relief",
@@ -39,7 +40,7 @@ def _programmes(province: Union) -> dict:
         kind=BenefitProgramme.Kind.AID,
         union=county,
         description="建档困难职工遇突发困难的日常救助，经审核打入工会卡。",
-        valid_from=date(2016, 1, 1),
+        valid_from=date(plan_years()[0], 1, 1),
         requires_hardship=True,
     ).tiers.create(order=10, label="定额救助", amount=Decimal("1000.00"))
     return programmes

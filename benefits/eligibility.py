@@ -67,12 +67,15 @@ def tier_for(
 ) -> tuple[AmountTier | None, str]:
     """The first tier whose conditions the member meets, and a sentence saying why."""
     unit_type = member.union.unit_type
+    unproven = ""
     for tier in tiers:
         if tier.unit_types and unit_type not in tier.unit_types:
             continue
         if tier.requires_dues_paid and not member.dues_paid:
+            if member.dues_paid is None:  # not recorded: not proven, never assumed
+                unproven = f"会费交纳情况未登记，不适用“{tier.label}”"
             continue
-        why = []
+        why = [unproven] if unproven else []
         if tier.unit_types:
             why.append(f"所在单位为{UNIT_TYPE_LABELS.get(unit_type, unit_type or '未填写')}")
         if tier.requires_dues_paid:

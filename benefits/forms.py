@@ -3,6 +3,8 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
+from members.forms import UnionChoiceField
+
 from .models import Disbursement
 
 
@@ -26,7 +28,7 @@ class ReturnForm(forms.Form):
 class DisbursementForm(forms.Form):
     name = forms.CharField(label="批次名称", max_length=100)
     kind = forms.ChoiceField(label="类别", choices=Disbursement.Kind.choices)
-    union = forms.ModelChoiceField(label="发放工会", queryset=None)
+    union = UnionChoiceField(label="发放工会", queryset=None)
     programme = forms.ModelChoiceField(label="对应项目（可选）", queryset=None, required=False)
 
     def __init__(self, *args, unions, programmes, **kwargs):

@@ -64,6 +64,11 @@ VERB_LABELS: dict[str, str] = {
     "bulletin.published": "发布月通报",
     "bulletin.downloaded": "下载月通报",
     "assessment.input_saved": "录入考核评分",
+    "assessment.signed_off": "审定年度考核",
+    "hardship.cards_exported": "导出困难职工卡号",
+    "weekly_report.saved": "填报推进周报",
+    "submission.delivery_received": "签收报送材料",
+    "submission.delivery_withdrawn": "撤销报送材料签收",
     "audit.exported": "导出审计日志",
 }
 
@@ -94,7 +99,7 @@ VERB_FAMILIES: list[VerbFamily] = [
     VerbFamily(
         "download",
         "下载报送/发放文件",
-        ("batch.handoff_downloaded", "disbursement.downloaded", "download."),
+        ("batch.handoff_downloaded", "disbursement.downloaded", "hardship.cards_exported", "download."),
     ),
     VerbFamily(
         "signin_failed",
@@ -135,6 +140,7 @@ VERB_FAMILIES: list[VerbFamily] = [
             "disbursement.reject",
             "disbursement.confirm",
             "disbursement.submitted",
+            "assessment.signed_off",
             "approval.",
         ),
     ),

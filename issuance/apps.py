@@ -35,6 +35,7 @@ class IssuanceConfig(AppConfig):
         )
         registry.add_nav(NavItem("发卡计划", "issuance:wave_list", order=34))
         registry.add_nav(NavItem("发卡进度", "issuance:progress", order=36))
+        registry.add_nav(NavItem("困难职工持卡", "issuance:hardship", order=37))
         registry.add_dashboard(Panel("issuance/_panel_union.html", panels.union_panel, order=20))
         registry.add_dashboard(Panel("issuance/_panel_batches.html", panels.batches_panel, order=20))
         registry.add_member(Panel("issuance/_member_panel.html", panels.member_cards_panel, order=20))

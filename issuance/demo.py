@@ -1,5 +1,6 @@
 """Demo issuance for the Cangzhou demo: a bank and a transit-card partner, two waves, and the
-demo members' cards spread through the lifecycle across the plan years 2016-04 … 2018-12.
+demo members' cards spread through the lifecycle across the demo's three plan years (the two
+before this one and this one, `members.demo.plan_years`), up to today.
 
 Everything goes through `cards_apply`/`cards_transition` with `at=` dates, so the monthly
 counters (UnionMonthCount) equal a recount and the quotas league table has history to show.
@@ -12,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from members.demo import plan_years
 from members.models import Member, Union
 
 from . import services
@@ -20,37 +22,37 @@ from .lifecycle import cards_apply, cards_transition
 from .models import BankBatch, Card, IssuingPartner, Wave
 
 S = Card.Status
-END = date(2018, 12, 31)
-FIRST = date(2016, 4, 1)
-# Share of members applying in each plan year; the rest have not applied yet.
-YEAR_SHARE = {2016: 0.16, 2017: 0.36, 2018: 0.40}
+# Share of members applying in each plan year (the first, the second, this one); the rest have
+# not applied yet. Against targets of 10%, 40% and 80% of the members, with each county's own
+# pace, some counties run ahead and some fall behind: a race the league table can show.
+YEAR_SHARES = (0.12, 0.40, 0.40)
 
 
 def _at(day: date, rng: random.Random) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(9 + rng.randrange(8), rng.randrange(60))))
 
 
-def _months():
-    day = FIRST
-    while day <= END:
+def _months(first: date, end: date):
+    day = first
+    while day <= end:
         yield day
         day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def _apply_month(rng: random.Random, speed: float) -> date | None:
-    """When a member applied: by plan year share, faster counties earlier."""
+def _apply_month(rng: random.Random, speed: float, years: tuple[int, ...]) -> date | None:
+    """When a member applied: by plan year share, faster counties earlier; within a year, early
+    months more often (the plan collects members' details by April and issues through the year)."""
     roll = rng.random() * speed
     cumulative = 0.0
-    for year, share in YEAR_SHARE.items():
+    for year, share in zip(years, YEAR_SHARES, strict=True):
         cumulative += share
         if roll < cumulative:
-            first = 4 if year == 2016 else 1
-            return date(year, rng.randrange(first, 13), 1)
+            return date(year, 1 + int(12 * rng.random() ** 2.5), 1)
     return None
 
 
 def _step(ids: list[int], to_status: str, day: date, rng, note: str, updates=None) -> None:
-    if ids and day <= END:
+    if ids and day <= timezone.localdate():
         cards_transition(cards=ids, to_status=to_status, at=_at(day, rng), note=note, updates=updates)
 
 
@@ -80,15 +82,15 @@ def _partners() -> IssuingPartner:
     return bank
 
 
-def _waves(city: Union, counties: list[Union], bank: IssuingPartner) -> tuple[Wave, Wave]:
+def _waves(city: Union, counties: list[Union], bank: IssuingPartner, years) -> tuple[Wave, Wave]:
     core = [c for c in counties if c.code in ("130902", "130903", "130975")]
     wave1 = Wave.objects.create(
         name="第一批：市区及市直单位",
         owner=city,
         partner=bank,
         target=600,
-        starts_on=date(2016, 4, 1),
-        deadline=date(2016, 12, 31),
+        starts_on=date(years[0], 1, 1),
+        deadline=date(years[0], 12, 31),
         note="市区两区和市产业及直属单位先行，困难职工全部纳入首批",
     )
     wave1.unions.set(core)
@@ -97,22 +99,22 @@ def _waves(city: Union, counties: list[Union], bank: IssuingPartner) -> tuple[Wa
         owner=city,
         partner=bank,
         target=2400,
-        starts_on=date(2017, 1, 1),
-        deadline=date(2018, 12, 31),
-        note="2018年底达到会员数的80%",
+        starts_on=date(years[1], 1, 1),
+        deadline=date(years[2], 12, 31),
+        note=f"{years[2]}年底达到会员数的80%",
     )
     wave2.unions.set(counties)
     return wave1, wave2
 
 
-def _cohorts(rng: random.Random, counties: list[Union]) -> dict[date, list[Member]]:
+def _cohorts(rng: random.Random, counties: list[Union], years) -> dict[date, list[Member]]:
     """The members by the month they applied (hardship workers in the first batch)."""
     speed = {c.pk: rng.uniform(0.85, 1.35) for c in counties}
     cohorts: dict[date, list[Member]] = defaultdict(list)
     for m in Member.objects.select_related("union").order_by("id"):
-        month = _apply_month(rng, speed.get(m.union.parent_id, 1.0))
+        month = _apply_month(rng, speed.get(m.union.parent_id, 1.0), years)
         if m.is_hardship and month is not None:
-            month = min(month, date(2016, 6, 1))  # hardship workers go in the first batch (004 §一)
+            month = min(month, date(years[0], 6, 1))  # hardship workers go in the first batch (004 §一)
         if month is not None:
             cohorts[month].append(m)
     return cohorts
@@ -184,60 +186,63 @@ def _later_stages(current: list[int], return_day: date, rng) -> None:
         moved = []
         for part in thirds:
             day = return_day + timedelta(days=rng.randrange(*gap) + (0 if to_status == S.RECEIVED else 10))
-            if day <= END:
+            if day <= timezone.localdate():
                 _step(part, to_status, day, rng, "演示")
                 moved += part
         current = moved
         return_day = return_day + timedelta(days=gap[1])
 
 
-def _losses(rng) -> None:
-    """A few losses in 2018 with replacements waiting for the next batch (and notices for the unions)."""
+def _losses(rng, years, end: date) -> None:
+    """A few losses this year with replacements waiting for the next batch (and notices for the unions)."""
     activated = list(
-        Card.objects.filter(status=S.ACTIVATED, activated_at__year=2017).values_list("pk", flat=True)[:8]
+        Card.objects.filter(status=S.ACTIVATED, activated_at__year=years[1]).values_list("pk", flat=True)[:8]
     )
+    this_year = (end - date(years[2], 1, 1)).days + 1
     for pk in activated:
         services.card_report_lost(
             card=Card.objects.get(pk=pk),
             actor=None,
             note="演示：会员遗失",
-            at=_at(date(2018, 6, 1) + timedelta(days=rng.randrange(150)), rng),
+            at=_at(date(years[2], 1, 1) + timedelta(days=rng.randrange(this_year)), rng),
         )
 
 
 @transaction.atomic
 def load(*, stdout=None, seed: int = 2016) -> dict:
-    """Cards for the demo registry from 2016 to the end of 2018: applications by month, a bank
-    batch each, the bank's return, receipt, distribution and activation, and a few losses."""
+    """Cards for the demo registry over the three plan years up to today: applications by month, a
+    bank batch each, the bank's return, receipt, distribution and activation, and a few losses."""
     rng = random.Random(seed)
+    years = plan_years()
+    end = timezone.localdate()
     bank = _partners()
     city = Union.objects.get(code="130900")
     counties = list(city.children.order_by("code"))
-    wave1, wave2 = _waves(city, counties, bank)
-    cohorts = _cohorts(rng, counties)
+    wave1, wave2 = _waves(city, counties, bank, years)
+    cohorts = _cohorts(rng, counties, years)
     numbers = iter(range(10_000_000, 99_999_999))
     batches = 0
-    for month in _months():
+    for month in _months(date(years[0], 1, 1), end):
         group = cohorts.get(month)
         if not group:
             continue
         applied_on = month + timedelta(days=rng.randrange(0, 10))
         cards = cards_apply(members=group, at=_at(applied_on, rng), note="演示：会员登记")
         batch_day = applied_on + timedelta(days=rng.randrange(7, 15))
-        if batch_day > END:
+        if batch_day > end:
             continue
-        wave = wave1 if month.year == 2016 else wave2
+        wave = wave1 if month.year == years[0] else wave2
         batch_id = _batch(cards, batch_day, rng, bank=bank, city=city, wave=wave)
         batches += 1
         ids = [c.pk for c in cards]
         # shuffled before the return's date is drawn: the order of draws keeps the seed's demo data
         rng.shuffle(ids)
         return_day = batch_day + timedelta(days=rng.randrange(12, 25))
-        if return_day > END:
+        if return_day > end:
             continue
         rest = _bank_return(batch_id, ids, return_day, rng, numbers)
         _later_stages(rest, return_day, rng)
-    _losses(rng)
+    _losses(rng, years, end)
     total = Card.objects.count()
     if stdout is not None:
         stdout.write(f"已加载发卡演示数据：{total} 张卡，{batches} 个银行批次，2 个发卡批次计划。")

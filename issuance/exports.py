@@ -147,3 +147,24 @@ def reconciliation_xlsx(*, imp) -> bytes:
                 text_cols=(1, 2),
             )
     return _finish(book)
+
+
+def hardship_cards_xlsx(*, root, cards) -> bytes:
+    """Seed 004 §三: the card numbers of the hardship members, for the union above. Full card
+    numbers, because the aid is paid to them; ID numbers masked (the card identifies the member)."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "困难职工卡号"
+    rows = (
+        [i, c.union.name, c.member.name, c.member.masked_id, c.number, str(STATUS_LABELS[c.status])]
+        for i, c in enumerate(cards.iterator(chunk_size=2000), start=1)
+    )
+    _table(
+        sheet,
+        f"{root.name} 建档困难职工工会会员卡卡号统计表",
+        ["序号", "基层工会", "姓名", "身份证号", "卡号", "卡片状态"],
+        rows,
+        [6, 28, 12, 22, 22, 12],
+        text_cols=(3, 4),
+    )
+    return _finish(book)

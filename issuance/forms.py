@@ -1,6 +1,7 @@
 from django import forms
 from django.utils import timezone
 
+from members.forms import UnionChoiceField
 from members.models import Union
 
 from .models import IssuingPartner, Wave
@@ -10,7 +11,7 @@ class BatchCreateForm(forms.Form):
     partner = forms.ModelChoiceField(
         label="发卡机构", queryset=IssuingPartner.objects.order_by("-is_primary", "name"), empty_label=None
     )
-    union = forms.ModelChoiceField(label="范围（含下级）", queryset=Union.objects.none(), empty_label=None)
+    union = UnionChoiceField(label="范围（含下级）", queryset=Union.objects.none(), empty_label=None)
     wave = forms.ModelChoiceField(
         label="发卡批次计划", queryset=Wave.objects.none(), required=False, empty_label="不限"
     )
@@ -68,7 +69,7 @@ class ReasonForm(forms.Form):
 
 
 class ProgressForm(forms.Form):
-    root = forms.ModelChoiceField(
+    root = UnionChoiceField(
         label="工会", queryset=Union.objects.none(), required=False, empty_label=None
     )
     weeks = forms.IntegerField(label="周数", min_value=1, max_value=104, initial=12, required=False)

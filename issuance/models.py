@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cardportal.jobs import Job
@@ -398,7 +399,7 @@ class BankBatch(Job):
             "file": self.handoff_name,
             "rows": self.handoff_rows,
             "sha256": self.handoff_sha256,
-            "generated_at": self.handoff_at.isoformat() if self.handoff_at else None,
+            "generated_at": timezone.localtime(self.handoff_at).isoformat() if self.handoff_at else None,
         }
 
 

@@ -31,4 +31,5 @@ urlpatterns = [
     path("waves/", views.wave_list, name="wave_list"),
     path("waves/<int:pk>/", views.wave_detail, name="wave_detail"),
     path("progress/", views.progress, name="progress"),
+    path("hardship/", views.hardship_report, name="hardship"),
 ]

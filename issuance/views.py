@@ -26,8 +26,9 @@ from cardportal.redirects import safe_next
 from cardportal.replica import replica_reads
 from cardportal.uploads import upload_refusal
 from members.access import Cap, access_for, requires
+from members.models import Union
 
-from . import exports, selectors, services
+from . import exports, hardship, selectors, services
 from .forms import (
     ActivationSessionForm,
     BatchCreateForm,
@@ -440,18 +441,24 @@ def wave_detail(request, pk):
     )
 
 
-@login_required
-@replica_reads
-def progress(request):
+def _report_root(request) -> tuple[ProgressForm, Union]:
+    """The union a report is about: the one picked, else the first the user may report on, else
+    their own; 404 for a user with none."""
     roots = selectors.report_roots_for_user(user=request.user)
     form = ProgressForm(request.GET or None, roots=roots)
     root = form.cleaned_data["root"] if form.is_valid() else None
-    weeks = (form.cleaned_data.get("weeks") if form.is_valid() else None) or 12
-    until = (form.cleaned_data.get("until") if form.is_valid() else None) or timezone.localdate()
-    if root is None:
-        root = roots.first() or access_for(request.user).union
+    root = root or roots.first() or access_for(request.user).union
     if root is None:
         raise Http404
+    return form, root
+
+
+@login_required
+@replica_reads
+def progress(request):
+    form, root = _report_root(request)
+    weeks = (form.cleaned_data.get("weeks") if form.is_valid() else None) or 12
+    until = (form.cleaned_data.get("until") if form.is_valid() else None) or timezone.localdate()
     by_status = selectors.progress_by_status(root=root)
     by_week = selectors.progress_by_week(root=root, weeks=weeks, until=until)
     if request.GET.get("format") == "xlsx":
@@ -473,5 +480,33 @@ def progress(request):
             "status_labels": [STATUS_LABELS[s] for s in STAGES],
             "week_labels": [STATUS_LABELS[s] for s in WEEK_STAGES],
             "query": request.GET.urlencode(),
+        },
+    )
+
+
+# --- hardship workers first (seed 004) ---------------------------------------------------------
+@login_required
+def hardship_report(request):
+    """Coverage of the hardship members under a union (all carded by the year's end), the ones
+    still without a card, and the card-number report for the union above (audited download)."""
+    form, root = _report_root(request)
+    if request.GET.get("format") == "xlsx":
+        return attachment(
+            hardship.hardship_cards_export(root=root, actor=request.user),
+            f"困难职工卡号-{root.name}-{timezone.localdate():%Y%m%d}.xlsx",
+        )
+    rows, total = hardship.hardship_coverage(root=root)
+    today = timezone.localdate()
+    return render(
+        request,
+        "issuance/hardship.html",
+        {
+            "form": form,
+            "root": root,
+            "rows": rows,
+            "total": total,
+            "without": hardship.hardship_without_card(root=root),
+            "year_end": today.replace(month=12, day=31),
+            "days_left": (today.replace(month=12, day=31) - today).days,
         },
     )

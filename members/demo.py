@@ -65,6 +65,24 @@ LOGINS = [
 ]
 
 
+DEMO_NAMES = {
+    "clerk": "王芳",
+    "reviewer": "李强",
+    "city": "张丽华",
+    "province": "刘建国",
+    "bank": "陈静",
+    "admin": "赵志刚",
+}
+
+
+def plan_years(today: date | None = None) -> tuple[int, int, int]:
+    """The demo's three plan years, ending with the current one: the league table, the rankings,
+    the checkpoints and the bulletins then run in the present, as they would for a federation
+    using the portal (the Cangzhou plan's 2016-2018 stays loadable with `load_quotas`)."""
+    year = (today or timezone.localdate()).year
+    return (year - 2, year - 1, year)
+
+
 def plan_rows() -> list[dict]:
     path = PLAN_CSV if PLAN_CSV.exists() else BUNDLED_PLAN_CSV
     with path.open(encoding="utf-8") as handle:
@@ -122,10 +140,10 @@ def load(*, members_total: int = 3000, seed: int = 2016) -> dict:
                 phone=f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}",
                 work_unit=work_unit,
                 union=unit,
-                employment_type=rng.choices(employment, weights=[50, 20, 12, 8, 10])[0],
+                employment_type=rng.choices(employment, weights=[10, 45, 18, 11, 7, 9])[0],  # unknown first
                 is_hardship=rng.random() < 0.04,
                 is_model_worker=rng.random() < 0.01,
-                dues_paid=rng.random() < 0.85,
+                dues_paid=rng.choices([True, False, None], weights=[78, 12, 10])[0],
                 joined_on=today - timedelta(days=rng.randrange(30, 365 * 20)),
                 today=today,
             )
@@ -138,6 +156,10 @@ def load(*, members_total: int = 3000, seed: int = 2016) -> dict:
     logins = []
     for username, role, anchor in LOGINS:
         user = staff_create(username=username, password=PASSWORD, role=role, union=anchors[anchor])
+        # Pages name people by their real names (a Chinese name whole in first_name, so
+        # get_full_name() reads "王芳", not "芳 王").
+        user.first_name = DEMO_NAMES[username]
+        user.save(update_fields=["first_name"])
         if role == StaffRole.Role.ADMIN:
             user.is_superuser = True
             user.save(update_fields=["is_superuser"])

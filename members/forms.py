@@ -1,8 +1,57 @@
 from django import forms
+from django.utils.choices import BaseChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from .models import Member, Union
+from .selectors import ancestor_paths
 from .validation import REASON_LABELS
+
+COUNTY_LEVELS = (Union.Level.COUNTY, Union.Level.INDUSTRY)
+
+
+class UnionGroupedChoices:
+    """A long list of unions, grouped under their county (<optgroup>), so a clerk or a reviewer
+    finds "泊头市…工会" under 泊头市总工会 instead of scrolling hundreds of names. Unions at or
+    above the county level come first, ungrouped. Validation stays the queryset's (Django looks
+    a submitted id up in it); only the rendering is grouped, and lazily, like Django's own."""
+
+    def _get_choices(self):
+        if hasattr(self, "_choices"):
+            return self._choices
+        return _GroupedUnions(self)
+
+    choices = property(_get_choices, forms.ChoiceField.choices.fset)
+
+
+class _GroupedUnions(BaseChoiceIterator):
+    def __init__(self, field):
+        self.field = field
+
+    def __iter__(self):
+        field = self.field
+        unions = list(field.queryset)
+        # Group under the counties in the list itself: no extra query; a list with no county in
+        # it (a clerk's own units) is short and stays flat.
+        counties = {u.path: u.name for u in unions if u.level in COUNTY_LEVELS}
+        if field.empty_label is not None:
+            yield ("", field.empty_label)
+        groups: dict[str, list] = {}
+        for union in unions:
+            choice = (field.prepare_value(union), field.label_from_instance(union))
+            county = next((counties[p] for p in ancestor_paths(union.path) if p in counties), None)
+            if county is None:
+                yield choice
+            else:
+                groups.setdefault(county, []).append(choice)
+        yield from groups.items()
+
+
+class UnionChoiceField(UnionGroupedChoices, forms.ModelChoiceField):
+    pass
+
+
+class UnionMultipleChoiceField(UnionGroupedChoices, forms.ModelMultipleChoiceField):
+    pass
 
 
 class MemberSearchForm(forms.Form):
@@ -13,7 +62,7 @@ class MemberSearchForm(forms.Form):
             attrs={"placeholder": "姓名（前几个字）、完整身份证号或手机号", "autofocus": True}
         ),
     )
-    union = forms.ModelChoiceField(label=_("工会"), queryset=Union.objects.none(), required=False)
+    union = UnionChoiceField(label=_("工会"), queryset=Union.objects.none(), required=False)
     employment_type = forms.ChoiceField(
         label=_("用工类型"), required=False, choices=[("", "全部")] + list(Member.EmploymentType.choices)
     )
@@ -32,7 +81,7 @@ class MemberSearchForm(forms.Form):
 
 
 class MemberTransferForm(forms.Form):
-    to_union = forms.ModelChoiceField(label=_("转入工会"), queryset=Union.objects.none())
+    to_union = UnionChoiceField(label=_("转入工会"), queryset=Union.objects.none())
     note = forms.CharField(label=_("说明"), max_length=200, required=False)
 
     def __init__(self, *args, unions=None, **kwargs):
@@ -50,7 +99,7 @@ class SheetUploadForm(forms.Form):
         help_text=_("Excel（.xlsx、.xls）或 CSV（UTF-8 或 GBK）；请使用下载的模板"),
         widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.csv"}),
     )
-    union = forms.ModelChoiceField(label=_("基层工会"), queryset=Union.objects.none())
+    union = UnionChoiceField(label=_("基层工会"), queryset=Union.objects.none())
     declared_members = forms.IntegerField(label=_("确认书：会员人数"), min_value=0, max_value=1_000_000)
     declared_id_copies = forms.IntegerField(
         label=_("确认书：身份证复印件份数"), min_value=0, max_value=1_000_000
@@ -86,8 +135,8 @@ class SheetRowFilterForm(forms.Form):
 class SubmissionGroupForm(forms.Form):
     name = forms.CharField(label=_("分组名称"), max_length=50)
     due_date = forms.DateField(label=_("截止日期"), widget=forms.DateInput(attrs={"type": "date"}))
-    unions = forms.ModelMultipleChoiceField(
-        label=_("单位"), queryset=Union.objects.none(), widget=forms.SelectMultiple(attrs={"size": 8})
+    unions = UnionMultipleChoiceField(
+        label=_("单位"), queryset=Union.objects.none(), widget=forms.SelectMultiple(attrs={"size": 12})
     )
 
     def __init__(self, *args, unions=None, **kwargs):

@@ -118,6 +118,7 @@ class Member(models.Model):
         FEMALE = "F", _("女")
 
     class EmploymentType(models.TextChoices):
+        UNKNOWN = "unknown", _("未登记")  # a sheet without the column: never assumed 在编
         ESTABLISHED = "established", _("在编")
         NON_ESTABLISHED = "non_established", _("非在编")
         AGENCY = "agency", _("劳务派遣")
@@ -152,11 +153,13 @@ class Member(models.Model):
         db_index=False,  # member_union_recent and member_union_hardship both start with union
     )
     employment_type = models.CharField(
-        _("用工类型"), max_length=20, choices=EmploymentType.choices, default=EmploymentType.ESTABLISHED
+        _("用工类型"), max_length=20, choices=EmploymentType.choices, default=EmploymentType.UNKNOWN
     )
     is_hardship = models.BooleanField(_("困难职工"), default=False)
     is_model_worker = models.BooleanField(_("劳模"), default=False)
-    dues_paid = models.BooleanField(_("按时交纳会费"), default=True)
+    # None = not recorded: benefit rules that need dues paid treat it as not proven (seed 000 Q:
+    # the 30,000 insurance tier is for members who pay their dues on time).
+    dues_paid = models.BooleanField(_("按时交纳会费"), null=True, blank=True, default=None)
     status = models.CharField(_("会籍状态"), max_length=20, choices=Status.choices, default=Status.ACTIVE)
     joined_on = models.DateField(_("入会日期"), null=True, blank=True)
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
@@ -282,6 +285,35 @@ class SubmissionGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}（{self.due_date:%Y-%m-%d}前）"
+
+
+class SubmissionDelivery(models.Model):
+    """One of the three things a unit of a group hands in on paper (附件6: the stamped ID-copy
+    confirmation letter, the paper registration sheet, the ID copies), ticked off as received by
+    the union that set the group."""
+
+    class Item(models.TextChoices):
+        LETTER = "letter", _("盖章确认书")
+        PAPER_SHEET = "paper_sheet", _("纸质登记表")
+        ID_COPIES = "id_copies", _("身份证复印件")
+
+    group = models.ForeignKey(SubmissionGroup, on_delete=models.CASCADE, related_name="deliveries")
+    union = models.ForeignKey(Union, verbose_name=_("单位"), on_delete=models.PROTECT, related_name="+")
+    item = models.CharField(_("材料"), max_length=20, choices=Item.choices)
+    received_on = models.DateField(_("收到日期"))
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("签收人"), on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("报送材料签收")
+        verbose_name_plural = _("报送材料签收")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "union", "item"], name="delivery_group_union_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.union} {self.get_item_display()}"
 
 
 def sheet_upload_to(instance, filename: str) -> str:

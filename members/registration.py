@@ -427,9 +427,12 @@ def sheet_review_refusal(*, sheet: RegistrationSheet, actor, approving: bool = T
 
 
 @transaction.atomic
-def sheet_error_report(*, sheet: RegistrationSheet, actor, ip: str | None = None) -> tuple[bytes, str]:
+def sheet_error_report(
+    *, sheet: RegistrationSheet, actor, ip: str | None = None, only_rejected: bool = False
+) -> tuple[bytes, str]:
     """The uploaded sheet with a 错误原因 column, built on demand from the kept file, and its file
-    name; the download is audited (it holds the people's details as the clerk typed them)."""
+    name; the download is audited (it holds the people's details as the clerk typed them).
+    `only_rejected`: the "只含不通过的行" file, the one to fix and upload again."""
     if sheet.status == S.REFUSED:
         raise ApplicationError("该文件未被接受，没有错误报告", code="forbidden")
     if not sheet.file:
@@ -445,9 +448,10 @@ def sheet_error_report(*, sheet: RegistrationSheet, actor, ip: str | None = None
             "row_number", "field", "message"
         )
     }
-    audit_record(actor=actor, verb="sheet.error_report", target=sheet, ip=ip)
+    audit_record(actor=actor, verb="sheet.error_report", target=sheet, ip=ip, data={"only_rejected": only_rejected})
     stem = sheet.original_name.rsplit(".", 1)[0]
-    return error_report_workbook(data, problems), f"{stem}（错误原因）.xlsx"
+    name = f"{stem}（只含不通过的行）.xlsx" if only_rejected else f"{stem}（错误原因）.xlsx"
+    return error_report_workbook(data, problems, only_rejected=only_rejected), name
 
 
 def _check_reviewer(sheet: RegistrationSheet, actor, *, approving: bool) -> None:
@@ -476,23 +480,48 @@ def sheet_return(*, sheet: RegistrationSheet, reason: str, actor) -> Registratio
 
 
 @transaction.atomic
-def sheet_approve(*, sheet: RegistrationSheet, actor, enqueue: bool = True) -> RegistrationSheet:
+def sheet_approve(
+    *, sheet: RegistrationSheet, actor, enqueue: bool = True, override_reason: str = ""
+) -> RegistrationSheet:
     """Approve a submitted sheet and queue its registration (after commit). Checked on the locked
-    row, so the uploader and submitter read are the ones approved."""
+    row, so the uploader and submitter read are the ones approved. A confirmation letter (附件3)
+    whose counts disagree with the accepted rows blocks the approval unless the reviewer writes
+    why it is right anyway (recorded in the audit row)."""
     sheet = RegistrationSheet.objects.select_for_update(of=("self",)).select_related("union").get(pk=sheet.pk)
     _check_reviewer(sheet, actor, approving=True)
     if sheet.status != S.SUBMITTED:
         raise ApplicationError("只能审核已提交的登记表", code="invalid_status")
+    mismatches = letter_mismatches(sheet)
+    override_reason = override_reason.strip()
+    if mismatches and not override_reason:
+        raise ApplicationError(
+            "；".join(mismatches) + "。请与基层工会核实；确认无误的，填写理由后再审核通过",
+            code="letter_count_mismatch",
+        )
     sheet.status = S.APPROVED
     sheet.reviewed_at = timezone.now()
     sheet.reviewed_by = actor
     sheet.save(update_fields=["status", "reviewed_at", "reviewed_by"])
-    audit_record(actor=actor, verb="sheet.approved", target=sheet, data={"rows": sheet.rows_accepted})
+    data = {"rows": sheet.rows_accepted}
+    if mismatches:
+        data["letter_mismatch"] = mismatches
+        data["override_reason"] = override_reason
+    audit_record(actor=actor, verb="sheet.approved", target=sheet, data=data)
     from .tasks import sheet_register_task
 
     # A new run of the "register" phase owns the sheet from here: a late import message is stale.
     job_queue(sheet, phase="register", task=sheet_register_task if enqueue else None)
     return sheet
+
+
+def letter_mismatches(sheet: RegistrationSheet) -> list[str]:
+    """Where the confirmation letter's counts (确认书) disagree with the accepted rows."""
+    out = []
+    if sheet.members_count_mismatch:
+        out.append(f"确认书会员人数 {sheet.declared_members} 人与通过的 {sheet.rows_accepted} 人不符")
+    if sheet.copies_count_mismatch:
+        out.append(f"确认书身份证复印件 {sheet.declared_id_copies} 份与通过的 {sheet.rows_accepted} 人不符")
+    return out
 
 
 @transaction.atomic
@@ -553,9 +582,9 @@ def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSh
             return locked
         params = [
             sheet.union_id,
-            Member.EmploymentType.ESTABLISHED,
+            Member.EmploymentType.UNKNOWN,  # the sheet does not say: unknown stays unknown
             False,
-            True,
+            None,  # dues paid: not recorded, so not proven for any benefit that needs it
             Member.Status.ACTIVE,
             timezone.localdate(),
             now,

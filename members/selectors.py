@@ -10,7 +10,7 @@ from cardportal import crypto
 
 from .access import access_for, get_for_user_or_404, scope_queryset, visible_unions
 from .idcard import looks_like_id, normalise
-from .models import Member, RegistrationSheet, SheetRow, SubmissionGroup, Union
+from .models import Member, RegistrationSheet, SheetRow, SubmissionDelivery, SubmissionGroup, Union
 from .phones import normalise_phone
 
 # Query kinds that hold personal data: never in a URL, always audited.
@@ -167,29 +167,43 @@ def sheet_reason_counts(*, sheet: RegistrationSheet, outcome: str) -> list[tuple
 @dataclass(frozen=True)
 class UnitSubmission:
     union: Union
-    state: str  # done / submitted / late / waiting
+    state: str  # done / done_late / submitted / late / waiting
     label: str
     last_sheet: RegistrationSheet | None
+    delivered: tuple = ()  # (item, label, received_on or None) for each paper deliverable
 
 
-SUBMISSION_LABELS = {"done": "已完成", "submitted": "已报送", "late": "逾期", "waiting": "未报送"}
+SUBMISSION_LABELS = {
+    "done": "已完成",
+    "done_late": "逾期完成",
+    "submitted": "已报送",
+    "late": "逾期",
+    "waiting": "未报送",
+}
 
 
 def submission_states(*, group: SubmissionGroup, today: date, unions=None) -> list[UnitSubmission]:
-    """Each unit of the group: done (a sheet approved or registered), submitted (on time, awaiting
-    review), late (nothing submitted by the due date, or first submitted after it), waiting."""
+    """Each unit of the group: done (a sheet approved or registered, first submitted by the due
+    date), done_late (the same, first submitted after it: 逾期完成), submitted (on time, awaiting
+    review), late (nothing submitted by the due date, or first submitted after it), waiting; and
+    which of the three paper deliverables the group's owner has received."""
     S = RegistrationSheet.Status
     unions = list(unions if unions is not None else group.unions.order_by("path"))
     sheets: dict[int, list[RegistrationSheet]] = {}
     for sheet in RegistrationSheet.objects.filter(union__in=unions).order_by("id"):
         sheets.setdefault(sheet.union_id, []).append(sheet)
+    received = {
+        (d.union_id, d.item): d.received_on
+        for d in SubmissionDelivery.objects.filter(group=group, union__in=unions)
+    }
+    items = SubmissionDelivery.Item
     states = []
     for union in unions:
         own = sheets.get(union.pk, [])
         submitted = [s for s in own if s.submitted_at]
         first = min((timezone.localtime(s.submitted_at).date() for s in submitted), default=None)
         if any(s.status in (S.APPROVED, S.REGISTERED) for s in own):
-            state = "done"
+            state = "done_late" if first is not None and first > group.due_date else "done"
         elif first is not None and first > group.due_date:
             state = "late"
         elif any(s.status == S.SUBMITTED for s in own):
@@ -198,7 +212,10 @@ def submission_states(*, group: SubmissionGroup, today: date, unions=None) -> li
             state = "late"
         else:
             state = "waiting"
-        states.append(UnitSubmission(union, state, SUBMISSION_LABELS[state], own[-1] if own else None))
+        delivered = tuple((i.value, i.label, received.get((union.pk, i.value))) for i in items)
+        states.append(
+            UnitSubmission(union, state, SUBMISSION_LABELS[state], own[-1] if own else None, delivered)
+        )
     return states
 
 
@@ -211,3 +228,27 @@ def submission_groups_for_user(*, user) -> QuerySet[SubmissionGroup]:
         .select_related("owner")
         .order_by("due_date", "name")
     )
+
+
+def letter_facts(*, sheet: RegistrationSheet) -> dict:
+    """What the confirmation letter (附件3) says: the members and ID copies (the clerk's declared
+    figures, else the accepted rows), who to call (the uploader), the federation the cards are
+    issued through, and today's date."""
+    federation = Union.objects.filter(
+        level=Union.Level.CITY, path__in=ancestor_paths(sheet.union.path)
+    ).first()
+    clerk = sheet.created_by
+    return {
+        "sheet": sheet,
+        "members": sheet.declared_members if sheet.declared_members is not None else sheet.rows_accepted,
+        "copies": sheet.declared_id_copies if sheet.declared_id_copies is not None else sheet.rows_accepted,
+        "federation": federation,
+        "contact": (clerk.get_full_name() or clerk.username) if clerk else "",
+        "today": timezone.localdate(),
+    }
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """The materialized paths of every union above the one at `path`, top first."""
+    parts = path.rstrip("/").split("/")
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts) - 1)]

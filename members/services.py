@@ -11,7 +11,7 @@ from cardportal.errors import ApplicationError
 
 from .access import Cap, access_for, staff_of
 from .idcard import birth_date_of, check_id_number, gender_of, mask_id_like
-from .models import Member, MemberTransfer, StaffRole, SubmissionGroup, Union
+from .models import Member, MemberTransfer, StaffRole, SubmissionDelivery, SubmissionGroup, Union
 from .phones import is_mobile, normalise_phone
 
 
@@ -180,3 +180,41 @@ def submission_group_create(*, name: str, due_date: date, unions, actor) -> Subm
     group.unions.set(unions)
     audit_record(actor=actor, verb="submission_group.created", target=group, union=owner)
     return group
+
+
+def may_sign_deliveries(*, actor, group: SubmissionGroup) -> bool:
+    """Staff who set groups, at the group's owner or above it, sign for its paper deliverables."""
+    access = access_for(actor)
+    return access.can(Cap.SUBMISSION_GROUPS) and access.sees(group.owner)
+
+
+@transaction.atomic
+def submission_delivery_set(
+    *, group: SubmissionGroup, union: Union, item: str, received: bool, actor
+) -> SubmissionDelivery | None:
+    """Tick (or untick) one paper deliverable of a unit of a group as received (附件6). Only staff
+    of the union that set the group (or above it) sign for it; audited either way."""
+    if not may_sign_deliveries(actor=actor, group=group):
+        raise ApplicationError("只有设置该分组的工会可以签收报送材料", code="forbidden")
+    if not group.unions.filter(pk=union.pk).exists():
+        raise ApplicationError(f"{union.name}不在{group.name}中", code="not_in_group")
+    label = SubmissionDelivery.Item(item).label
+    existing = (
+        SubmissionDelivery.objects.select_for_update().filter(group=group, union=union, item=item).first()
+    )
+    if received and existing is None:
+        existing = SubmissionDelivery.objects.create(
+            group=group, union=union, item=item, received_on=timezone.localdate(), received_by=actor
+        )
+    elif not received and existing is not None:
+        existing.delete()
+        existing = None
+    audit_record(
+        actor=actor,
+        verb="submission.delivery_received" if received else "submission.delivery_withdrawn",
+        target=group,
+        union=union,
+        data={"item": item},
+        label=f"{union.name} {label}：{'已收到' if received else '撤销签收'}",
+    )
+    return existing

@@ -76,14 +76,20 @@ _MASKERS = {
 }
 
 
-def error_report_workbook(data: SheetData, problems: dict[int, tuple[str, str]]) -> bytes:
+def error_report_workbook(
+    data: SheetData, problems: dict[int, tuple[str, str]], *, only_rejected: bool = False
+) -> bytes:
     """The sheet as uploaded plus a 错误原因 column; the cell of each rejected row's first problem is
     red. `problems` maps Excel row number -> (field, message). Written in write-only mode so a
     100,000-row sheet stays within memory.
 
     A rejected row comes back as typed (the clerk fixes it from this file); every other row's ID
     number and phone are masked, since nothing is to be fixed there and the whole sheet's numbers
-    would otherwise leave the portal again with every download (the journey leak scan found it)."""
+    would otherwise leave the portal again with every download (the journey leak scan found it).
+
+    `only_rejected` keeps the layout (title, header) and only the rejected rows: the file to fix
+    and upload again. Its 错误原因 column is ignored on upload, and the rows already accepted are
+    not in it, so they do not come back as 已登记或待审核."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("登记表（含错误原因）")
     text_cols = {data.columns[f] for f in ("id_number", "phone") if f in data.columns}
@@ -121,6 +127,8 @@ def error_report_workbook(data: SheetData, problems: dict[int, tuple[str, str]])
             cells.append(head)
         sheet.append(cells)
     for number, values in data.rows:
+        if only_rejected and number not in problems:
+            continue
         cells = out(values, number=number)
         if number in problems:
             note = xlsx_cell(sheet, problems[number][1])

@@ -3,11 +3,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from cardportal.actions import run_action, run_download
+from cardportal.actions import attempt, run_action, run_download
 from cardportal.audit import audit_for, client_ip
 from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
@@ -18,7 +20,7 @@ from cardportal.uploads import upload_refusal
 from . import registration, selectors, services
 from .access import Cap, access_for, requires, visible_unions
 from .forms import SheetReturnForm, SheetRowFilterForm, SheetUploadForm, SubmissionGroupForm
-from .models import RegistrationSheet, Union
+from .models import RegistrationSheet, SubmissionDelivery, Union
 from .sheet_files import template_workbook
 
 
@@ -90,7 +92,7 @@ def sheet_upload(request):
             else:
                 messages.warning(
                     request,
-                    f"这个文件已上传过（登记表 #{sheet.pk}，{sheet.created_at:%Y-%m-%d %H:%M}），没有重复导入",
+                    f"这个文件已上传过（登记表 #{sheet.pk}，{timezone.localtime(sheet.created_at):%Y-%m-%d %H:%M}），没有重复导入",
                 )
             return redirect(sheet)
     return render(request, "members/sheet_upload.html", {"form": form})
@@ -158,9 +160,12 @@ def sheet_progress(request, pk):
 def sheet_error_report(request, pk):
     """The uploaded sheet with a 错误原因 column (built on demand from the kept file)."""
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    only_rejected = request.GET.get("only") == "rejected"
     return run_download(
         request,
-        lambda: registration.sheet_error_report(sheet=sheet, actor=request.user, ip=client_ip(request)),
+        lambda: registration.sheet_error_report(
+            sheet=sheet, actor=request.user, ip=client_ip(request), only_rejected=only_rejected
+        ),
         back=sheet,
     )
 
@@ -184,7 +189,9 @@ def sheet_approve(request, pk):
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
     access_for(request.user).permit(Cap.SHEET_REVIEW)
     try:
-        registration.sheet_approve(sheet=sheet, actor=request.user)
+        registration.sheet_approve(
+            sheet=sheet, actor=request.user, override_reason=request.POST.get("override_reason", "")
+        )
         messages.success(request, "已审核通过，正在登记会员并申请办卡")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -260,9 +267,43 @@ def submission_groups(request):
         units = group.unions.filter(pk__in=visible).order_by("path")
         states = selectors.submission_states(group=group, today=today, unions=units)
         counts = {key: sum(1 for s in states if s.state == key) for key in selectors.SUBMISSION_LABELS}
-        groups.append({"group": group, "states": states, "counts": counts, "overdue": today > group.due_date})
+        groups.append(
+            {
+                "group": group,
+                "states": states,
+                "counts": counts,
+                "overdue": today > group.due_date,
+                "signs": services.may_sign_deliveries(actor=request.user, group=group),
+            }
+        )
     return render(
         request,
         "members/submission_groups.html",
         {"groups": groups, "form": form, "labels": selectors.SUBMISSION_LABELS},
     )
+
+
+@login_required
+@require_POST
+def submission_delivery(request, pk: int, union_pk: int, item: str):
+    """Tick one paper deliverable of one unit as received (or undo it), from the groups page."""
+    group = get_object_or_404(selectors.submission_groups_for_user(user=request.user), pk=pk)
+    union = get_object_or_404(group.unions.all(), pk=union_pk)
+    if item not in SubmissionDelivery.Item.values:
+        raise Http404
+    received = request.POST.get("received") == "1"
+    attempt(
+        request,
+        lambda: services.submission_delivery_set(
+            group=group, union=union, item=item, received=received, actor=request.user
+        ),
+    )
+    return redirect(f"{reverse('members:submission_groups')}#g{group.pk}")
+
+
+@login_required
+def sheet_letter(request, pk):
+    """附件3 身份证复印件确认书, pre-filled from the sheet (union, counts, contact, date), to print,
+    stamp and hand in with the paper sheet and the ID copies."""
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    return render(request, "members/sheet_letter.html", selectors.letter_facts(sheet=sheet))

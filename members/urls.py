@@ -19,7 +19,13 @@ urlpatterns += [
     path("sheets/upload/", sheet_views.sheet_upload, name="sheet_upload"),
     path("sheets/review/", sheet_views.sheet_review_list, name="sheet_review_list"),
     path("sheets/groups/", sheet_views.submission_groups, name="submission_groups"),
+    path(
+        "sheets/groups/<int:pk>/units/<int:union_pk>/<str:item>/",
+        sheet_views.submission_delivery,
+        name="submission_delivery",
+    ),
     path("sheets/<int:pk>/", sheet_views.sheet_detail, name="sheet_detail"),
+    path("sheets/<int:pk>/letter/", sheet_views.sheet_letter, name="sheet_letter"),
     path("sheets/<int:pk>/progress/", sheet_views.sheet_progress, name="sheet_progress"),
     path("sheets/<int:pk>/errors.xlsx", sheet_views.sheet_error_report, name="sheet_error_report"),
     path("sheets/<int:pk>/retry/", sheet_views.sheet_retry, name="sheet_retry"),

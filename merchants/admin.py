@@ -209,6 +209,11 @@ class MerchantAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_offers=Count("offers", distinct=True))
 
+    def has_delete_permission(self, request, obj=None):
+        """A merchant leaves through "退出所选商户" with a date and a reason (kept, audited, shown to
+        members as exited), never by deleting its row and its members' reviews with it."""
+        return False
+
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status == Merchant.Status.EXITED:
             return [*self.readonly_fields, "status"]

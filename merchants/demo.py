@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from issuance.lifecycle import cards_apply, cards_transition
 from issuance.models import Card
+from members.demo import plan_years
 from members.models import Member, StaffRole, Union
 
 from .models import Merchant, MerchantCategory, MerchantEvaluation, MerchantReview, Offer
@@ -112,7 +113,7 @@ def load(*, stdout) -> None:
         MerchantCategory.objects.get_or_create(name=name, defaults={"order": order * 10})  # after a flush
     categories = {c.name: c for c in MerchantCategory.objects.all()}
     today = timezone.localdate()
-    start = date(2016, 3, 1)
+    start = date(plan_years()[0], 3, 1)
     merchants, offers = [], []
     for i, (name, category, _items) in enumerate(CATALOGUE):
         # Insurers, the department store and the cinemas are signed city-wide; the rest by a county.
@@ -126,7 +127,7 @@ def load(*, stdout) -> None:
                 contact_person=rng.choice("王李张刘陈杨赵") + "经理",
                 contact_phone=f"0317-{rng.randrange(2000000, 9999999)}",
                 contract_start=start + timedelta(days=rng.randrange(0, 120)),
-                contract_end=date(2018, 12, 31),
+                contract_end=date(today.year + 1, 12, 31),
             )
         )
         if rng.random() < 0.7:

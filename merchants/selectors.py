@@ -98,3 +98,8 @@ def service_items_by_county(*, on: date) -> dict[int, int]:
                 result[pk] += row["n"]
                 break
     return result
+
+
+def merchants_signed_between(*, start: date, end: date) -> int:
+    """Merchants whose contract started in [start, end] (a weekly report's 新签约商户)."""
+    return Merchant.objects.filter(contract_start__gte=start, contract_start__lte=end).count()

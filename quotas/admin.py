@@ -6,7 +6,7 @@ from cardportal.admin import ScopedAdminMixin, SetByLevelAboveMixin
 from cardportal.errors import ApplicationError
 
 from .forms import PlanUploadForm
-from .models import AssessmentInput, Bulletin, BulletinRow, Quota
+from .models import AssessmentInput, Bulletin, BulletinRow, Quota, WorkTeam
 from .services import quotas_load
 
 
@@ -108,3 +108,12 @@ class AssessmentInputAdmin(SetByLevelAboveMixin, ScopedAdminMixin, admin.ModelAd
     list_filter = ["year"]
     list_select_related = ["union", "updated_by"]
     readonly_fields = ["updated_by", "updated_at"]
+
+
+@admin.register(WorkTeam)
+class WorkTeamAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """The campaign teams whose weekly reports the 推进周报 page collects (seed 002 三)."""
+
+    list_display = ["name", "leader", "owner", "order"]
+    list_select_related = ["owner"]
+    scope_union_field = "owner"

@@ -134,13 +134,26 @@ def trend_chart(
         if is_main:
             _, ly = xy(*pts[-1])
             labels.append((ly + 4, f"{name} {pts[-1][1]:.1f}%", color))
-    last_y = -1e9
-    for ly, text, color in sorted(labels):
-        ly = max(ly, last_y + 12)
-        last_y = ly
+    for ly, text, color in _spread(sorted(labels), low=top + 4, high=top + plot_h + 4):
         parts.append(f'<text x="{left + plot_w + 6:.1f}" y="{ly:.1f}" fill="{color}">{escape(text)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every label above is escaped
+
+
+def _spread(labels: list[tuple[float, str, str]], *, low: float, high: float) -> list:
+    """End labels moved apart so none overlaps the next (12 px, or as much as the plot allows for
+    the 22 counties of a city), kept inside [low, high]: pushed down from the top, then up from
+    the bottom, each as near its line's end as the others let it."""
+    if not labels:
+        return []
+    gap = min(12.0, (high - low) / max(1, len(labels) - 1))
+    ys = [max(low, min(high, y)) for y, _, _ in labels]
+    for i in range(1, len(ys)):
+        ys[i] = max(ys[i], ys[i - 1] + gap)
+    ys[-1] = min(ys[-1], high)
+    for i in range(len(ys) - 2, -1, -1):
+        ys[i] = min(ys[i], ys[i + 1] - gap)
+    return [(y, text, color) for y, (_, text, color) in zip(ys, labels, strict=True)]
 
 
 _COLORS = ["#c0272d", "#1849a9", "#1a7f37", "#b54708", "#6941c6", "#0e7090", "#c11574", "#4e5ba6"]

@@ -43,6 +43,16 @@ DEFAULTS: dict = {
     # A vetoed county (missed its yearly target) takes no award place: places 1-3 go to counties
     # that met their target. True lets vetoed counties hold a place (they still get no money).
     "VETOED_TAKE_PLACES": False,
+    # 附件1 三(一)3: by the end of April each county's verified members (registered, i.e. whose
+    # card was applied for) must be at least the card target the city set for the year.
+    "APRIL_CHECK_MONTH": 4,
+    # 附件1 三(一)6: by the end of June, cards issued and activated at least 40% of the year's
+    # target. "new" = this year's own work (cards since January against the year's new cards);
+    # "cumulative" = every card so far against the cumulative target.
+    "MIDYEAR_CHECK_MONTH": 6,
+    "MIDYEAR_PERCENT": Decimal("40"),
+    "MIDYEAR_BASIS": "new",
+    "MIDYEAR_METRICS": ("issued", "activated"),
 }
 
 

@@ -151,6 +151,29 @@ class AssessmentInput(models.Model):
         return f"{self.union} {self.year}"
 
 
+class AssessmentSignoff(models.Model):
+    """A year's assessment as the leading group approved it (附件3 三: 领导小组审议 … 主席会议审批).
+
+    Signing freezes the result: the page shows `results` (every county's parts, total, place and
+    award as they stood) and the inputs of that year can no longer change. One per year."""
+
+    year = models.PositiveSmallIntegerField(_("年度"), unique=True)
+    results = models.JSONField(_("审定结果"))
+    approval = models.CharField(_("审批依据"), max_length=300)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("审定人"), on_delete=models.PROTECT, related_name="+"
+    )
+    signed_at = models.DateTimeField(_("审定时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("年度考核审定")
+        verbose_name_plural = _("年度考核审定")
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        return f"{self.year}年考核审定"
+
+
 class CountyMonthCount(models.Model):
     """`issuance.UnionMonthCount` rolled up to county-level unions: per county, month and stage.
 
@@ -172,3 +195,53 @@ class CountyMonthCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.county_id} {self.month:%Y-%m} {self.metric}={self.count}"
+
+
+class WorkTeam(models.Model):
+    """A campaign team of the federation (seed 002 三: 发行推进组, 商户推进组, 合作开发组, 管理服务组),
+    which reports its week's work (四(二): 各推进小组每周汇报一次工作推进情况)."""
+
+    owner = models.ForeignKey(
+        "members.Union", verbose_name=_("所属工会"), on_delete=models.PROTECT, related_name="+"
+    )
+    name = models.CharField(_("小组名称"), max_length=50)
+    duties = models.CharField(_("职责"), max_length=200, blank=True)
+    leader = models.CharField(_("组长"), max_length=30, blank=True)
+    order = models.PositiveSmallIntegerField(_("排序"), default=0)
+
+    class Meta:
+        verbose_name = _("推进小组")
+        verbose_name_plural = _("推进小组")
+        ordering = ["order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="workteam_owner_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WeeklyReport(models.Model):
+    """One team's written report for one week (Monday to Sunday); resubmitting the same week
+    updates it (audited with the text before)."""
+
+    team = models.ForeignKey(
+        WorkTeam, verbose_name=_("推进小组"), on_delete=models.PROTECT, related_name="reports"
+    )
+    week = models.DateField(_("周一"))
+    merchants_enrolled = models.PositiveIntegerField(_("本周新签约商户（家）"), default=0)
+    members_developed = models.PositiveIntegerField(_("本周发展会员（人）"), default=0)
+    progress = models.TextField(_("本周工作进展"), max_length=2000)
+    problems = models.TextField(_("存在问题"), max_length=2000, blank=True)
+    next_steps = models.TextField(_("下周计划"), max_length=2000, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("填报人"), on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("周工作汇报")
+        verbose_name_plural = _("周工作汇报")
+        ordering = ["-week", "team__order"]
+        constraints = [models.UniqueConstraint(fields=["team", "week"], name="weeklyreport_team_week")]
+
+    def __str__(self) -> str:
+        return f"{self.team} {self.week:%Y-%m-%d}"

@@ -313,3 +313,47 @@ def annual_assessment(facts: Sequence[AnnualFacts], conf: dict) -> list[AnnualRe
             r.award_explain = f"完成年度任务，项目补助 {fmt(r.award)} 元"
     results.sort(key=lambda r: (r.place is None, r.place or 0, -r.total, r.facts.name))
     return results
+
+
+# --- the checkpoints of the work plan (附件1 三(一)3 and 6) ----------------------------------
+@dataclass(frozen=True)
+class Checkpoint:
+    """One county's figure against a checkpoint's threshold."""
+
+    label: str
+    value: int
+    threshold: int
+    passed: bool
+    explain: str
+
+
+def threshold_of(target: int, percent_of: Decimal) -> int:
+    """The smallest whole number of cards that is at least `percent_of`% of `target`."""
+    exact = Decimal(target) * percent_of / HUNDRED
+    return int(exact.to_integral_value(rounding="ROUND_CEILING"))
+
+
+def april_check(*, members: int, target: int) -> Checkpoint:
+    """4月底前，各县级工会核实会员数不能低于市总下达的发卡任务."""
+    passed = bool(target) and members >= target
+    if not target:
+        explain = "未下达年度任务，不检查"
+    elif passed:
+        explain = f"已核实会员 {members} 人，不低于发卡任务 {target} 张"
+    else:
+        explain = f"已核实会员 {members} 人，低于发卡任务 {target} 张，还差 {target - members} 人"
+    return Checkpoint("核实会员数", members, target, passed, explain)
+
+
+def midyear_check(*, label: str, value: int, target: int, conf: dict) -> Checkpoint:
+    """6月底前，争取发放和启用会员卡不低于年度目标的40%: one metric (发放 or 启用)."""
+    pct = conf["MIDYEAR_PERCENT"]
+    threshold = threshold_of(target, pct)
+    passed = bool(target) and value >= threshold
+    if not target:
+        explain = "未下达年度任务，不检查"
+    else:
+        explain = f"{label} {value} 张，年度目标 {target} 张的 {fmt(pct)}% 为 {threshold} 张，" + (
+            "已达到" if passed else f"还差 {threshold - value} 张"
+        )
+    return Checkpoint(label, value, threshold, passed, explain)

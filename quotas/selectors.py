@@ -16,14 +16,24 @@ from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from issuance.models import UnionMonthCount
+from issuance.models import Card, UnionMonthCount
+from issuance.selectors import WEEK_STAGES, progress_by_week
 from members.access import Cap, access_for
 from members.models import Union
 
 from . import scoring
 from .conf import quotas_conf
-from .models import AssessmentInput, Bulletin, BulletinRow, CountyMonthCount, Quota
-from .service_items import service_items_by_county
+from .models import (
+    AssessmentInput,
+    AssessmentSignoff,
+    Bulletin,
+    BulletinRow,
+    CountyMonthCount,
+    Quota,
+    WeeklyReport,
+    WorkTeam,
+)
+from .service_items import merchants_signed, service_items_by_county
 
 COUNTY_LEVELS = (Union.Level.COUNTY, Union.Level.INDUSTRY)
 METRICS = ("applied", "issued", "received", "distributed", "activated")
@@ -130,6 +140,16 @@ def bulletin_rows_for_user(*, user, bulletin: Bulletin) -> list[BulletinRow]:
     """The bulletin's rows of the counties in the user's subtree."""
     access = access_for(user)
     return [row for row in bulletin.rows.select_related("union") if access.sees(row.union)]
+
+
+def assessment_signoff_of(*, year: int) -> AssessmentSignoff | None:
+    """The year's sign-off (the frozen result), if the leading group has approved it."""
+    return AssessmentSignoff.objects.select_related("signed_by").filter(year=year).first()
+
+
+def visible_counties(user, keys: list[int]) -> list[Union]:
+    """The unions among `keys` the user may see (frozen results carry union ids)."""
+    return [u for u in Union.objects.filter(pk__in=keys) if visible_to(user, u)]
 
 
 # --- the league table ------------------------------------------------------------------------
@@ -479,3 +499,131 @@ def assessment_inputs_by_union(*, year: int) -> dict[int, AssessmentInput]:
 
 def quota_years() -> list[int]:
     return sorted(set(Quota.objects.values_list("year", flat=True)))
+
+
+# --- the work plan's checkpoints (附件1: end of April, end of June) -----------------------------
+@dataclass
+class CheckpointRow:
+    union: Union
+    target: int
+    year_target: int  # what the June check measures against (MIDYEAR_BASIS)
+    april: scoring.Checkpoint
+    midyear: list[scoring.Checkpoint]
+
+    @property
+    def midyear_passed(self) -> bool:
+        return all(c.passed for c in self.midyear)
+
+
+@dataclass
+class Checkpoints:
+    year: int
+    april_over: bool
+    june_over: bool
+    rows: list[CheckpointRow]
+
+
+def checkpoints(*, user, year: int, conf: dict | None = None) -> Checkpoints:
+    """附件1 三(一)3: by the end of April a county's verified members (cards applied for) reach the
+    year's card target; 三(一)6: by the end of June cards issued and activated reach 40% of the
+    year's target (this year's new cards by default, MIDYEAR_BASIS). One roll-up query each."""
+    conf = conf or quotas_conf()
+    tree = union_tree(counties_only=True)
+    april = date(year, conf["APRIL_CHECK_MONTH"], 1)
+    june = date(year, conf["MIDYEAR_CHECK_MONTH"], 1)
+    members = _sums_by(tree, upto=april, prev=april)
+    progress = _sums_by(tree, upto=june, prev=date(year - 1, 12, 1))
+    quotas = {q.union_id: q for q in Quota.objects.filter(year=year)}
+    previous = {q.union_id: q.target for q in Quota.objects.filter(year=year - 1)}
+    labels = {"issued": "发放", "activated": "启用（激活）", "distributed": "发放到会员"}
+    rows = []
+    for county in tree.counties:
+        quota = quotas.get(county.pk)
+        if quota is None or not visible_to(user, county):
+            continue
+        new = quota.new_in_year or max(quota.target - previous.get(county.pk, 0), 0)
+        basis_new = conf["MIDYEAR_BASIS"] == "new"
+        year_target = new if basis_new else quota.target
+        figures = progress.get(county.pk, {})
+        midyear = []
+        for metric in conf["MIDYEAR_METRICS"]:
+            now, before = figures.get(metric, (0, 0))
+            midyear.append(
+                scoring.midyear_check(
+                    label=labels.get(metric, metric),
+                    value=now - before if basis_new else now,
+                    target=year_target,
+                    conf=conf,
+                )
+            )
+        applied = members.get(county.pk, {}).get("applied", (0, 0))[0]
+        rows.append(
+            CheckpointRow(
+                union=county,
+                target=quota.target,
+                year_target=year_target,
+                april=scoring.april_check(members=applied, target=quota.target),
+                midyear=midyear,
+            )
+        )
+    today = timezone.localdate()
+    return Checkpoints(year, month_end(april) < today, month_end(june) < today, rows)
+
+
+# --- the teams' weekly reports and the printable weekly summary --------------------------------
+def week_of(day: date) -> date:
+    """The Monday of `day`'s week."""
+    return date.fromordinal(day.toordinal() - day.weekday())
+
+
+def add_days(day: date, n: int) -> date:
+    return date.fromordinal(day.toordinal() + n)
+
+
+def _teams_qs(user):
+    path = access_for(user).path
+    if path is None:
+        return WorkTeam.objects.none()
+    return WorkTeam.objects.filter(owner__path__startswith=path).select_related("owner")
+
+
+def teams_for_user(user) -> list[WorkTeam]:
+    return list(_teams_qs(user))
+
+
+def team_get_for_user(*, user, pk: int) -> WorkTeam:
+    team = _teams_qs(user).filter(pk=pk).first()
+    if team is None:
+        raise Http404
+    return team
+
+
+@dataclass
+class WeeklySummary:
+    week: date
+    end: date
+    rows: list[tuple[WorkTeam, WeeklyReport | None]]
+    cards: list[tuple[str, int]]  # (stage, cards that reached it this week in the user's subtree)
+    merchants_signed: int
+
+    @property
+    def missing(self) -> list[WorkTeam]:
+        return [team for team, report in self.rows if report is None]
+
+
+def weekly_summary(*, user, week: date) -> WeeklySummary:
+    """Every team's report for the week, with the week's card figures (cards that reached each
+    stage, from the union counters' events) and the merchants signed that week."""
+    week = week_of(week)
+    end = add_days(week, 6)
+    teams = teams_for_user(user)
+    reports = {
+        r.team_id: r
+        for r in WeeklyReport.objects.filter(team__in=teams, week=week).select_related("submitted_by")
+    }
+    root = Union.objects.filter(path=access_for(user).path or "").first() or Union.objects.order_by("path").first()
+    counts = progress_by_week(root=root, weeks=1, until=end)[0]["counts"] if root else [0] * len(WEEK_STAGES)
+    cards = [(Card.Status(stage).label, n) for stage, n in zip(WEEK_STAGES, counts, strict=True)]
+    return WeeklySummary(
+        week, end, [(t, reports.get(t.pk)) for t in teams], cards, merchants_signed(start=week, end=end)
+    )

@@ -16,11 +16,12 @@ from members.models import Union
 
 from . import exports, scoring
 from .conf import quotas_conf
-from .models import AssessmentInput, Bulletin, BulletinRow, Quota
+from .models import AssessmentInput, AssessmentSignoff, Bulletin, BulletinRow, Quota, WeeklyReport, WorkTeam
 from .selectors import (
     COUNTY_LEVELS,
     EVERYONE,
     add_months,
+    annual_assessment,
     bulletin_rows_for_user,
     league_table,
     month_start,
@@ -252,6 +253,9 @@ def assessment_input_save(
         )
     if not (0 <= measures <= conf["MEASURES_MAX"]):
         raise ApplicationError(f"措施有力应在 0 至 {scoring.fmt(conf['MEASURES_MAX'])} 分之间", code="range")
+    # The county's quota row is the lock a sign-off also takes: no input slips in after it.
+    list(Quota.objects.select_for_update().filter(union=union, year=year))
+    _refuse_if_signed(year)
     item, _ = AssessmentInput.objects.select_for_update().get_or_create(union=union, year=year)
     before = {
         "leadership": str(item.leadership),
@@ -316,3 +320,95 @@ def bulletin_download(*, bulletin: Bulletin, actor) -> tuple[bytes, str]:
         data={"rows": len(rows)},
     )
     return exports.bulletin_workbook(bulletin, rows, quotas_conf()), f"bulletin-{bulletin.month:%Y-%m}.xlsx"
+
+
+# --- signing off the year's assessment (附件3 三) ---------------------------------------------
+def _refuse_if_signed(year: int) -> None:
+    signoff = AssessmentSignoff.objects.filter(year=year).first()
+    if signoff is not None:
+        raise ApplicationError(
+            f"{year}年考核结果已于{timezone.localtime(signoff.signed_at):%Y-%m-%d}审定，不能再修改",
+            code="assessment_signed",
+        )
+
+
+def _frozen(result) -> dict:
+    return {
+        "key": result.facts.key,
+        "name": result.facts.name,
+        "place": result.place,
+        # a list in PART_LABELS order: a JSON object's key order is not kept (jsonb sorts keys)
+        "parts": [
+            {"part": k, "points": str(result.parts[k].points), "explain": result.parts[k].explain}
+            for k in scoring.PART_LABELS
+        ],
+        "total": str(result.total),
+        "vetoed": result.vetoed,
+        "award": str(result.award),
+        "award_explain": result.award_explain,
+    }
+
+
+@transaction.atomic
+def assessment_signoff(*, year: int, approval: str, actor) -> AssessmentSignoff:
+    """Record the leading group's approval of a year's assessment and freeze it: the results as
+    computed now are stored, the year's inputs become read-only, and the act is audited. Only
+    after the year has ended, only by federation staff, once."""
+    access_for(actor).require(Cap.LEAGUE_MANAGE, "审定年度考核")
+    approval = approval.strip()
+    if not approval:
+        raise ApplicationError("请填写审批依据（如主席会议纪要的日期和文号）", code="approval_required")
+    if date(year, 12, 31) >= timezone.localdate():
+        raise ApplicationError(f"{year}年尚未结束，年终考核结果不能审定", code="year_not_over")
+    list(Quota.objects.select_for_update().filter(year=year).order_by("pk"))  # see assessment_input_save
+    _refuse_if_signed(year)
+    results = annual_assessment(user=EVERYONE, year=year)
+    if not results:
+        raise ApplicationError(f"{year}年没有任务数据，无可审定的结果", code="nothing_to_sign")
+    signoff = AssessmentSignoff.objects.create(
+        year=year, results=[_frozen(r) for r in results], approval=approval, signed_by=actor
+    )
+    audit_record(
+        actor=actor,
+        verb="assessment.signed_off",
+        target=signoff,
+        data={"year": year, "approval": approval, "counties": len(results)},
+    )
+    return signoff
+
+
+# --- the teams' weekly reports (seed 002 四(二)) ----------------------------------------------
+REPORT_FIELDS = ("merchants_enrolled", "members_developed", "progress", "problems", "next_steps")
+
+
+@transaction.atomic
+def weekly_report_save(*, team: WorkTeam, week: date, actor, **fields) -> WeeklyReport:
+    """Write (or rewrite) a team's report for the week starting on Monday `week`; not for a week
+    that has not started. Audited with what it said before."""
+    access = access_for(actor)
+    access.require(Cap.LEAGUE_MANAGE, "填报推进周报")
+    if not access.sees(team.owner):
+        raise ApplicationError("只能填报本级及下级推进小组的周报", code="forbidden")
+    if week.weekday() != 0:
+        raise ApplicationError("周报的日期应为该周的周一", code="week_not_monday")
+    if week > timezone.localdate():
+        raise ApplicationError("不能填报尚未开始的一周", code="week_in_future")
+    if not (fields.get("progress") or "").strip():
+        raise ApplicationError("请填写本周工作进展", code="progress_required")
+    report = WeeklyReport.objects.select_for_update().filter(team=team, week=week).first()
+    before = {f: getattr(report, f) for f in REPORT_FIELDS} if report else None
+    if report is None:
+        report = WeeklyReport(team=team, week=week)
+    for name in REPORT_FIELDS:
+        setattr(report, name, fields.get(name, getattr(report, name)))
+    report.submitted_by = actor
+    report.save()
+    audit_record(
+        actor=actor,
+        verb="weekly_report.saved",
+        target=report,
+        union=team.owner,
+        data={"week": week.isoformat(), "team": team.name, "before": before},
+        label=f"{team.name} {week:%Y-%m-%d} 周报",
+    )
+    return report

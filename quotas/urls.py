@@ -16,6 +16,10 @@ urlpatterns = [
     path("bulletins/<int:pk>/publish/", views.bulletin_publish, name="bulletin_publish"),
     path("bulletins/<int:pk>/download.xlsx", views.bulletin_download, name="bulletin_download"),
     path("quarterly/", views.quarterly, name="quarterly"),
+    path("checkpoints/", views.checkpoints, name="checkpoints"),
+    path("weekly/", views.weekly, name="weekly"),
+    path("weekly/<int:team_pk>/<str:week>/", views.weekly_save, name="weekly_save"),
     path("assessment/", views.assessment, name="assessment"),
+    path("assessment/<int:year>/signoff/", views.assessment_signoff, name="assessment_signoff"),
     path("assessment/<int:year>/<int:pk>/", views.assessment_input, name="assessment_input"),
 ]

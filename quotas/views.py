@@ -3,11 +3,12 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from cardportal.actions import run_download
+from cardportal.actions import attempt, run_action, run_download
 from cardportal.errors import ApplicationError
 from cardportal.params import positive_int, query_text
 from cardportal.replica import replica_reads
@@ -15,7 +16,7 @@ from members.access import Cap, access_for, requires
 
 from . import charts, selectors, services
 from .conf import quotas_conf
-from .forms import AssessmentInputForm
+from .forms import AssessmentInputForm, WeeklyReportForm
 from .scoring import PART_LABELS
 from .terms import terms_for
 
@@ -256,6 +257,9 @@ def quarterly(request):
 @replica_reads
 def assessment(request):
     year = _year_param(request)
+    signoff = selectors.assessment_signoff_of(year=year)
+    if signoff is not None:
+        return _assessment_signed(request, signoff)
     results = selectors.annual_assessment(user=request.user, year=year)
     inputs = selectors.assessment_inputs_by_union(year=year)
     is_fed = access_for(request.user).can(Cap.LEAGUE_MANAGE)
@@ -287,6 +291,52 @@ def assessment(request):
     )
 
 
+def _assessment_signed(request, signoff):
+    """A signed-off year: the frozen results, read-only, the rows the user may see."""
+    visible = {u.pk for u in selectors.visible_counties(request.user, [r["key"] for r in signoff.results])}
+    return render(
+        request,
+        "quotas/assessment.html",
+        {
+            "year": signoff.year,
+            "years": selectors.quota_years(),
+            "signoff": signoff,
+            "frozen": [r for r in signoff.results if r["key"] in visible],
+            "labels": PART_LABELS,
+            "year_over": True,
+        },
+    )
+
+
+@login_required
+@require_POST
+@requires(Cap.LEAGUE_MANAGE)
+def assessment_signoff(request, year: int):
+    approval = request.POST.get("approval", "")
+    return run_action(
+        request,
+        lambda: services.assessment_signoff(year=year, approval=approval, actor=request.user),
+        done=f"{year}年考核结果已审定，此后只读",
+        back=f"{reverse('quotas:assessment')}?year={year}",
+    )
+
+
+@login_required
+@requires(Cap.LEAGUE_READ)
+def checkpoints(request):
+    year = _year_param(request)
+    return render(
+        request,
+        "quotas/checkpoints.html",
+        {
+            "year": year,
+            "years": selectors.quota_years(),
+            "checks": selectors.checkpoints(user=request.user, year=year),
+            "conf": quotas_conf(),
+        },
+    )
+
+
 @login_required
 @require_POST
 @requires(Cap.LEAGUE_MANAGE)
@@ -304,3 +354,60 @@ def assessment_input(request, year: int, pk: int):
             request, f"{county.name}：" + "；".join(e for errs in form.errors.values() for e in errs)
         )
     return redirect(f"{reverse('quotas:assessment')}?year={year}#u{pk}")
+
+
+# --- the teams' weekly reports (seed 002 四(二)) ----------------------------------------------
+def _week_param(request) -> date:
+    try:
+        return selectors.week_of(date.fromisoformat(request.GET.get("week", "")))
+    except ValueError:
+        return selectors.week_of(selectors.timezone.localdate())
+
+
+@login_required
+@requires(Cap.LEAGUE_MANAGE)
+def weekly(request):
+    """This week's (or the chosen week's) reports of every team, a form per team for federation
+    staff, and the week's figures; `?print=1` is the printable summary."""
+    week = _week_param(request)
+    summary = selectors.weekly_summary(user=request.user, week=week)
+    forms = {}
+    for team, report in summary.rows:
+        initial = {f: getattr(report, f) for f in services.REPORT_FIELDS} if report else None
+        forms[team.pk] = WeeklyReportForm(prefix=f"t{team.pk}", initial=initial)
+    this_week = selectors.week_of(selectors.timezone.localdate())
+    return render(
+        request,
+        "quotas/weekly_print.html" if request.GET.get("print") else "quotas/weekly.html",
+        {
+            "s": summary,
+            "rows": [(team, report, forms[team.pk]) for team, report in summary.rows],
+            "previous": selectors.add_days(summary.week, -7),
+            "next": selectors.add_days(summary.week, 7) if summary.week < this_week else None,
+            "editable": summary.week <= this_week,
+        },
+    )
+
+
+@login_required
+@require_POST
+@requires(Cap.LEAGUE_MANAGE)
+def weekly_save(request, team_pk: int, week: str):
+    team = selectors.team_get_for_user(user=request.user, pk=team_pk)
+    try:
+        monday = date.fromisoformat(week)
+    except ValueError:
+        raise Http404 from None
+    form = WeeklyReportForm(request.POST, prefix=f"t{team.pk}")
+    if form.is_valid():
+        ok, _ = attempt(
+            request,
+            lambda: services.weekly_report_save(team=team, week=monday, actor=request.user, **form.cleaned_data),
+        )
+        if ok:
+            messages.success(request, f"已保存{team.name}{monday:%Y-%m-%d}这一周的汇报")
+    else:
+        messages.error(
+            request, f"{team.name}：" + "；".join(e for errs in form.errors.values() for e in errs)
+        )
+    return redirect(f"{reverse('quotas:weekly')}?week={monday:%Y-%m-%d}#t{team.pk}")

@@ -189,6 +189,10 @@ def page(browser):
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # An irreversible action asks "确定…？" first (data-confirm): the person in these journeys
+    # says yes; the questions asked are kept on page.dialogs for the tests that check them.
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.accept()))
     yield page
     context.close()
     # before the database is flushed (transactional_db is set up before this fixture, so it is

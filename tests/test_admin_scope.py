@@ -29,7 +29,7 @@ from issuance.models import (
 )
 from members.models import RegistrationSheet, SubmissionGroup, Union
 from merchants.models import EvaluationPolicy, MerchantCategory, MerchantEvaluation, MerchantReview
-from quotas.models import AssessmentInput, Bulletin, Quota
+from quotas.models import AssessmentInput, Bulletin, Quota, WorkTeam
 
 from .factories import ROLE, make_member, make_staff
 from .issuance.factories import make_card, make_partner
@@ -224,6 +224,7 @@ OUT_OF_REACH = {
         lambda tree: AssessmentInput.objects.create(union=tree.county_b, year=2026),
         HIDDEN,
     ),
+    "quotas.WorkTeam": (lambda tree: WorkTeam.objects.create(owner=tree.county_b, name="乙县推进组"), HIDDEN),
 }
 
 

@@ -37,6 +37,15 @@ def test_fire_cover_is_30000_for_members_who_paid_dues_and_20000_otherwise(tree,
     assert a.checks[-1].text == "适用档次“按时交纳会费”：30000.00元（按时交纳会费）"
 
 
+def test_dues_not_recorded_are_not_proven_so_the_dues_tier_does_not_apply(tree, programmes):
+    """A registered member whose sheet said nothing about dues gets the basic 20,000, with why."""
+    unknown = make_member(tree.unit_a1, name="未登记会费", dues_paid=None)
+    give_card(unknown, to_status="issued")
+    result = evaluate(programme=programmes["accident-fire"], member=unknown, on=ON)
+    assert (result.eligible, result.amount, result.tier_label) == (True, Decimal("20000.00"), "基本保障")
+    assert "会费交纳情况未登记，不适用“按时交纳会费”" in result.checks[-1].text
+
+
 def test_cataract_subsidy_is_500_for_enterprises_and_300_for_government_and_institutions(tree, programmes):
     set_unit_type(tree.unit_a2, Union.UnitType.ENTERPRISE_MANAGED)
     set_unit_type(tree.unit_a1, Union.UnitType.GOVERNMENT)

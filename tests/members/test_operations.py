@@ -171,6 +171,15 @@ def test_demo_loads_the_22_cangzhou_counties_with_plan_member_counts_and_one_log
     assert counties.get(name="沧县总工会").declared_members == 180355
     assert counties.get(name="临港经济技术开发区总工会").declared_members == 2432
     assert sorted(StaffRole.objects.values_list("role", flat=True)) == sorted(StaffRole.Role.values)
+    # every demo login has a real name, which the pages show instead of the user name
+    assert {s.user.get_full_name() for s in StaffRole.objects.select_related("user")} == {
+        "王芳",
+        "李强",
+        "张丽华",
+        "刘建国",
+        "陈静",
+        "赵志刚",
+    }
     assert Member.objects.count() == result["members"] > 190
     assert all(m.reveal_id_number()[:2] == "13" for m in Member.objects.all()[:20])
 

@@ -191,6 +191,8 @@ def test_submit_approve_register_creates_members_and_card_applications(tree, cle
     ]
     assert {m.reveal_id_number() for m in members} == {ids[0], ids[1]}
     assert members[1].reveal_phone() == "13912345678" and members[1].phone_last4 == "5678"
+    # the sheet says nothing of employment or dues: unknown, never 在编 with dues paid
+    assert {(m.employment_type, m.dues_paid) for m in members} == {(Member.EmploymentType.UNKNOWN, None)}
     assert Card.objects.filter(member__in=members, status="applied").count() == 2
     assert Card.objects.get(member=members[1]).is_hardship is True
     assert SheetClaim.objects.count() == 0

@@ -97,7 +97,10 @@ def test_upload_page_rejects_the_same_file_twice(
                 follow=True,
             )
     assert RegistrationSheet.objects.count() == 1
-    assert "这个文件已上传过" in response.content.decode()
+    first = RegistrationSheet.objects.get()
+    # the time in the message is Shanghai's, as everywhere on the pages (not the stored UTC)
+    shanghai = timezone.localtime(first.created_at).strftime("%Y-%m-%d %H:%M")
+    assert f"这个文件已上传过（登记表 #{first.pk}，{shanghai}）" in response.content.decode()
 
 
 def test_submission_states(tree, clerk):
@@ -174,6 +177,63 @@ def test_downloads_name_chinese_files_the_way_browsers_read_them(client, clerk):
         "attachment; filename*=utf-8''%E4%BC%9A%E5%91%98%E5%8D%A1%E4%BF%A1%E6%81%AF%E7%99%BB%E8%AE%B0%E8%A1%A8"
         "%EF%BC%88%E6%A8%A1%E6%9D%BF%EF%BC%89.xlsx"
     )
+
+
+def test_letter_counts_that_disagree_block_approval_until_a_reason_is_written(client, tree, clerk, reviewer):
+    from cardportal.models import AuditEntry
+
+    sheet = sheet_for(tree.unit_a1, f"1,{next_id_number()},王芳,,13912345678,财务处")
+    RegistrationSheet.objects.filter(pk=sheet.pk).update(declared_members=2, declared_id_copies=1)
+    sheet_submit(sheet=sheet, actor=clerk)
+    client.force_login(reviewer)
+    page = client.get(sheet.get_absolute_url()).content.decode()
+    assert "写明理由后才能审核通过" in page
+    response = client.post(f"/members/sheets/{sheet.pk}/approve/", follow=True)
+    assert "确认书会员人数 2 人与通过的 1 人不符" in response.content.decode()
+    assert RegistrationSheet.objects.get(pk=sheet.pk).status == RegistrationSheet.Status.SUBMITTED
+    client.post(f"/members/sheets/{sheet.pk}/approve/", {"override_reason": "已电话核实，1人另行补交"})
+    assert RegistrationSheet.objects.get(pk=sheet.pk).status == RegistrationSheet.Status.APPROVED
+    entry = AuditEntry.objects.get(verb="sheet.approved")
+    assert entry.data["override_reason"] == "已电话核实，1人另行补交"
+    assert entry.data["letter_mismatch"] == ["确认书会员人数 2 人与通过的 1 人不符"]
+
+
+def test_the_confirmation_letter_is_pre_filled_from_the_sheet(client, tree, clerk):
+    sheet = sheet_for(tree.unit_a1, f"1,{next_id_number()},王芳,,13912345678,财务处", actor=clerk)
+    RegistrationSheet.objects.filter(pk=sheet.pk).update(declared_members=None, declared_id_copies=None)
+    client.force_login(clerk)
+    page = client.get(f"/members/sheets/{sheet.pk}/letter/").content.decode()
+    assert "身份证复印件确认书" in page and tree.unit_a1.name in page and "测试市总工会" in page
+    assert "我单位共有工会会员 <u>&nbsp;1&nbsp;</u> 人" in page
+    other = make_staff(ROLE.CLERK, tree.unit_b1)
+    client.force_login(other)
+    assert client.get(f"/members/sheets/{sheet.pk}/letter/").status_code == 404
+
+
+def test_fix_and_reupload_only_the_rejected_rows_is_a_clean_round_trip(client, tree, clerk):
+    good, bad = next_id_number(), next_id_number()
+    sheet = sheet_for(
+        tree.unit_a1, f"1,{good},王芳,,13912345678,财务处", f"2,{bad},李娜,,,人事处", actor=clerk
+    )
+    sheet_submit(sheet=sheet, actor=clerk)  # 王芳 is now pending review in this sheet
+    client.force_login(clerk)
+    page = client.get(sheet.get_absolute_url()).content.decode()
+    assert "只含不通过的行" in page and "已通过的 1 行不要再上传" in page
+    response = client.get(f"/members/sheets/{sheet.pk}/errors.xlsx?only=rejected")
+    assert (
+        "只含不通过的行" in response["Content-Disposition"] or "%E5%8F%AA" in response["Content-Disposition"]
+    )
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    rows = [[c.value for c in row] for row in book.active.iter_rows()]
+    assert rows[0][-1] == "错误原因" and len(rows) == 2  # the header and 李娜's row only
+    assert rows[1][1] == bad and rows[1][-1] == "手机号码为空（办卡需要本人手机号）"
+    # the clerk types the phone into that file and uploads it again
+    book.active.cell(row=2, column=5, value="13912345679")
+    fixed = io.BytesIO()
+    book.save(fixed)
+    again, _ = sheet_upload(union=tree.unit_a1, filename="改正.xlsx", content=fixed.getvalue(), actor=clerk)
+    again = sheet_import(sheet_id=again.pk)
+    assert (again.rows_accepted, again.rows_rejected) == (1, 0)
 
 
 def test_federation_staff_set_a_submission_group_through_the_service_and_a_reviewer_cannot(

@@ -149,3 +149,15 @@ def test_clerk_has_no_admin(client, clerk, tree):
     make_merchant(tree.county_a)
     client.force_login(clerk)
     assert client.get(LIST).status_code == 302  # not staff: redirected to the admin login
+
+
+def test_delete_is_not_offered_a_merchant_leaves_by_exit(admin_client, tree):
+    merchant = make_merchant(tree.county_a, name="甲县眼科")
+    assert admin_client.get(f"{LIST}{merchant.pk}/delete/").status_code == 403
+    assert admin_client.post(f"{LIST}{merchant.pk}/delete/", {"post": "yes"}).status_code == 403
+    changelist = admin_client.get(LIST).content.decode()
+    assert "delete_selected" not in changelist and "exit_selected" in changelist
+    admin_client.post(LIST, {"action": "delete_selected", "_selected_action": [merchant.pk], "post": "yes"})
+    assert Merchant.objects.filter(pk=merchant.pk).exists()
+    change = admin_client.get(f"{LIST}{merchant.pk}/change/").content.decode()
+    assert f"{merchant.pk}/delete/" not in change  # no 删除 button on the merchant
