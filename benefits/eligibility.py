@@ -151,7 +151,8 @@ def evaluate(
         unit_type = member.union.unit_type
         for_unit = [t for t in tiers if not t.unit_types or unit_type in t.unit_types]
         if for_unit and not member.dues_paid and all(t.requires_dues_paid for t in for_unit):
-            add(Check(False, "未按时交纳会费（本项目须按时交纳会费）"))
+            reason = "会费交纳情况未登记" if member.dues_paid is None else "未按时交纳会费"
+            add(Check(False, f"{reason}（本项目须按时交纳会费）"))
         else:
             unit = UNIT_TYPE_LABELS.get(unit_type, "未填写")
             add(Check(False, f"没有适用的金额档次（单位性质：{unit}）"))
