@@ -116,3 +116,25 @@ def next_step(card: Card, member: Member) -> str:
 
 def member_may_report_lost(card: Card) -> bool:
     return card.status in MEMBER_LOSABLE
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    pk: int
+    kind: str
+    title: str
+    text: str
+    at: datetime
+    unread: bool
+
+
+def member_notice_list(*, member: Member, limit: int = 50) -> list[NoticeRow]:
+    """The member's latest notices with their text (one query, on the member's index)."""
+    from members.sms.models import Notice
+    from members.sms.notices import notice_text
+
+    rows = Notice.objects.filter(member=member).order_by("-created_at", "-id")[:limit]
+    return [
+        NoticeRow(n.pk, n.kind, n.get_kind_display(), notice_text(n), n.created_at, n.read_at is None)
+        for n in rows
+    ]

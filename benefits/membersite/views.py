@@ -168,8 +168,3 @@ def me_card_lost(request, pk):
         },
         status=400 if error else 200,
     )
-
-
-@member_required
-def me_profile(request):
-    return render(request, "membersite/me_profile.html", {"member": request.member, "tab": "profile"})
