@@ -273,7 +273,11 @@ def _phone_change_locked(*, member: Member, challenge_id: int, code: str, ip: st
     refusal = _try_code(challenge, code)
     if refusal is not None:
         return refusal
-    member = Member.objects.select_for_update().select_related("union", "union__parent").get(pk=member.pk)
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("union", "union__parent")
+        .get(pk=member.pk)
+    )
     old_masked = member.masked_phone
     new_phone = crypto.decrypt(challenge.phone_encrypted)
     new_masked = crypto.mask_phone(new_phone)
