@@ -129,9 +129,10 @@ def test_bad_new_phone_gets_a_specific_message(signed_in, phone, message, django
     response = _ask(signed_in, django_capture_on_commit_callbacks, phone)
 
     assert response.status_code == 400 and message in response.content.decode()
-    assert not PhoneChangeCode.objects.exists() and not SmsMessage.objects.filter(
-        template="member_phone_code"
-    ).exists()
+    assert (
+        not PhoneChangeCode.objects.exists()
+        and not SmsMessage.objects.filter(template="member_phone_code").exists()
+    )
 
 
 def test_phone_code_sixth_try_refused_even_when_right(signed_in, member, django_capture_on_commit_callbacks):
@@ -315,7 +316,10 @@ def test_bad_correction_request_gets_a_specific_message(signed_in, data, message
 
 def test_at_most_five_open_correction_requests(signed_in, member):
     for i in range(5):
-        assert signed_in.post("/me/profile/correction/", {"field": "other", "details": f"第{i}条"}).status_code == 302
+        assert (
+            signed_in.post("/me/profile/correction/", {"field": "other", "details": f"第{i}条"}).status_code
+            == 302
+        )
 
     response = signed_in.post("/me/profile/correction/", {"field": "other", "details": "第六条"})
 
