@@ -243,7 +243,7 @@ class SheetRegistration(SheetImport):
 
 
 class Handoff:
-    pause_at = "issuance.services:handoff_write"
+    pause_at = "issuance.services.handoff:handoff_write"
 
     def __init__(self, tree):
         self.tree = tree
@@ -274,7 +274,7 @@ class Handoff:
 
 
 class ReturnImport(Handoff):
-    pause_at = "issuance.services:cards_move"
+    pause_at = "issuance.services.returns:cards_move"
 
     def prepare(self):
         super().prepare()
@@ -313,7 +313,7 @@ class ReturnImport(Handoff):
 
 
 class ActivationImport(Handoff):
-    pause_at = "issuance.services:_activate_by_date"
+    pause_at = "issuance.services.activations:_activate_by_date"
 
     def prepare(self):
         cards = [make_card(self.tree.unit_a1, status=C.ISSUED, name=f"会员{i}") for i in range(CARDS)]
@@ -345,7 +345,7 @@ class ActivationImport(Handoff):
 
 
 class PaymentFile(Handoff):
-    pause_at = "benefits.services:payment_file_name"
+    pause_at = "benefits.services.bankfiles:payment_file_name"
 
     def prepare(self):
         self.job = disbursement_create(name="送温暖", kind="warmth", union=self.tree.city, actor=self.staff)

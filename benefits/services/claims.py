@@ -1,0 +1,98 @@
+"""Claims (申请) for a benefit programme: recording one (eligibility decides the amount) and
+its review (approve or reject, never by the person who recorded it)."""
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from cardportal.audit import audit_record
+from cardportal.errors import ApplicationError
+from cardportal.scoping import staff_of
+from members.models import Member
+
+from .. import eligibility
+from ..models import BenefitProgramme, Claim
+from .common import _visible
+
+
+def _require_reviewer(actor) -> None:
+    staff = staff_of(actor)
+    if not (actor.is_superuser or (staff is not None and staff.can_review)):
+        raise ApplicationError("只有县级及以上工会的审核人员可以审核", code="forbidden")
+
+
+@transaction.atomic
+def claim_create(
+    *, programme: BenefitProgramme, member: Member, incident_on: date, facts: str, actor
+) -> Claim:
+    """Record a claim; the amount comes from the programme's tiers. Refused, with the reasons,
+    when the member is not eligible on the incident date."""
+    facts = (facts or "").strip()
+    if not facts:
+        raise ApplicationError("请填写事由", code="facts_required")
+    if not _visible(actor, member.union):
+        raise ApplicationError("该会员不在您的工会范围内", code="forbidden")
+    member = Member.objects.select_for_update().select_related("union").get(pk=member.pk)
+    if (
+        programme.once_per_member
+        and Claim.objects.filter(programme=programme, member=member)
+        .exclude(status=Claim.Status.REJECTED)
+        .exists()
+    ):
+        raise ApplicationError(f"“{programme.name}”每人限领一次，该会员已有申请", code="once_per_member")
+    result = eligibility.evaluate(programme=programme, member=member, on=incident_on)
+    if not result.eligible:
+        raise ApplicationError(
+            "不符合申请条件：" + "；".join(result.reasons),
+            code="not_eligible",
+            extra={"reasons": result.reasons},
+        )
+    claim = Claim.objects.create(
+        programme=programme,
+        member=member,
+        union=member.union,
+        incident_on=incident_on,
+        facts=facts[:300],
+        amount=result.amount,
+        tier_label=result.tier_label,
+        explanation=result.as_list(),
+        recorded_by=actor,
+    )
+    audit_record(actor=actor, verb="claim.created", target=claim, data={"amount": str(claim.amount)})
+    return claim
+
+
+def _claim_for_review(claim: Claim, actor) -> Claim:
+    _require_reviewer(actor)
+    claim = Claim.objects.select_for_update().select_related("union").get(pk=claim.pk)
+    if not _visible(actor, claim.union):
+        raise ApplicationError("该申请不在您的工会范围内", code="forbidden")
+    if claim.status != Claim.Status.PENDING:
+        raise ApplicationError(f"该申请已{claim.get_status_display()}，不能重复审核", code="not_pending")
+    if claim.recorded_by_id == actor.pk:
+        raise ApplicationError("登记人不能审核自己登记的申请", code="own_claim")
+    return claim
+
+
+@transaction.atomic
+def claim_approve(*, claim: Claim, actor, note: str = "") -> Claim:
+    claim = _claim_for_review(claim, actor)
+    claim.status = Claim.Status.APPROVED
+    claim.reviewed_by, claim.reviewed_at, claim.review_note = actor, timezone.now(), note.strip()[:300]
+    claim.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    audit_record(actor=actor, verb="claim.approved", target=claim, data={"amount": str(claim.amount)})
+    return claim
+
+
+@transaction.atomic
+def claim_reject(*, claim: Claim, actor, reason: str) -> Claim:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("驳回须填写理由", code="reason_required")
+    claim = _claim_for_review(claim, actor)
+    claim.status = Claim.Status.REJECTED
+    claim.reviewed_by, claim.reviewed_at, claim.review_note = actor, timezone.now(), reason[:300]
+    claim.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    audit_record(actor=actor, verb="claim.rejected", target=claim, data={"reason": reason})
+    return claim

@@ -1,0 +1,140 @@
+"""Files from the bank (回盘 return files and activation files): the audited upload, the retry,
+and the import task's body, which reconciles through `returns.py` or `activations.py`."""
+
+import hashlib
+import os
+
+from django.core.files.base import ContentFile
+from django.db import connection, transaction
+
+from cardportal.audit import audit_record
+from cardportal.errors import ApplicationError
+from cardportal.jobs import (
+    job_fail,
+    job_finish,
+    job_is_stale,
+    job_queue,
+    job_start,
+)
+from cardportal.retention import removed_message
+from members.models import Union
+
+from ..files import check_upload, read_table
+from ..models import (
+    BankBatch,
+    BankFileImport,
+)
+from .activations import activation_reconcile
+from .common import HANDOFF_ROLES, _require
+from .returns import return_reconcile
+
+
+@transaction.atomic
+def import_create(
+    *, kind: str, union: Union, file_name: str, data: bytes, actor, batch: BankBatch | None = None
+) -> BankFileImport:
+    """Keep the uploaded file and its sha256, then reconcile it in a task. An upload identical
+    to an earlier one is noted (`same_as`); applying it again changes nothing."""
+    _require(actor, HANDOFF_ROLES, "导入银行文件")
+    if kind == BankFileImport.Kind.RETURN and batch is None:
+        raise ApplicationError("回盘文件须对应一个银行批次", code="no_batch")
+    if batch is not None:
+        batch = BankBatch.objects.get(pk=batch.pk)
+    if batch is not None and not batch.handoff_file:
+        raise ApplicationError("该批次的报送文件尚未生成", code="not_ready")
+    if not file_name.lower().endswith((".xlsx", ".xls", ".xlsm", ".csv", ".txt")):
+        raise ApplicationError("只支持 .xlsx、.xls 或 .csv 文件", code="bad_type")
+    check_upload(data)
+    sha = hashlib.sha256(data).hexdigest()
+    _same_file_lock(kind, sha)
+    previous = BankFileImport.objects.filter(kind=kind, batch=batch, sha256=sha).order_by("id").first()
+    imp = BankFileImport(
+        kind=kind,
+        batch=batch,
+        union=batch.union if batch else union,
+        file_name=file_name[:200],
+        sha256=sha,
+        same_as=previous,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    imp.file.save(f"{kind}-{sha[:16]}{os.path.splitext(file_name)[1].lower()}", ContentFile(data), save=False)
+    imp.save()
+    audit_record(
+        actor=actor,
+        verb=f"import.{kind}_uploaded",
+        target=imp,
+        data={
+            "sha256": sha,
+            "batch": batch.code if batch else None,
+            "same_as": previous.pk if previous else None,
+        },
+    )
+    from ..tasks import import_apply_task
+
+    job_queue(imp, phase="apply", task=import_apply_task)
+    return imp
+
+
+def _same_file_lock(kind: str, sha: str) -> None:
+    """Serialise the uploads of one file (kind + SHA-256) until commit, so the second of two
+    identical files uploaded at the same moment sees the first and is marked `same_as` it
+    (PostgreSQL advisory lock; SQLite's write transactions are serial already)."""
+    if connection.vendor == "postgresql":
+        key = int(hashlib.sha256(f"bank-file:{kind}:{sha}".encode()).hexdigest()[:15], 16)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+@transaction.atomic
+def import_retry(*, imp: BankFileImport, actor) -> BankFileImport:
+    """Apply a bank file again after its job failed or lost its worker (a new run). The
+    reconciliation is one transaction and idempotent, so nothing is applied twice."""
+    _require(actor, HANDOFF_ROLES, "重新导入银行文件")
+    locked = BankFileImport.objects.select_for_update().get(pk=imp.pk)
+    if not (locked.job_retryable or job_is_stale(locked)):
+        raise ApplicationError("只有导入失败或中断的文件才能重新导入", code="invalid_status")
+    from ..tasks import import_apply_task
+
+    job_queue(locked, phase="apply", task=import_apply_task)
+    audit_record(actor=actor, verb=f"import.{locked.kind}_retried", target=locked)
+    return locked
+
+
+def import_apply(*, import_id: int, token: str | None = None) -> None:
+    """The import task's body: claim the job, reconcile, keep the report. Only the run that owns
+    the import (`token`) applies it; the reconciliation checks that under the batch lock."""
+    imp = BankFileImport.objects.select_related("batch", "batch__partner", "union").get(pk=import_id)
+    if not job_start(imp, phase="apply", token=token):
+        return
+    if imp.report:  # an earlier run of this import applied it
+        job_finish(imp, message=_import_summary(imp.kind, imp.report))
+        return
+    if not imp.file:
+        job_fail(imp, message=removed_message("bank_import") + "请重新上传。", code="file_removed")
+        return
+    try:
+        with imp.file.open("rb") as handle:
+            data = handle.read()
+        table = read_table(data, imp.file_name)
+        reconcile = return_reconcile if imp.kind == BankFileImport.Kind.RETURN else activation_reconcile
+        report = reconcile(imp=imp, table=table)
+        if report is None:  # another run owns the import now
+            return
+        job_finish(imp, message=_import_summary(imp.kind, report))
+    except ApplicationError as exc:
+        job_fail(imp, message=exc.message, code=exc.code)
+
+
+def _import_summary(kind: str, report: dict) -> str:
+    """Every class of row in the file, so the counts add up to the rows read (and missing cards)."""
+    c = report["counts"]
+    if kind == BankFileImport.Kind.RETURN:
+        return (
+            f"共 {c['rows']} 行：制卡成功 {c['issued']}，制卡失败 {c['rejected']}，卡号无效 {c['invalid']}，"
+            f"证件号不在本批次 {c['unknown']}，重复 {c['duplicate']}，冲突 {c['conflict']}，"
+            f"已处理过 {c['unchanged']}；未回盘 {c['missing']}"
+        )
+    return (
+        f"共 {c['rows']} 行：激活 {c['activated']}，卡号或日期无效 {c['invalid']}，未知卡号 {c['unknown']}，"
+        f"不能激活 {c['refused']}，已激活过 {c['unchanged']}"
+    )
