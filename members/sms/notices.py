@@ -70,36 +70,54 @@ def card_notices_send(*, card_ids: list[int], to_status: str, at: datetime) -> i
 def _card_notices_orm(card_ids: list[int], *, kind: str, prefix: str, at: datetime) -> list[int]:
     from issuance.models import Card
 
-    cards = Card.objects.filter(pk__in=card_ids).select_related("member", "union").order_by("pk")
-    taken = set(
-        Notice.objects.filter(key__in=[f"{prefix}:{c.pk}" for c in cards]).values_list("key", flat=True)
+    cards = Card.objects.filter(pk__in=card_ids).select_related("union").order_by("pk")
+    return notices_queue_many(
+        kind=kind, items=[(c.member_id, f"{prefix}:{c.pk}", _card_params(c)) for c in cards], at=at
     )
-    fresh = [c for c in cards if f"{prefix}:{c.pk}" not in taken]
+
+
+def notices_queue_many(*, kind: str, items: list[tuple[int, str, dict]], at: datetime) -> list[int]:
+    """Notices (member id, key, params) of one kind and their SMS, in bulk; keys already taken
+    are skipped. Returns the new outbox ids (the caller sends them: `sms_send_later`). The
+    caller holds the lock that makes the event happen once (the cards', the lines')."""
+    from members.models import Member
+
+    taken = set(Notice.objects.filter(key__in=[key for _m, key, _p in items]).values_list("key", flat=True))
+    fresh = [item for item in items if item[1] not in taken]
+    if not fresh:
+        return []
     Notice.objects.bulk_create(
-        [
-            Notice(member=c.member, kind=kind, key=f"{prefix}:{c.pk}", params=_card_params(c), created_at=at)
-            for c in fresh
-        ],
+        [Notice(member_id=m, kind=kind, key=key, params=p, created_at=at) for m, key, p in fresh],
         batch_size=2000,
     )
+    members = Member.objects.only(
+        "union_id", "phone_encrypted", "phone_hash", "phone_prefix", "phone_last4"
+    ).in_bulk([m for m, _key, _p in fresh])
     messages = SmsMessage.objects.bulk_create(
         [
             SmsMessage(
-                phone_encrypted=c.member.phone_encrypted,
-                phone_hash=c.member.phone_hash,
-                phone_masked=c.member.masked_phone,
-                member=c.member,
-                union_id=c.member.union_id,
+                phone_encrypted=members[m].phone_encrypted,
+                phone_hash=members[m].phone_hash,
+                phone_masked=members[m].masked_phone,
+                member_id=m,
+                union_id=members[m].union_id,
                 template=TEMPLATE[kind],
-                key=f"{prefix}:{c.pk}",
-                params=_card_params(c),
+                key=key,
+                params=p,
             )
-            for c in fresh
-            if c.member.phone_encrypted
+            for m, key, p in fresh
+            if members[m].phone_encrypted
         ],
         batch_size=2000,
     )
-    return [m.pk for m in messages]
+    return [message.pk for message in messages]
+
+
+def notices_send_many(*, kind: str, items: list[tuple[int, str, dict]]) -> int:
+    """`notices_queue_many`, with the SMS sent after commit. Returns how many were new."""
+    message_ids = notices_queue_many(kind=kind, items=items, at=timezone.now())
+    sms_send_later(message_ids)
+    return len(message_ids)
 
 
 def _card_params(card) -> dict:
