@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin
 
 from cardportal.admin import ScopedAdminMixin
-from members.models import Union
+from members.models import Member, Union
 
 from .models import AmountTier, BenefitProgramme, Claim, Disbursement, DisbursementLine
 
@@ -22,6 +22,20 @@ class TierForm(forms.ModelForm):
     class Meta:
         model = AmountTier
         fields = ["order", "label", "amount", "unit_types", "requires_dues_paid"]
+
+
+class ProgrammeForm(forms.ModelForm):
+    employment_types = forms.MultipleChoiceField(
+        label="限用工类型",
+        choices=Member.EmploymentType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="不选表示不限",
+    )
+
+    class Meta:
+        model = BenefitProgramme
+        fields = ["employment_types"]  # the admin's fieldsets name the rest
 
 
 class PortalInline:
@@ -44,6 +58,7 @@ class BenefitProgrammeAdmin(ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "code"]
     list_select_related = ["union"]
     autocomplete_fields = ["union"]
+    form = ProgrammeForm
     inlines = [TierInline]
     fieldsets = [
         (
@@ -57,6 +72,8 @@ class BenefitProgrammeAdmin(ScopedAdminMixin, admin.ModelAdmin):
                     "description",
                     ("valid_from", "valid_until"),
                     "is_active",
+                    "member_may_claim",
+                    "how_to_claim",
                 ]
             },
         ),
@@ -66,6 +83,7 @@ class BenefitProgrammeAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 "fields": [
                     "card_requirement",
                     "requires_in_service",
+                    "employment_types",
                     ("requires_hardship", "requires_model_worker"),
                     "card_applied_before",
                     "once_per_member",

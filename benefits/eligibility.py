@@ -18,6 +18,7 @@ from .models import AmountTier, BenefitProgramme
 # A card the bank has made and that is not lost or cancelled: money can be paid into it.
 NUMBERED_LIVE = ("issued", "received", "distributed", "activated")
 UNIT_TYPE_LABELS = dict(Union.UnitType.choices)
+EMPLOYMENT_LABELS = dict(Member.EmploymentType.choices)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,13 @@ def evaluate(
                 else f"会籍状态为“{member.get_status_display()}”，不是在职在岗",
             )
         )
+    if programme.employment_types:
+        label = EMPLOYMENT_LABELS.get(member.employment_type, member.employment_type or "未填写")
+        if member.employment_type in programme.employment_types:
+            add(Check(True, f"用工类型为{label}"))
+        else:
+            allowed = "、".join(str(EMPLOYMENT_LABELS.get(t, t)) for t in programme.employment_types)
+            add(Check(False, f"用工类型为“{label}”，本项目限{allowed}"))
     card_check = _card_check(programme, card)
     if card_check:
         add(card_check)
@@ -148,8 +156,13 @@ def evaluate(
         return result
     tier, why = tier_for(programme, member, tiers)
     if tier is None:
-        unit = UNIT_TYPE_LABELS.get(member.union.unit_type, "未填写")
-        add(Check(False, f"没有适用的金额档次（单位性质：{unit}）"))
+        unit_type = member.union.unit_type
+        for_unit = [t for t in tiers if not t.unit_types or unit_type in t.unit_types]
+        if for_unit and not member.dues_paid and all(t.requires_dues_paid for t in for_unit):
+            add(Check(False, "未按时交纳会费（本项目须按时交纳会费）"))
+        else:
+            unit = UNIT_TYPE_LABELS.get(unit_type, "未填写")
+            add(Check(False, f"没有适用的金额档次（单位性质：{unit}）"))
         return result
     result.amount, result.tier_label = tier.amount, tier.label
     add(Check(True, f"适用档次“{tier.label}”：{tier.amount}元" + (f"（{why}）" if why else "")))

@@ -50,12 +50,26 @@ class BenefitProgramme(models.Model):
         _("持卡要求"), max_length=10, choices=CardRequirement.choices, default=CardRequirement.LIVE
     )
     requires_in_service = models.BooleanField(_("须在职在岗（在会）"), default=True)
+    employment_types = models.JSONField(
+        _("限用工类型"),
+        default=list,
+        blank=True,
+        help_text=_("留空表示不限；否则为会员登记的用工类型之一（在编、劳务派遣、农民工……）"),
+    )
     requires_hardship = models.BooleanField(_("限困难职工"), default=False)
     requires_model_worker = models.BooleanField(_("限劳模"), default=False)
     card_applied_before = models.DateField(
         _("限此日期前申请的卡"), null=True, blank=True, help_text=_("“前期办卡会员”专享项目用")
     )
     once_per_member = models.BooleanField(_("每人限领一次"), default=False)
+    member_may_claim = models.BooleanField(
+        _("会员可在线申请"),
+        default=False,
+        help_text=_("会员可在会员网站上传凭证自行申请；否则由基层工会经办人登记"),
+    )
+    how_to_claim = models.TextField(
+        _("申领方式"), blank=True, help_text=_("会员在“我的权益”里看到的办理方法，如需带哪些材料、找谁")
+    )
     # Amount rules of the batches tied to this programme (benefits/limits.py: blank = default).
     max_per_member = models.DecimalField(
         _("每人每批上限（元）"),
@@ -164,6 +178,9 @@ class Claim(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    by_member = models.BooleanField(
+        _("会员本人在线申请"), default=False, help_text=_("会员在会员网站提交（没有登记人）")
+    )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("审核人"),
@@ -193,6 +210,42 @@ class Claim(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("benefits:claim_detail", args=[self.pk])
+
+
+def proof_upload_to(instance: "ClaimProof", filename: str) -> str:
+    """A random name under proofs/<year>/: nothing of the member's (name, file name) in the path."""
+    import secrets
+
+    from django.utils import timezone
+
+    extension = filename.rsplit(".", 1)[-1] if "." in filename else "bin"
+    return f"proofs/{timezone.localdate():%Y}/{secrets.token_hex(16)}.{extension}"
+
+
+class ClaimProof(models.Model):
+    """A receipt or other proof a member uploaded with a claim (cardportal/proofs.py checked it:
+    an image is re-encoded, a PDF parsed). Stored privately in MEDIA_ROOT, which is never served;
+    the member and the claim's reviewers open it through a scoped, audited view."""
+
+    claim = models.ForeignKey(Claim, verbose_name=_("申请"), on_delete=models.CASCADE, related_name="proofs")
+    file = models.FileField(_("文件"), upload_to=proof_upload_to)
+    content_type = models.CharField(_("类型"), max_length=40)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    pages = models.PositiveSmallIntegerField(_("页数"), default=1)
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("申请凭证")
+        verbose_name_plural = _("申请凭证")
+        ordering = ["claim_id", "id"]
+
+    def __str__(self) -> str:
+        return f"凭证 #{self.pk}"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
 
 class Disbursement(Job):

@@ -2,11 +2,11 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from cardportal.audit import audit_for, client_ip
-from cardportal.downloads import attachment
+from cardportal.downloads import attachment, private_file
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_recover, render_job_progress
 from cardportal.pagination import paginate
@@ -105,6 +105,17 @@ def claim_detail(request, pk):
             return redirect(claim.get_absolute_url())
     can_review = _can_review(request.user) and claim.status == Claim.Status.PENDING
     return render(request, "benefits/claim_detail.html", {"claim": claim, "can_review": can_review})
+
+
+@login_required
+def claim_proof(request, pk, proof_pk):
+    """A member's proof of a claim in the user's scope (404 outside it), every view audited."""
+    claim = selectors.claim_get_for_user(user=request.user, pk=pk)
+    proof = get_object_or_404(claim.proofs, pk=proof_pk)
+    content, filename, content_type = services.claim_proof_read(
+        proof=proof, actor=request.user, ip=client_ip(request)
+    )
+    return private_file(content, filename, content_type, inline=proof.is_image)
 
 
 @login_required

@@ -13,3 +13,15 @@ def attachment(content: bytes | str, filename: str, content_type: str | None = N
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
+
+
+def private_file(content: bytes, filename: str, content_type: str, *, inline: bool) -> HttpResponse:
+    """A file from private storage (an uploaded proof) answered by a scoped view: shown in place
+    (`inline`, for images the portal re-encoded itself) or as a download; never cached by a
+    shared cache, never sniffed as another type, and sandboxed if opened on its own."""
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(not inline, filename)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

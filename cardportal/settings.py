@@ -167,6 +167,8 @@ LOGOUT_REDIRECT_URL = "login"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(30 * 1024 * 1024)))
+# A claim's proof (a photo of a receipt, a PDF): cardportal/proofs.py; never above UPLOAD_MAX_BYTES.
+PROOF_MAX_BYTES = int(os.environ.get("PROOF_MAX_BYTES", str(10 * 1024 * 1024)))
 FILE_UPLOAD_HANDLERS = [
     "cardportal.uploads.BoundedUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",

@@ -71,6 +71,12 @@ def merchant_scores_refresh_all(*, on: date | None = None) -> int:
     return n
 
 
+def member_holds_card(member) -> bool:
+    """The review rule's card condition: a live card the bank has numbered (the member can show
+    it in a shop). The members' site asks the same function whether to offer 评价."""
+    return Card.objects.filter(member=member).exclude(status__in=Card.DEAD).exclude(number=None).exists()
+
+
 @transaction.atomic
 def merchant_review_create(
     *, merchant: Merchant, member, rating: int, comment: str = "", on: date | None = None, actor=None
@@ -81,7 +87,7 @@ def merchant_review_create(
         raise ApplicationError("评分须为1至5分", code="rating_invalid")
     if merchant.status == Merchant.Status.EXITED:
         raise ApplicationError("该商户已退出，不能再评议", code="merchant_exited")
-    if not Card.objects.filter(member=member).exclude(status__in=Card.DEAD).exclude(number=None).exists():
+    if not member_holds_card(member):
         raise ApplicationError("只有持卡会员可以评议商户", code="no_card")
     try:
         with transaction.atomic():

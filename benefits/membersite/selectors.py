@@ -1,14 +1,22 @@
 """Reads for the signed-in member: always of `request.member`'s own records."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from django.db.models import Prefetch
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 from django.http import Http404
+from django.utils import timezone
 
+from benefits.eligibility import Eligibility
+from benefits.models import BenefitProgramme, Claim, ClaimProof, Disbursement, DisbursementLine
+from benefits.selectors import COUNTY_LEVELS, member_eligibility
 from issuance.models import Card, CardEvent
 from issuance.services import MEMBER_LOSABLE
-from members.models import Member
+from members.models import Member, Union
+from merchants.models import Merchant, MerchantReview
+from merchants.selectors import directory_merchants
+from merchants.services import period_of
 
 S = Card.Status
 
@@ -116,6 +124,209 @@ def next_step(card: Card, member: Member) -> str:
 
 def member_may_report_lost(card: Card) -> bool:
     return card.status in MEMBER_LOSABLE
+
+
+# --- 我的权益, 到卡资金, 特约商户 (issue 13 pages 2-4) -------------------------------------------
+# Every read below is of `member`'s own rows; an id that is not theirs is a 404, exists or not.
+
+
+@dataclass
+class MemberBenefit:
+    """One programme as the member sees it: the staff's own eligibility result (benefits.
+    eligibility.evaluate, through benefits.selectors.member_eligibility), the member's claims
+    under it, and whether (and if not, why not) they can start a claim on the site now."""
+
+    programme: BenefitProgramme
+    result: Eligibility
+    claims: list[Claim]
+    claim_refusal: str  # "" when the member may start a claim here
+
+    @property
+    def may_claim(self) -> bool:
+        return not self.claim_refusal
+
+
+def member_claim_refusal(*, programme: BenefitProgramme, result: Eligibility, claims: list[Claim]) -> str:
+    """Why the member cannot start a claim under `programme` on the site now ("" if they can).
+    The service (benefits.services.claim_create) checks the same rules again on the incident
+    date; this answers the page's question of whether to offer the form."""
+    if not programme.member_may_claim:
+        return "本项目不在网上申请，请按申领方式办理"
+    if not result.eligible:
+        return "您目前不符合申请条件"
+    if any(c.status == Claim.Status.PENDING for c in claims):
+        return "您已有一笔申请正在审核，审核后才能再次申请"
+    if programme.once_per_member and any(c.status != Claim.Status.REJECTED for c in claims):
+        return "本项目每人限领一次，您已申请过"
+    return ""
+
+
+def member_benefit_list(*, member: Member) -> list[MemberBenefit]:
+    """Every programme open to the member's union (run by it or a union above it), evaluated by
+    the staff's rules for today, with the member's claims. Queries: card, programmes + tiers,
+    claims + proofs (four), whatever the number of programmes."""
+    claims = member_claim_list(member=member)
+    by_programme: dict[int, list[Claim]] = {}
+    for claim in claims:
+        by_programme.setdefault(claim.programme_id, []).append(claim)
+    rows = []
+    for result in member_eligibility(member=member):
+        programme = result.programme
+        mine = by_programme.get(programme.pk, [])
+        rows.append(
+            MemberBenefit(
+                programme=programme,
+                result=result,
+                claims=mine,
+                claim_refusal=member_claim_refusal(programme=programme, result=result, claims=mine),
+            )
+        )
+    return rows
+
+
+def member_benefit_get(*, member: Member, programme_pk: int) -> MemberBenefit:
+    """One programme of `member_benefit_list`; a programme not open to the member is a 404."""
+    for row in member_benefit_list(member=member):
+        if row.programme.pk == programme_pk:
+            return row
+    raise Http404
+
+
+def member_claim_list(*, member: Member) -> list[Claim]:
+    """The member's claims, newest first, with programme, proofs and payment line."""
+    return list(
+        Claim.objects.filter(member=member)
+        .select_related("programme", "disbursement_line")
+        .prefetch_related("proofs")
+        .order_by("-created_at", "-id")
+    )
+
+
+def member_claim_get(*, member: Member, pk: int) -> Claim:
+    """One of the member's own claims; another member's id is a 404 like a missing one."""
+    claim = (
+        Claim.objects.filter(member=member, pk=pk)
+        .select_related("programme", "disbursement_line")
+        .prefetch_related("proofs")
+        .first()
+    )
+    if claim is None:
+        raise Http404
+    return claim
+
+
+def member_proof_get(*, member: Member, claim_pk: int, pk: int) -> ClaimProof:
+    """A proof of one of the member's own claims (both ids must match): else 404."""
+    proof = (
+        ClaimProof.objects.filter(pk=pk, claim_id=claim_pk, claim__member=member)
+        .select_related("claim", "claim__union")
+        .first()
+    )
+    if proof is None:
+        raise Http404
+    return proof
+
+
+# The batch states from which a payment is decided (approved) and so shown to the member; a
+# draft or submitted list can still change.
+AID_VISIBLE_STATES = (
+    Disbursement.State.APPROVED,
+    Disbursement.State.EXPORTING,
+    Disbursement.State.EXPORTED,
+    Disbursement.State.CLOSED,
+)
+AID_STATUS = {
+    DisbursementLine.Status.PENDING: "发放中",
+    DisbursementLine.Status.PAID: "已到账",
+    DisbursementLine.Status.FAILED: "发放失败",
+}
+
+
+@dataclass(frozen=True)
+class AidPayment:
+    on: date
+    programme: str
+    amount: Decimal
+    status: str  # DisbursementLine.Status value
+    status_label: str
+    card_tail: str
+    note: str = ""
+
+
+def member_aid_list(*, member: Member) -> list[AidPayment]:
+    """Aid paid (or being paid) to the member's cards from approved disbursement batches, newest
+    first: date (paid, else approved), programme (the batch's programme, else its kind: 送温暖,
+    金秋助学 ...), amount, status. One query."""
+    lines = (
+        DisbursementLine.objects.filter(member=member, disbursement__state__in=AID_VISIBLE_STATES)
+        .select_related("disbursement", "disbursement__programme", "claim__programme")
+        .order_by("-disbursement__approved_at", "-id")
+    )
+    payments = []
+    for line in lines:
+        batch = line.disbursement
+        programme = line.claim.programme if line.claim_id else batch.programme
+        name = programme.name if programme else batch.get_kind_display()
+        when = line.paid_at or batch.approved_at
+        note = ""
+        if line.status == DisbursementLine.Status.FAILED:
+            note = f"银行未能入账（{line.failure_reason}），请联系所在工会核对卡片状态"
+        payments.append(
+            AidPayment(
+                on=timezone.localtime(when).date(),
+                programme=name,
+                amount=line.amount,
+                status=line.status,
+                status_label=AID_STATUS[line.status],
+                card_tail=line.card_tail,
+                note=note,
+            )
+        )
+    return payments
+
+
+def member_aid_total(payments: list[AidPayment]) -> Decimal:
+    return sum((p.amount for p in payments if p.status == DisbursementLine.Status.PAID), Decimal("0.00"))
+
+
+def member_county(member: Member) -> Union | None:
+    """The county-level union above (or at) the member's union, if any (one query)."""
+    ancestors = [member.union.path[: i + 1] for i, ch in enumerate(member.union.path) if ch == "/"]
+    return Union.objects.filter(path__in=ancestors, level__in=COUNTY_LEVELS).order_by("-depth").first()
+
+
+def member_merchant_directory(
+    *, member: Member, q: str = "", category_id: int | None = None
+) -> tuple[QuerySet[Merchant], Union | None]:
+    """The public directory (merchants.selectors.directory_merchants: active merchants, offers
+    valid today, search and category) ordered for this member: their own county's merchants
+    first, then city-wide ones, then the rest; each merchant carries `near` (0, 1, 2)."""
+    county = member_county(member)
+    qs = directory_merchants(q=q, category_id=category_id)
+    if county is None:
+        return qs.annotate(near=Value(2)), None
+    ancestors = [county.path[: i + 1] for i, ch in enumerate(county.path) if ch == "/"]
+    near = Case(
+        When(union__path__startswith=county.path, then=Value(0)),
+        When(union__path__in=ancestors, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return qs.annotate(near=near).order_by("near", "category__order", "name", "id"), county
+
+
+def member_merchant_get(*, member: Member, pk: int) -> Merchant:
+    """An active merchant of the directory (the one a member may rate), else 404."""
+    merchant = Merchant.objects.filter(pk=pk, status=Merchant.Status.ACTIVE).first()
+    if merchant is None:
+        raise Http404
+    return merchant
+
+
+def member_reviewed_this_period(*, member: Member, on: date | None = None) -> dict[int, MerchantReview]:
+    """merchant id -> the member's review of this period (quarter): one query."""
+    period = period_of(on or timezone.localdate())
+    return {r.merchant_id: r for r in MerchantReview.objects.filter(member=member, period=period)}
 
 
 @dataclass(frozen=True)

@@ -18,3 +18,13 @@ urlpatterns = [
     path("profile/correction/", profile_views.me_correction, name="correction"),
     path("notices/", profile_views.me_notices, name="notices"),
 ]
+
+urlpatterns += [
+    path("benefits/", views.me_benefits, name="benefits"),
+    path("benefits/<int:programme_pk>/claim/", views.me_claim_new, name="claim_new"),
+    path("claims/<int:pk>/", views.me_claim, name="claim"),
+    path("claims/<int:pk>/proofs/<int:proof_pk>/", views.me_claim_proof, name="claim_proof"),
+    path("aid/", views.me_aid, name="aid"),
+    path("merchants/", views.me_merchants, name="merchants"),
+    path("merchants/<int:pk>/review/", views.me_merchant_review, name="merchant_review"),
+]

@@ -7,14 +7,21 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from benefits import services as benefit_services
 from cardportal.audit import audit_record, client_ip
+from cardportal.downloads import private_file
 from cardportal.errors import ApplicationError
-from cardportal.params import query_text
+from cardportal.pagination import paginate
+from cardportal.params import positive_int, query_text
+from cardportal.uploads import raise_if_refused
 from cardportal.views import dashboard
 from issuance.services import card_report_lost
+from merchants.selectors import directory_categories
+from merchants.services import member_holds_card, merchant_review_create
 
 from . import selectors, services
 from .auth import member_required, member_session_end, member_session_start
+from .forms import MemberClaimForm, ReviewForm
 
 CHALLENGE_KEY = "_member_signin_challenge"
 
@@ -168,3 +175,134 @@ def me_card_lost(request, pk):
         },
         status=400 if error else 200,
     )
+
+
+# --- 我的权益, 到卡资金, 特约商户 ----------------------------------------------------------------
+@member_required
+def me_benefits(request):
+    member = request.member
+    rows = selectors.member_benefit_list(member=member)
+    claims = [claim for row in rows for claim in row.claims]
+    claims.sort(key=lambda c: (c.created_at, c.pk), reverse=True)
+    return render(
+        request,
+        "membersite/me_benefits.html",
+        {"member": member, "rows": rows, "claims": claims, "tab": "benefits"},
+    )
+
+
+@member_required
+def me_claim_new(request, programme_pk):
+    """GET: the claim form (or why there is none); POST: the claim with its proof file."""
+    member = request.member
+    row = selectors.member_benefit_get(member=member, programme_pk=programme_pk)
+    form = MemberClaimForm(request.POST or None, request.FILES or None)
+    error = None
+    if request.method == "POST":
+        try:
+            raise_if_refused(request)  # a file the upload handler stopped past the size limit
+            if form.is_valid():
+                upload = form.cleaned_data["proof"]
+                claim = benefit_services.claim_submit_by_member(
+                    programme=row.programme,
+                    member=member,
+                    incident_on=form.cleaned_data["incident_on"],
+                    facts=form.cleaned_data["facts"],
+                    proof=upload.read(),
+                    ip=client_ip(request),
+                )
+                messages.success(request, f"申请已提交：{row.programme.name}，{claim.amount}元，等待工会审核")
+                return redirect("membersite:claim", pk=claim.pk)
+        except ApplicationError as exc:
+            error = exc.message
+    return render(
+        request,
+        "membersite/me_claim_new.html",
+        {"member": member, "row": row, "form": form, "error": error, "tab": "benefits"},
+        status=400 if (error or form.errors) else 200,
+    )
+
+
+@member_required
+def me_claim(request, pk):
+    claim = selectors.member_claim_get(member=request.member, pk=pk)
+    return render(
+        request, "membersite/me_claim.html", {"member": request.member, "claim": claim, "tab": "benefits"}
+    )
+
+
+@member_required
+def me_claim_proof(request, pk, proof_pk):
+    """The proof file of one of the member's own claims (404 otherwise), audited."""
+    proof = selectors.member_proof_get(member=request.member, claim_pk=pk, pk=proof_pk)
+    content, filename, content_type = benefit_services.claim_proof_read(
+        proof=proof, member=request.member, ip=client_ip(request)
+    )
+    return private_file(content, filename, content_type, inline=proof.is_image)
+
+
+@member_required
+def me_aid(request):
+    payments = selectors.member_aid_list(member=request.member)
+    return render(
+        request,
+        "membersite/me_aid.html",
+        {
+            "member": request.member,
+            "payments": payments,
+            "paid_total": selectors.member_aid_total(payments),
+            "tab": "aid",
+        },
+    )
+
+
+@member_required
+def me_merchants(request):
+    member = request.member
+    q = query_text(request.GET.get("q"), max_length=50)
+    category_id = positive_int(request.GET.get("category"))
+    merchants, county = selectors.member_merchant_directory(member=member, q=q, category_id=category_id)
+    page = paginate(request, merchants, per_page=20)
+    reviewed = selectors.member_reviewed_this_period(member=member)
+    for merchant in page:
+        merchant.my_review = reviewed.get(merchant.pk)
+    return render(
+        request,
+        "membersite/me_merchants.html",
+        {
+            "member": member,
+            "page": page,
+            "q": q,
+            "category_id": category_id,
+            "categories": directory_categories(),
+            "county": county,
+            "stars": range(5, 0, -1),
+            "may_review": member_holds_card(member),
+            "tab": "merchants",
+        },
+    )
+
+
+@member_required
+@require_POST
+def me_merchant_review(request, pk):
+    member = request.member
+    merchant = selectors.member_merchant_get(member=member, pk=pk)
+    form = ReviewForm(request.POST)
+    back = request.POST.get("back", "")
+    target = back if back.startswith("/me/merchants/") else reverse("membersite:merchants")
+    if not form.is_valid():
+        messages.error(request, "请选择1至5分后再提交评价")
+        return redirect(target)
+    try:
+        merchant_review_create(
+            merchant=merchant,
+            member=member,
+            rating=form.cleaned_data["rating"],
+            comment=form.cleaned_data["comment"],
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已评价“{merchant.name}”：{form.cleaned_data['rating']}分，谢谢您的评价")
+    return redirect(target)

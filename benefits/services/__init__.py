@@ -2,6 +2,7 @@
 
     common.py          money to the cent, refusing with every problem listed
     claims.py          claims and their review
+    member_claims.py   a member's own claim with a proof file (members' site); reading proofs, audited
     four_eyes.py       who may prepare, approve, export, confirm, download a batch
     disbursements.py   the disbursement workflow: create, build the list, submit, approve, return
     payment_sheets.py  uploaded payment lists: reading, parsing, adding to a batch
@@ -23,6 +24,7 @@ from .bankfiles import (
 from .claims import (
     claim_approve,
     claim_create,
+    claim_record,
     claim_reject,
 )
 from .common import (
@@ -53,6 +55,11 @@ from .four_eyes import (
     disbursement_prepare_refusal,
     may_prepare,
 )
+from .member_claims import (
+    claim_proof_read,
+    claim_submit_by_member,
+    proof_limit,
+)
 from .payment_sheets import (
     AMOUNT_HEADERS,
     CARD_HEADERS,
@@ -68,7 +75,11 @@ __all__ = [
     "MAX_ERRORS_SHOWN",
     "claim_approve",
     "claim_create",
+    "claim_record",
     "claim_reject",
+    "claim_proof_read",
+    "claim_submit_by_member",
+    "proof_limit",
     "CONFIRM_ROLES",
     "DOWNLOAD_ROLES",
     "PREPARE_ROLES",

@@ -28,11 +28,34 @@ def claim_create(
 ) -> Claim:
     """Record a claim; the amount comes from the programme's tiers. Refused, with the reasons,
     when the member is not eligible on the incident date."""
-    facts = (facts or "").strip()
-    if not facts:
+    if not (facts or "").strip():
         raise ApplicationError("请填写事由", code="facts_required")
     if not _visible(actor, member.union):
         raise ApplicationError("该会员不在您的工会范围内", code="forbidden")
+    claim = claim_record(
+        programme=programme, member=member, incident_on=incident_on, facts=facts, recorded_by=actor
+    )
+    audit_record(actor=actor, verb="claim.created", target=claim, data={"amount": str(claim.amount)})
+    return claim
+
+
+def claim_record(
+    *,
+    programme: BenefitProgramme,
+    member: Member,
+    incident_on: date,
+    facts: str,
+    recorded_by=None,
+    by_member: bool = False,
+) -> Claim:
+    """The rules every claim meets, whoever records it (a clerk through claim_create, the member
+    through member_claims.claim_submit_by_member): facts given, once per member where the
+    programme says so, eligible on the incident date (the amount from the tiers). Runs inside
+    the caller's transaction and locks the member, so two claims at once cannot both pass the
+    once-per-member check."""
+    facts = (facts or "").strip()
+    if not facts:
+        raise ApplicationError("请填写事由", code="facts_required")
     member = Member.objects.select_for_update().select_related("union").get(pk=member.pk)
     if (
         programme.once_per_member
@@ -40,7 +63,8 @@ def claim_create(
         .exclude(status=Claim.Status.REJECTED)
         .exists()
     ):
-        raise ApplicationError(f"“{programme.name}”每人限领一次，该会员已有申请", code="once_per_member")
+        whose = "您" if by_member else "该会员"
+        raise ApplicationError(f"“{programme.name}”每人限领一次，{whose}已有申请", code="once_per_member")
     result = eligibility.evaluate(programme=programme, member=member, on=incident_on)
     if not result.eligible:
         raise ApplicationError(
@@ -48,7 +72,7 @@ def claim_create(
             code="not_eligible",
             extra={"reasons": result.reasons},
         )
-    claim = Claim.objects.create(
+    return Claim.objects.create(
         programme=programme,
         member=member,
         union=member.union,
@@ -57,10 +81,9 @@ def claim_create(
         amount=result.amount,
         tier_label=result.tier_label,
         explanation=result.as_list(),
-        recorded_by=actor,
+        recorded_by=recorded_by,
+        by_member=by_member,
     )
-    audit_record(actor=actor, verb="claim.created", target=claim, data={"amount": str(claim.amount)})
-    return claim
 
 
 def _claim_for_review(claim: Claim, actor) -> Claim:
