@@ -17,6 +17,8 @@ urlpatterns = [
     path("members/", members_api.MemberListApi.as_view(), name="member-list"),
     path("members/search/", members_api.MemberSearchApi.as_view(), name="member-search"),
     path("members/<int:pk>/", members_api.MemberDetailApi.as_view(), name="member-detail"),
+    # The members' own API (member authentication only, never staff): benefits/membersite/api.py
+    path("me/", include("benefits.membersite.api_urls")),
 ]
 
 for app in ("issuance", "merchants", "benefits", "quotas"):
