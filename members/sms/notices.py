@@ -5,7 +5,7 @@ same unique key ("card-ready:<card id>", "aid-paid:<line id>", ...), in the tran
 writes the event itself. A replayed event, a retried task or a re-run import finds the key taken
 and adds nothing: the database's unique constraints decide, not a Python check alone."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -52,31 +52,39 @@ def notice_send(*, member, kind: str, key: str, params: dict, sms: bool = True) 
     return notice
 
 
+# An event recorded with a date this far back (history loaded after the fact, the demo's 2016)
+# gets its notice but no SMS: a text today about a card collected months ago only confuses.
+SMS_STALE_AFTER = timedelta(days=30)
+
+
 def card_notices_send(*, card_ids: list[int], to_status: str, at: datetime) -> int:
     """The notices (and SMS) of cards that just reached `to_status` (received: ready to collect;
     activated), set-based for an import of 100,000 cards. Called by `issuance.lifecycle.cards_move`
-    under the cards' lock. Returns how many notices were written (keys already taken add nothing)."""
+    under the cards' lock. Returns how many SMS were queued (keys already taken add nothing)."""
     if to_status not in CARD_KINDS or not card_ids:
         return 0
     kind, prefix = CARD_KINDS[to_status]
+    sms = at >= timezone.now() - SMS_STALE_AFTER
     if connection.vendor == "postgresql":
-        message_ids = _card_notices_sql(card_ids, kind=kind, prefix=prefix, at=at)
+        message_ids = _card_notices_sql(card_ids, kind=kind, prefix=prefix, at=at, sms=sms)
     else:
-        message_ids = _card_notices_orm(card_ids, kind=kind, prefix=prefix, at=at)
+        message_ids = _card_notices_orm(card_ids, kind=kind, prefix=prefix, at=at, sms=sms)
     sms_send_later(message_ids)
     return len(message_ids)
 
 
-def _card_notices_orm(card_ids: list[int], *, kind: str, prefix: str, at: datetime) -> list[int]:
+def _card_notices_orm(card_ids: list[int], *, kind: str, prefix: str, at: datetime, sms: bool) -> list[int]:
     from issuance.models import Card
 
     cards = Card.objects.filter(pk__in=card_ids).select_related("union").order_by("pk")
     return notices_queue_many(
-        kind=kind, items=[(c.member_id, f"{prefix}:{c.pk}", _card_params(c)) for c in cards], at=at
+        kind=kind, items=[(c.member_id, f"{prefix}:{c.pk}", _card_params(c)) for c in cards], at=at, sms=sms
     )
 
 
-def notices_queue_many(*, kind: str, items: list[tuple[int, str, dict]], at: datetime) -> list[int]:
+def notices_queue_many(
+    *, kind: str, items: list[tuple[int, str, dict]], at: datetime, sms: bool = True
+) -> list[int]:
     """Notices (member id, key, params) of one kind and their SMS, in bulk; keys already taken
     are skipped. Returns the new outbox ids (the caller sends them: `sms_send_later`). The
     caller holds the lock that makes the event happen once (the cards', the lines')."""
@@ -84,12 +92,12 @@ def notices_queue_many(*, kind: str, items: list[tuple[int, str, dict]], at: dat
 
     taken = set(Notice.objects.filter(key__in=[key for _m, key, _p in items]).values_list("key", flat=True))
     fresh = [item for item in items if item[1] not in taken]
-    if not fresh:
-        return []
     Notice.objects.bulk_create(
         [Notice(member_id=m, kind=kind, key=key, params=p, created_at=at) for m, key, p in fresh],
         batch_size=2000,
     )
+    if not (fresh and sms):
+        return []
     members = Member.objects.only(
         "union_id", "phone_encrypted", "phone_hash", "phone_prefix", "phone_last4"
     ).in_bulk([m for m, _key, _p in fresh])
@@ -148,14 +156,14 @@ INSERT INTO {sms} (phone_encrypted, phone_hash, phone_masked, member_id, union_i
 SELECT phone_encrypted, phone_hash, masked, member_id, member_union_id, %(template)s, src.key,
        params, '', 'queued', 0, '', '', '', %(now)s, %(now)s
 FROM src JOIN notices ON notices.key = src.key
-WHERE phone_encrypted <> ''
+WHERE %(sms)s AND phone_encrypted <> ''
 ORDER BY card_id
 ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
 RETURNING id
 """
 
 
-def _card_notices_sql(card_ids: list[int], *, kind: str, prefix: str, at: datetime) -> list[int]:
+def _card_notices_sql(card_ids: list[int], *, kind: str, prefix: str, at: datetime, sms: bool) -> list[int]:
     from issuance.models import Card
     from members.models import Member, Union
 
@@ -173,6 +181,7 @@ def _card_notices_sql(card_ids: list[int], *, kind: str, prefix: str, at: dateti
         "at": at,
         "template": TEMPLATE[kind],
         "now": timezone.now(),
+        "sms": sms,
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

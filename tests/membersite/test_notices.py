@@ -150,3 +150,14 @@ def test_notices_page_queries(client, tree, django_capture_on_commit_callbacks, 
     # session, member with union and county, notices (all read: nothing to mark)
     with django_assert_num_queries(3):
         assert client.get("/me/notices/").status_code == 200
+
+
+def test_a_back_dated_event_gets_a_notice_but_no_sms(tree, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    card = make_card(tree.unit_a1, status=S.ISSUED)
+    with django_capture_on_commit_callbacks(execute=True):
+        cards_transition(cards=[card.pk], to_status=S.RECEIVED, at=timezone.now() - timedelta(days=31))
+
+    assert Notice.objects.get().key == f"card-ready:{card.pk}"
+    assert not SmsMessage.objects.exists()

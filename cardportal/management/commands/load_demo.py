@@ -6,7 +6,8 @@ from cardportal.second_factor import demo_devices_ensure
 from members import demo as members_demo
 from members.models import StaffRole
 
-DEMO_APPS = ("issuance", "merchants", "benefits", "quotas")  # each may have demo.load(stdout=...)
+# each may have demo.load(stdout=...); the members' site last (it reads the others' cards)
+DEMO_APPS = ("issuance", "merchants", "benefits", "quotas", "benefits.membersite")
 
 
 class Command(BaseCommand):
