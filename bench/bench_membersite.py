@@ -61,6 +61,7 @@ def sample_members(n: int) -> list:
     step = max(total // n, 1)
     ids = list(Member.objects.order_by("pk").values_list("pk", flat=True)[::step][:n])
     members = list(Member.objects.filter(pk__in=ids).select_related("union"))
+    _fresh_identities(members)
     cards = {c.member_id: c for c in Card.objects.filter(member_id__in=ids).exclude(status__in=Card.DEAD)}
     with transaction.atomic():
         for status in ("in_batch", "issued", "received", "distributed", "activated"):
@@ -72,6 +73,42 @@ def sample_members(n: int) -> list:
             )
             cards_move(cards=movable, to_status=status, updates=updates, strict=False)
     return members
+
+
+def _fresh_identities(members: list) -> None:
+    """New ID numbers and phones for the sample, encrypted and hashed under this process's keys
+    (a registry copied from another database may hold ciphertexts of other keys: the sign-in
+    needs the number, the SMS the phone)."""
+    import random
+
+    from django.db import connection
+
+    from members.idcard import make_id_number
+    from members.models import Member
+
+    rng = random.Random(13)
+    for m in members:
+        with connection.cursor() as cursor:  # the number must be unused: try until it is
+            while True:
+                number = make_id_number(
+                    m.union.code[:6], m.birth_date, rng.randrange(1000), male=m.gender == "M"
+                )
+                m.set_id_number(number)
+                cursor.execute(f"SELECT 1 FROM {Member._meta.db_table} WHERE id_hash = %s", [m.id_hash])
+                if cursor.fetchone() is None:
+                    break
+        m.set_phone(f"139{rng.randrange(10**8):08d}")
+    fields = [
+        "id_hash",
+        "id_encrypted",
+        "id_region",
+        "id_last4",
+        "phone_hash",
+        "phone_encrypted",
+        "phone_prefix",
+        "phone_last4",
+    ]
+    Member.objects.bulk_update(members, fields)
 
 
 def member_client(member):
