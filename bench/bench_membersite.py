@@ -126,6 +126,9 @@ def member_client(member):
 
 
 def time_pages(members: list) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from benefits.membersite.api_auth import member_token_issue
     from issuance.models import Card
 
@@ -148,14 +151,19 @@ def time_pages(members: list) -> None:
         for i in range(len(members)):
             response = fetch(i)
             assert response.status_code == 200, (label, response.status_code)
-        medians, mins = [], []
+        medians, mins, db_ms, counts = [], [], [], []
         for i in range(len(members)):
             t = timed(lambda i=i, fetch=fetch: fetch(i))
             medians.append(t["median_ms"])
             mins.append(t["min_ms"])
+            with CaptureQueriesContext(connection) as queries:
+                fetch(i)
+            db_ms.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+            counts.append(sum(1 for q in queries.captured_queries if not _transaction_control(q["sql"])))
         print(
             f"  {label:<22} median of members' medians {statistics.median(medians):6.1f} ms"
             f"   best {min(mins):6.1f} ms   worst median {max(medians):6.1f} ms"
+            f"   queries {max(counts)}, database time median {statistics.median(db_ms):5.1f} ms"
         )
 
 
@@ -232,6 +240,7 @@ def main() -> None:
     from members.models import Member
 
     logging.getLogger("cardportal.sms").setLevel(logging.ERROR)  # the console gateway's demo lines
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # the wrong-code step's 400s
     load_members(args.members)
     give_cards()
     members = sample_members(sample)

@@ -34,9 +34,10 @@ def member_card_list(*, member: Member) -> list[Card]:
     )
 
 
-def member_card_get(*, member: Member, pk: int) -> Card:
-    """One of the member's own cards; any other id is a 404 (exists or not)."""
-    for card in member_card_list(member=member):
+def member_card_get(*, member: Member, pk: int, cards: list[Card] | None = None) -> Card:
+    """One of the member's own cards (from `cards` when the caller already read the list); any
+    other id is a 404 (exists or not)."""
+    for card in member_card_list(member=member) if cards is None else cards:
         if card.pk == pk:
             return card
     raise Http404

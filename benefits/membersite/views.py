@@ -127,8 +127,8 @@ def me_home(request):
 @member_required
 def me_card(request, pk):
     member = request.member
-    card = selectors.member_card_get(member=member, pk=pk)
     cards = selectors.member_card_list(member=member)
+    card = selectors.member_card_get(member=member, pk=pk, cards=cards)  # the same two queries
     context = {
         "member": member,
         "cards": cards,
