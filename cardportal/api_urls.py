@@ -12,6 +12,8 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("token/", TokenObtainApi.as_view(), name="token"),
     path("members/", include("members.api_urls")),
+    # The members' own API (member authentication only, never staff): benefits/membersite/api.py
+    path("me/", include("benefits.membersite.api_urls")),
 ]
 
 for app, module in app_modules("api_urls"):

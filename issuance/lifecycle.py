@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from cardportal import bulk
 from cardportal.errors import ApplicationError
+from members.sms.notices import card_notices_send
 
 from .models import Card, CardEvent, UnionMonthCount
 
@@ -204,6 +205,8 @@ def cards_move(
             member_actor_id=member_actor_id,
         )
     bump_counts(deltas)
+    # The member hears of a card ready to collect or activated: a notice and an SMS, once per card.
+    card_notices_send(card_ids=[row[0] for row in moving], to_status=to_status, at=at)
     return moving
 
 

@@ -11,10 +11,30 @@ class MembersConfig(AppConfig):
         from cardportal.registry import NavItem, Panel, registry
 
         from . import access
-        from .panels import registry_overview, sheets_clerk, sheets_review, submission_overview
+        from .panels import (
+            corrections_open,
+            member_privacy,
+            registry_overview,
+            sheets_clerk,
+            sheets_review,
+            submission_overview,
+        )
 
         scoping.connect(access)  # the bottom layer asks the access door through its port
-        register_verbs({"member.searched": "按身份证号或手机号查询会员"})
+        register_verbs(
+            {
+                "member.searched": "按身份证号或手机号查询会员",
+                "member.consent_recorded": "登记办卡意愿",
+                "member.correction_requested": "会员申请更正信息",
+                "member.correction_read": "查看会员更正申请内容",
+                "member.correction_handled": "处理会员更正申请",
+            }
+        )
+        registry.add_nav(
+            NavItem("更正申请", "members:correction_list", capability=access.Cap.UNION_DESK, order=21)
+        )
+        registry.add_dashboard(Panel("members/_panel_corrections.html", corrections_open, order=8))
+        registry.add_member(Panel("members/_member_privacy.html", member_privacy, order=60))
         registry.add_nav(NavItem("会员", "members:member_list", order=20))
         registry.add_nav(NavItem("工会组织", "members:union_list", order=90))
         registry.add_dashboard(Panel("members/_panel_overview.html", registry_overview, order=10))

@@ -503,3 +503,100 @@ class SheetClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sheet_id}:{self.row_number}"
+
+
+class MemberConsent(models.Model):
+    """A member's own record of agreeing to (or declining) card issuance: members agree to 办卡
+    (seed 000 附件), and participation is voluntary (003 §三(三)). One row per statement, never
+    edited: the latest row is the member's current answer, the earlier ones its history."""
+
+    class Topic(models.TextChoices):
+        CARD_ISSUANCE = "card_issuance", _("同意办理工会会员卡")
+
+    class Via(models.TextChoices):
+        MEMBER_SITE = "member_site", _("会员本人（会员网站）")
+        CLERK = "clerk", _("工会经办人代为登记")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("会员"), on_delete=models.CASCADE, related_name="consents"
+    )
+    topic = models.CharField(_("事项"), max_length=20, choices=Topic.choices, default=Topic.CARD_ISSUANCE)
+    agreed = models.BooleanField(_("是否同意"))
+    statement = models.CharField(_("确认内容"), max_length=300, help_text=_("会员确认时看到的文字"))
+    via = models.CharField(_("登记方式"), max_length=12, choices=Via.choices)
+    at = models.DateTimeField(_("确认时间"))
+
+    class Meta:
+        verbose_name = _("办卡意愿确认")
+        verbose_name_plural = _("办卡意愿确认")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["member", "topic", "-at"], name="consent_member_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} · {'同意' if self.agreed else '不同意'} · {self.at:%Y-%m-%d}"
+
+
+class CorrectionRequest(models.Model):
+    """A member's request to correct their registry data (PIPL: a person may have their own
+    data corrected), queued for the clerks of the member's union. What the member wrote may hold
+    personal data (a right ID number, a name), so it is stored encrypted."""
+
+    class Field(models.TextChoices):
+        NAME = "name", _("姓名")
+        GENDER = "gender", _("性别")
+        ID_NUMBER = "id_number", _("身份证号")
+        WORK_UNIT = "work_unit", _("工作单位")
+        UNION = "union", _("所在工会")
+        OTHER = "other", _("其他")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待处理")
+        HANDLED = "handled", _("已处理")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("会员"), on_delete=models.CASCADE, related_name="correction_requests"
+    )
+    union = models.ForeignKey(
+        Union,
+        verbose_name=_("基层工会"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("提出时会员所在的基层工会（由其经办人处理）"),
+    )
+    field = models.CharField(_("更正项目"), max_length=12, choices=Field.choices)
+    details_encrypted = models.TextField(_("更正内容（密文）"), editable=False)
+    status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(_("提交时间"), auto_now_add=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("处理人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    handled_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    reply = models.CharField(_("处理说明"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("信息更正申请")
+        verbose_name_plural = _("信息更正申请")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["union", "status", "-created_at"], name="correction_union_queue")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "handled"]), name="correction_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open") | Q(handled_at__isnull=False), name="correction_handled_has_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_field_display()} · {self.get_status_display()}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("members:correction_detail", args=[self.pk])
+
+    def reveal_details(self) -> str:
+        return crypto.decrypt(self.details_encrypted)

@@ -59,3 +59,28 @@ def submission_overview(request, _obj):
         counts = {key: sum(1 for s in states if s.state == key) for key in SUBMISSION_LABELS}
         rows.append({"group": group, "counts": counts, "total": len(states)})
     return {"title": "报送分组进度", "groups": rows}
+
+
+def corrections_open(request, _obj):
+    """Dashboard: members' correction requests waiting in the user's subtree."""
+    from .corrections import correction_list_for_user
+
+    if staff_of(request.user) is None and not request.user.is_superuser:
+        return None
+    pending = correction_list_for_user(user=request.user, status="open")
+    count = pending.count()
+    if not count:
+        return None
+    return {"title": "会员更正申请", "count": count, "requests": list(pending[:5])}
+
+
+def member_privacy(request, member):
+    """Member page: the member's consent to card issuance and their correction requests."""
+    from .corrections import consent_current
+
+    if staff_of(request.user) is None and not request.user.is_superuser:
+        return None
+    return {
+        "consent": consent_current(member=member),
+        "corrections": list(member.correction_requests.order_by("-created_at", "-id")[:10]),
+    }

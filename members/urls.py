@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import sheet_views, views
+from . import correction_views, sheet_views, views
 
 app_name = "members"
 
@@ -9,6 +9,9 @@ urlpatterns = [
     path("<int:pk>/", views.member_detail, name="member_detail"),
     path("<int:pk>/reveal-id/", views.member_reveal_id, name="member_reveal_id"),
     path("<int:pk>/transfer/", views.member_transfer, name="member_transfer"),
+    path("corrections/", correction_views.correction_list, name="correction_list"),
+    path("corrections/<int:pk>/", correction_views.correction_detail, name="correction_detail"),
+    path("corrections/<int:pk>/handle/", correction_views.correction_handle, name="correction_handle"),
     path("unions/", views.union_list, name="union_list"),
     path("unions/<int:pk>/", views.union_detail, name="union_detail"),
 ]

@@ -497,7 +497,10 @@ def test_a_whole_journey_leaves_no_full_id_number_or_phone_outside_reveal_and_ha
     me = Client()
     responses.take("member: sign-in", me.post("/me/login/", {"id_number": target["id"]}, follow=True))
     sms = wait_for(
-        lambda: SmsMessage.objects.filter(member=member, status=SmsMessage.Status.SENT).first(), "the SMS"
+        lambda: SmsMessage.objects.filter(
+            member=member, template="member_signin_code", status=SmsMessage.Status.SENT
+        ).first(),
+        "the SMS",
     )
     responses.take(
         "member: code", me.post("/me/login/code/", {"code": sms_secret_params(sms)["code"]}, follow=True)

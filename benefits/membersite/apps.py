@@ -17,5 +17,7 @@ class MembersiteConfig(AppConfig):
                 "member.signin_code_requested": "会员申请登录验证码",
                 "member.signed_in": "会员登录会员网站",
                 "member.signed_out": "会员退出会员网站",
+                "member.phone_changed": "会员更换手机号",
+                "member.api_token_issued": "会员接口令牌签发",
             }
         )

@@ -41,3 +41,30 @@ def print_members(stdout) -> None:
             f"  {member.name:<4} 身份证号 {member.reveal_id_number()}  手机 {member.reveal_phone()}"
             f"  卡片：{card.get_status_display()}"
         )
+
+
+def load(*, stdout) -> None:
+    """What makes the demo members' 我的信息 and the clerk's queue non-empty: the activated
+    member's consent (recorded by the clerk), an open correction request from the member whose
+    card was distributed, and one the clerk already answered. Their 消息 come from the card
+    events the issuance demo wrote (notices for cards received and activated)."""
+    from django.contrib.auth import get_user_model
+
+    from members.corrections import consent_record, correction_mark_handled, correction_request_create
+    from members.models import MemberConsent
+
+    picked = dict((card.status, member) for member, card in demo_members())
+    clerk_username = next(username for username, role, _ in LOGINS if role == StaffRole.Role.CLERK)
+    clerk = get_user_model().objects.get(username=clerk_username)
+    activated, distributed = picked.get(S.ACTIVATED), picked.get(S.DISTRIBUTED)
+    if activated is not None:
+        consent_record(member=activated, agreed=True, via=MemberConsent.Via.CLERK, actor=clerk)
+        answered = correction_request_create(
+            member=activated, field="work_unit", details="工作单位已更名为沧州市第一中学"
+        )
+        correction_mark_handled(request=answered, actor=clerk, reply="已按单位更名文件更正")
+    if distributed is not None:
+        correction_request_create(
+            member=distributed, field="name", details="姓名中的“建”应为“健”，以身份证为准"
+        )
+    stdout.write("已加载会员网站演示：办卡意愿记录、信息更正申请（经办人待处理1条）。")

@@ -34,9 +34,10 @@ def member_card_list(*, member: Member) -> list[Card]:
     )
 
 
-def member_card_get(*, member: Member, pk: int) -> Card:
-    """One of the member's own cards; any other id is a 404 (exists or not)."""
-    for card in member_card_list(member=member):
+def member_card_get(*, member: Member, pk: int, cards: list[Card] | None = None) -> Card:
+    """One of the member's own cards (from `cards` when the caller already read the list); any
+    other id is a 404 (exists or not)."""
+    for card in member_card_list(member=member) if cards is None else cards:
         if card.pk == pk:
             return card
     raise Http404
@@ -330,3 +331,25 @@ def member_reviewed_this_period(*, member: Member, on: date | None = None) -> di
     """merchant id -> the member's review of this period (quarter): one query."""
     period = period_of(on or timezone.localdate())
     return {r.merchant_id: r for r in MerchantReview.objects.filter(member=member, period=period)}
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    pk: int
+    kind: str
+    title: str
+    text: str
+    at: datetime
+    unread: bool
+
+
+def member_notice_list(*, member: Member, limit: int = 50) -> list[NoticeRow]:
+    """The member's latest notices with their text (one query, on the member's index)."""
+    from members.sms.models import Notice
+    from members.sms.notices import notice_text
+
+    rows = Notice.objects.filter(member=member).order_by("-created_at", "-id")[:limit]
+    return [
+        NoticeRow(n.pk, n.kind, n.get_kind_display(), notice_text(n), n.created_at, n.read_at is None)
+        for n in rows
+    ]

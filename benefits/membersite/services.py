@@ -17,9 +17,10 @@ from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
 from members.idcard import _SHAPE, check_digit, normalise
 from members.models import Member
+from members.phones import is_mobile, normalise_phone
 
 from . import throttle
-from .models import SignInCode
+from .models import PhoneChangeCode, SignInCode
 
 BAD_CODE = "验证码不正确，请核对短信中的6位数字"
 EXPIRED = "验证码已过期，请重新获取"
@@ -68,18 +69,9 @@ def signin_code_request(*, id_number: str, ip: str | None) -> SignInCode:
     throttle.allow(f"id:{id_hash}", limit=1, seconds=60)
     throttle.allow(f"id-day:{id_hash}", limit=limits["codes_per_day"], seconds=86400)
     member_id = Member.objects.filter(id_hash=id_hash).values_list("pk", flat=True).first()
-    code = f"{secrets.randbelow(10**6):06d}"
-    salt = secrets.token_hex(16)
-    now = timezone.now()
+    code, fields = _new_code(limits)
     with transaction.atomic():
-        challenge = SignInCode.objects.create(
-            member_id=member_id,
-            salt=salt,
-            code_hash=_code_hash(salt, code),
-            created_at=now,
-            expires_at=now + timedelta(seconds=limits["code_ttl_seconds"]),
-            ip=ip,
-        )
+        challenge = SignInCode.objects.create(member_id=member_id, ip=ip, **fields)
         from .tasks import signin_code_send_task
 
         sealed = crypto.encrypt(code)  # the broker sees ciphertext only
@@ -132,12 +124,7 @@ def signin_code_verify(*, challenge_id: int | None, code: str, ip: str | None) -
     """Check a code against its challenge and return the member. Every try counts (under a row
     lock, so parallel guesses cannot exceed the limit); the sixth is refused even if right. A
     challenge of an unregistered number fails exactly like a wrong code."""
-    limits = _limits()
-    if not throttle.allow(f"ip-verify:{ip}", limit=limits["ip_verifies_per_hour"], seconds=3600):
-        raise ApplicationError(SLOW_DOWN, code="throttled_ip")
-    code = normalise(code or "")
-    if not (len(code) == 6 and code.isdigit()):
-        raise ApplicationError("请输入短信中的6位数字验证码", code="code_format")
+    code = _check_code_shape(code, ip)
     if challenge_id is None:
         raise ApplicationError("请先输入身份证号获取验证码", code="no_challenge")
     refusal = _verify_locked(challenge_id=challenge_id, code=code, ip=ip)
@@ -148,7 +135,6 @@ def signin_code_verify(*, challenge_id: int | None, code: str, ip: str | None) -
 
 @transaction.atomic
 def _verify_locked(*, challenge_id: int, code: str, ip: str | None) -> Member | ApplicationError:
-    limits = _limits()
     challenge = (
         SignInCode.objects.select_for_update(of=("self",))
         .select_related("member__union")  # the audit row reads the union
@@ -157,6 +143,18 @@ def _verify_locked(*, challenge_id: int, code: str, ip: str | None) -> Member | 
     )
     if challenge is None:
         return ApplicationError("请先输入身份证号获取验证码", code="no_challenge")
+    refusal = _try_code(challenge, code, can_match=challenge.member is not None)
+    if refusal is not None:
+        return refusal
+    audit_record(actor=None, verb="member.signed_in", target=challenge.member, ip=ip, data={"via": "sms"})
+    return challenge.member
+
+
+def _try_code(challenge, code: str, *, can_match: bool = True) -> ApplicationError | None:
+    """Count one try of `code` against a challenge locked by the caller; None when it matches
+    (the challenge is then used up). Used, exhausted (the sixth try is refused even when right)
+    and expired challenges are refused before the try is counted."""
+    limits = _limits()
     if challenge.used_at is not None:
         return ApplicationError(USED, code="code_used")
     if challenge.attempts >= limits["max_tries"]:
@@ -165,7 +163,7 @@ def _verify_locked(*, challenge_id: int, code: str, ip: str | None) -> Member | 
         return ApplicationError(EXPIRED, code="code_expired")
     challenge.attempts += 1
     matches = hmac.compare_digest(challenge.code_hash, _code_hash(challenge.salt, code))
-    if not matches or challenge.member is None:
+    if not matches or not can_match:
         challenge.save(update_fields=["attempts"])
         left = limits["max_tries"] - challenge.attempts
         return ApplicationError(
@@ -174,8 +172,139 @@ def _verify_locked(*, challenge_id: int, code: str, ip: str | None) -> Member | 
         )
     challenge.used_at = timezone.now()
     challenge.save(update_fields=["attempts", "used_at"])
-    audit_record(actor=None, verb="member.signed_in", target=challenge.member, ip=ip, data={"via": "sms"})
-    return challenge.member
+    return None
+
+
+def _new_code(limits: dict) -> tuple[str, dict]:
+    """A fresh 6-digit code and the challenge fields that keep only its keyed hash."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    salt = secrets.token_hex(16)
+    now = timezone.now()
+    return code, {
+        "salt": salt,
+        "code_hash": _code_hash(salt, code),
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=limits["code_ttl_seconds"]),
+    }
+
+
+def _check_code_shape(code: str, ip: str | None) -> str:
+    if not throttle.allow(f"ip-verify:{ip}", limit=_limits()["ip_verifies_per_hour"], seconds=3600):
+        raise ApplicationError(SLOW_DOWN, code="throttled_ip")
+    code = normalise(code or "")
+    if not (len(code) == 6 and code.isdigit()):
+        raise ApplicationError("请输入短信中的6位数字验证码", code="code_format")
+    return code
+
+
+# --- change of phone -----------------------------------------------------------------------------
+
+
+def parse_phone(raw: str) -> str:
+    value = normalise_phone(raw or "")
+    if not value:
+        raise ApplicationError("请输入新的手机号", code="phone_missing")
+    if not is_mobile(value):
+        raise ApplicationError("手机号格式不对：应为11位手机号码，以1开头", code="phone_format")
+    return value
+
+
+def phone_change_request(*, member: Member, phone: str, ip: str | None) -> PhoneChangeCode:
+    """Text a code to the NEW number the signed-in member typed. The same code rules as the
+    sign-in (6 digits, 5 minutes, 5 tries, single use); at most 1 code a minute and 10 a day per
+    member and per new number (a member cannot use the portal to flood someone else's phone)."""
+    from members.sms.services import sms_queue
+
+    limits = _limits()
+    if not throttle.allow(f"ip-request:{ip}", limit=limits["ip_requests_per_hour"], seconds=3600):
+        raise ApplicationError(SLOW_DOWN, code="throttled_ip")
+    value = parse_phone(phone)
+    digest = crypto.keyed_hash(value)
+    if digest == member.phone_hash:
+        raise ApplicationError("这就是您现在登记的手机号，无需更换", code="phone_same")
+    keys = [f"phone-change:{member.pk}", f"phone-change-to:{digest}"]
+    if not all(throttle.would_allow(k, limit=1, seconds=60) for k in keys):
+        raise ApplicationError("验证码已发送，请1分钟后再重新获取", code="throttled_minute")
+    if not all(throttle.would_allow(k, limit=limits["codes_per_day"], seconds=86400) for k in keys):
+        raise ApplicationError("今天获取验证码的次数已达上限，请明天再试", code="throttled_day")
+    for k in keys:
+        throttle.allow(k, limit=1, seconds=60)
+        throttle.allow(k, limit=limits["codes_per_day"], seconds=86400)
+    code, fields = _new_code(limits)
+    with transaction.atomic():
+        challenge = PhoneChangeCode.objects.create(
+            member=member, phone_encrypted=crypto.encrypt(value), phone_hash=digest, ip=ip, **fields
+        )
+        sms_queue(
+            member=member,
+            template="member_phone_code",
+            params={"code": code},
+            key=f"phone-code:{challenge.pk}",
+            phone=value,
+        )
+    return challenge
+
+
+def phone_change_confirm(*, member: Member, challenge_id: int | None, code: str, ip: str | None) -> Member:
+    """Check the code sent to the new number and, when it matches, make that number the
+    registry phone (hash, ciphertext, masked parts), tell the OLD number by SMS, leave a notice,
+    and audit the change. The member's other sessions and API tokens end (they were bound to
+    the old number). Refusals are raised after the counted try is committed."""
+    code = _check_code_shape(code, ip)
+    if challenge_id is None:
+        raise ApplicationError("请先输入新手机号获取验证码", code="no_challenge")
+    result = _phone_change_locked(member=member, challenge_id=challenge_id, code=code, ip=ip)
+    if isinstance(result, ApplicationError):
+        raise result
+    return result
+
+
+@transaction.atomic
+def _phone_change_locked(*, member: Member, challenge_id: int, code: str, ip: str | None):
+    from members.sms.models import Notice
+    from members.sms.notices import notice_send
+    from members.sms.services import sms_queue
+
+    challenge = (
+        PhoneChangeCode.objects.select_for_update().filter(pk=challenge_id, member_id=member.pk).first()
+    )
+    if challenge is None:
+        return ApplicationError("请先输入新手机号获取验证码", code="no_challenge")
+    refusal = _try_code(challenge, code)
+    if refusal is not None:
+        return refusal
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("union", "union__parent")
+        .get(pk=member.pk)
+    )
+    old_masked = member.masked_phone
+    new_phone = crypto.decrypt(challenge.phone_encrypted)
+    new_masked = crypto.mask_phone(new_phone)
+    # To the old number, before the registry forgets it: whoever holds it learns of the change.
+    sms_queue(
+        member=member,
+        template="member_phone_changed",
+        params={"new_phone": new_masked},
+        key=f"phone-changed:{challenge.pk}",
+    )
+    member.set_phone(new_phone)
+    member.save(update_fields=["phone_hash", "phone_encrypted", "phone_prefix", "phone_last4", "updated_at"])
+    notice_send(
+        member=member,
+        kind=Notice.Kind.PHONE_CHANGED,
+        key=f"phone-changed:{challenge.pk}",
+        params={"new_phone": new_masked},
+        sms=False,
+    )
+    audit_record(
+        actor=None,
+        verb="member.phone_changed",
+        target=member,
+        ip=ip,
+        data={"by_member": member.pk, "from": old_masked, "to": new_masked},
+    )
+    return member
 
 
 def signin_codes_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
@@ -183,3 +312,14 @@ def signin_codes_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
     nothing needs them once the daily limits have moved on. Returns how many were deleted."""
     deleted, _ = SignInCode.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+def member_notices_mark_read(*, member: Member, notice_ids: list[int]) -> int:
+    """Mark the member's notices just shown as read (only their own, only unread ones)."""
+    from members.sms.models import Notice
+
+    if not notice_ids:
+        return 0
+    return Notice.objects.filter(member=member, pk__in=notice_ids, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import profile_views, views
 
 app_name = "membersite"
 
@@ -11,7 +11,12 @@ urlpatterns = [
     path("logout/", views.signout, name="logout"),
     path("cards/<int:pk>/", views.me_card, name="card"),
     path("cards/<int:pk>/lost/", views.me_card_lost, name="card_lost"),
-    path("profile/", views.me_profile, name="profile"),
+    path("profile/", profile_views.me_profile, name="profile"),
+    path("profile/phone/", profile_views.me_phone, name="phone"),
+    path("profile/phone/code/", profile_views.me_phone_code, name="phone_code"),
+    path("profile/consent/", profile_views.me_consent, name="consent"),
+    path("profile/correction/", profile_views.me_correction, name="correction"),
+    path("notices/", profile_views.me_notices, name="notices"),
 ]
 
 urlpatterns += [

@@ -127,8 +127,8 @@ def me_home(request):
 @member_required
 def me_card(request, pk):
     member = request.member
-    card = selectors.member_card_get(member=member, pk=pk)
     cards = selectors.member_card_list(member=member)
+    card = selectors.member_card_get(member=member, pk=pk, cards=cards)  # the same two queries
     context = {
         "member": member,
         "cards": cards,
@@ -175,11 +175,6 @@ def me_card_lost(request, pk):
         },
         status=400 if error else 200,
     )
-
-
-@member_required
-def me_profile(request):
-    return render(request, "membersite/me_profile.html", {"member": request.member, "tab": "profile"})
 
 
 # --- 我的权益, 到卡资金, 特约商户 ----------------------------------------------------------------

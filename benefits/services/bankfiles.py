@@ -192,6 +192,26 @@ CONFIRM_OK = ("成功", "已入账", "已到账", "success", "ok")
 CONFIRM_FAIL = ("失败", "fail", "failed")
 
 
+def _notify_paid(disbursement: Disbursement, lines: list[DisbursementLine]) -> None:
+    """资金已到卡: a notice and an SMS per line the bank confirmed paid, once per line (its key)."""
+    from members.sms.models import Notice
+    from members.sms.notices import notices_send_many
+
+    what = disbursement.programme.name if disbursement.programme_id else disbursement.get_kind_display()
+    notices_send_many(
+        kind=Notice.Kind.AID_PAID,
+        items=[
+            (
+                line.member_id,
+                f"aid-paid:{line.pk}",
+                {"programme": what, "amount": _money(line.amount), "tail": line.card_tail},
+            )
+            for line in lines
+        ],
+    )
+
+
+
 class ConfirmColumns(NamedTuple):
     """Where the confirmation file's columns are (reference and reason are optional)."""
 
@@ -252,6 +272,7 @@ def _apply_confirmation(
     DisbursementLine.objects.bulk_update(
         [c[0] for c in changes], ["status", "bank_reference", "failure_reason", "paid_at"], batch_size=2000
     )
+    _notify_paid(disbursement, [c[0] for c in changes if c[1] == DisbursementLine.Status.PAID])
     paid = sum(1 for c in changes if c[1] == DisbursementLine.Status.PAID)
     failed = len(changes) - paid
     paid_amount = sum((c[0].amount for c in changes if c[1] == DisbursementLine.Status.PAID), Decimal("0"))

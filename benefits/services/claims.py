@@ -98,6 +98,7 @@ def claim_approve(*, claim: Claim, actor, note: str = "") -> Claim:
     claim.reviewed_by, claim.reviewed_at, claim.review_note = actor, timezone.now(), note.strip()[:300]
     claim.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
     audit_record(actor=actor, verb="claim.approved", target=claim, data={"amount": str(claim.amount)})
+    _notify_decided(claim, "已批准")
     return claim
 
 
@@ -111,4 +112,18 @@ def claim_reject(*, claim: Claim, actor, reason: str) -> Claim:
     claim.reviewed_by, claim.reviewed_at, claim.review_note = actor, timezone.now(), reason[:300]
     claim.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
     audit_record(actor=actor, verb="claim.rejected", target=claim, data={"reason": reason})
+    _notify_decided(claim, f"未通过（{reason[:60]}）")
     return claim
+
+
+def _notify_decided(claim: Claim, decision: str) -> None:
+    """The member hears of the decision: a notice and an SMS, once per claim (its key)."""
+    from members.sms.models import Notice
+    from members.sms.notices import notice_send
+
+    notice_send(
+        member=claim.member,
+        kind=Notice.Kind.CLAIM_DECIDED,
+        key=f"claim-decided:{claim.pk}",
+        params={"programme": claim.programme.name, "amount": str(claim.amount), "decision": decision},
+    )

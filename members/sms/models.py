@@ -63,7 +63,46 @@ class SmsMessage(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False), name="sms_sent_has_time"
             ),
+            # One message per business event: a retried task or a repeated event cannot queue twice.
+            models.UniqueConstraint(fields=["key"], condition=Q(key__isnull=False), name="sms_key_once"),
         ]
 
     def __str__(self) -> str:
         return f"{self.phone_masked} · {self.template} · {self.get_status_display()}"
+
+
+class Notice(models.Model):
+    """A notice on the member's 消息 page (card ready to collect, card activated, aid paid, claim
+    decided, an activity). Written where the event is written, in the same transaction, under a
+    unique `key` naming the event ("card-ready:<card id>"); the SMS sent for it carries the same
+    key in the outbox, so each event gives one notice and one SMS however often it is replayed.
+
+    The text is not stored: `kind` and `params` (no personal data beyond a card's last four digits)
+    are rendered by members/sms/notices.py, like an SMS template."""
+
+    class Kind(models.TextChoices):
+        CARD_READY = "card_ready", _("卡片已到工会")
+        CARD_ACTIVATED = "card_activated", _("卡片已激活")
+        AID_PAID = "aid_paid", _("资金已到卡")
+        CLAIM_DECIDED = "claim_decided", _("申请已审核")
+        ACTIVITY = "activity", _("工会活动")
+        PHONE_CHANGED = "phone_changed", _("手机号已变更")
+
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("会员"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("类别"), max_length=20, choices=Kind.choices)
+    key = models.CharField(_("业务键"), max_length=64, editable=False)
+    params = models.JSONField(_("参数"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("时间"), db_index=False)
+    read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("会员消息")
+        verbose_name_plural = _("会员消息")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "-created_at"], name="notice_member_recent")]
+        constraints = [models.UniqueConstraint(fields=["key"], name="notice_key_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.created_at:%Y-%m-%d}"

@@ -13,8 +13,11 @@ from .models import SmsMessage
 from .templates import TEMPLATES
 
 
-def sms_queue(*, member, template: str, params: dict, key: str | None = None) -> SmsMessage:
-    """Record a message to the member's registered phone and send it after commit (Celery).
+def sms_queue(
+    *, member, template: str, params: dict, key: str | None = None, phone: str | None = None
+) -> SmsMessage:
+    """Record a message to the member's registered phone (or to `phone`, a number not yet in the
+    registry: the new number of a phone change) and send it after commit (Celery).
 
     Parameters named secret in the template go into `secret_params`, encrypted. With a `key`,
     idempotent: a message already queued under it is returned and nothing is queued again
@@ -26,10 +29,14 @@ def sms_queue(*, member, template: str, params: dict, key: str | None = None) ->
     spec = TEMPLATES[template]
     secret = {k: str(v) for k, v in params.items() if k in spec.get("secret", ())}
     public = {k: v for k, v in params.items() if k not in secret}
+    if phone is None:
+        sealed, digest, masked = member.phone_encrypted, member.phone_hash, member.masked_phone
+    else:
+        sealed, digest, masked = crypto.encrypt(phone), crypto.keyed_hash(phone), crypto.mask_phone(phone)
     message = SmsMessage.objects.create(
-        phone_encrypted=member.phone_encrypted,
-        phone_hash=member.phone_hash,
-        phone_masked=member.masked_phone,
+        phone_encrypted=sealed,
+        phone_hash=digest,
+        phone_masked=masked,
         member=member,
         union_id=member.union_id,
         template=template,
@@ -41,6 +48,19 @@ def sms_queue(*, member, template: str, params: dict, key: str | None = None) ->
 
     transaction.on_commit(lambda: sms_send_task.delay(message.pk))
     return message
+
+
+def sms_send_later(message_ids: list[int]) -> None:
+    """Enqueue the sending of many queued messages after commit, a few hundred per task (an
+    activation file can notify 100,000 members: one task each would be 100,000 broker round trips)."""
+    from .tasks import sms_send_many_task
+
+    chunks = [message_ids[i : i + SEND_CHUNK] for i in range(0, len(message_ids), SEND_CHUNK)]
+    for chunk in chunks:
+        transaction.on_commit(lambda chunk=chunk: sms_send_many_task.delay(chunk))
+
+
+SEND_CHUNK = 500
 
 
 def sms_secret_params(message: SmsMessage) -> dict:

@@ -15,3 +15,17 @@ def sms_send_task(self, message_id: int) -> str:
     except SmsGatewayError as exc:
         countdown = min(settings.SMS_RETRY_BASE_SECONDS * 2**self.request.retries, 300)
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def sms_send_many_task(message_ids: list[int]) -> int:
+    """First attempt for each message of a chunk; a message the provider refuses gets its own
+    `sms_send_task` retry (same backoff and limit). A re-delivered chunk sends nothing twice:
+    `sms_send` leaves sent and failed messages alone. Returns how many were sent."""
+    sent = 0
+    for message_id in message_ids:
+        try:
+            sent += sms_send(message_id=message_id) == "sent"
+        except SmsGatewayError:
+            sms_send_task.apply_async((message_id,), countdown=settings.SMS_RETRY_BASE_SECONDS)
+    return sent

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = [
     "bench_crypto.py",
     "bench_members.py",
+    "bench_membersite.py",
     "bench_issuance.py",
     "bench_league.py",
     "bench_registration.py",

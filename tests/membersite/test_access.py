@@ -53,7 +53,7 @@ def all_urls(patterns=None, prefix="") -> list[str]:
 
 
 def staff_urls() -> list[str]:
-    return [u for u in all_urls() if not u.startswith("/me/") and "static" not in u]
+    return [u for u in all_urls() if not u.startswith(("/me/", "/api/me/")) and "static" not in u]
 
 
 def test_url_walk_covers_every_app():

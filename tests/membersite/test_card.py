@@ -143,3 +143,14 @@ def test_card_page_queries_do_not_grow_with_history(
     with django_assert_num_queries(4):
         response = client.get("/me/")
     assert response.status_code == 200 and len(response.content) < 20_000
+
+
+def test_card_page_reads_the_cards_once(
+    client, tree, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    card = make_card(tree.unit_a1, status=S.ACTIVATED)
+    sign_in(client, django_capture_on_commit_callbacks, card.member)
+
+    # session, member with union and county, cards with partner and replaced card, their events
+    with django_assert_num_queries(4):
+        assert client.get(f"/me/cards/{card.pk}/").status_code == 200

@@ -1,9 +1,12 @@
 from django.core.management.base import BaseCommand
 
-from cardportal.registry import app_modules
+from cardportal.registry import UPPER_APPS, app_modules
 from cardportal.second_factor import demo_devices_ensure
 from members import demo as members_demo
 from members.models import StaffRole
+
+# each app above may have demo.load(stdout=...); the members' site last (it reads the others' cards)
+DEMO_APPS = (*UPPER_APPS, "benefits.membersite")
 
 
 class Command(BaseCommand):
@@ -20,7 +23,7 @@ class Command(BaseCommand):
             self.stdout.write(f"已加载演示数据：沧州市总工会，22个县级工会，{result['members']} 名会员。")
             # members starts the demo (the union tree and the staff); each app above may add
             # its own on top (`<app>.demo.load(stdout=...)`), found by name like its URLs.
-            for _app, module in app_modules("demo"):
+            for _app, module in app_modules("demo", DEMO_APPS):
                 module.load(stdout=self.stdout)
         self.stdout.write("")
         self.stdout.write(f"演示账号（密码均为 {members_demo.PASSWORD}）：")

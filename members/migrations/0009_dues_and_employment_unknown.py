@@ -15,7 +15,7 @@ def registered_from_sheets_are_unknown(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0007_submission_deliveries'),
+        ('members', '0008_submission_deliveries'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0006_mask_id_like_in_sheet_rows'),
+        ('members', '0007_consent_and_corrections'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
