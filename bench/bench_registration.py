@@ -78,7 +78,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def unions() -> tuple[Union, Union]:
+def unions(target_code: str = "BENCH-UNIT") -> tuple[Union, Union]:
     root, _ = Union.objects.get_or_create(
         code="BENCH", defaults={"name": "基准测试市总工会", "level": "city"}
     )
@@ -86,7 +86,8 @@ def unions() -> tuple[Union, Union]:
         code="BENCH-FILL", defaults={"name": "基准测试存量会员工会", "level": "grassroots", "parent": root}
     )
     target, _ = Union.objects.get_or_create(
-        code="BENCH-UNIT", defaults={"name": "基准测试基层工会", "level": "grassroots", "parent": root}
+        code=target_code,
+        defaults={"name": f"基准测试基层工会 {target_code}", "level": "grassroots", "parent": root},
     )
     return filler, target
 
@@ -283,7 +284,7 @@ def floor(path: Path) -> float:
     return time.perf_counter() - started
 
 
-def ours(path: Path, target: Union, rows: int) -> tuple[float, float, float]:
+def ours(path: Path, target: Union, rows: int, *, stage_only: bool = False) -> tuple[float, float, float]:
     rss_before = rss_mb()  # Django and the benchmark's own imports
     started = time.perf_counter()
     with open(path, "rb") as handle:
@@ -302,6 +303,8 @@ def ours(path: Path, target: Union, rows: int) -> tuple[float, float, float]:
         f"peak memory (VmHWM): this process {rss_mb():.0f} MB (before the import: {rss_before:.0f} MB); "
         f"the reading child {timings.get('child peak MB', 0):.0f} MB"
     )
+    if stage_only:
+        return stage_s, 0.0, 0.0
     floor_register_s = on_conflict_floor(sheet.pk, target.pk)
 
     hook_times = timed_hooks()
@@ -416,10 +419,10 @@ def import_export(content: bytes, target: Union) -> float:
     return spent
 
 
-def phase(name: str, path: Path, rows: int) -> dict:
+def phase(name: str, path: Path, rows: int, *extra: str) -> dict:
     """Run one phase in a fresh process, so its peak memory is its own."""
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, "--file", str(path), "--rows", str(rows)],
+        [sys.executable, __file__, "--phase", name, "--file", str(path), "--rows", str(rows), *extra],
         check=True,
         capture_output=True,
         text=True,
@@ -435,6 +438,9 @@ def main() -> None:
     parser.add_argument("--registry", type=int, default=1_000_000)
     parser.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
     parser.add_argument("--skip-import-export", action="store_true")
+    parser.add_argument(
+        "--stage-only", action="store_true", help="staging and its floor only (memory at 1-2 M rows)"
+    )
     parser.add_argument("--phase", choices=["ours", "floor", "import_export"])
     parser.add_argument("--file")
     parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
@@ -443,11 +449,11 @@ def main() -> None:
         args.rows, args.registry = 300, 1_000
     if connection.vendor != "postgresql":
         sys.exit("the benchmark runs on PostgreSQL: set DATABASE_URL")
-    filler, target = unions()
+    filler, target = unions("BENCH-STAGE" if args.stage_only else "BENCH-UNIT")
     if args.phase:
         path = Path(args.file)
         if args.phase == "ours":
-            stage_s, register_s, floor_s = ours(path, target, args.rows)
+            stage_s, register_s, floor_s = ours(path, target, args.rows, stage_only=args.stage_only)
             print(json.dumps({"stage": stage_s, "register": register_s, "floor_register": floor_s}))
         elif args.phase == "floor":
             print(json.dumps({"seconds": floor(path)}))
@@ -456,7 +462,8 @@ def main() -> None:
         return
     cleanup(target)
     ensure_registry(filler, args.registry)
-    ensure_floor_registry()
+    if not args.stage_only:
+        ensure_floor_registry()
     print(f"generating a {args.rows:,}-row .{args.format} (1 row in 100 with a bad phone) …", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"bench.{args.format}"
@@ -467,16 +474,19 @@ def main() -> None:
         )
         # Side by side: the floor before and after ours, the mean of the two.
         floors = [phase("floor", path, args.rows)["seconds"]]
-        mine = phase("ours", path, args.rows)
+        mine = phase("ours", path, args.rows, *(["--stage-only"] if args.stage_only else []))
         floors.append(phase("floor", path, args.rows)["seconds"])
         floor_s = sum(floors) / 2
         print(
             f"\nstaging floor (read + COPY, no rules): {floors[0]:.2f} s and {floors[1]:.2f} s\n"
-            f"ratio staging/floor: {mine['stage']:.2f} / {floor_s:.2f} = {mine['stage'] / floor_s:.1f}x\n"
-            f"ratio registration/ON CONFLICT floor: {mine['register']:.2f} / {mine['floor_register']:.2f} "
-            f"= {mine['register'] / mine['floor_register']:.1f}x (submit + approve + register)"
+            f"ratio staging/floor: {mine['stage']:.2f} / {floor_s:.2f} = {mine['stage'] / floor_s:.1f}x"
         )
-        if not args.skip_import_export and args.format == "xlsx":
+        if not args.stage_only:
+            print(
+                f"ratio registration/ON CONFLICT floor: {mine['register']:.2f} / {mine['floor_register']:.2f} "
+                f"= {mine['register'] / mine['floor_register']:.1f}x (submit + approve + register)"
+            )
+        if not (args.skip_import_export or args.stage_only) and args.format == "xlsx":
             cleanup(target)
             ie_s = phase("import_export", path, args.rows)["seconds"]
             ours_s = mine["stage"] + mine["register"]
