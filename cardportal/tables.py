@@ -743,7 +743,10 @@ def _stream_main(request: dict) -> None:
         for index, cells in rows:
             count += 1
             if count > limits.max_rows:
-                check_range(count + HEADER_SEARCH_ROWS + 1, 1, limits)
+                raise refuse(
+                    "file_too_large",
+                    f"表格行数太多（超过 {limits.max_rows} 行），每个文件最多 {limits.max_rows} 行",
+                )
             if not any(present(c) for c in cells):
                 blanks.append((index, cells))
                 continue
