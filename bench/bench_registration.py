@@ -53,7 +53,7 @@ from django.core.files import File  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.common import SMOKE_HELP, smoke_requested  # noqa: E402
+from bench.common import MEMBER_COLUMNS, SMOKE_HELP, smoke_requested  # noqa: E402
 from bench.sheetgen import HEADER, xlsx_bytes  # noqa: E402
 from bench.sheetgen import rows as sheet_rows  # noqa: E402
 from cardportal import bulk, crypto  # noqa: E402
@@ -121,29 +121,7 @@ def ensure_registry(filler: Union, total: int) -> None:
     started = time.perf_counter()
     token_id, token_phone = crypto.encrypt("110101198001010000"), crypto.encrypt("13900000000")
     now = timezone.now()
-    columns = [
-        "id_hash",
-        "id_encrypted",
-        "id_region",
-        "id_last4",
-        "name",
-        "gender",
-        "birth_date",
-        "phone_hash",
-        "phone_encrypted",
-        "phone_prefix",
-        "phone_last4",
-        "work_unit",
-        "union_id",
-        "employment_type",
-        "is_hardship",
-        "is_model_worker",
-        "dues_paid",
-        "status",
-        "joined_on",
-        "created_at",
-        "updated_at",
-    ]
+    columns = MEMBER_COLUMNS
     chunk = 200_000
     for start in range(have, total, chunk):
         rows = []
