@@ -16,7 +16,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import SMOKE_HELP, copy_rows, setup_django, signed_in_client, smoke_requested, timed  # noqa: E402
+from bench.common import (
+    MEMBER_COLUMNS,
+    SMOKE_HELP,
+    copy_rows,
+    setup_django,
+    signed_in_client,
+    smoke_requested,
+    timed,
+)  # noqa: E402
 
 
 def load_members(total: int) -> None:
@@ -40,29 +48,7 @@ def load_members(total: int) -> None:
     units = list(Union.objects.filter(level=Union.Level.GRASSROOTS).values_list("pk", "code"))
     rng = random.Random(7)
     surnames, given = demo.SURNAMES, demo.GIVEN
-    columns = [
-        "id_hash",
-        "id_encrypted",
-        "id_region",
-        "id_last4",
-        "name",
-        "gender",
-        "birth_date",
-        "phone_hash",
-        "phone_encrypted",
-        "phone_prefix",
-        "phone_last4",
-        "work_unit",
-        "union_id",
-        "employment_type",
-        "is_hardship",
-        "is_model_worker",
-        "dues_paid",
-        "status",
-        "joined_on",
-        "created_at",
-        "updated_at",
-    ]
+    columns = MEMBER_COLUMNS
     start = time.perf_counter()
     seen: set[str] = set()
     chunk = 100_000

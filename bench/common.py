@@ -82,6 +82,32 @@ def timed(fn, *, repeat: int = 7) -> dict:
     return {"min_ms": min(samples), "median_ms": statistics.median(samples)}
 
 
+# The member columns the benchmarks' filler rows give, in their order (every one but the id).
+MEMBER_COLUMNS = [
+    "id_hash",
+    "id_encrypted",
+    "id_region",
+    "id_last4",
+    "name",
+    "gender",
+    "birth_date",
+    "phone_hash",
+    "phone_encrypted",
+    "phone_prefix",
+    "phone_last4",
+    "work_unit",
+    "union_id",
+    "employment_type",
+    "is_hardship",
+    "is_model_worker",
+    "dues_paid",
+    "status",
+    "joined_on",
+    "created_at",
+    "updated_at",
+]
+
+
 def copy_rows(table: str, columns: list[str], rows) -> None:
     """COPY an iterable of tuples into `table` (cardportal.bulk's writer: either driver)."""
     from cardportal import bulk

@@ -238,3 +238,57 @@ def set_local(name: str, value: str, *, using: str = DEFAULT) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
+# --- a set of keys kept by the database -----------------------------------------------------------
+class KeyTable:
+    """Keys (text without commas: keyed hashes) with one integer each, kept in a temporary table
+    instead of this process's memory: the rows of a 2,000,000-row sheet seen so far would cost
+    ~250 MB as a Python dict. Used outside or inside a transaction; dropped on exit.
+
+        with KeyTable("seen") as seen:
+            found = seen.get(["ab12…", …])      # {key: value} of the keys already there
+            seen.add([("cd34…", 17), …])        # keys not there yet
+    """
+
+    def __init__(self, prefix: str = "keys", *, using: str = DEFAULT):
+        self.using = using
+        self.name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+    def __enter__(self) -> "KeyTable":
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self.name} (key text PRIMARY KEY, value bigint NOT NULL)"
+            )
+        return self
+
+    def __exit__(self, kind, *_exc) -> None:
+        connection = connections[self.using]
+        if kind is not None and connection.in_atomic_block:
+            return  # the transaction is rolled back, and the table with it
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+
+    def get(self, keys: Sequence[str]) -> dict[str, int]:
+        connection = connections[self.using]
+        found: dict[str, int] = {}
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"SELECT key, value FROM {self.name} WHERE {any_of('key', cast='text')}",
+                    [array_text(keys)],
+                )
+                return dict(cursor.fetchall())
+            for part in chunked(list(keys), 500):
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(f"SELECT key, value FROM {self.name} WHERE key IN ({marks})", list(part))
+                found.update(cursor.fetchall())
+        return found
+
+    def add(self, items: Iterable[tuple[str, int]]) -> None:
+        connection = connections[self.using]
+        if connection.vendor == "postgresql":
+            _copy(connection, self.name, ["key", "value"], items)
+            return
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {self.name} (key, value) VALUES (%s, %s)", list(items))

@@ -199,6 +199,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(30 * 1024 * 1024)))
 # A claim's proof (a photo of a receipt, a PDF): cardportal/proofs.py; never above UPLOAD_MAX_BYTES.
 PROOF_MAX_BYTES = int(os.environ.get("PROOF_MAX_BYTES", str(10 * 1024 * 1024)))
+# A registry migration (city or province staff, administrators: members.registration.may_migrate):
+# a city's existing 2,000,000 members as one CSV of ~200 MB (an .xlsx sheet stops at 1,048,576 rows).
+# Staged in chunks in bounded memory, so the limit is about disk and time, not the workers' memory.
+MIGRATION_MAX_BYTES = int(os.environ.get("MIGRATION_MAX_BYTES", str(400 * 1024 * 1024)))
+MIGRATION_MAX_ROWS = int(os.environ.get("MIGRATION_MAX_ROWS", "2500000"))
 FILE_UPLOAD_HANDLERS = [
     "cardportal.uploads.BoundedUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",

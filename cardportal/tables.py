@@ -155,6 +155,7 @@ class Table:
     header_index: int | None = None  # 0-based index into rows, when a HeaderSpec was given
     columns: dict[str, int] = field(default_factory=dict)  # field -> 0-based column
     child_peak_mb: int = 0  # the parsing child's peak resident memory (VmHWM), for the benchmarks
+    height: int = 0  # rows in the sheet, header included (streaming: for progress)
 
 
 def refuse(code: str, message: str | None = None) -> TableRefused:
@@ -206,13 +207,34 @@ def check_file(data: bytes, *, limits: Limits = Limits()) -> str:
     return "csv"
 
 
-def check_zip(data: bytes, *, limits: Limits = Limits()) -> None:
+def check_path(path: str, *, limits: Limits = Limits()) -> str:
+    """`check_file` for a file on disk, read in pieces (a migration's CSV is hundreds of MB):
+    the same checks in the same order, the archive inflated through the same bounded stream."""
+    size = os.path.getsize(path)
+    check_size(size, max_bytes=limits.max_bytes)
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(ZIP_MAGIC):
+        check_zip(path, limits=limits)
+        return "xlsx"
+    if head.startswith(OLE2_MAGIC):
+        with open(path, "rb") as handle:  # an .xls holds at most 65,536 rows: a few MB
+            data = handle.read()
+        if all(name in data for name in ENCRYPTED_OOXML_STREAMS):
+            raise refuse("file_encrypted")
+        return "xls"
+    if head.startswith(NOT_SPREADSHEET_MAGIC):
+        raise refuse("file_not_spreadsheet")
+    return "csv"
+
+
+def check_zip(data: bytes | str, *, limits: Limits = Limits()) -> None:
     """Refuse archive bombs, encrypted members and oversized worksheets before calamine inflates
     anything: declared sizes and ratios from the central directory first, then each member
     inflated through a stream that stops at its declared size (zipfile verifies the CRC at the
     end, so a member that lies about its size is corrupt), worksheets scanned as they stream."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes | bytearray) else data)
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise refuse("file_corrupt", "文件已损坏或不完整（无法按 .xlsx 打开），请重新保存后上传") from exc
@@ -390,6 +412,125 @@ def parse_in_child(data: bytes, *, file_format: str, limits: Limits, header: Hea
     return Table(**{key: value for key, value in answer["table"].items() if key in known})
 
 
+# --- streaming: a table of any height in bounded memory -------------------------------------------
+STREAM_CHUNK_ROWS = 20_000
+
+
+class TableStream:
+    """A table read as a head (format, header located, the rows down to the header) and then its
+    data rows in chunks, so neither process ever holds the Python grid: the child sends one pickle
+    per chunk through a pipe and the caller works on a chunk while the child reads the next (the
+    second core). The child's limits are those of `parse_in_child`; at most a few chunks wait in
+    the pipe, so this process holds at most a few chunks.
+
+        with stream_table(path, limits=..., header=...) as stream:
+            stream.head.columns ...
+            for chunk in stream.chunks():   # [(0-based grid index, cells), ...]
+                ...
+
+    A refusal can still come after some chunks (too many rows, a sheet damaged near its end):
+    callers write nothing they cannot take back until the stream has ended. Trailing blank rows
+    are not sent."""
+
+    def __init__(self, path: str, *, file_format: str, limits: Limits, header: HeaderSpec, chunk_rows: int):
+        self.path, self.file_format, self.limits = path, file_format, limits
+        self.header, self.chunk_rows = header, chunk_rows
+        self.head: Table | None = None
+        self.child_peak_mb = 0
+        self._folder = None
+        self._child = None
+
+    def __enter__(self) -> TableStream:
+        self._folder = tempfile.TemporaryDirectory(prefix="cardportal-table-")
+        asked = os.path.join(self._folder.name, "request")
+        request = {
+            "path": os.path.abspath(self.path),
+            "format": self.file_format,
+            "limits": [
+                self.limits.max_bytes,
+                self.limits.max_rows,
+                self.limits.max_columns,
+                self.limits.max_cells,
+            ],
+            "header": self.header.plain(),
+            "memory": CHILD_MEMORY,
+            "cpu": CHILD_CPU_SECONDS,
+            "stream": self.chunk_rows,
+        }
+        with open(asked, "wb") as handle:
+            pickle.dump(request, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        self._child = subprocess.Popen(
+            [sys.executable, "-I", os.path.abspath(__file__), asked, "-"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "RUST_BACKTRACE": "0"},
+            bufsize=1024 * 1024,
+        )
+        try:
+            kind, payload = self._next()
+            if kind != "head":
+                raise refuse("file_corrupt")
+            known = Table.__dataclass_fields__
+            self.head = Table(**{key: value for key, value in payload.items() if key in known})
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def chunks(self):
+        while True:
+            kind, payload = self._next()
+            if kind == "end":
+                self.child_peak_mb = payload
+                return
+            yield payload
+
+    def _next(self) -> tuple[str, object]:
+        try:
+            enabled = gc.isenabled()
+            gc.disable()  # see _loads_without_gc
+            try:
+                kind, payload = pickle.load(self._child.stdout)
+            finally:
+                if enabled:
+                    gc.enable()
+        except (EOFError, pickle.UnpicklingError) as exc:
+            self._child.kill()
+            stderr = self._child.stderr.read()
+            self._child.wait()
+            _log_child_failure(
+                subprocess.CompletedProcess(self._child.args, self._child.returncode, b"", stderr)
+            )
+            raise refuse(
+                "too_many_cells", "表格内容过多或结构异常，读取时超出了内存或时间上限，已拒收"
+            ) from exc
+        if kind == "refused":
+            raise refuse(*payload)
+        return kind, payload
+
+    def __exit__(self, *exc) -> None:
+        if self._child is not None:
+            if self._child.poll() is None:
+                self._child.kill()
+            self._child.wait()
+            self._child.stdout.close()
+            self._child.stderr.close()
+            self._child = None
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+
+def stream_table(
+    path: str, *, limits: Limits = Limits(), header: HeaderSpec, chunk_rows: int = STREAM_CHUNK_ROWS
+) -> TableStream:
+    """`read_table` for a file on disk, streamed (see TableStream). The whole-file checks run here
+    first, exactly as for `read_table`."""
+    file_format = check_path(path, limits=limits)
+    return TableStream(path, file_format=file_format, limits=limits, header=header, chunk_rows=chunk_rows)
+
+
 def _loads_without_gc(payload: bytes) -> dict:
     # Unpickling 100,000 row lists sets off the cyclic collector again and again for nothing
     # (nothing in a grid is cyclic): 0.13-0.23 s instead of 0.27-0.43 s on the benchmark sheet.
@@ -470,17 +611,24 @@ def csv_rows(data: bytes, *, limits: Limits) -> tuple[list[list], str]:
     return rows, encoding
 
 
-def _read_workbook(data: bytes, *, file_format: str, limits: Limits, header: dict | None) -> Table:
+def _open_workbook(source):
+    """calamine's workbook from a path or a file-like object, its errors as refusals."""
     from python_calamine import CalamineWorkbook, PasswordError
 
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        if isinstance(source, str):
+            return CalamineWorkbook.from_path(source)
+        return CalamineWorkbook.from_filelike(source)
     except PasswordError as exc:
         raise refuse("file_encrypted") from exc
     except Exception as exc:  # calamine raises several error types for damaged files
         if "password" in str(exc).lower() or "encrypt" in str(exc).lower():
             raise refuse("file_encrypted") from exc
         raise refuse("file_corrupt") from exc
+
+
+def _read_workbook(data: bytes, *, file_format: str, limits: Limits, header: dict | None) -> Table:
+    book = _open_workbook(io.BytesIO(data))
     found_any_cell = False
     try:
         for index in _visible_sheets(book):
@@ -546,6 +694,9 @@ def _child_main() -> None:
         hard = resource.getrlimit(which)[1]  # a container may already cap it lower
         limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(which, (limit, limit))
+    if "stream" in request:
+        _stream_main(request)
+        return
     data = request.pop("data")
     try:
         table = parse(
@@ -564,6 +715,194 @@ def _child_main() -> None:
         pickler.fast = True  # no memo: a grid holds no cycles; 0.01 s instead of 0.10 s to dump
         pickler.dump(answer)
     os.replace(answered + ".part", answered)
+
+
+def _stream_main(request: dict) -> None:
+    """The child's side of TableStream: frames ("head", fields) ("rows", chunk)… ("end", peak MB)
+    or ("refused", [code, message]) pickled to stdout."""
+    out = sys.stdout.buffer
+
+    def send(kind: str, payload) -> None:
+        pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.fast = True
+        pickler.dump((kind, payload))
+        out.flush()
+
+    limits, header, size = Limits(*request["limits"]), request["header"], request["stream"]
+    try:
+        if request["format"] == "csv":
+            fields, rows = _csv_stream(request["path"], limits=limits, header=header)
+        else:
+            fields, rows = _workbook_stream(
+                request["path"], file_format=request["format"], limits=limits, header=header
+            )
+        send("head", fields)
+        chunk: list = []
+        blanks: list = []  # blank rows are held back until a row with content follows them
+        count = 0
+        for index, cells in rows:
+            count += 1
+            if count > limits.max_rows:
+                raise refuse(
+                    "file_too_large",
+                    f"表格行数太多（超过 {limits.max_rows} 行），每个文件最多 {limits.max_rows} 行",
+                )
+            if not any(present(c) for c in cells):
+                blanks.append((index, cells))
+                continue
+            if blanks:
+                chunk.extend(blanks)
+                blanks.clear()
+            chunk.append((index, cells))
+            if len(chunk) >= size:
+                send("rows", chunk)
+                chunk = []
+        if chunk:
+            send("rows", chunk)
+        send("end", _peak_mb())
+    except TableRefused as refused:
+        send("refused", [refused.code, refused.message])
+    except MemoryError:
+        send("refused", ["too_many_cells", "表格内容过多，读取时超出了内存上限，已拒收"])
+
+
+def _workbook_stream(path: str, *, file_format: str, limits: Limits, header: dict):
+    """(head fields, iterator of (index, cells)) of the first visible sheet with the header.
+    calamine holds the sheet's cells (its own compact form); Python rows are made one at a time."""
+    from itertools import islice
+
+    book = _open_workbook(path)
+    found_any_cell = False
+    try:
+        for index in _visible_sheets(book):
+            sheet = book.get_sheet_by_index(index)
+            check_range(sheet.height, sheet.width, limits)
+            rows = iter(sheet.iter_rows())
+            # iter_rows gives every row from the first, but its cells from the first used column:
+            # put the empty columns back, so the column numbers are the grid's (as to_python's).
+            left = (sheet.start or (0, 0))[1]
+            if left:
+                rows = ([""] * left + cells for cells in rows)
+            search = header["search_rows"]
+            first = list(islice(rows, search))
+            table = Table(file_format, first, sheet.name, height=(sheet.start or (0, 0))[0] + sheet.height)
+            if sheet.height > search or any(any(present(c) for c in row) for row in first):
+                found_any_cell = True
+            if _locate_header(table, header):
+                return _head_fields(table), _numbered(first, rows, table.header_index, damaged=True)
+    except TableRefused:
+        raise
+    except Exception as exc:  # damaged sheet XML inside a sound zip
+        raise refuse("file_corrupt") from exc
+    if not found_any_cell:
+        raise refuse("file_empty")
+    raise refuse("header_not_found", header["missing_message"])
+
+
+def _head_fields(table: Table) -> dict:
+    fields = dict(table.__dict__)
+    fields["rows"] = table.rows[: table.header_index + 1]  # the preamble, header included
+    return fields
+
+
+def _numbered(first: list, rest, header_index: int, *, damaged: bool):
+    index = header_index
+    for cells in first[header_index + 1 :]:
+        index += 1
+        yield index, cells
+    try:
+        for cells in rest:
+            index += 1
+            yield index, cells
+    except TableRefused:
+        raise
+    except csv.Error as exc:
+        raise refuse("file_corrupt", f"CSV 文件格式有误：{exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise refuse(
+            "file_not_spreadsheet", "无法识别文件的文字编码（CSV 请用 UTF-8 或 GBK 保存），或文件不是电子表格"
+        ) from exc
+    except Exception as exc:
+        if not damaged:
+            raise
+        raise refuse("file_corrupt") from exc
+
+
+def _text_encoding(path: str) -> str:
+    """The CSV's encoding, decided as `decode_text` decides it, reading the file in pieces."""
+    import codecs
+
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+        if head.startswith(b"\xef\xbb\xbf"):
+            return "utf-8-sig"
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return "utf-16"
+        if b"\x00" in head:
+            raise refuse("file_not_spreadsheet")
+        for encoding in ("utf-8", "gb18030"):
+            handle.seek(0)
+            decoder = codecs.getincrementaldecoder(encoding)()
+            try:
+                while piece := handle.read(1024 * 1024):
+                    decoder.decode(piece)
+                decoder.decode(b"", final=True)
+                return encoding
+            except UnicodeDecodeError:
+                continue
+    raise refuse(
+        "file_not_spreadsheet", "无法识别文件的文字编码（CSV 请用 UTF-8 或 GBK 保存），或文件不是电子表格"
+    )
+
+
+def _line_count(path: str) -> int:
+    lines = 0
+    with open(path, "rb") as handle:
+        while piece := handle.read(4 * 1024 * 1024):
+            lines += piece.count(b"\n")
+    return lines
+
+
+def _csv_stream(path: str, *, limits: Limits, header: dict):
+    from itertools import islice
+
+    encoding = _text_encoding(path)
+    errors = "replace" if encoding == "utf-8-sig" else "strict"
+    text = open(path, encoding=encoding, errors=errors, newline="")  # noqa: SIM115 - the generator reads it
+    start = text.read(4096)
+    head = start.lstrip()[:200].lower()
+    if head.startswith(("<html", "<!doctype", "<?xml", "<table")):
+        raise refuse(
+            "file_not_spreadsheet", "上传的文件是网页或 XML，不是电子表格；请在 Excel 中另存为 .xlsx"
+        )
+    first_line = start.split("\n", 1)[0]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    text.seek(0)
+    reader = csv.reader(text, delimiter=delimiter)
+    width = 0
+
+    def rows():
+        nonlocal width
+        for row in reader:
+            if len(row) > width:
+                width = len(row)
+                check_range(1, width, limits)
+            yield row
+
+    numbered = rows()
+    try:
+        first = list(islice(numbered, header["search_rows"]))
+    except csv.Error as exc:
+        raise refuse("file_corrupt", f"CSV 文件格式有误：{exc}") from exc
+    table = Table("csv", first, "", "gbk" if encoding == "gb18030" else encoding, height=_line_count(path))
+    if not any(any(present(c) for c in row) for row in first):
+        # nothing in the first rows: empty if nothing anywhere, else no header where we look
+        if not any(any(present(c) for c in row) for row in numbered):
+            raise refuse("file_empty", "文件里没有任何内容")
+        raise refuse("header_not_found", header["missing_message"])
+    if not _locate_header(table, header):
+        raise refuse("header_not_found", header["missing_message"])
+    return _head_fields(table), _numbered(first, numbered, table.header_index, damaged=False)
 
 
 def _peak_mb() -> int:

@@ -20,12 +20,20 @@ from cardportal.tables import TableRefused
 FORM_OVERHEAD = 1024 * 1024
 
 
-def upload_limit() -> int:
+def upload_limit(user=None) -> int:
+    """The file limit for `user`: staff who migrate a registry (city and province staff,
+    administrators) bring a whole city's export; everyone else the clerk's limit."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        from .scoping import staff_of
+
+        staff = staff_of(user)
+        if (staff.is_federation if staff is not None else user.is_superuser):
+            return settings.MIGRATION_MAX_BYTES
     return settings.UPLOAD_MAX_BYTES
 
 
-def too_large(size: int | None = None) -> TableRefused:
-    limit = upload_limit()
+def too_large(size: int | None = None, user=None) -> TableRefused:
+    limit = upload_limit(user)
     if size is None:
         return TableRefused("file_too_large", f"文件太大，上限为 {limit / 1048576:.0f} MB")
     return TableRefused(
@@ -40,20 +48,25 @@ class BoundedUploadHandler(FileUploadHandler):
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
-        if getattr(self, "request_length", 0) > upload_limit() + FORM_OVERHEAD:
+        if getattr(self, "request_length", 0) > self._limit() + FORM_OVERHEAD:
             self._stop(self.request_length)
 
     def receive_data_chunk(self, raw_data, start):
-        if start + len(raw_data) > upload_limit():
+        if start + len(raw_data) > self._limit():
             self._stop(None)
         return raw_data
+
+    def _limit(self) -> int:
+        if not hasattr(self, "limit"):
+            self.limit = upload_limit(getattr(self.request, "user", None))
+        return self.limit
 
     def file_complete(self, file_size):
         return None  # the next handler (TemporaryFileUploadHandler) builds the file
 
     def _stop(self, size: int | None):
         if self.request is not None:
-            self.request.upload_refused = too_large(size)
+            self.request.upload_refused = too_large(size, getattr(self.request, "user", None))
         raise StopUpload(connection_reset=True)
 
 

@@ -65,7 +65,7 @@ def corrections_open(request, _obj):
     """Dashboard: members' correction requests waiting in the user's subtree."""
     from .corrections import correction_list_for_user
 
-    if staff_of(request.user) is None and not request.user.is_superuser:
+    if access_for(request.user).path is None:  # not staff: sees nothing
         return None
     pending = correction_list_for_user(user=request.user, status="open")
     count = pending.count()
@@ -78,7 +78,7 @@ def member_privacy(request, member):
     """Member page: the member's consent to card issuance and their correction requests."""
     from .corrections import consent_current
 
-    if staff_of(request.user) is None and not request.user.is_superuser:
+    if access_for(request.user).path is None:  # not staff: sees nothing
         return None
     return {
         "consent": consent_current(member=member),

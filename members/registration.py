@@ -17,12 +17,16 @@ Safety, in one place:
 
 import hashlib
 import logging
+import pickle
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import date
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -46,12 +50,14 @@ from .access import Cap, access_for
 from .models import Member, RegistrationSheet, SheetClaim, SheetRow, Union
 from .retention import SHEET_RULES
 from .sheet_files import error_report_workbook
-from .sheets import SheetRefused, read_sheet
-from .validation import ACCEPT, REJECT, RowResult, validate_rows
+from .sheets import MAX_ROWS, SheetRefused, read_sheet
+from .sheets import stream_sheet as sheet_stream
+from .validation import ACCEPT, REJECT, RowResult, mark_in_sheet_duplicates, validate_chunk
 
 log = logging.getLogger(__name__)
 S = RegistrationSheet.Status
 CHUNK = 5000
+STAGE_CHUNK_ROWS = 20_000  # rows per chunk of a streamed import: ~20 MB of Python objects at a time
 ADVISORY_KEY = 7_300_016  # pg_advisory_xact_lock key for "who claims which person"
 STAGE_COLUMNS = (
     "sheet_id",
@@ -81,22 +87,32 @@ def sheet_upload(
     *,
     union: Union,
     filename: str,
-    content: bytes,
+    content: bytes | File,
     actor,
     declared_members: int | None = None,
     declared_id_copies: int | None = None,
     enqueue: bool = True,
 ) -> tuple[RegistrationSheet, bool]:
     """Keep the file and queue its import. Returns (sheet, created); the same bytes uploaded to
-    the same union again return the existing sheet with created=False (nothing is imported twice)."""
+    the same union again return the existing sheet with created=False (nothing is imported twice).
+    `content` is the file's bytes or a Django File (an upload on disk: hashed and copied in
+    pieces, never read whole; a migration's file is hundreds of MB)."""
     access_for(actor).require(Cap.SHEET_UPLOAD)
     if union.level not in (Union.Level.GRASSROOTS, Union.Level.SUB_BRANCH):
         raise ApplicationError("登记表只能上传到基层工会", code="invalid_union")
+    if isinstance(content, bytes | bytearray):
+        content = ContentFile(content)
+    max_bytes = settings.MIGRATION_MAX_BYTES if may_migrate(actor) else settings.UPLOAD_MAX_BYTES
     try:
-        tables.check_size(len(content), max_bytes=settings.UPLOAD_MAX_BYTES)
+        tables.check_size(content.size, max_bytes=max_bytes)
     except tables.TableRefused as refused:
         raise ApplicationError(refused.message, code=refused.code) from refused
-    digest = hashlib.sha256(content).hexdigest()
+    sha = hashlib.sha256()
+    content.seek(0)
+    for piece in content.chunks():
+        sha.update(piece)
+    digest = sha.hexdigest()
+    size = content.size
     existing = RegistrationSheet.objects.filter(union=union, sha256=digest).first()
     if existing is not None:
         return existing, False
@@ -107,18 +123,19 @@ def sheet_upload(
                 union=union,
                 original_name=name,
                 sha256=digest,
-                size=len(content),
+                size=size,
                 declared_members=declared_members,
                 declared_id_copies=declared_id_copies,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
-            sheet.file.save(name, ContentFile(content), save=False)
+            content.seek(0)
+            sheet.file.save(name, content, save=False)
             sheet.save()
             audit_record(
                 actor=actor,
                 verb="sheet.uploaded",
                 target=sheet,
-                data={"sha256": digest, "size": len(content)},
+                data={"sha256": digest, "size": size},
             )
             from .tasks import sheet_import_task
 
@@ -153,48 +170,126 @@ def sheet_import(
         job_fail(sheet, message=removed_message(*SHEET_RULES) + "请重新上传。", code="file_removed")
         sheet.status = S.REFUSED
         return sheet
+    max_bytes, max_rows = import_limits(sheet)
+    counts = {o: 0 for o in SheetRow.Outcome.values}
     try:
-        with sheet.file.open("rb") as handle:
-            content = handle.read()
-        data = read_sheet(content, filename=sheet.original_name, max_bytes=settings.UPLOAD_MAX_BYTES)
-        clock.lap("read")
+        with (
+            _local_copy(sheet.file) as path,
+            sheet_stream(path, max_bytes=max_bytes, max_rows=max_rows, chunk_rows=STAGE_CHUNK_ROWS) as stream,
+        ):
+            head = stream.head
+            clock.lap("read")
+            job_progress(sheet, done=0, total=stream.total_rows)
+            with bulk.KeyTable("sheet_seen") as seen, tempfile.TemporaryFile() as spool:
+                done = 0
+                for chunk in stream.chunks():
+                    clock.lap("read")
+                    rows = _stage_chunk(
+                        chunk, head=head, sheet=sheet, seen=seen, today=today, counts=counts, clock=clock
+                    )
+                    pickle.dump(rows, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    done += len(chunk)
+                    job_progress(sheet, done=done, total=max(done, stream.total_rows))
+                    clock.lap("hash+encrypt")
+                if timings is not None:
+                    timings["child peak MB"] = stream.child_peak_mb
+                spool.seek(0)
+                with transaction.atomic():
+                    locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+                    if locked.status != S.VALIDATING or not job_holds(sheet):  # no longer this run's work
+                        return locked
+                    SheetRow.objects.filter(sheet_id=sheet.pk).delete()
+                    stage_rows(_spooled(spool))
+                    RegistrationSheet.objects.filter(pk=sheet.pk).update(
+                        status=S.VALIDATED,
+                        file_format=head.file_format,
+                        header_row=head.header_row,
+                        rows_accepted=counts[ACCEPT],
+                        rows_rejected=counts[REJECT],
+                        rows_skipped=counts["skip"],
+                    )
     except SheetRefused as refused:
         RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.REFUSED)
         job_fail(sheet, message=refused.message, code=refused.code)
         sheet.status = S.REFUSED
         return sheet
-    job_progress(sheet, done=0, total=len(data.rows))
-    results = validate_rows(data, today=today, progress=lambda done: job_progress(sheet, done=done))
-    clock.lap("validate")
-    file_format, header_row = data.file_format, data.header_row
-    del data, content  # the grid is the largest thing in memory; the rows are in `results` now
-    id_hashes: dict[str, str] = {}
-    mark_conflicts(results, sheet=sheet, id_hashes=id_hashes)
-    clock.lap("dedup")
-    counts = {o: 0 for o in SheetRow.Outcome.values}
-    for result in results:
-        counts[result.outcome] += 1
-    rows = build_rows(results, sheet_id=sheet.pk, id_hashes=id_hashes)
-    del results, id_hashes
-    clock.lap("hash+encrypt")
-    with transaction.atomic():
-        locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
-        if locked.status != S.VALIDATING or not job_holds(sheet):  # no longer this run's work
-            return locked
-        SheetRow.objects.filter(sheet_id=sheet.pk).delete()
-        stage_rows(rows)
-        RegistrationSheet.objects.filter(pk=sheet.pk).update(
-            status=S.VALIDATED,
-            file_format=file_format,
-            header_row=header_row,
-            rows_accepted=counts[ACCEPT],
-            rows_rejected=counts[REJECT],
-            rows_skipped=counts["skip"],
-        )
     clock.lap("stage (COPY + commit)")
     sheet.refresh_from_db()
     job_finish(sheet, message=_import_summary(sheet))
     return sheet
+
+
+def _stage_chunk(chunk, *, head, sheet, seen: bulk.KeyTable, today, counts: dict, clock) -> list[tuple]:
+    """Validate one chunk of rows, find its duplicates (earlier rows of the sheet, through `seen`;
+    the registry; other pending sheets) and make its staging tuples. Only keyed hashes of the
+    sheet's earlier rows are kept between chunks, in the database (`seen`)."""
+    results = validate_chunk(head, chunk, today=today)
+    clock.lap("validate")
+    # The first row of each ID number in this chunk, then the earlier chunks' first rows win.
+    first_row_of: dict[str, int] = {}
+    for result in results:
+        if result.id_number:
+            first_row_of.setdefault(result.id_number, result.row)
+    numbers = list(first_row_of)
+    id_hashes = dict(zip(numbers, crypto.keyed_hash_many(numbers), strict=True))
+    earlier = seen.get([id_hashes[n] for n in numbers])
+    new = []
+    for number in numbers:
+        row = earlier.get(id_hashes[number])
+        if row is None:
+            new.append((id_hashes[number], first_row_of[number]))
+        else:
+            first_row_of[number] = row
+    seen.add(new)
+    mark_in_sheet_duplicates(results, first_row_of)
+    mark_conflicts(results, sheet=sheet, id_hashes=id_hashes)
+    clock.lap("dedup")
+    for result in results:
+        counts[result.outcome] += 1
+    return build_rows(results, sheet_id=sheet.pk, id_hashes=id_hashes)
+
+
+def _spooled(spool):
+    """The staged tuples back from the spool file, one chunk in memory at a time."""
+    while True:
+        try:
+            yield from pickle.load(spool)
+        except EOFError:
+            return
+
+
+@contextmanager
+def _local_copy(field_file):
+    """A path to the kept file: the storage's own where it has one (the file system), else a
+    temporary copy made in pieces."""
+    try:
+        path = field_file.path
+    except NotImplementedError:
+        path = None
+    if path is not None:
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(suffix=".upload") as copy, field_file.open("rb") as handle:
+        shutil.copyfileobj(handle, copy, 1024 * 1024)
+        copy.flush()
+        yield copy.name
+
+
+def import_limits(sheet: RegistrationSheet) -> tuple[int, int]:
+    """(bytes, rows) a sheet may have: the migration limits when its uploader's role may migrate a
+    registry (see `may_migrate`), the clerk's otherwise."""
+    if may_migrate(sheet.created_by):
+        return settings.MIGRATION_MAX_BYTES, settings.MIGRATION_MAX_ROWS
+    return settings.UPLOAD_MAX_BYTES, MAX_ROWS
+
+
+def may_migrate(user) -> bool:
+    """City and province staff and system administrators load a whole existing registry (a city's
+    1–2 M members, the old system's export) through the same pipeline; a grassroots clerk's sheet
+    is one union's members (hundreds, at most tens of thousands), so the clerk keeps the small
+    limit: a clerk's 200,000-row file is a mistake (the city's list sent to one union) to catch
+    at the door, not a day's work for the workers."""
+    return user is not None and access_for(user).can(Cap.REGISTRY_MIGRATE)
 
 
 def _import_summary(sheet: RegistrationSheet) -> str:
@@ -209,7 +304,7 @@ class _Clock:
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         if self.timings is not None:
-            self.timings[name] = now - self.last
+            self.timings[name] = self.timings.get(name, 0.0) + now - self.last
         self.last = now
 
 
@@ -277,9 +372,10 @@ def mark_conflicts(
     by_hash: dict[str, list[RowResult]] = {}
     hashes = {} if id_hashes is None else id_hashes
     checked = [r for r in results if r.id_number and r.reason != "duplicate_in_sheet"]
-    for result, id_hash in zip(checked, crypto.keyed_hash_many([r.id_number for r in checked]), strict=True):
-        hashes[result.id_number] = id_hash
-        by_hash.setdefault(id_hash, []).append(result)
+    missing = list({r.id_number for r in checked if r.id_number not in hashes})
+    hashes.update(zip(missing, crypto.keyed_hash_many(missing), strict=True))
+    for result in checked:
+        by_hash.setdefault(hashes[result.id_number], []).append(result)
     conflicts = conflicts_for(by_hash, sheet=sheet)
     for id_hash, message in conflicts.items():
         for result in by_hash[id_hash]:

@@ -77,7 +77,7 @@ def sheet_upload(request):
             sheet, created = registration.sheet_upload(
                 union=form.cleaned_data["union"],
                 filename=upload.name,
-                content=upload.read(),
+                content=upload,  # a file on disk (uploads.py): hashed and kept in pieces
                 actor=request.user,
                 declared_members=form.cleaned_data["declared_members"],
                 declared_id_copies=form.cleaned_data["declared_id_copies"],

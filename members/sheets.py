@@ -111,14 +111,77 @@ def read_sheet(
     """Read through the upload kernel (`cardportal.tables`): checks before inflating, the parse in
     a memory-capped child process, the header located there, then the rows cut here."""
     limits = tables.Limits(max_bytes=max_bytes, max_rows=max_rows)
-    header = tables.HeaderSpec(
+    table = tables.read_table(data, limits=limits, header=_header_spec())
+    return _locate(table, max_rows=max_rows)
+
+
+def _header_spec() -> tables.HeaderSpec:
+    return tables.HeaderSpec(
         aliases=HEADER_ALIASES,
         required=REQUIRED_HEADERS,
         search_rows=HEADER_SEARCH_ROWS,
         missing_message=_header_message(),
     )
-    table = tables.read_table(data, limits=limits, header=header)
-    return _locate(table, max_rows=max_rows)
+
+
+class SheetStream:
+    """`read_sheet` in chunks, for a file on disk (`cardportal.tables.stream_table`): `head` is a
+    SheetData without rows; `chunks()` yields lists of (Excel row number, cells). The whole-file
+    refusals are the same; `no_data_rows` comes at the end (after the last chunk), so callers keep
+    what they make from the chunks uncommitted until the stream has ended."""
+
+    def __init__(self, path: str, *, max_bytes: int, max_rows: int, chunk_rows: int):
+        limits = tables.Limits(max_bytes=max_bytes, max_rows=max_rows)
+        self._stream = tables.stream_table(path, limits=limits, header=_header_spec(), chunk_rows=chunk_rows)
+        self.head: SheetData | None = None
+
+    def __enter__(self) -> "SheetStream":
+        table = self._stream.__enter__().head
+        self.head = SheetData(
+            table.file_format,
+            table.sheet_name,
+            table.header_index + 1,
+            table.columns,
+            [],
+            table.encoding,
+            table.rows,
+        )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.__exit__(*exc)
+
+    @property
+    def total_rows(self) -> int:
+        """The data rows the sheet has (an estimate for progress: blank rows at the end count)."""
+        return max(self._stream.head.height - self.head.header_row, 0)
+
+    @property
+    def child_peak_mb(self) -> int:
+        return self._stream.child_peak_mb
+
+    def chunks(self):
+        seq = self.head.columns.get("seq")
+        found = False
+        for chunk in self._stream.chunks():
+            numbered = [(index + 1, cells) for index, cells in chunk]
+            if not found:
+                found = any(
+                    any(_present(c) for i, c in enumerate(cells) if i != seq) for _n, cells in numbered
+                )
+            yield numbered
+        if not found:
+            raise SheetRefused("no_data_rows", "表头下面没有填写任何会员信息")
+
+
+def stream_sheet(
+    path: str,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_rows: int = MAX_ROWS,
+    chunk_rows: int = tables.STREAM_CHUNK_ROWS,
+) -> SheetStream:
+    return SheetStream(path, max_bytes=max_bytes, max_rows=max_rows, chunk_rows=chunk_rows)
 
 
 # --- header and rows ------------------------------------------------------------------------------

@@ -330,12 +330,21 @@ def _id_in_wrong_column(row: int, column: str, text: str, wanted: str) -> str:
 
 def validate_rows(data: SheetData, *, today: date, progress=None, every: int = 5000) -> list[RowResult]:
     """Every row of the sheet, in order. `progress(done)` is called every `every` rows."""
+    results = validate_chunk(data, data.rows, today=today, progress=progress, every=every)
+    mark_in_sheet_duplicates(results, {})
+    return results
+
+
+def validate_chunk(
+    data: SheetData, rows, *, today: date, progress=None, every: int = 5000
+) -> list[RowResult]:
+    """The row rules for some rows of the sheet, in order; duplicates inside the sheet are left
+    to `mark_in_sheet_duplicates` (they need every earlier row)."""
     results: list[RowResult] = []
-    first_row_of: dict[str, int] = {}
     seq_col = data.columns.get("seq")
     id_col = data.columns["id_number"]
     pick = data.picker()
-    for done, (row, cells) in enumerate(data.rows, start=1):
+    for done, (row, cells) in enumerate(rows, start=1):
         # A row whose ID cell starts with a digit (or is a number) is a data row: no 合计/说明 check.
         raw_id = cells[id_col] if id_col < len(cells) else None
         looks_like_data = isinstance(raw_id, float) or (isinstance(raw_id, str) and raw_id[:1].isdigit())
@@ -343,22 +352,29 @@ def validate_rows(data: SheetData, *, today: date, progress=None, every: int = 5
         if skip:
             results.append(RowResult(row=row, outcome=SKIP, reason=skip, message=SKIP_MESSAGES[skip]))
         else:
-            result = plain_accept(row, pick(cells), today) or validate_row(
-                row, cells, data, today=today, pick=pick
+            results.append(
+                plain_accept(row, pick(cells), today)
+                or validate_row(row, cells, data, today=today, pick=pick)
             )
-            if result.id_number:
-                earlier = first_row_of.setdefault(result.id_number, row)
-                if earlier != row:
-                    result.reject(
-                        "duplicate_in_sheet",
-                        "id_number",
-                        f"身份证号与本表第{earlier}行重复（同一人只登记一次）",
-                        first=True,
-                    )
-            results.append(result)
         if progress is not None and done % every == 0:
             progress(done)
     return results
+
+
+def mark_in_sheet_duplicates(results: list[RowResult], first_row_of) -> None:
+    """Reject each row whose ID number an earlier row of the sheet has (`duplicate_in_sheet`).
+    `first_row_of` maps an ID number to the first row that has it; the rows of `results` are
+    added to it (a dict, or anything with `setdefault`)."""
+    for result in results:
+        if result.id_number:
+            earlier = first_row_of.setdefault(result.id_number, result.row)
+            if earlier != result.row:
+                result.reject(
+                    "duplicate_in_sheet",
+                    "id_number",
+                    f"身份证号与本表第{earlier}行重复（同一人只登记一次）",
+                    first=True,
+                )
 
 
 REASON_LABELS = {

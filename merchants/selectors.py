@@ -5,7 +5,7 @@ from datetime import date
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from members.access import get_for_user_or_404, scope_queryset
+from members.access import scope_queryset
 from members.models import Union
 
 from .models import Merchant, MerchantCategory, Offer, valid_on_q

@@ -141,3 +141,65 @@ def test_the_results_page_shows_live_progress_until_the_import_finishes(
     page.wait_for_selector("#count-accepted", timeout=10_000)
     assert page.inner_text("#count-accepted") == "2"
     assert page.locator("#sheet-progress").count() == 0
+
+
+def test_a_city_admin_migrates_a_registry_with_progress_and_per_row_results(
+    live_server, page, screenshot, tree, city_staff, settings, tmp_path, run_tasks_inline, monkeypatch
+):
+    """A registry migration (issue 16): more rows than a clerk may upload, read in chunks with the
+    progress on the page all the way, the same per-row results. Small sizes here (chunks of 10
+    rows, a clerk's limit of 10); the large ones are in bench/bench_registration.py."""
+    import threading
+
+    from members import registration
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    monkeypatch.setattr(registration, "MAX_ROWS", 10)
+    monkeypatch.setattr(registration, "STAGE_CHUNK_ROWS", 10)
+    ids = [next_id_number() for _ in range(45)]
+    lines = [f"{n + 1},{ids[n]},王芳,,1391234{n:04d},财务处" for n in range(45)]
+    lines[30] = f"31,{ids[3]},王芳,,13912349999,财务处"  # row 32: the person of row 5, two chunks on
+    lines[40] = f"41,{ids[40]},李娜,,12345,人事处"  # row 42: a bad phone
+    upload = tmp_path / "全市存量会员.csv"
+    upload.write_text(
+        "序号,身份证号,姓名,性别,手机号码,所属单位\n" + "\n".join(lines) + "\n", encoding="utf-8"
+    )
+
+    # Hold the import after its second chunk until a second tab has seen the progress.
+    midway, seen = threading.Event(), threading.Event()
+    progress = registration.job_progress
+
+    def held(job, *, done, total=None):
+        progress(job, done=done, total=total)
+        if done == 20:
+            midway.set()
+            seen.wait(30)
+
+    monkeypatch.setattr(registration, "job_progress", held)
+
+    login(page, live_server, "city")
+    page.goto(f"{live_server.url}/members/sheets/upload/")
+    page.set_input_files("input[name=file]", str(upload))
+    page.select_option("select[name=union]", value=str(tree.unit_a1.pk))
+    page.fill("input[name=declared_members]", "44")
+    page.fill("input[name=declared_id_copies]", "44")
+    page.click("button:has-text('上传并校验')", no_wait_after=True)
+    assert midway.wait(60), "the import never reached its second chunk"
+    watcher = page.context.new_page()
+    try:
+        sheet = RegistrationSheet.objects.get()
+        watcher.goto(f"{live_server.url}{sheet.get_absolute_url()}")
+        watcher.wait_for_selector("#sheet-progress")
+        assert "20 / 45" in watcher.inner_text("#sheet-progress")
+        screenshot("migration-progress", watcher)
+    finally:
+        seen.set()
+        watcher.close()
+    page.wait_for_url("**/members/sheets/*/")
+    page.wait_for_selector("#count-accepted")
+    screenshot("migration-results")
+    assert page.inner_text("#count-accepted") == "43"
+    assert page.inner_text("#count-rejected") == "2"
+    rows = page.inner_text("#rejected-rows")
+    assert "与本表第5行重复" in rows and "不是有效的11位手机号" in rows
+    assert ids[3] not in page.content()  # masked

@@ -1,0 +1,111 @@
+"""A sheet is imported in chunks (constant memory, issue 16): the result is the same row for row
+as reading it whole, duplicates inside the sheet are found across chunks, and staff who migrate
+a registry get the migration limits through the same pipeline and reason codes."""
+
+from datetime import date
+
+import pytest
+
+from members import registration
+from members.models import RegistrationSheet, SheetRow
+from members.registration import sheet_import, sheet_upload
+from members.sheets import read_sheet
+from members.validation import validate_rows
+
+from ..factories import make_member, next_id_number
+from .test_sheets_pipeline import csv_sheet
+
+pytestmark = pytest.mark.django_db
+S = RegistrationSheet.Status
+TODAY = date(2026, 6, 1)
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(registration, "STAGE_CHUNK_ROWS", 7)
+
+
+def _sheet_lines() -> list[str]:
+    ids = [next_id_number() for _ in range(30)]
+    lines = [f"{n + 1},{ids[n]},张{'三四五六七八九十'[n % 8]}明,,1390000{n:04d},第一车间," for n in range(30)]
+    # lines[n] is Excel row n + 2; chunks of 7 rows: 2-8, 9-15, 16-22, 23-29, 30-31
+    lines[11] = f"12,{ids[2]},重复一,,13900001111,第一车间,"  # row 13: the person of row 4 (chunk 1)
+    lines[24] = f"25,{ids[2]},重复二,,12345,第一车间,"  # row 26: the same again, and a bad phone
+    lines[19] = f"20,{ids[16]},重复三,,13900002222,第二车间,"  # row 21: the person of row 18, same chunk
+    lines[8] = ",,,,,,"  # row 10: blank
+    return lines
+
+
+def _staged(sheet):
+    return list(
+        SheetRow.objects.filter(sheet=sheet)
+        .order_by("row_number")
+        .values_list("row_number", "outcome", "reason", "message")
+    )
+
+
+def test_chunked_import_matches_reading_the_sheet_whole(tree, small_chunks):
+    content = csv_sheet(*_sheet_lines())
+    sheet, _ = sheet_upload(union=tree.unit_a1, filename="s.csv", content=content, actor=None, enqueue=False)
+    sheet = sheet_import(sheet_id=sheet.pk, today=TODAY)
+    assert sheet.status == S.VALIDATED
+
+    whole = validate_rows(read_sheet(content), today=TODAY)
+    assert _staged(sheet) == [(r.row, r.outcome, r.reason, r.message) for r in whole]
+    staged = {row: (reason, message) for row, _o, reason, message in _staged(sheet)}
+    assert staged[13] == ("duplicate_in_sheet", "身份证号与本表第4行重复（同一人只登记一次）")
+    assert staged[26][0] == "duplicate_in_sheet" and staged[26][1].startswith("身份证号与本表第4行重复")
+    assert "手机号码" in staged[26][1]  # the row's other problem is still named
+    assert staged[21] == ("duplicate_in_sheet", "身份证号与本表第18行重复（同一人只登记一次）")
+    assert staged[10][0] == "blank"
+    assert (sheet.rows_accepted, sheet.rows_rejected, sheet.rows_skipped) == (26, 3, 1)
+
+
+def test_duplicates_against_the_registry_across_chunks(tree, small_chunks):
+    numbers = [next_id_number() for _ in range(20)]
+    make_member(tree.unit_b1, id_number=numbers[15])
+    lines = [f"{n + 1},{numbers[n]},李明,,1390000{n:04d},第一车间," for n in range(20)]
+    sheet, _ = sheet_upload(
+        union=tree.unit_a1, filename="s.csv", content=csv_sheet(*lines), actor=None, enqueue=False
+    )
+    sheet = sheet_import(sheet_id=sheet.pk, today=TODAY)
+    rejected = [(row, reason) for row, outcome, reason, _m in _staged(sheet) if outcome == "reject"]
+    assert rejected == [(17, "duplicate_existing")]
+    assert not SheetRow.objects.filter(sheet=sheet, outcome="accept", id_hash="").exists()
+
+
+def test_a_city_admin_migrates_more_rows_than_a_clerk_may_upload(
+    tree, clerk, city_staff, settings, monkeypatch
+):
+    monkeypatch.setattr(registration, "MAX_ROWS", 10)  # the clerk's row limit, small for the test
+    settings.MIGRATION_MAX_ROWS = 40
+    lines = [f"{n + 1},{next_id_number()},王芳,,1390000{n:04d},第一车间," for n in range(25)]
+    content = csv_sheet(*lines)
+
+    by_clerk, _ = sheet_upload(
+        union=tree.unit_a1, filename="a.csv", content=content, actor=clerk, enqueue=False
+    )
+    by_clerk = sheet_import(sheet_id=by_clerk.pk, today=TODAY)
+    assert by_clerk.status == S.REFUSED
+    assert by_clerk.job_error_code == "file_too_large"
+    assert "最多 10 行" in by_clerk.job_message
+
+    by_city, _ = sheet_upload(
+        union=tree.unit_a2, filename="a.csv", content=content, actor=city_staff, enqueue=False
+    )
+    by_city = sheet_import(sheet_id=by_city.pk, today=TODAY)
+    assert by_city.status == S.VALIDATED
+    assert by_city.rows_accepted == 25
+
+    settings.MIGRATION_MAX_ROWS = 20  # the migration limit holds too, with the same reason code
+    again, _ = sheet_upload(
+        union=tree.unit_b1, filename="a.csv", content=content, actor=city_staff, enqueue=False
+    )
+    again = sheet_import(sheet_id=again.pk, today=TODAY)
+    assert (again.status, again.job_error_code) == (S.REFUSED, "file_too_large")
+    assert not SheetRow.objects.filter(sheet=again).exists()
