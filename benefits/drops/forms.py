@@ -13,10 +13,12 @@ MAX_PER_MEMBER = 10
 
 class DropForm(forms.ModelForm):
     opens_at = forms.DateTimeField(
-        label="开抢时间", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label="开抢时间",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     closes_at = forms.DateTimeField(
-        label="结束时间", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label="结束时间",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
 
     class Meta:
@@ -42,7 +44,9 @@ class DropForm(forms.ModelForm):
         self.fields["counties"].queryset = visible_unions(user).filter(
             level__in=[Union.Level.COUNTY, Union.Level.INDUSTRY]
         )
-        self.fields["merchant"].queryset = Merchant.objects.filter(status=Merchant.Status.ACTIVE).order_by("name")
+        self.fields["merchant"].queryset = Merchant.objects.filter(status=Merchant.Status.ACTIVE).order_by(
+            "name"
+        )
         self.fields["picture"].widget.attrs["accept"] = "image/png,image/jpeg,image/webp"
 
     def clean_tickets(self):

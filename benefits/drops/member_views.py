@@ -47,8 +47,13 @@ def _left(drop) -> int | None:
 def drop_list(request):
     now = timezone.now()
     drops = selectors.drop_public_list()
-    mine = {t.drop_id: t for t in selectors.member_tickets(member=request.member) if t.status in Ticket.HOLDING}
-    rows = [{"drop": d, "open": d.is_open(now), "ticket": mine.get(d.pk), "opens_ms": _ms(d.opens_at)} for d in drops]
+    mine = {
+        t.drop_id: t for t in selectors.member_tickets(member=request.member) if t.status in Ticket.HOLDING
+    }
+    rows = [
+        {"drop": d, "open": d.is_open(now), "ticket": mine.get(d.pk), "opens_ms": _ms(d.opens_at)}
+        for d in drops
+    ]
     return render(
         request,
         "drops/member_list.html",
@@ -60,7 +65,9 @@ def drop_list(request):
 def drop_page(request, pk):
     drop = selectors.drop_public_get(pk)
     now = timezone.now()
-    tickets = [t for t in selectors.member_tickets(member=request.member, drop=drop) if t.status in Ticket.HOLDING]
+    tickets = [
+        t for t in selectors.member_tickets(member=request.member, drop=drop) if t.status in Ticket.HOLDING
+    ]
     return render(
         request,
         "drops/member_drop.html",
@@ -87,9 +94,9 @@ def claim(request, pk):
         return _answer(request, pk, services.ClaimResult(services.NOT_OPEN), status=425)
     ip = client_ip(request) or "-"
     limits = settings.DROPS_THROTTLE
-    if not allow(f"drop-claim-m:{request.member.pk}", limit=limits["member"], seconds=limits["seconds"]) or not allow(
-        f"drop-claim-ip:{ip}", limit=limits["ip"], seconds=limits["seconds"]
-    ):
+    if not allow(
+        f"drop-claim-m:{request.member.pk}", limit=limits["member"], seconds=limits["seconds"]
+    ) or not allow(f"drop-claim-ip:{ip}", limit=limits["ip"], seconds=limits["seconds"]):
         return render(
             request, "drops/claim_result.html", {"drop_id": pk, "throttled": True, "tab": "drops"}, status=429
         )

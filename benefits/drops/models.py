@@ -72,7 +72,9 @@ class Drop(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(taken__lte=F("tickets")), name="drop_taken_within_tickets"),
             models.CheckConstraint(condition=Q(tickets__gte=1), name="drop_has_tickets"),
-            models.CheckConstraint(condition=Q(closes_at__gt=F("opens_at")), name="drop_closes_after_opening"),
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=F("opens_at")), name="drop_closes_after_opening"
+            ),
             models.CheckConstraint(condition=Q(per_member_limit__gte=1), name="drop_limit_positive"),
             models.CheckConstraint(
                 condition=Q(price__in=[Decimal("0.00"), Decimal("0.01")]), name="drop_price_free_or_one_cent"
@@ -123,7 +125,9 @@ class Ticket(models.Model):
 
     HOLDING = (Status.PENDING, Status.VALID, Status.USED)  # count against the drop's tickets
 
-    drop = models.ForeignKey(Drop, verbose_name=_("活动"), on_delete=models.PROTECT, related_name="ticket_set")
+    drop = models.ForeignKey(
+        Drop, verbose_name=_("活动"), on_delete=models.PROTECT, related_name="ticket_set"
+    )
     member = models.ForeignKey(
         "members.Member", verbose_name=_("会员"), on_delete=models.PROTECT, related_name="drop_tickets"
     )

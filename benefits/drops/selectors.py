@@ -74,7 +74,7 @@ def drop_snapshot_forget(drop_id: int | None = None) -> None:
 
 
 def eligibility_reason(snap: DropSnapshot, member: Member) -> str:
-    """"" when the member may take part, else the sentence shown after 不符合条件：. Cheapest
+    """ "" when the member may take part, else the sentence shown after 不符合条件：. Cheapest
     checks first; the card is the one query (an index on card.member)."""
     if member.status != Member.Status.ACTIVE:
         return f"会籍状态为“{member.get_status_display()}”，在会会员才能参加"
@@ -139,7 +139,10 @@ def drop_get_for_user(*, user, pk: int) -> Drop:
 def drop_counts(drop: Drop) -> dict[str, int]:
     """Tickets by status, one grouped query (the live count on the staff page)."""
     counts = dict(
-        Ticket.objects.filter(drop=drop).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        Ticket.objects.filter(drop=drop)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
     )
     return {status: counts.get(status, 0) for status in Ticket.Status.values}
 

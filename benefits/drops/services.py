@@ -105,7 +105,9 @@ def drop_close_early(*, drop: Drop, actor) -> Drop:
         raise ApplicationError("活动已经结束")
     drop.closed_early_at = now
     drop.save(update_fields=["closed_early_at", "updated_at"])
-    audit_record(actor=actor, verb="drop.closed_early", target=drop, union=drop.union, data={"taken": drop.taken})
+    audit_record(
+        actor=actor, verb="drop.closed_early", target=drop, union=drop.union, data={"taken": drop.taken}
+    )
     drop_snapshot_forget(drop.pk)
     _forget_lists()
     return drop
@@ -201,7 +203,10 @@ def _reload_state(snap: DropSnapshot):
 
 def _claim_via_redis(snap: DropSnapshot, member: Member, ip) -> ClaimResult:
     held = store.claim(
-        drop_key=snap.key, member_id=member.pk, limit=snap.per_member_limit, reload=lambda: _reload_state(snap)
+        drop_key=snap.key,
+        member_id=member.pk,
+        limit=snap.per_member_limit,
+        reload=lambda: _reload_state(snap),
     )
     if held == store.DUPLICATE:
         return ClaimResult(DUPLICATE, ticket=_latest_ticket(snap.id, member))
@@ -251,8 +256,11 @@ def _db_take(snap: DropSnapshot, member: Member, ip, *, lock: bool) -> tuple[str
     try:
         with transaction.atomic():
             if lock:
-                drop = Drop.objects.select_for_update().only("tickets", "taken", "opens_at", "closes_at",
-                                                             "closed_early_at").get(pk=snap.id)
+                drop = (
+                    Drop.objects.select_for_update()
+                    .only("tickets", "taken", "opens_at", "closes_at", "closed_early_at")
+                    .get(pk=snap.id)
+                )
                 if not drop.is_open(now):
                     return CLOSED, None
             held = list(

@@ -75,7 +75,10 @@ class Scripts:
 def _scripts(url: str) -> Scripts:
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
     return Scripts(
-        client, client.register_script(CLAIM_LUA), client.register_script(RELEASE_LUA), client.register_script(LOAD_LUA)
+        client,
+        client.register_script(CLAIM_LUA),
+        client.register_script(RELEASE_LUA),
+        client.register_script(LOAD_LUA),
     )
 
 

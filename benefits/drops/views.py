@@ -47,7 +47,10 @@ def drop_create(request):
     if request.method == "POST" and form.is_valid():
         fields = {k: v for k, v in form.cleaned_data.items() if k != "counties"}
         drop = services.drop_create(
-            actor=request.user, union=_home_union(request.user), fields=fields, counties=form.cleaned_data["counties"]
+            actor=request.user,
+            union=_home_union(request.user),
+            fields=fields,
+            counties=form.cleaned_data["counties"],
         )
         messages.success(request, "抢票活动已创建")
         return redirect(drop)
@@ -64,13 +67,17 @@ def drop_edit(request, pk):
     if request.method == "POST" and form.is_valid():
         fields = {k: v for k, v in form.cleaned_data.items() if k != "counties"}
         try:
-            services.drop_update(drop=drop, actor=request.user, fields=fields, counties=form.cleaned_data["counties"])
+            services.drop_update(
+                drop=drop, actor=request.user, fields=fields, counties=form.cleaned_data["counties"]
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, "已保存")
         return redirect(drop)
-    return render(request, "drops/form.html", {"form": form, "drop": drop}, status=400 if form.errors else 200)
+    return render(
+        request, "drops/form.html", {"form": form, "drop": drop}, status=400 if form.errors else 200
+    )
 
 
 def _detail_context(request, drop: Drop) -> dict:

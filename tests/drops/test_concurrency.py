@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from benefits.drops import services, store
 from benefits.drops.crowd import crowd_build
-from benefits.drops.models import Drop, Ticket
+from benefits.drops.models import Ticket
 from members.models import Member
 
 pytestmark = pytest.mark.django_db(transaction=True)
