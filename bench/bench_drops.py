@@ -186,7 +186,7 @@ async def _fire(
     results = []
     queue = list(reversed(sessions))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(10.0)) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0)) as client:
 
         async def one(index: int, session_key: str):
             headers = {
