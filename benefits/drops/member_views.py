@@ -135,7 +135,7 @@ def ticket_page(request, pk):
     qr = None
     if ticket.status == Ticket.Status.VALID:
         # segno's own markup, no user text in it: the code is 12 digits.
-        qr = mark_safe(segno.make(ticket.code, error="m").svg_inline(scale=6, border=2))  # noqa: S308
+        qr = mark_safe(segno.make(ticket.code, error="m").svg_inline(scale=8, border=2))  # noqa: S308
     return render(
         request,
         "drops/member_ticket.html",
