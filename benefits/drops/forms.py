@@ -6,6 +6,7 @@ from members.models import Union
 from merchants.models import Merchant
 
 from .models import Drop
+from .services import EDITABLE_FIELDS
 
 MAX_TICKETS = 100_000
 MAX_PER_MEMBER = 10
@@ -23,20 +24,7 @@ class DropForm(forms.ModelForm):
 
     class Meta:
         model = Drop
-        fields = [
-            "title",
-            "merchant",
-            "venue",
-            "picture",
-            "description",
-            "tickets",
-            "price",
-            "opens_at",
-            "closes_at",
-            "per_member_limit",
-            "counties",
-            "hardship_only",
-        ]
+        fields = [*EDITABLE_FIELDS, "counties"]
         widgets = {"counties": forms.CheckboxSelectMultiple, "description": forms.Textarea(attrs={"rows": 4})}
 
     def __init__(self, *args, user, **kwargs):
