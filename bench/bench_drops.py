@@ -258,10 +258,10 @@ def run_path(path: str, drop, session_keys: list[str], opts) -> dict:
         stop(proc)
     latencies = [r[0] for r in results]
     answers: dict[str, int] = {}
-    for _, status, outcome in results:
+    for _, status, outcome, _ in results:
         answers[outcome or f"http {status}"] = answers.get(outcome or f"http {status}", 0) + 1
-    errors = sum(1 for _, status, _ in results if status not in (200, 429))
-    first, last = start_at, start_at + max(latencies, default=0)
+    errors = sum(1 for _, status, _, _ in results if status not in (200, 429))
+    first, last = start_at, max((r[3] for r in results), default=start_at)  # the last answer
     drop.refresh_from_db()
     holding = Ticket.objects.filter(drop=drop, status__in=Ticket.HOLDING)
     held = holding.count()
