@@ -200,10 +200,15 @@ async def _fire(
                 response = await client.post(url, headers=headers, data={"csrfmiddlewaretoken": CSRF})
                 found = OUTCOME.search(response.content)
                 results.append(
-                    (time.perf_counter() - t, response.status_code, found[1].decode() if found else "")
+                    (
+                        time.perf_counter() - t,
+                        response.status_code,
+                        found[1].decode() if found else "",
+                        time.time(),
+                    )
                 )
             except httpx.HTTPError as exc:
-                results.append((time.perf_counter() - t, 0, type(exc).__name__))
+                results.append((time.perf_counter() - t, 0, type(exc).__name__, time.time()))
 
         async def worker():
             while queue and time.time() < deadline:
