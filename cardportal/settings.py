@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "quotas",
     "members.sms",  # the SMS outbox (label "sms"): members are who it texts
     "benefits.membersite",  # the members' site (label "membersite"): reads cards and benefits
+    "benefits.drops",  # the one-cent ticket grab (label "drops"): docs/drops.md
 ]
 
 MIDDLEWARE = [
@@ -300,6 +301,23 @@ SMS_GATEWAY = os.environ.get("SMS_GATEWAY", "members.sms.gateways.ConsoleGateway
 SMS_MAX_ATTEMPTS = int(os.environ.get("SMS_MAX_ATTEMPTS", "5"))
 SMS_RETRY_BASE_SECONDS = 2
 
+# --- Ticket grab (docs/drops.md) ---------------------------------------------------------------
+# Redis decides claims when set (REDIS_URL by default); empty: the database path alone (embedded).
+DROPS_REDIS_URL = os.environ.get("DROPS_REDIS_URL", os.environ.get("REDIS_URL", ""))
+DROPS_REDIS_TTL_SECONDS = 3 * 24 * 3600  # a drop's Redis state outlives it by days; rebuilt if lost
+DROPS_PAY_SECONDS = int(os.environ.get("DROPS_PAY_SECONDS", str(10 * 60)))  # unpaid: back to the pool
+DROPS_SNAPSHOT_SECONDS = float(os.environ.get("DROPS_SNAPSHOT_SECONDS", "2"))  # per-process drop cache
+DROPS_LAZY_EXPIRY_SECONDS = 5
+# Claim presses per window: per member (a bot, or a thumb on the button) and per client IP
+# (cardportal.audit.client_ip: many phones share a carrier's address, so it is generous).
+DROPS_THROTTLE = {
+    "seconds": 10,
+    "member": int(os.environ.get("DROPS_THROTTLE_MEMBER", "10")),
+    "ip": int(os.environ.get("DROPS_THROTTLE_IP", "300")),
+}
+# One class: benefits.drops.payments.InstantProvider (default) confirms at once and moves no money.
+DROPS_PAYMENT_PROVIDER = os.environ.get("DROPS_PAYMENT_PROVIDER", "benefits.drops.payments.InstantProvider")
+
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -389,6 +407,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "benefits.membersite.tasks.signin_codes_purge_task",
         "schedule": crontab(hour=3, minute=40),
     },
+    # Unpaid one-cent tickets back to the pool; Redis of live drops checked against the database.
+    "drops-tickets-expire": {"task": "benefits.drops.tasks.tickets_expire_task", "schedule": 30.0},
+    "drops-reconcile": {"task": "benefits.drops.tasks.drops_reconcile_task", "schedule": 60.0},
     # Draft last month's bulletin (月通报) early on the 1st; idempotent per month.
     "quotas-bulletin-draft": {
         "task": "quotas.tasks.bulletin_draft_due_task",

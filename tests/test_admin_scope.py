@@ -2,7 +2,7 @@
 superuser) on a row outside their subtree or above their rank: it is hidden (404) or read-only
 (403 on change and delete), and the row is unchanged after each attempt."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
 
+from benefits.drops.models import Drop, Ticket
 from benefits.models import BenefitProgramme, Claim, Disbursement
 from cardportal.audit import audit_record
 from cardportal.models import ApiToken
@@ -57,6 +58,19 @@ def _peer_admin(tree):
 
 def _member_b(tree):
     return make_member(tree.unit_b1, name="乙县会员")
+
+
+def _drop(union):
+    now = timezone.now()
+    return Drop.objects.create(
+        title="乙县滑雪票",
+        venue="乙县滑雪场",
+        union=union,
+        tickets=10,
+        price=0,
+        opens_at=now,
+        closes_at=now + timedelta(hours=1),
+    )
 
 
 def _programme(union, code="P-B"):
@@ -202,6 +216,11 @@ OUT_OF_REACH = {
         lambda tree: Disbursement.objects.create(
             name="乙县送温暖", kind=Disbursement.Kind.WARMTH, union=tree.county_b
         ),
+        HIDDEN,
+    ),
+    "drops.Drop": (lambda tree: _drop(tree.county_b), HIDDEN),
+    "drops.Ticket": (
+        lambda tree: Ticket.objects.create(drop=_drop(tree.county_b), member=_member_b(tree), status="valid"),
         HIDDEN,
     ),
     "quotas.Quota": (

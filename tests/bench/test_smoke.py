@@ -16,6 +16,7 @@ pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = [
     "bench_crypto.py",
+    "bench_drops.py",
     "bench_members.py",
     "bench_membersite.py",
     "bench_issuance.py",

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import member_views as views
+
+app_name = "medrops"
+
+urlpatterns = [
+    path("", views.drop_list, name="list"),
+    path("<int:pk>/", views.drop_page, name="drop"),
+    path("<int:pk>/claim/", views.claim, name="claim"),
+    path("tickets/", views.ticket_list, name="tickets"),
+    path("tickets/<int:pk>/", views.ticket_page, name="ticket"),
+    path("tickets/<int:pk>/pay/", views.ticket_pay, name="pay"),
+]

@@ -1,0 +1,15 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def tickets_expire_task() -> int:
+    """Beat, every 30 s: unpaid tickets past their deadline go back to the pool."""
+    return services.tickets_expire()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def drops_reconcile_task() -> int:
+    """Beat, every minute: Redis of live drops checked against the database and repaired."""
+    return services.drops_reconcile_live()
