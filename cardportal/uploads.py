@@ -24,10 +24,9 @@ def upload_limit(user=None) -> int:
     """The file limit for `user`: staff who migrate a registry (city and province staff,
     administrators) bring a whole city's export; everyone else the clerk's limit."""
     if user is not None and getattr(user, "is_authenticated", False):
-        from .scoping import staff_of
+        from .scoping import can
 
-        staff = staff_of(user)
-        if (staff.is_federation if staff is not None else user.is_superuser):
+        if can(user, "registry.migrate"):  # members.access.Cap.REGISTRY_MIGRATE, through the port
             return settings.MIGRATION_MAX_BYTES
     return settings.UPLOAD_MAX_BYTES
 

@@ -8,8 +8,8 @@ from ..factories import ROLE, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-EVERY_STAFF = {"工作台", "会员", "工会组织", "发卡计划", "发卡进度", "商户名录", "普惠服务", "帮扶资金"}
-LEAGUE = {"进度排名", "月通报", "季排队", "年度考核"}
+EVERY_STAFF = {"工作台", "会员", "工会组织", "发卡计划", "发卡进度", "困难职工持卡", "商户名录", "普惠服务", "帮扶资金"}
+LEAGUE = {"进度排名", "月通报", "季排队", "节点检查", "年度考核"}
 
 
 def _menu(page) -> set[str]:
@@ -19,7 +19,7 @@ def _menu(page) -> set[str]:
 @pytest.mark.parametrize(
     ("role", "union", "extra", "forbidden"),
     [
-        (ROLE.CLERK, "unit_a1", {"登记表", "领卡发卡"}, "/quotas/league/"),
+        (ROLE.CLERK, "unit_a1", {"登记表", "领卡发卡", "更正申请"}, "/quotas/league/"),
         (ROLE.COUNTY_REVIEWER, "county_a", {"登记表"} | LEAGUE, "/issuance/batches/"),
         (ROLE.BANK_OPERATOR, "city", {"银行批次", "激活导入"}, "/members/sheets/review/"),
     ],

@@ -86,6 +86,10 @@ def test_clerk_uploads_fixes_submits_and_reviewer_registers(
     assert "待审核的登记表" in page.content()
     page.click("text=全部待审核")
     page.click("text=一中登记表.xlsx")
+    # the letter said 3 people, 2 rows passed: approval needs the reviewer's written reason
+    page.click("#approve")
+    page.wait_for_selector("text=确认书会员人数 3 人与通过的 2 人不符")
+    page.fill("textarea[name=override_reason]", "已电话核实：第3人资料有误，改正后另表报送")
     page.click("#approve")
     page.wait_for_selector("text=已登记会员")
     screenshot("registered")
