@@ -63,13 +63,12 @@ def curve_date(f: float, pace: float, rng: random.Random) -> datetime | None:
 
 def build_tree(total: int) -> tuple[list, dict[int, list[int]]]:
     """The Cangzhou tree for `total` members: province, city, the 22 county-level unions with the
-    plan's quotas (`quotas.demo`) and one grassroots union per ~700 members. Returns
+    plan's quotas (`quotas.demo.load_cangzhou_plan`) and one grassroots union per ~700 members. Returns
     [(county, members to load)] and county pk -> its grassroots unions' pks."""
-    from django.core.management.base import OutputWrapper
 
     from members.demo import COUNTY_CODES, plan_rows
     from members.models import Union
-    from quotas.demo import load as quotas_demo_load
+    from quotas.demo import load_cangzhou_plan
 
     t0 = time.perf_counter()
     province = Union.objects.create(code="130000", name="河北省总工会", level=Union.Level.PROVINCE)
@@ -101,7 +100,7 @@ def build_tree(total: int) -> tuple[list, dict[int, list[int]]]:
         ]
         Union.objects.bulk_create(units)
         counties.append((county, n_members))
-    quotas_demo_load(stdout=OutputWrapper(sys.stdout))
+    load_cangzhou_plan()
     unit_ids: dict[int, list[int]] = {}
     for uid, parent_id in Union.objects.filter(level=Union.Level.GRASSROOTS).values_list("pk", "parent_id"):
         unit_ids.setdefault(parent_id, []).append(uid)

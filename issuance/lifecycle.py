@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from cardportal import bulk
 from cardportal.errors import ApplicationError
-from members.sms.notices import card_notices_send
 
 from .models import Card, CardEvent, UnionMonthCount
+from .notices import card_notices_send
 
 S = Card.Status
 TRANSITIONS: dict[str, frozenset[str]] = {

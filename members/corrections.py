@@ -12,8 +12,8 @@ from django.utils import timezone
 from cardportal import crypto
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from cardportal.scoping import get_for_user_or_404, scope_queryset, staff_of
 
+from .access import get_for_user_or_404, scope_queryset, staff_of
 from .idcard import mask_id_like
 from .models import CorrectionRequest, Member, MemberConsent
 

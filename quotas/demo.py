@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.utils import timezone
 
-from members.demo import plan_years
+from members.demo import BUNDLED_PLAN_CSV, PLAN_CSV, plan_years
 from members.models import Member, Union
 
 from .models import WorkTeam
@@ -48,6 +48,13 @@ def plan_csv(members_by_county: dict[str, int], years: tuple[int, int, int]) -> 
             row += [cumulative[i] - cumulative[i - 1], cumulative[i], RATES[i]]
         writer.writerow(row)
     return out.getvalue()
+
+
+def load_cangzhou_plan() -> dict:
+    """The real Cangzhou 2016-2018 plan (附件2) exactly, as `load_quotas` loads it (the benchmarks
+    measure the league at the plan's own scale)."""
+    path = PLAN_CSV if PLAN_CSV.exists() else BUNDLED_PLAN_CSV
+    return quotas_load(text=path.read_text(encoding="utf-8"))
 
 
 def load(*, stdout) -> None:

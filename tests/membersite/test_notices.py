@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from issuance.lifecycle import cards_transition
 from issuance.models import Card
+from issuance.notices import card_notices_send
 from members.sms.models import Notice, SmsMessage
-from members.sms.notices import card_notices_send, notice_send
+from members.sms.notices import notice_send
 from members.sms.tasks import sms_send_many_task
 from tests.factories import make_member
 from tests.issuance.factories import make_card
