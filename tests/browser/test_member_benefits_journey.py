@@ -26,7 +26,19 @@ DESKTOP = {"width": 1366, "height": 768}
 
 
 def image_loaded(page, selector: str) -> bool:
-    return page.eval_on_selector(selector, "img => img.complete && img.naturalWidth > 0")
+    """The image has arrived and decoded. The proofs are loading="lazy", so the page's load event
+    does not wait for them: wait here (on a busy machine the first check came too early)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "sel => { const i = document.querySelector(sel); return !!i && i.complete && i.naturalWidth > 0 }",
+            arg=selector,
+            timeout=15_000,
+        )
+    except PlaywrightTimeout:
+        return False
+    return True
 
 
 def no_sideways_scroll(page) -> bool:
