@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import connection
 from django.utils import timezone
 
+from cardportal import bulk
 from members.models import Member, Union
 from members.sms.models import Notice, SmsMessage
 from members.sms.notices import SMS_STALE_AFTER, TEMPLATE, notices_queue_many
@@ -28,7 +29,7 @@ def card_notices_send(*, card_ids: list[int], to_status: str, at: datetime) -> i
         return 0
     kind, prefix = CARD_KINDS[to_status]
     sms = at >= timezone.now() - SMS_STALE_AFTER
-    if connection.vendor == "postgresql":
+    if bulk.is_postgresql():
         message_ids = _card_notices_sql(card_ids, kind=kind, prefix=prefix, at=at, sms=sms)
     else:
         message_ids = _card_notices_orm(card_ids, kind=kind, prefix=prefix, at=at, sms=sms)
