@@ -15,17 +15,25 @@ When `DATABASE_REPLICA_URL` is set, settings add a database alias "replica" and 
   replica's usual lag; the cookie says nothing about the user and only moves their reads.
 * A decorated view answering POST reads the primary too (only GET and HEAD use the replica).
 
+* A replica that is down (refuses connections, or fails a query mid-page) does not take the pages
+  with it: the page is read again from the primary, the failure is logged once, and the replica
+  is left alone for `REPLICA_RETRY_SECONDS` (default 30) before this process tries it again.
+
 Without `DATABASE_REPLICA_URL` (the default) nothing changes: the router answers nothing and the
 middleware sets no cookie. See docs/operations.md, "Read replica".
 """
 
+import logging
+import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from functools import wraps
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+
+logger = logging.getLogger(__name__)
 
 REPLICA = "replica"
 PIN_COOKIE = "cp_primary"
@@ -35,8 +43,36 @@ _heavy: ContextVar[bool] = ContextVar("replica_reads", default=False)
 _pinned: ContextVar[bool] = ContextVar("replica_pinned", default=False)
 
 
+_resting_until = 0.0  # this process leaves a failed replica alone until then (monotonic clock)
+
+
 def replica_configured() -> bool:
     return REPLICA in connections.settings
+
+
+def replica_usable() -> bool:
+    """The replica is configured and answers; a failure rests it for REPLICA_RETRY_SECONDS."""
+    if not replica_configured() or time.monotonic() < _resting_until:
+        return False
+    try:
+        connections[REPLICA].ensure_connection()
+    except (OperationalError, InterfaceError) as exc:
+        replica_failed(exc)
+        return False
+    return True
+
+
+def _alive(connection) -> bool:
+    return connection.connection is not None and connection.is_usable()
+
+
+def replica_failed(exc: Exception) -> None:
+    """Rest the replica after a failure: close the broken connection, read the primary meanwhile."""
+    global _resting_until
+    _resting_until = time.monotonic() + getattr(settings, "REPLICA_RETRY_SECONDS", 30)
+    logger.warning("read replica unavailable, reading the primary: %s", type(exc).__name__)
+    with suppress(OperationalError, InterfaceError):
+        connections[REPLICA].close()
 
 
 @contextmanager
@@ -55,12 +91,18 @@ def replica_reads(view: Callable) -> Callable:
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if request.method not in ("GET", "HEAD"):
+        if request.method not in ("GET", "HEAD") or not replica_usable():
             return view(request, *args, **kwargs)
-        with reading_replica():
-            response = view(request, *args, **kwargs)
-            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
-                response.render()  # a lazy TemplateResponse runs its queries here, not later
+        try:
+            with reading_replica():
+                response = view(request, *args, **kwargs)
+                if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                    response.render()  # a lazy TemplateResponse runs its queries here, not later
+        except (OperationalError, InterfaceError) as exc:
+            if _alive(connections[REPLICA]):
+                raise  # the replica is fine: the failure is the primary's or the page's own
+            replica_failed(exc)
+            return view(request, *args, **kwargs)  # GET and HEAD only: safe to run again
         return response
 
     return wrapped

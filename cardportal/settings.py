@@ -150,6 +150,7 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["cardportal.replica.ReplicaRouter"]  # answers nothing without a replica
 REPLICA_PIN_SECONDS = int(os.environ.get("REPLICA_PIN_SECONDS", "15"))
+REPLICA_RETRY_SECONDS = int(os.environ.get("REPLICA_RETRY_SECONDS", "30"))  # rest a failed replica
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # AxesStandaloneBackend first: it refuses every authenticate() call (login form, admin, API token)

@@ -2,11 +2,15 @@
 primary. The proof: replay on the replica is paused (`pg_wal_replay_pause()`), so the replica keeps
 an older state than the primary, and each page shows which one it read."""
 
+import socket
+
+import psycopg2
 import pytest
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
+from cardportal import replica as replica_module
 from cardportal.models import AuditEntry
 from cardportal.replica import PIN_COOKIE, ReplicaRouter, reading_replica
 from issuance.lifecycle import cards_transition
@@ -109,3 +113,67 @@ def test_writes_on_a_replica_page_go_to_the_primary(client, replica_db, league, 
         assert AssessmentInput.objects.filter(union=tree.county_b).count() == 0  # replica: paused
     assert AssessmentInput.objects.filter(union=tree.county_b).count() == 1  # primary
     assert AssessmentInput.objects.using("replica").filter(union=tree.county_b).count() == 0
+
+
+def _replica_backend_killed(replica) -> None:
+    """Ends this process's replica connection on the server side, as a replica restart would."""
+    replica.ensure_connection()
+    pid = replica.connection.info.backend_pid
+    params = replica.get_connection_params()
+    killer = psycopg2.connect(**{k: params[k] for k in ("host", "port", "user", "dbname")})
+    killer.autocommit = True
+    with killer.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    killer.close()
+
+
+@pytest.fixture
+def replica_resting_reset(settings):
+    settings.REPLICA_RETRY_SECONDS = 30
+    replica_module._resting_until = 0.0
+    yield
+    replica_module._resting_until = 0.0
+
+
+def test_a_replica_that_drops_mid_page_leaves_the_page_on_the_primary(
+    client, replica_db, league, city_staff, replica_resting_reset, caplog
+):
+    tree, _ = league
+    client.force_login(city_staff)
+    _replica_paused(replica_db)
+    make_cards(tree.unit_b1, 6, applied=at(2016, 3), issued=at(2016, 4))
+    assert _issued_in_april(client) == {"甲县总工会": 4, "乙县总工会": 0}  # the paused replica
+
+    # The replica's server ends the connection (a restart, a fail-over): the league table is read
+    # again from the primary instead of failing, and the failure is logged.
+    _replica_backend_killed(replica_db)
+    assert _issued_in_april(client) == {"甲县总工会": 4, "乙县总工会": 6}
+    assert "read replica unavailable" in caplog.text
+
+    # While it rests, pages read the primary without trying it; after the rest, the replica again.
+    assert _issued_in_april(client) == {"甲县总工会": 4, "乙县总工会": 6}
+    replica_module._resting_until = 0.0
+    assert _issued_in_april(client) == {"甲县总工会": 4, "乙县总工会": 0}
+
+
+def test_a_replica_that_refuses_connections_leaves_the_pages_on_the_primary(
+    client, replica_db, league, city_staff, replica_resting_reset
+):
+    tree, _ = league
+    client.force_login(city_staff)
+    _replica_paused(replica_db)
+    make_cards(tree.unit_b1, 6, applied=at(2016, 3), issued=at(2016, 4))
+    replica_db.close()
+    real_port = connections.settings["replica"]["PORT"]
+    with socket.socket() as s:  # a port nothing listens on: the replica host is gone
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    connections.settings["replica"]["PORT"] = dead_port
+    replica_db.settings_dict["PORT"] = dead_port
+    try:
+        assert _issued_in_april(client) == {"甲县总工会": 4, "乙县总工会": 6}
+        assert client.get(reverse("quotas:league_export"), {"month": "2016-04"}).status_code == 200
+    finally:
+        connections.settings["replica"]["PORT"] = real_port
+        replica_db.settings_dict["PORT"] = real_port
+        replica_db.close()
