@@ -4,10 +4,17 @@
 temporary file on disk, never into memory). It refuses a request whose Content-Length already
 says it is too big before reading a byte of the body, and otherwise counts each file's bytes as
 they stream past, stopping the upload (`StopUpload(connection_reset=True)`: the rest of the body
-is never read) once a file passes `UPLOAD_MAX_BYTES`. A view then finds no file in
-`request.FILES`; `upload_refusal(request)` gives it the kernel's `file_too_large` refusal to show
-(the forms and the API views call `raise_if_refused` first).
+is never read) once a file passes the limit. A view then finds no file in `request.FILES`;
+`upload_refusal(request)` gives it the kernel's `file_too_large` refusal to show (the forms and the
+API views call `raise_if_refused` first).
+
+The limit is `UPLOAD_MAX_BYTES` on every path, except on a view marked `@upload_limit_by(rule)`:
+there `rule(user)` gives it. The registration-sheet upload is the one such view today (city and
+province staff who migrate a registry bring a whole city's export), so a migrating user's larger
+allowance does not follow them to every other upload in the portal.
 """
+
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
@@ -20,8 +27,8 @@ from cardportal.tables import TableRefused
 FORM_OVERHEAD = 1024 * 1024
 
 
-def upload_limit(user=None) -> int:
-    """The file limit for `user`: staff who migrate a registry (city and province staff,
+def registry_upload_limit(user=None) -> int:
+    """The registration sheet's limit: staff who migrate a registry (city and province staff,
     administrators) bring a whole city's export; everyone else the clerk's limit."""
     if user is not None and getattr(user, "is_authenticated", False):
         from .scoping import can
@@ -31,8 +38,25 @@ def upload_limit(user=None) -> int:
     return settings.UPLOAD_MAX_BYTES
 
 
-def too_large(size: int | None = None, user=None) -> TableRefused:
-    limit = upload_limit(user)
+def upload_limit_by(rule: Callable[..., int]):
+    """Marks a view whose uploads may exceed UPLOAD_MAX_BYTES: `rule(user)` is its limit."""
+
+    def mark(view):
+        view.upload_limit = rule
+        return view
+
+    return mark
+
+
+def view_upload_limit(request) -> int:
+    """The limit of the view this request resolved to (files are parsed inside the view)."""
+    match = getattr(request, "resolver_match", None) if request is not None else None
+    rule = getattr(getattr(match, "func", None), "upload_limit", None)
+    return rule(getattr(request, "user", None)) if rule else settings.UPLOAD_MAX_BYTES
+
+
+def too_large(size: int | None = None, limit: int | None = None) -> TableRefused:
+    limit = settings.UPLOAD_MAX_BYTES if limit is None else limit
     if size is None:
         return TableRefused("file_too_large", f"文件太大，上限为 {limit / 1048576:.0f} MB")
     return TableRefused(
@@ -57,7 +81,7 @@ class BoundedUploadHandler(FileUploadHandler):
 
     def _limit(self) -> int:
         if not hasattr(self, "limit"):
-            self.limit = upload_limit(getattr(self.request, "user", None))
+            self.limit = view_upload_limit(self.request)
         return self.limit
 
     def file_complete(self, file_size):
@@ -65,7 +89,7 @@ class BoundedUploadHandler(FileUploadHandler):
 
     def _stop(self, size: int | None):
         if self.request is not None:
-            self.request.upload_refused = too_large(size, getattr(self.request, "user", None))
+            self.request.upload_refused = too_large(size, self._limit())
         raise StopUpload(connection_reset=True)
 
 

@@ -15,7 +15,7 @@ from cardportal.downloads import attachment
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_is_stale, job_recover, render_job_progress
 from cardportal.pagination import paginate
-from cardportal.uploads import upload_refusal
+from cardportal.uploads import registry_upload_limit, upload_limit_by, upload_refusal
 
 from . import registration, selectors, services
 from .access import Cap, access_for, requires, visible_unions
@@ -62,6 +62,7 @@ def sheet_template(request):
     return attachment(template_workbook(), "会员卡信息登记表（模板）.xlsx")
 
 
+@upload_limit_by(registry_upload_limit)  # a city's whole registry for staff who migrate one
 @login_required
 @requires(Cap.SHEET_UPLOAD)
 def sheet_upload(request):

@@ -82,3 +82,37 @@ def test_a_file_under_the_limit_goes_to_disk_not_memory():
     assert isinstance(upload, TemporaryUploadedFile)
     assert upload.size == 64 * 1024
     assert getattr(request, "upload_refused", None) is None
+
+
+def _upload(client, url: str, size: int):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    big = SimpleUploadedFile("registry.xlsx", b"PK" + b"\x00" * (size - 2))
+    return client.post(url, {"file": big, "union": "", "declared_members": "1"}, follow=True)
+
+
+def test_the_migration_allowance_holds_on_the_registry_upload_only(client, city_staff, settings):
+    """City staff may upload a whole registry (MIGRATION_MAX_BYTES) as a registration sheet; every
+    other upload keeps UPLOAD_MAX_BYTES for them too."""
+    from django.urls import reverse
+
+    settings.UPLOAD_MAX_BYTES = 1024 * 1024
+    settings.MIGRATION_MAX_BYTES = 4 * 1024 * 1024
+    client.force_login(city_staff)
+    size = 2 * 1024 * 1024
+    on_sheet = _upload(client, reverse("members:sheet_upload"), size).content.decode()
+    assert "文件太大" not in on_sheet  # within their migration allowance: the form reads it
+    on_bank_file = _upload(client, reverse("issuance:activation_upload"), size).content.decode()
+    assert "文件太大（2.0 MB），上限为 1 MB" in on_bank_file
+    too_big = _upload(client, reverse("members:sheet_upload"), 5 * 1024 * 1024).content.decode()
+    assert "文件太大（5.0 MB），上限为 4 MB" in too_big
+
+
+def test_a_clerk_keeps_the_clerk_limit_on_the_registry_upload(client, clerk, settings):
+    from django.urls import reverse
+
+    settings.UPLOAD_MAX_BYTES = 1024 * 1024
+    settings.MIGRATION_MAX_BYTES = 4 * 1024 * 1024
+    client.force_login(clerk)
+    page = _upload(client, reverse("members:sheet_upload"), 2 * 1024 * 1024).content.decode()
+    assert "文件太大（2.0 MB），上限为 1 MB" in page
