@@ -1,12 +1,34 @@
+import logging
+from contextlib import contextmanager
+
 from django.core.management.base import BaseCommand
 
 from cardportal.registry import UPPER_APPS, app_modules
 from cardportal.second_factor import demo_devices_ensure
 from members import demo as members_demo
 from members.models import StaffRole
+from members.sms.models import SmsMessage
 
 # each app above may have demo.load(stdout=...); the members' site last (it reads the others' cards)
 DEMO_APPS = (*UPPER_APPS, "benefits.membersite")
+
+
+# While the demo loads, the demo SMS channel's console lines (one per card notice) and the
+# in-process task runner's lines would bury the logins; the command says how many there were.
+QUIET_WHILE_LOADING = ("cardportal.sms", "celery.app.trace", "kombu.connection")
+
+
+@contextmanager
+def quiet_loggers(names=QUIET_WHILE_LOADING):
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 class Command(BaseCommand):
@@ -19,12 +41,13 @@ class Command(BaseCommand):
         if members_demo.is_loaded():
             self.stdout.write("演示数据已存在，跳过加载。")
         else:
-            result = members_demo.load(members_total=options["members"])
-            self.stdout.write(f"已加载演示数据：沧州市总工会，22个县级工会，{result['members']} 名会员。")
-            # members starts the demo (the union tree and the staff); each app above may add
-            # its own on top (`<app>.demo.load(stdout=...)`), found by name like its URLs.
-            for _app, module in app_modules("demo", DEMO_APPS):
-                module.load(stdout=self.stdout)
+            with quiet_loggers():
+                self._load(options["members"])
+            sms = SmsMessage.objects.count()
+            if sms:
+                self.stdout.write(
+                    f"演示短信 {sms} 条（演示通道，未真正发送）：city 账号的“短信记录”页可查看。"
+                )
         self.stdout.write("")
         self.stdout.write(f"演示账号（密码均为 {members_demo.PASSWORD}）：")
         staff_roles = list(
@@ -53,3 +76,11 @@ class Command(BaseCommand):
         # Apps with demo accounts of another kind (members) print them too.
         for _app, module in app_modules("demo", apps=("benefits.membersite",)):
             module.print_members(self.stdout)
+
+    def _load(self, members_total: int) -> None:
+        result = members_demo.load(members_total=members_total)
+        self.stdout.write(f"已加载演示数据：沧州市总工会，22个县级工会，{result['members']} 名会员。")
+        # members starts the demo (the union tree and the staff); each app above may add
+        # its own on top (`<app>.demo.load(stdout=...)`), found by name like its URLs.
+        for _app, module in app_modules("demo", DEMO_APPS):
+            module.load(stdout=self.stdout)
