@@ -30,7 +30,9 @@ class MerchantMID(models.Model):
     class Meta:
         verbose_name = _("商户号")
         verbose_name_plural = _("商户号")
-        constraints = [models.UniqueConstraint(fields=["partner", "mid"], name="usage_mid_unique_per_partner")]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "mid"], name="usage_mid_unique_per_partner")
+        ]
 
     def __str__(self) -> str:
         return self.mid
@@ -149,6 +151,9 @@ class CardUsage(models.Model):
         verbose_name = _("用卡情况")
         verbose_name_plural = _("用卡情况")
 
+    def __str__(self) -> str:
+        return f"{self.card_id}: {self.txn_count}"
+
 
 class UsageDay(models.Model):
     """Per day, union, category, at-union-merchant and channel: count, amount, distinct cards."""
@@ -167,6 +172,9 @@ class UsageDay(models.Model):
         verbose_name_plural = _("每日用卡汇总")
         indexes = [models.Index(fields=["day", "union"], name="usage_day_union")]
 
+    def __str__(self) -> str:
+        return f"{self.day} {self.union_id} {self.channel}"
+
 
 class MerchantMonth(models.Model):
     """Per union merchant and month: count, amount, distinct cards, cards with ≥ 2 transactions."""
@@ -183,3 +191,6 @@ class MerchantMonth(models.Model):
         verbose_name_plural = _("商户月度用卡")
         constraints = [models.UniqueConstraint(fields=["merchant", "month"], name="usage_merchant_month")]
         indexes = [models.Index(fields=["month"], name="usage_mm_month")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.month:%Y-%m}"

@@ -86,4 +86,6 @@ def _create(name: str, month: date, using: str) -> None:
             f"INSERT INTO {name} SELECT * FROM moved",
             [low, high],
         )
-        cursor.execute(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES FROM ('{low}') TO ('{high}')")
+        cursor.execute(
+            f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES FROM ('{low}') TO ('{high}')"
+        )
