@@ -6,7 +6,8 @@ from members import demo as members_demo
 from members.models import StaffRole
 
 # each app above may have demo.load(stdout=...); the members' site last (it reads the others' cards)
-DEMO_APPS = (*UPPER_APPS, "benefits.membersite")
+# card usage (merchants.usage) right after the merchants it matches: the layers above read it
+DEMO_APPS = (*UPPER_APPS[:2], "merchants.usage", *UPPER_APPS[2:], "benefits.membersite")
 
 
 class Command(BaseCommand):
