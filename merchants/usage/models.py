@@ -227,3 +227,24 @@ class PartnerFeed(models.Model):
         from .layouts import feed_layout
 
         return feed_layout(self.base, self.layout)
+
+
+class MerchantCardMonth(models.Model):
+    """Per union merchant, month and card: its purchases there. The memory behind
+    MerchantMonth's distinct and repeat customers, so a day's import adds to them exactly
+    without re-reading the month (see rollups.py)."""
+
+    merchant = _ref("merchants.Merchant", _("特约商户"))
+    month = models.DateField(_("月份"))
+    card = _ref("issuance.Card", _("会员卡"))
+    purchases = models.PositiveIntegerField(_("消费笔数"), default=0)
+
+    class Meta:
+        verbose_name = _("商户会员月度消费")
+        verbose_name_plural = _("商户会员月度消费")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "month", "card"], name="usage_merchant_card_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.month:%Y-%m} {self.card_id}"

@@ -7,8 +7,8 @@ the date expressions differ (`_PG` / `_LITE`).
 * `CardUsage`: the import's new purchases added (first/last day, count, gross amount).
 * `MerchantMonth`: the import's new rows added; a card counts as a new customer of the merchant
   that month when it had no earlier purchase there that month, and as a repeat customer when its
-  purchases there reach two; both decided by looking up the card's earlier rows (index
-  card_id, txn_at), so a month of 15 M rows is never re-aggregated for one day's file.
+  purchases there reach two; both decided from `MerchantCardMonth` (purchases per merchant, month
+  and card, kept alongside), so a month of 15 M rows is never re-read for one day's file.
 """
 
 from datetime import date, datetime, time, timedelta
@@ -110,38 +110,43 @@ def _add_card_usage(where: str, params: list) -> None:
         )
 
 
+_NEW_PAIRS = (
+    "SELECT merchant_id, {month} AS month, card_id, count(*) AS c, sum(amount) AS a,"
+    " sum(CASE WHEN kind = 'purchase' THEN 1 ELSE 0 END) AS bought"
+    " FROM usage_cardtransaction WHERE txn_import_id = %s AND merchant_id IS NOT NULL"
+    " GROUP BY merchant_id, {month}, card_id"
+)
+
+
 def _add_merchant_months(import_id: int) -> None:
-    month = month_of(local_day("txn_at"))
-    start, end = _sql("month_start", "n.month"), _sql("month_end", "n.month")
+    """MerchantMonth += the import's new rows; a card is a new customer when it had no purchase
+    at the merchant that month before (MerchantCardMonth), a repeat one when it reaches two.
+    Then MerchantCardMonth += the import's purchases. Two statements, so SQLite runs them too."""
+    pairs = _NEW_PAIRS.format(month=month_of(local_day("txn_at")))
     with connection.cursor() as cursor:
         cursor.execute(
-            "WITH n AS ("
-            f"  SELECT merchant_id, {month} AS month, card_id, count(*) AS c, sum(amount) AS a,"
-            "     sum(CASE WHEN kind = 'purchase' THEN 1 ELSE 0 END) AS bought"
-            "  FROM usage_cardtransaction WHERE txn_import_id = %s AND merchant_id IS NOT NULL"
-            f"  GROUP BY merchant_id, {month}, card_id"
-            "), p AS ("
-            "  SELECT n.*, (SELECT count(*) FROM usage_cardtransaction t WHERE t.card_id = n.card_id"
-            "     AND t.merchant_id = n.merchant_id AND t.kind = 'purchase' AND t.txn_import_id <> %s"
-            f"     AND t.txn_at >= {start} AND t.txn_at < {end}) AS earlier"
-            "  FROM n WHERE n.bought > 0"
-            "), u AS ("
-            "  SELECT merchant_id, month, sum(c) AS c, sum(a) AS a,"
-            "     sum(CASE WHEN earlier = 0 THEN 1 ELSE 0 END) AS fresh,"
-            "     sum(CASE WHEN earlier < 2 AND earlier + bought >= 2 THEN 1 ELSE 0 END) AS again"
-            "  FROM p GROUP BY merchant_id, month"
-            "  UNION ALL SELECT merchant_id, month, sum(c), sum(a), 0, 0 FROM n WHERE bought = 0"
-            "  GROUP BY merchant_id, month"
-            ") "
+            f"WITH n AS ({pairs}) "
             "INSERT INTO usage_merchantmonth (merchant_id, month, txn_count, amount, cards, repeat_cards) "
-            "SELECT merchant_id, month, sum(c), sum(a), sum(fresh), sum(again) FROM u WHERE true "
-            "GROUP BY merchant_id, month "
+            "SELECT n.merchant_id, n.month, sum(n.c), sum(n.a),"
+            " sum(CASE WHEN n.bought > 0 AND COALESCE(mc.purchases, 0) = 0 THEN 1 ELSE 0 END),"
+            " sum(CASE WHEN COALESCE(mc.purchases, 0) < 2 AND COALESCE(mc.purchases, 0) + n.bought >= 2 THEN 1 ELSE 0 END)"
+            " FROM n LEFT JOIN usage_merchantcardmonth mc"
+            " ON mc.merchant_id = n.merchant_id AND mc.month = n.month AND mc.card_id = n.card_id"
+            " WHERE true GROUP BY n.merchant_id, n.month "
             "ON CONFLICT (merchant_id, month) DO UPDATE SET "
             "txn_count = usage_merchantmonth.txn_count + excluded.txn_count, "
             "amount = usage_merchantmonth.amount + excluded.amount, "
             "cards = usage_merchantmonth.cards + excluded.cards, "
             "repeat_cards = usage_merchantmonth.repeat_cards + excluded.repeat_cards",
-            [import_id, import_id],
+            [import_id],
+        )
+        cursor.execute(
+            f"WITH n AS ({pairs}) "
+            "INSERT INTO usage_merchantcardmonth (merchant_id, month, card_id, purchases) "
+            "SELECT merchant_id, month, card_id, bought FROM n WHERE bought > 0 "
+            "ON CONFLICT (merchant_id, month, card_id) DO UPDATE SET "
+            "purchases = usage_merchantcardmonth.purchases + excluded.purchases",
+            [import_id],
         )
 
 
@@ -156,6 +161,14 @@ def rebuild_month(month: date) -> None:
     rebuild_days(days)
     lo, hi = bound(first), bound(days[-1] + timedelta(days=1))
     with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM usage_merchantcardmonth WHERE month = %s", [first.isoformat()])
+        cursor.execute(
+            "INSERT INTO usage_merchantcardmonth (merchant_id, month, card_id, purchases) "
+            "SELECT merchant_id, %s, card_id, count(*) FROM usage_cardtransaction "
+            "WHERE txn_at >= %s AND txn_at < %s AND merchant_id IS NOT NULL AND kind = 'purchase' "
+            "GROUP BY merchant_id, card_id",
+            [first.isoformat(), lo, hi],
+        )
         cursor.execute("DELETE FROM usage_merchantmonth WHERE month = %s", [first.isoformat()])
         cursor.execute(
             "INSERT INTO usage_merchantmonth (merchant_id, month, txn_count, amount, cards, repeat_cards) "
