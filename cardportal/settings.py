@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "members.sms",  # the SMS outbox (label "sms"): members are who it texts
     "benefits.membersite",  # the members' site (label "membersite"): reads cards and benefits
     "benefits.drops",  # the one-cent ticket grab (label "drops"): docs/drops.md
+    "merchants.usage",  # card transactions from the partners' feed (label "usage"): docs/usage.md
 ]
 
 MIDDLEWARE = [
@@ -206,6 +207,8 @@ PROOF_MAX_BYTES = int(os.environ.get("PROOF_MAX_BYTES", str(10 * 1024 * 1024)))
 # Staged in chunks in bounded memory, so the limit is about disk and time, not the workers' memory.
 MIGRATION_MAX_BYTES = int(os.environ.get("MIGRATION_MAX_BYTES", str(400 * 1024 * 1024)))
 MIGRATION_MAX_ROWS = int(os.environ.get("MIGRATION_MAX_ROWS", "2500000"))
+# A partner's daily transaction feed (merchants/usage): ~500,000 rows, ~60 MB as CSV.
+USAGE_FEED_MAX_BYTES = int(os.environ.get("USAGE_FEED_MAX_BYTES", str(200 * 1024 * 1024)))
 FILE_UPLOAD_HANDLERS = [
     "cardportal.uploads.BoundedUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
@@ -348,7 +351,7 @@ CELERY_QUEUES = {
     "sheets": {"tasks": ["members.tasks.*"], "time_limits": (55 * 60, 60 * 60)},
     # hand-off files, return and activation files, payment files
     "bank": {
-        "tasks": ["issuance.tasks.*", "benefits.tasks.disbursement_export_task"],
+        "tasks": ["issuance.tasks.*", "benefits.tasks.disbursement_export_task", "merchants.usage.tasks.*"],
         "time_limits": (25 * 60, 30 * 60),
     },
     # texts waiting on a gateway: a member is waiting for the code
@@ -415,6 +418,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "quotas-bulletin-draft": {
         "task": "quotas.tasks.bulletin_draft_due_task",
         "schedule": crontab(minute=30, hour=1, day_of_month=1),
+    },
+    # Card transactions' month partitions created three months ahead (merchants/usage/partitions.py).
+    "usage-partitions-ahead": {
+        "task": "merchants.usage.tasks.partitions_ahead_task",
+        "schedule": crontab(hour=0, minute=20),
     },
     # Delete files kept past their retention period (FILE_RETENTION_DAYS); idempotent.
     "files-purge": {

@@ -237,3 +237,26 @@ def test_valid_files_still_read_after_the_hostile_set(tree, disbursement, city_s
     )
     assert added == 1
     assert disbursement.lines.get().amount == Decimal("100.00")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_usage_feed_import(kind, client, tree, bank_user, settings, django_capture_on_commit_callbacks):
+    """The bank's transaction feed (merchants.usage): refused at the upload, nothing kept or queued."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from merchants.usage import services as usage
+    from merchants.usage.models import PartnerFeed, TxnImport
+
+    settings.USAGE_FEED_MAX_BYTES = LIMIT
+    feed = PartnerFeed.objects.create(partner=make_partner(), code="daily", name="日交易明细", base="bank")
+    name, content, expected = hostile("activation", kind)
+    with pytest.raises(ApplicationError) as refused:
+        usage.import_create(feed=feed, upload=SimpleUploadedFile(name, content), actor=bank_user)
+    assert_refusal(refused.value.code, refused.value.message, expected)
+    client.force_login(bank_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/usage/imports/", {"feed": feed.pk, "file": upload(name, content)})
+    assert response.status_code == 200
+    shown = refused.value.message if kind != "giant" else "文件太大，上限为 1 MB"
+    assert shown in response.content.decode()
+    assert TxnImport.objects.count() == 0

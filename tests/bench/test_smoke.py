@@ -24,6 +24,7 @@ BENCHMARKS = [
     "bench_registration.py",
     "bench_scale.py",
     "bench_tables.py",
+    "bench_usage_import.py",
     "merchants_counts.py",
 ]
 

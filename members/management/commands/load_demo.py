@@ -10,7 +10,8 @@ from members.models import StaffRole
 from members.sms.models import SmsMessage
 
 # each app above may have demo.load(stdout=...); the members' site last (it reads the others' cards)
-DEMO_APPS = (*UPPER_APPS, "benefits.membersite")
+# card usage (merchants.usage) right after the merchants it matches: the layers above read it
+DEMO_APPS = (*UPPER_APPS[:2], "merchants.usage", *UPPER_APPS[2:], "benefits.membersite")
 
 
 # While the demo loads, the demo SMS channel's console lines (one per card notice) and the
