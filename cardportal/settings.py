@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "members.sms",  # the SMS outbox (label "sms"): members are who it texts
     "benefits.membersite",  # the members' site (label "membersite"): reads cards and benefits
     "benefits.drops",  # the one-cent ticket grab (label "drops"): docs/drops.md
+    "merchants.usage",  # card transactions from the partners' feed (label "usage"): docs/usage.md
     "benefits.subsidies",  # subsidies on swipe (label "subsidies"): docs/subsidies.md
 ]
 

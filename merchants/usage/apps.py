@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class UsageConfig(AppConfig):
+    """Card usage (issue 18): the issuing partners' transaction feed, matched to cards and union
+    merchants, stored partitioned by month, with the roll-ups the pages read. Sits at the
+    merchants layer: it reads members, issuance and merchants, never benefits or quotas."""
+
+    name = "merchants.usage"
+    label = "usage"
+    verbose_name = "刷卡交易"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from cardportal.audit import register_verbs
+
+        register_verbs({"usage.imported": "导入交易明细", "usage.problems_downloaded": "下载交易问题行"})
