@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from cardportal.audit import audit_record
 from cardportal.bulk import chunked, is_postgresql
 from cardportal.errors import ApplicationError
 from merchants.usage.models import CardTransaction
@@ -96,6 +97,12 @@ def compute_campaign(campaign_id: int, txn_import_id: int, outcome: Outcome | No
         ).update(spent=F("spent") + delta)
         if moved != 1:  # never expected: the lock and the rule above keep within budget
             raise ApplicationError(f"“{campaign.name}”预算不足，补贴未入账", code="budget")
+    if count or cancelled or clawbacks:
+        audit_record(
+            actor=None, verb="subsidy_campaign.computed", target=campaign,
+            data={"txn_import": txn_import_id, "earned": count, "amount": str(amount), "cancelled": cancelled,
+                  "clawbacks": clawbacks, "released": str(released)},
+        )
     outcome.earned += count
     outcome.earned_amount += amount
     outcome.cancelled += cancelled
