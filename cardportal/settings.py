@@ -349,7 +349,7 @@ CELERY_QUEUES = {
     "sheets": {"tasks": ["members.tasks.*"], "time_limits": (55 * 60, 60 * 60)},
     # hand-off files, return and activation files, payment files
     "bank": {
-        "tasks": ["issuance.tasks.*", "benefits.tasks.disbursement_export_task"],
+        "tasks": ["issuance.tasks.*", "benefits.tasks.disbursement_export_task", "merchants.usage.tasks.*"],
         "time_limits": (25 * 60, 30 * 60),
     },
     # texts waiting on a gateway: a member is waiting for the code
@@ -421,6 +421,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "quotas-bulletin-draft": {
         "task": "quotas.tasks.bulletin_draft_due_task",
         "schedule": crontab(minute=30, hour=1, day_of_month=1),
+    },
+    # Card transactions' month partitions created three months ahead (merchants/usage/partitions.py).
+    "usage-partitions-ahead": {
+        "task": "merchants.usage.tasks.partitions_ahead_task",
+        "schedule": crontab(hour=0, minute=20),
     },
     # Delete files kept past their retention period (FILE_RETENTION_DAYS); idempotent.
     "files-purge": {

@@ -58,6 +58,7 @@ class Cap(StrEnum):
     DISBURSEMENT_DOWNLOAD = "disbursement.download", "下载银行代发文件"
     BATCH_MANAGE = "batch.manage", "创建银行批次"
     BANK_FILES = "bank_files.handle", "处理银行报送和回盘文件"
+    USAGE_IMPORT = "usage.import", "导入刷卡交易明细"
     CARD_RECEIVE = "card.receive", "签收和发放卡片"
     CARD_ACTIVATE = "card.activate", "登记集中激活"
     CARD_CORRECT = "card.correct", "办理挂失、注销和重新报送"
@@ -102,6 +103,7 @@ HOLDERS: dict[Cap, tuple[str, ...]] = {
     C.DISBURSEMENT_DOWNLOAD: (*_REVIEWERS, R.BANK_OPERATOR, SUPERUSER),
     C.BATCH_MANAGE: (R.CITY_STAFF, R.PROVINCE_STAFF, R.BANK_OPERATOR, R.ADMIN, SUPERUSER),
     C.BANK_FILES: (R.CITY_STAFF, R.BANK_OPERATOR, R.ADMIN, SUPERUSER),
+    C.USAGE_IMPORT: (R.CITY_STAFF, R.BANK_OPERATOR, R.ADMIN, SUPERUSER),  # the bank's transaction feed
     C.CARD_RECEIVE: (R.CLERK, R.ADMIN, SUPERUSER),
     C.CARD_ACTIVATE: (R.CLERK, R.CITY_STAFF, R.BANK_OPERATOR, R.ADMIN, SUPERUSER),
     C.CARD_CORRECT: (R.CLERK, *_FEDERATION, R.BANK_OPERATOR, SUPERUSER),

@@ -194,3 +194,36 @@ class MerchantMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_id} {self.month:%Y-%m}"
+
+
+class PartnerFeed(models.Model):
+    """A partner's transaction feed: which default layout it follows (`merchants.usage.layouts`)
+    and the partner's own overrides (header titles, codes, widths), edited in the admin."""
+
+    partner = models.ForeignKey(
+        "issuance.IssuingPartner", verbose_name=_("机构"), on_delete=models.CASCADE, related_name="+"
+    )
+    code = models.SlugField(_("代码"), max_length=20)
+    name = models.CharField(_("名称"), max_length=100)
+    base = models.CharField(_("基础格式"), max_length=20, default="bank")
+    layout = models.JSONField(_("格式调整"), default=dict, blank=True, help_text=_("覆盖基础格式的键，JSON"))
+
+    class Meta:
+        verbose_name = _("交易明细格式")
+        verbose_name_plural = _("交易明细格式")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "code"], name="usage_feed_code_per_partner")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner.name} · {self.name}"
+
+    def clean(self) -> None:
+        from .layouts import feed_layout
+
+        feed_layout(self.base, self.layout)
+
+    def resolved_layout(self) -> dict:
+        from .layouts import feed_layout
+
+        return feed_layout(self.base, self.layout)

@@ -1,0 +1,239 @@
+"""The import of one feed file (the task's body): stream the file through the kernel, stage the
+good rows, then in ONE transaction match them to cards and MIDs, insert the new ones
+(`ON CONFLICT DO NOTHING` on (partner, reference, txn_at): a row already stored, from this file or
+an overlapping one, is a duplicate and counts nothing twice), reconcile, update the roll-ups of
+the days and months touched and finish the job. The `transactions_imported` signal is sent on
+commit.
+
+Staging: a temporary table of the connection (outside the final transaction, so the progress the
+page polls is committed as the file streams); COPY on PostgreSQL, executemany on SQLite. A worker
+that dies leaves nothing: the temporary table goes with its session, the final transaction is
+all or nothing, and the retry runs the whole import again.
+"""
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from cardportal import bulk, tables
+from cardportal.errors import ApplicationError
+from cardportal.jobs import job_finish, job_holds, job_progress, job_start
+from cardportal.retention import removed_message
+from issuance.models import Card
+
+from . import partitions, rollups
+from .layouts import header_spec, text_layout
+from .models import PartnerFeed, TxnImport
+from .rows import STAGE_COLUMNS, RowError, RowReader, column_title, mask_card
+from .signals import transactions_imported
+
+REPORT_CAP = 1000  # problem rows listed per class in the report (the counts are always whole)
+FEED_LIMITS = tables.Limits(
+    max_bytes=getattr(settings, "USAGE_FEED_MAX_BYTES", 200 * 1024 * 1024),
+    max_rows=2_000_000,
+    max_cells=24_000_000,
+)
+
+
+def limits() -> tables.Limits:
+    return FEED_LIMITS
+
+
+def run_import(*, import_id: int, token: str | None = None) -> None:
+    imp = TxnImport.objects.select_related("partner").get(pk=import_id)
+    if not job_start(imp, phase="import", token=token):
+        return
+    if not imp.file:
+        raise ApplicationError(removed_message("bank_import") + "请重新上传。", code="file_removed")
+    feed = PartnerFeed.objects.filter(partner=imp.partner, code=imp.kind).first()
+    if feed is None:
+        raise ApplicationError("该机构的交易明细格式已被删除，请联系系统管理员", code="no_layout")
+    layout = feed.resolved_layout()
+    stage = _stage_name(imp)
+    try:
+        problems, months = _stage_file(imp, layout, stage)
+        partitions.ensure_months(months)
+        _apply(imp, stage, problems)
+    finally:
+        _drop(stage)
+
+
+def _stage_name(imp: TxnImport) -> str:
+    return f"usage_stage_{imp.pk}"
+
+
+def _create_stage(stage: str) -> None:
+    pg = bulk.is_postgresql()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {stage} (line integer, reference varchar(40), card_number varchar(19), "
+            f"txn_at {'timestamptz' if pg else 'datetime'}, amount {'numeric(12,2)' if pg else 'decimal'}, "
+            "mid varchar(32), mcc varchar(4), channel varchar(8), kind varchar(8), original_reference varchar(40))"
+        )
+
+
+def _drop(stage: str) -> None:
+    if connection.in_atomic_block and connection.needs_rollback:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+
+
+def _write_stage(stage: str, rows: list[tuple]) -> None:
+    if not rows:
+        return
+    if bulk.is_postgresql():
+        bulk._copy(connection, stage, STAGE_COLUMNS, rows)
+        return
+    marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {stage} ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})", rows)
+
+
+def _stage_file(imp: TxnImport, layout: dict, stage: str) -> tuple[dict, set]:
+    """Stream the file into the staging table; returns (rejected rows report, local months seen)."""
+    rejected: list[dict] = []
+    count = bad = 0
+    pg = bulk.is_postgresql()
+    _create_stage(stage)
+    try:
+        stream = tables.stream_table(
+            imp.file.path, limits=limits(), header=header_spec(layout), text=text_layout(layout)
+        )
+        with stream:
+            head = stream.head
+            header_row = (
+                head.rows[head.header_index]
+                if head.header_index is not None and head.header_index >= 0
+                else None
+            )
+            reader = RowReader(layout, head.columns, postgresql=pg)
+            job_progress(imp, done=0, total=max(0, head.height - (head.header_index or 0) - 1))
+            for chunk in stream.chunks():
+                good = []
+                for index, cells in chunk:
+                    if not any(tables.present(c) for c in cells):
+                        continue
+                    count += 1
+                    try:
+                        good.append(reader.stage(cells, index + 1))
+                    except RowError as err:
+                        bad += 1
+                        if len(rejected) < REPORT_CAP:
+                            rejected.append(
+                                {
+                                    "line": index + 1,
+                                    "column": column_title(err.field, head.columns, header_row),
+                                    "error": err.message,
+                                }  # fmt: skip
+                            )
+                _write_stage(stage, good)
+                job_progress(imp, done=count)
+    except tables.TableRefused as refused:
+        raise ApplicationError(refused.message, code=refused.code) from refused
+    if not count:
+        raise ApplicationError("文件中没有交易明细行", code="no_data_rows")
+    return {"rows": count, "rejected": bad, "rejected_rows": rejected}, _stage_months(stage)
+
+
+def _stage_months(stage: str) -> set:
+    """Every local month in the staging table (the sampled set may miss a stray row's month)."""
+    from datetime import date
+
+    day = rollups.local_day("txn_at")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT {rollups.month_of(day)} FROM {stage}")
+        found = set()
+        for (month,) in cursor.fetchall():
+            found.add(month if isinstance(month, date) else date.fromisoformat(str(month)[:10]))
+        return found
+
+
+def _apply(imp: TxnImport, stage: str, staged: dict) -> None:
+    with transaction.atomic():
+        if not TxnImport.objects.select_for_update().filter(pk=imp.pk).exists() or not job_holds(imp):
+            return  # another run owns the import now
+        bulk.advisory_xact_lock("usage.import")  # roll-ups see every earlier import's rows
+        counts, report = _insert_and_reconcile(imp, stage)
+        counts.update(rows=staged["rows"], rejected=staged["rejected"])
+        report["rejected_rows"] = staged["rejected_rows"]
+        rollups.update_for_import(imp.pk)
+        TxnImport.objects.filter(pk=imp.pk).update(**counts, report=report, imported_at=timezone.now())
+        imp.refresh_from_db()
+        job_finish(imp, message=summary(imp))
+        if imp.inserted:
+            pk = imp.pk
+            transaction.on_commit(lambda: transactions_imported.send(sender=TxnImport, txn_import_id=pk))
+
+
+_INSERT = """
+INSERT INTO usage_cardtransaction (txn_at, partner_id, reference, card_id, union_id, merchant_id, mid,
+    category_id, mcc, channel, amount, kind, original_reference, txn_import_id)
+SELECT s.txn_at, %s, s.reference, c.id, c.union_id, m.merchant_id, s.mid, mm.category_id, s.mcc, s.channel,
+    s.amount, s.kind, s.original_reference, %s
+FROM {stage} s
+JOIN issuance_card c ON c.number = s.card_number
+LEFT JOIN usage_merchantmid m ON m.partner_id = %s AND m.mid = s.mid
+LEFT JOIN merchants_merchant mm ON mm.id = m.merchant_id
+WHERE true
+ON CONFLICT DO NOTHING
+"""
+
+
+def _insert_and_reconcile(imp: TxnImport, stage: str) -> tuple[dict, dict]:
+    partner = imp.partner_id
+    live = tuple(Card.NUMBERED_LIVE)
+    marks = ", ".join(["%s"] * len(live))
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT.format(stage=stage), [partner, imp.pk, partner])
+        inserted = cursor.rowcount
+        cursor.execute(
+            f"SELECT s.line, s.card_number, s.reference FROM {stage} s "
+            "LEFT JOIN issuance_card c ON c.number = s.card_number WHERE c.id IS NULL ORDER BY s.line"
+        )
+        unknown = cursor.fetchall()
+        cursor.execute(
+            f"SELECT s.line, s.card_number, s.reference, c.status FROM {stage} s "
+            f"JOIN issuance_card c ON c.number = s.card_number WHERE c.status NOT IN ({marks}) ORDER BY s.line",
+            live,
+        )
+        not_live = cursor.fetchall()
+        cursor.execute(
+            f"SELECT s.mid, count(*) FROM {stage} s JOIN issuance_card c ON c.number = s.card_number "
+            "LEFT JOIN usage_merchantmid m ON m.partner_id = %s AND m.mid = s.mid "
+            "WHERE m.id IS NULL GROUP BY s.mid ORDER BY count(*) DESC",
+            [partner],
+        )
+        mids = cursor.fetchall()
+        cursor.execute(f"SELECT count(*) FROM {stage}")
+        staged = cursor.fetchone()[0]
+    statuses = dict(Card.Status.choices)
+    matched = staged - len(unknown)
+    counts = {
+        "inserted": inserted,
+        "duplicates": matched - inserted,
+        "unknown_card": len(unknown),
+        "card_not_live": len(not_live),
+        "unknown_mid": sum(n for _mid, n in mids),
+    }
+    report = {
+        "unknown_cards": [
+            {"line": ln, "card": mask_card(n), "reference": r} for ln, n, r in unknown[:REPORT_CAP]
+        ],
+        "cards_not_live": [
+            {"line": ln, "card": mask_card(n), "reference": r, "status": str(statuses.get(s, s))}
+            for ln, n, r, s in not_live[:REPORT_CAP]
+        ],
+        "unknown_mids": [{"mid": mid, "count": n} for mid, n in mids[:REPORT_CAP]],
+        "unknown_mid_distinct": len(mids),
+    }
+    return counts, report
+
+
+def summary(imp: TxnImport) -> str:
+    """Every class of row, so the counts add up to the rows read."""
+    return (
+        f"共 {imp.rows} 行：新增交易 {imp.inserted}，重复（已导入过）{imp.duplicates}，未知卡号 {imp.unknown_card}，"
+        f"格式错误 {imp.rejected}；其中非有效卡 {imp.card_not_live}，非特约商户 {imp.unknown_mid}（均已入库）"
+    )

@@ -1,0 +1,218 @@
+"""One row of a partner's feed, checked and normalised (pure: no ORM). A bad row gets a Chinese
+error naming its line and column; a good one becomes the staging tuple `STAGE_COLUMNS`."""
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from .layouts import FIELDS, value_map
+
+SH = ZoneInfo("Asia/Shanghai")
+STAGE_COLUMNS = (
+    "line", "reference", "card_number", "txn_at", "amount", "mid", "mcc", "channel", "kind", "original_reference",
+)  # fmt: skip
+_REFERENCE = re.compile(r"[0-9A-Za-z_\-./]{1,40}")
+_CARD = re.compile(r"\d{16,19}")
+_YUAN = re.compile(r"-?\d{1,10}(?:\.\d{1,2})?")
+_FEN = re.compile(r"-?\d{1,12}")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+# A time that is surely valid (days 1-28): the fast path takes it without building a datetime.
+_SURE_TIME = re.compile(r"20\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8]) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d")
+_COMPACT = re.compile(r"\d{14}")
+_MCC = re.compile(r"\d{4}")
+
+
+class RowError(Exception):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def mask_card(number: str) -> str:
+    """A card number as the report shows it: first 6, last 4 (the bank's own masking)."""
+    digits = re.sub(r"\D", "", str(number))
+    if len(digits) < 12:
+        return "*" * len(digits)
+    return f"{digits[:6]}{'*' * (len(digits) - 10)}{digits[-4:]}"
+
+
+def text(value) -> str:
+    if type(value) is str:
+        return value.strip()
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value).strip()
+
+
+class RowReader:
+    """Checks rows of one layout; `stage(cells, line)` returns the staging tuple or raises RowError."""
+
+    def __init__(self, layout: dict, columns: dict[str, int], *, postgresql: bool):
+        self.columns = columns
+        self.channels = value_map(layout, "channel_values")
+        self.kinds = value_map(layout, "kind_values")
+        self.formats = layout["time_formats"]
+        self.fen = layout["amount_unit"] == "fen"
+        self.default_channel = layout.get("default_channel", "")
+        self.postgresql = postgresql
+        self.width = max(columns.values()) + 1 if columns else 0
+
+        self._fast = self._fast_path(layout, columns)
+
+    def _fast_path(self, layout: dict, columns: dict[str, int]):
+        """The row check for the common case, in one function with everything bound locally
+        (~4x the speed of `stage` on a 500,000-row day): text cells, a yuan amount, a time like
+        2026-11-15 12:30:00. Returns None when any of it does not hold; `stage` then decides
+        (and names the problem)."""
+        need = ("reference", "card_number", "txn_at", "amount")
+        if self.fen or not all(f in columns for f in need):
+            return None
+        ref_i, card_i, at_i, amt_i = (columns[f] for f in need)
+        opt = [columns.get(f) for f in ("mid", "mcc", "channel", "kind", "original_reference")]
+        width, suffix = self.width, "+08" if self.postgresql else None
+        ref_ok, card_ok, time_ok, yuan_ok = (
+            _REFERENCE.fullmatch,
+            _CARD.fullmatch,
+            _SURE_TIME.fullmatch,
+            _YUAN.fullmatch,
+        )
+        channels, kinds, default_channel = self.channels, self.kinds, self.default_channel
+
+        def fast(cells: list, line: int):
+            if len(cells) < width or suffix is None:
+                return None
+            try:
+                ref, card, at, amount = (
+                    cells[ref_i].strip(),
+                    cells[card_i].strip(),
+                    cells[at_i].strip(),
+                    cells[amt_i].strip(),
+                )
+                mid, mcc, channel, kind, original = (cells[i].strip() if i is not None else "" for i in opt)
+            except AttributeError:  # not text (an .xlsx number or date): the careful path
+                return None
+            channel = channels.get(channel) if channel else default_channel
+            kind = kinds.get(kind)
+            if not (ref_ok(ref) and card_ok(card) and time_ok(at) and yuan_ok(amount) and channel and kind):
+                return None
+            if len(mid) > 32 or (mcc and not _MCC.fullmatch(mcc)) or (original and not ref_ok(original)):
+                return None
+            if kind != "purchase" and not amount.startswith("-"):
+                return None
+            return (line, ref, card, at + suffix, amount, mid, mcc, channel, kind, original)
+
+        return fast
+
+    def stage(self, cells: list, line: int) -> tuple:
+        """The staging tuple of a row, or RowError naming the first problem."""
+        if self._fast is not None:
+            row = self._fast(cells, line)
+            if row is not None:
+                return row
+        return self.careful(cells, line)
+
+    def cell(self, cells: list, field: str) -> str:
+        col = self.columns.get(field)
+        if col is None or col >= len(cells):
+            return ""
+        return text(cells[col])
+
+    def careful(self, cells: list, line: int) -> tuple:
+        reference = self.cell(cells, "reference")
+        if not _REFERENCE.fullmatch(reference):
+            raise RowError("reference", "交易参考号为空或含有不允许的字符（最长40位字母数字）")
+        card = self.card_number(cells)
+        at = self.txn_at(self.cell(cells, "txn_at"))
+        amount = self.amount(self.cell(cells, "amount"))
+        mid = self.cell(cells, "mid")
+        if len(mid) > 32:
+            raise RowError("mid", f"商户号“{mid[:40]}”超过32位")
+        mcc = self.cell(cells, "mcc")
+        if mcc and not _MCC.fullmatch(mcc):
+            raise RowError("mcc", f"MCC“{mcc[:10]}”应为4位数字")
+        channel = self.channel(self.cell(cells, "channel"))
+        kind = self.kinds.get(self.cell(cells, "kind"))
+        if kind is None:
+            raise RowError(
+                "kind", f"交易类型“{self.cell(cells, 'kind')[:20]}”无法识别（应为消费、退货或冲正）"
+            )
+        original = self.cell(cells, "original_reference")
+        if original and not _REFERENCE.fullmatch(original):
+            raise RowError("original_reference", "原交易参考号含有不允许的字符")
+        if kind != "purchase" and not amount.startswith("-"):
+            amount = "-" + amount if amount.strip("0.") else amount  # a refund undoes money: negative
+        return (line, reference, card, at, amount, mid, mcc, channel, kind, original)
+
+    def card_number(self, cells: list) -> str:
+        col = self.columns.get("card_number")
+        raw = cells[col] if col is not None and col < len(cells) else ""
+        if isinstance(raw, float) and raw >= 1e15:
+            raise RowError(
+                "card_number", "卡号被 Excel 存成了数字，后几位可能已丢失；请把卡号列设为文本后重新导出"
+            )
+        number = text(raw).replace(" ", "")
+        if not _CARD.fullmatch(number):
+            raise RowError("card_number", f"卡号“{mask_card(number) or '（空）'}”应为16至19位数字")
+        return number
+
+    def txn_at(self, value: str) -> str:
+        """The time as the database's staging column takes it (local time, Asia/Shanghai)."""
+        if _ISO.fullmatch(value):
+            local = value
+        elif _COMPACT.fullmatch(value):
+            local = f"{value[:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:{value[12:]}"
+        else:
+            local = None
+            for fmt in self.formats:
+                try:
+                    local = datetime.strptime(value, fmt).strftime("%Y-%m-%d %H:%M:%S")
+                    break
+                except ValueError:
+                    continue
+            if local is None:
+                raise RowError(
+                    "txn_at", f"交易时间“{value[:30] or '（空）'}”无法识别（例如 2026-11-15 12:30:00）"
+                )
+        try:
+            moment = datetime.fromisoformat(local)
+        except ValueError as exc:
+            raise RowError("txn_at", f"交易时间“{value[:30]}”不是有效的日期时间") from exc
+        if not 2000 <= moment.year <= 2099:
+            raise RowError("txn_at", f"交易时间“{value[:30]}”的年份不合理")
+        if self.postgresql:
+            return local + "+08"
+        return moment.replace(tzinfo=SH).astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S")
+
+    def amount(self, value: str) -> str:
+        value = value.replace(",", "")
+        if self.fen:
+            if not _FEN.fullmatch(value):
+                raise RowError("amount", f"交易金额“{value[:20] or '（空）'}”应为整数（单位：分）")
+            sign, fen = ("-", value[1:]) if value.startswith("-") else ("", value)
+            fen = fen.rjust(3, "0")
+            return f"{sign}{int(fen[:-2])}.{fen[-2:]}"
+        if not _YUAN.fullmatch(value):
+            raise RowError("amount", f"交易金额“{value[:20] or '（空）'}”应为数字（元，最多两位小数）")
+        return value
+
+    def channel(self, value: str) -> str:
+        if not value and self.default_channel:
+            return self.default_channel
+        channel = self.channels.get(value)
+        if channel is None:
+            raise RowError("channel", f"渠道“{value[:20] or '（空）'}”无法识别（应为POS、线上、ATM或公交）")
+        return channel
+
+
+def column_title(field: str, columns: dict[str, int], header_row: list | None) -> str:
+    """How the error names a column: the file's own header title, else its position and meaning."""
+    col = columns.get(field)
+    if col is None:
+        return FIELDS.get(field, field)
+    if header_row and col < len(header_row) and text(header_row[col]):
+        return text(header_row[col])
+    return f"第{col + 1}列（{FIELDS.get(field, field)}）"
