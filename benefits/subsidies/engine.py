@@ -5,8 +5,12 @@ first locks the campaign row (`SELECT … FOR UPDATE`). Two imports, or the same
 reach one campaign at once therefore run one after the other; the second one's statements (READ
 COMMITTED) see the first one's committed earnings and `spent`. Within the lock:
 
-1. every qualifying purchase of the import without an earning yet gets its raw subsidy (the rule,
-   rounded down to the cent, capped per transaction);
+0. the import's refunds and reversals first take back what they undo (`_claw_back`), so that
+   what they free is there for this import's purchases, and a second run finds the state the
+   first one left;
+1. every qualifying purchase of the import without an earning yet, and not refunded or reversed
+   in the same import, gets its raw subsidy (the rule, rounded down to the cent, capped per
+   transaction);
 2. the per-member monthly cap: in the order (txn_at, id), a member's transactions of one month
    earn `min(room, prefix incl.) - min(room, prefix excl.)`, where `room` is the cap less what
    earlier imports already gave that member that month: exactly what one-at-a-time greedy
@@ -87,9 +91,12 @@ def compute_campaign(campaign_id: int, txn_import_id: int, outcome: Outcome | No
     campaign = SubsidyCampaign.objects.select_for_update().get(pk=campaign_id)
     if not campaign.is_active:
         return outcome
+    # Refunds first: what they give back is room for this import's purchases, and an import
+    # computed again then finds exactly the state its first run left (it earns nothing more).
+    cancelled, clawbacks, released = _claw_back(campaign, txn_import_id)
+    campaign.spent -= released
     earn = _earn_sql if is_postgresql() else _earn_python
     count, amount = earn(campaign, txn_import_id)
-    cancelled, clawbacks, released = _claw_back(campaign, txn_import_id)
     delta = amount - released
     if delta:
         moved = SubsidyCampaign.objects.filter(
@@ -136,6 +143,9 @@ WITH cand AS (
     AND u.path LIKE %(path)s {filters}
     AND NOT EXISTS (SELECT 1 FROM subsidies_subsidyearning e
                     WHERE e.campaign_id = %(campaign)s AND e.txn_id = t.id)
+    AND NOT EXISTS (SELECT 1 FROM usage_cardtransaction r
+                    WHERE r.txn_import_id = %(import_id)s AND r.kind <> 'purchase'
+                      AND r.partner_id = t.partner_id AND r.original_reference = t.reference)
 ), used AS (
   SELECT e.member_id, e.month, SUM(e.amount) AS used FROM subsidies_subsidyearning e
   WHERE e.campaign_id = %(campaign)s AND e.amount > 0 AND e.status <> 'cancelled'
@@ -214,7 +224,12 @@ def _candidates(campaign: SubsidyCampaign, txn_import_id: int):
 
 def _earn_python(campaign: SubsidyCampaign, txn_import_id: int) -> tuple[int, Decimal]:
     """The same rule as `_EARN_SQL`, one transaction at a time (SQLite)."""
-    rows = list(_candidates(campaign, txn_import_id))
+    undone = set(
+        CardTransaction.objects.filter(txn_import_id=txn_import_id)
+        .exclude(kind=CardTransaction.Kind.PURCHASE)
+        .values_list("partner_id", "original_reference")
+    )
+    rows = [r for r in _candidates(campaign, txn_import_id) if (r["partner_id"], r["reference"]) not in undone]
     used: dict[tuple[int, date], Decimal] = {}
     for row in (
         SubsidyEarning.objects.filter(campaign=campaign, amount__gt=0)

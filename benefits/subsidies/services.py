@@ -151,7 +151,9 @@ def subsidy_batch_build(*, campaign: SubsidyCampaign, month: date, actor=None) -
     to `month`: the sum of their earnings less any take-backs. A member whose net is not positive,
     or who has no numbered live card now, is carried to the next month (and counted)."""
     _require_manager(actor, campaign.union)
-    campaign = SubsidyCampaign.objects.select_for_update().select_related("union", "programme").get(pk=campaign.pk)
+    campaign = (
+        SubsidyCampaign.objects.select_for_update(of=("self",)).select_related("union", "programme").get(pk=campaign.pk)
+    )
     month = month.replace(day=1)
     nets = {
         row["member_id"]: row["net"]

@@ -148,3 +148,24 @@ def test_member_cap_counts_earlier_imports():
     assert sorted(SubsidyEarning.objects.filter(campaign=c).values_list("amount", flat=True)) == [D("3.00"), D("12.00")]
     assert SubsidyEarning.objects.filter(Q(campaign=c), ~Q(member=card.member)).count() == 0
     assert SubsidyCampaign.objects.get(pk=c.pk).spent == D("15.00")
+
+
+def test_refunds_come_first_and_an_import_computed_again_earns_nothing_more():
+    w = make_world()
+    c = campaign(w, cap_per_member_month=D("10"))
+    card = holder(w.tree.unit_a1)
+    first = txn(card, w.canteen, "100.00", at(NOV, 9))
+    subsidies_compute(txn_import_id=import_rows(w, [first]).pk)  # 10: the month's cap is full
+    same_day = txn(card, w.canteen, "60.00", at(NOV, 20))
+    second = import_rows(w, [
+        txn(card, w.canteen, "100.00", at(NOV, 18), kind="refund", original=first["reference"]),  # frees the cap
+        txn(card, w.canteen, "80.00", at(NOV, 19)),  # earns 8 in the room the refund made
+        same_day,
+        txn(card, w.canteen, "60.00", at(NOV, 21), kind="reversal", original=same_day["reference"]),
+    ])
+    outcome = subsidies_compute(txn_import_id=second.pk)
+    assert (outcome.cancelled, outcome.earned) == (1, 1)
+    assert earned(c) == {D("100.00"): D("10.00"), D("80.00"): D("8.00")}  # the reversed 60 earns nothing
+    again = subsidies_compute(txn_import_id=second.pk)
+    assert (again.cancelled, again.clawbacks, again.earned) == (0, 0, 0)
+    assert spent_matches_earnings(c) and c.spent == D("8.00")
