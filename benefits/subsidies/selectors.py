@@ -34,7 +34,7 @@ def campaign_months(campaign: SubsidyCampaign) -> list[dict]:
         .values("month")
         .annotate(
             earned=Count("id", filter=Q(amount__gt=0) & ~Q(status=E.CANCELLED)),
-            amount=Sum("amount", filter=Q(amount__gt=0) & ~Q(status=E.CANCELLED)),
+            total=Sum("amount", filter=Q(amount__gt=0) & ~Q(status=E.CANCELLED)),
             members=Count("member_id", distinct=True, filter=Q(amount__gt=0) & ~Q(status=E.CANCELLED)),
             cancelled=Count("id", filter=Q(status=E.CANCELLED)),
             clawed=Sum("amount", filter=Q(amount__lt=0)),

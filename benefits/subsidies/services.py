@@ -88,7 +88,7 @@ def subsidy_campaign_create(*, actor, union: Union, fields: dict, merchants=(), 
         target=campaign,
         data={
             "rule": campaign.rule_text(),
-            "budget": str(campaign.budget),
+            "budget": f"{campaign.budget:.2f}",
             "dates": f"{campaign.starts_on}..{campaign.ends_on}",
             "audience": campaign.audience,
             "area": area.code if area else None,

@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench_league.py",
     "bench_registration.py",
     "bench_scale.py",
+    "bench_subsidy.py",
     "bench_tables.py",
     "merchants_counts.py",
 ]

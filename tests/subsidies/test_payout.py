@@ -19,7 +19,7 @@ from ..factories import ROLE, approve_disbursement, make_staff
 from ..issuance.factories import csv_bytes
 from .factories import at, campaign, holder, import_rows, make_world, txn
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("run_tasks_inline")]
 D = Decimal
 NOV, DEC = date(2026, 11, 10), date(2026, 12, 3)
 

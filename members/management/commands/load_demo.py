@@ -6,7 +6,7 @@ from members import demo as members_demo
 from members.models import StaffRole
 
 # each app above may have demo.load(stdout=...); the members' site last (it reads the others' cards)
-DEMO_APPS = (*UPPER_APPS, "benefits.membersite")
+DEMO_APPS = (*UPPER_APPS, "benefits.subsidies", "benefits.membersite")
 
 
 class Command(BaseCommand):
