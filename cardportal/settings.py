@@ -207,6 +207,8 @@ PROOF_MAX_BYTES = int(os.environ.get("PROOF_MAX_BYTES", str(10 * 1024 * 1024)))
 # Staged in chunks in bounded memory, so the limit is about disk and time, not the workers' memory.
 MIGRATION_MAX_BYTES = int(os.environ.get("MIGRATION_MAX_BYTES", str(400 * 1024 * 1024)))
 MIGRATION_MAX_ROWS = int(os.environ.get("MIGRATION_MAX_ROWS", "2500000"))
+# A partner's daily transaction feed (merchants/usage): ~500,000 rows, ~60 MB as CSV.
+USAGE_FEED_MAX_BYTES = int(os.environ.get("USAGE_FEED_MAX_BYTES", str(200 * 1024 * 1024)))
 FILE_UPLOAD_HANDLERS = [
     "cardportal.uploads.BoundedUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",

@@ -22,12 +22,15 @@ FORM_OVERHEAD = 1024 * 1024
 
 def upload_limit(user=None) -> int:
     """The file limit for `user`: staff who migrate a registry (city and province staff,
-    administrators) bring a whole city's export; everyone else the clerk's limit."""
+    administrators) bring a whole city's export, the bank's operators its daily transaction
+    feed; everyone else the clerk's limit."""
     if user is not None and getattr(user, "is_authenticated", False):
         from .scoping import can
 
         if can(user, "registry.migrate"):  # members.access.Cap.REGISTRY_MIGRATE, through the port
             return settings.MIGRATION_MAX_BYTES
+        if can(user, "usage.import"):  # Cap.USAGE_IMPORT: the bank's daily transaction feed
+            return settings.USAGE_FEED_MAX_BYTES
     return settings.UPLOAD_MAX_BYTES
 
 

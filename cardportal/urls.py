@@ -31,6 +31,7 @@ urlpatterns = [
     path("drops/", include("benefits.drops.urls")),
     path("subsidies/", include("benefits.subsidies.urls")),
     path("sms/", include("members.sms.urls")),
+    path("usage/", include("merchants.usage.urls")),
     path("api/", include(("cardportal.api_urls", "api"))),
     path("admin/", admin.site.urls),
 ]

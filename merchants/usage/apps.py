@@ -13,5 +13,8 @@ class UsageConfig(AppConfig):
 
     def ready(self) -> None:
         from cardportal.audit import register_verbs
+        from cardportal.registry import NavItem, registry
+        from members.access import Cap
 
         register_verbs({"usage.imported": "导入交易明细", "usage.problems_downloaded": "下载交易问题行"})
+        registry.add_nav(NavItem("交易明细", "usage:import_list", capability=Cap.USAGE_IMPORT, order=62))

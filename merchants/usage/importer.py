@@ -28,15 +28,11 @@ from .rows import STAGE_COLUMNS, RowError, RowReader, column_title, mask_card
 from .signals import transactions_imported
 
 REPORT_CAP = 1000  # problem rows listed per class in the report (the counts are always whole)
-FEED_LIMITS = tables.Limits(
-    max_bytes=getattr(settings, "USAGE_FEED_MAX_BYTES", 200 * 1024 * 1024),
-    max_rows=2_000_000,
-    max_cells=24_000_000,
-)
 
 
 def limits() -> tables.Limits:
-    return FEED_LIMITS
+    """A day of a city's transactions: ~500,000 rows (USAGE_FEED_MAX_BYTES, 200 MB by default)."""
+    return tables.Limits(max_bytes=settings.USAGE_FEED_MAX_BYTES, max_rows=2_000_000, max_cells=24_000_000)
 
 
 def run_import(*, import_id: int, token: str | None = None) -> None:

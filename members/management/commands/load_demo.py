@@ -6,7 +6,9 @@ from members import demo as members_demo
 from members.models import StaffRole
 
 # each app above may have demo.load(stdout=...); the members' site last (it reads the others' cards)
-DEMO_APPS = (*UPPER_APPS, "benefits.subsidies", "benefits.membersite")
+# card usage (merchants.usage) right after the merchants it matches: the layers above read it;
+# the subsidies (benefits.subsidies) after benefits, from the usage demo's transactions
+DEMO_APPS = (*UPPER_APPS[:2], "merchants.usage", *UPPER_APPS[2:], "benefits.subsidies", "benefits.membersite")
 
 
 class Command(BaseCommand):

@@ -1,0 +1,231 @@
+"""The transaction feed (issue 18): idempotent on the partner's reference, reconciled, rolled up."""
+
+from datetime import date
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from merchants.usage.models import CardTransaction, CardUsage, MerchantMonth, UsageDay
+from merchants.usage.signals import transactions_imported
+
+from .helpers import World, csv_bytes, row, run_import
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(tree, settings, tmp_path, run_tasks_inline):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return World(tree)
+
+
+def test_the_same_file_twice_counts_nothing_twice(world, django_capture_on_commit_callbacks):
+    content = csv_bytes(
+        [row("R1", world.card_a), row("R2", world.card_a), row("R3", world.card_b, amount="50.5")]
+    )
+    first = run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+    again = run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (first.job_status, first.rows, first.inserted, first.duplicates) == ("done", 3, 3, 0)
+    assert (again.job_status, again.rows, again.inserted, again.duplicates) == ("done", 3, 0, 3)
+    assert CardTransaction.objects.count() == 3
+    assert UsageDay.objects.aggregate(n=Sum("txn_count"), a=Sum("amount")) == {"n": 3, "a": Decimal("250.50")}
+    month = MerchantMonth.objects.get(merchant=world.shop, month=date(2026, 11, 1))
+    assert (month.txn_count, month.amount, month.cards, month.repeat_cards) == (3, Decimal("250.50"), 2, 1)
+    assert CardUsage.objects.get(card=world.card_a).txn_count == 2
+
+
+def test_overlapping_files_store_each_transaction_once(world, django_capture_on_commit_callbacks):
+    morning = csv_bytes([row("R1", world.card_a, at="2026-11-15 09:00:00"), row("R2", world.card_b)])
+    whole_day = csv_bytes(
+        [
+            row("R1", world.card_a, at="2026-11-15 09:00:00"),
+            row("R2", world.card_b),
+            row("R3", world.card_b, at="2026-11-16 18:00:00"),
+        ]
+    )
+    run_import(world.feed, morning, "am.csv", world.operator, django_capture_on_commit_callbacks)
+    later = run_import(world.feed, whole_day, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (later.inserted, later.duplicates) == (1, 2)
+    assert CardTransaction.objects.count() == 3
+    # card B bought twice at the shop this month, once per file: a repeat customer, counted once
+    month = MerchantMonth.objects.get(merchant=world.shop)
+    assert (month.txn_count, month.cards, month.repeat_cards) == (3, 2, 1)
+    days = {(d.day, d.union_id): d.cards for d in UsageDay.objects.all()}  # one row per union
+    assert days == {
+        (date(2026, 11, 15), world.card_a.union_id): 1,
+        (date(2026, 11, 15), world.card_b.union_id): 1,
+        (date(2026, 11, 16), world.card_b.union_id): 1,
+    }
+    usage = CardUsage.objects.get(card=world.card_b)
+    assert (usage.first_used_on, usage.last_used_on, usage.txn_count) == (
+        date(2026, 11, 15),
+        date(2026, 11, 16),
+        2,
+    )
+
+
+def test_unknown_cards_cards_not_live_unknown_mids_and_bad_rows_are_reported(
+    world, django_capture_on_commit_callbacks
+):
+    content = csv_bytes(
+        [
+            row("R1", world.card_a),
+            row("R2", "6222020000000012345"),  # no such card: reported, not stored
+            row("R3", world.lost),  # a lost card: stored and reported
+            row("R4", world.card_b, mid="999999"),  # not a union merchant: stored, merchant empty
+            row("R5", world.card_b, at="2026-13-01 10:00:00"),
+            row("R6", world.card_b, amount="12,5元"),
+        ]
+    )
+    imp = run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (imp.rows, imp.inserted, imp.unknown_card, imp.card_not_live, imp.unknown_mid, imp.rejected) == (
+        6,
+        3,
+        1,
+        1,
+        1,
+        2,
+    )
+    assert set(CardTransaction.objects.values_list("reference", flat=True)) == {"R1", "R3", "R4"}
+    assert CardTransaction.objects.get(reference="R4").merchant_id is None
+    report = imp.report
+    assert report["unknown_cards"] == [{"line": 3, "card": "622202*********2345", "reference": "R2"}]
+    assert report["cards_not_live"][0]["status"] == "已挂失"
+    assert report["unknown_mids"] == [{"mid": "999999", "count": 1}]
+    errors = {r["line"]: (r["column"], r["error"]) for r in report["rejected_rows"]}
+    assert errors[6][0] == "交易时间" and "无法识别" in errors[6][1] or "不是有效" in errors[6][1]
+    assert errors[7][0] == "交易金额" and "应为数字" in errors[7][1]
+    assert "6222020000000012345" not in str(report)
+    assert imp.job_message.startswith("共 6 行：新增交易 3")
+
+
+def test_a_refund_is_stored_negative_with_its_original_reference(world, django_capture_on_commit_callbacks):
+    content = csv_bytes(
+        [
+            row("R1", world.card_a, amount="80.00"),
+            row("R1-RF", world.card_a, amount="80.00", kind="退货", original="R1"),
+        ]
+    )
+    run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    refund = CardTransaction.objects.get(reference="R1-RF")
+    assert (refund.kind, refund.amount, refund.original_reference) == ("refund", Decimal("-80.00"), "R1")
+    month = MerchantMonth.objects.get(merchant=world.shop)
+    assert (month.amount, month.cards, month.repeat_cards) == (Decimal("0.00"), 1, 0)
+
+
+def test_fixed_width_and_transit_text_files(world, django_capture_on_commit_callbacks):
+    def fixed(ref, number, at, fen, mid, mcc, channel, kind, original, name):
+        cells = [
+            (ref, 24),
+            (number, 19),
+            (at, 14),
+            (fen, 12),
+            (mid, 15),
+            (mcc, 4),
+            (channel, 2),
+            (kind, 2),
+            (original, 24),
+        ]
+        line = b"".join(v.encode("gbk").ljust(w) for v, w in cells)
+        return line + name.encode("gbk").ljust(40)
+
+    lines = [
+        b"HDR20261115",
+        fixed(
+            "F1",
+            world.card_a.number,
+            "20261115093000",
+            "1250",
+            "104310000000001",
+            "5411",
+            "01",
+            "00",
+            "",
+            "好药房",
+        ),
+    ]
+    imp = run_import(
+        world.fixed,
+        b"\r\n".join(lines) + b"\r\n",
+        "day.txt",
+        world.operator,
+        django_capture_on_commit_callbacks,
+    )
+    assert (imp.job_status, imp.inserted) == ("done", 1), imp.job_message
+    txn = CardTransaction.objects.get(reference="F1")
+    assert (txn.amount, txn.channel, txn.merchant_id) == (Decimal("12.50"), "pos", world.shop.pk)
+
+    rides = f"B1|{world.card_b.number}|20261115073000|2.00|BUS01|公交1路|消费|\n".encode()
+    imp = run_import(world.transit, rides, "rides.txt", world.operator, django_capture_on_commit_callbacks)
+    assert (imp.job_status, imp.inserted) == ("done", 1), imp.job_message
+    assert CardTransaction.objects.get(reference="B1").channel == "transit"
+
+
+def test_an_xlsx_feed_and_a_card_number_excel_turned_into_a_number(
+    world, tmp_path, django_capture_on_commit_callbacks
+):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["交易参考号", "卡号", "交易时间", "交易金额", "商户号", "渠道"])
+    sheet.append(["X1", world.card_a.number, "2026-11-15 10:00:00", 30, "104310000000001", "POS"])
+    sheet.append(["X2", float(world.card_b.number), "2026-11-15 10:00:00", 30, "104310000000001", "POS"])
+    path = tmp_path / "day.xlsx"
+    book.save(path)
+    imp = run_import(
+        world.feed, path.read_bytes(), "day.xlsx", world.operator, django_capture_on_commit_callbacks
+    )
+
+    assert (imp.inserted, imp.rejected) == (1, 1)
+    assert "存成了数字" in imp.report["rejected_rows"][0]["error"]
+
+
+def test_transactions_imported_is_sent_on_commit(world, django_capture_on_commit_callbacks):
+    seen = []
+
+    def receiver(sender, txn_import_id, **kwargs):
+        seen.append(txn_import_id)
+
+    transactions_imported.connect(receiver)
+    try:
+        imp = run_import(
+            world.feed,
+            csv_bytes([row("R1", world.card_a)]),
+            "d.csv",
+            world.operator,
+            django_capture_on_commit_callbacks,
+        )
+        again = run_import(
+            world.feed,
+            csv_bytes([row("R1", world.card_a)]),
+            "d.csv",
+            world.operator,
+            django_capture_on_commit_callbacks,
+        )
+    finally:
+        transactions_imported.disconnect(receiver)
+    assert seen == [imp.pk]  # the second import stored nothing new
+    assert again.inserted == 0
+
+
+@pytest.mark.postgres
+def test_month_partitions_are_created_for_new_months(world, django_capture_on_commit_callbacks):
+    content = csv_bytes(
+        [row("P1", world.card_a, at="2031-03-31 23:30:00"), row("P2", world.card_a, at="2031-04-01 00:30:00")]
+    )
+    run_import(world.feed, content, "d.csv", world.operator, django_capture_on_commit_callbacks)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reference, tableoid::regclass::text FROM usage_cardtransaction ORDER BY reference"
+        )
+        assert cursor.fetchall() == [
+            ("P1", "usage_cardtransaction_y2031m03"),
+            ("P2", "usage_cardtransaction_y2031m04"),
+        ]
