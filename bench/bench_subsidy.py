@@ -46,10 +46,14 @@ def build_world(members: int):
     if not made and city is not None:
         return partner, city
     province = Union.objects.create(code="BENCH-P", name="基准省总工会", level=Union.Level.PROVINCE)
-    city = Union.objects.create(code="BENCH-CITY", name="基准市总工会", level=Union.Level.CITY, parent=province)
+    city = Union.objects.create(
+        code="BENCH-CITY", name="基准市总工会", level=Union.Level.CITY, parent=province
+    )
     tag = uuid.uuid4().hex[:6]
     for k in range(4):
-        county = Union.objects.create(code=f"BENCH-K{k}", name=f"基准县{k}总工会", level=Union.Level.COUNTY, parent=city)
+        county = Union.objects.create(
+            code=f"BENCH-K{k}", name=f"基准县{k}总工会", level=Union.Level.COUNTY, parent=city
+        )
         unit = Union.objects.create(
             code=f"BENCH-G{k}", name=f"基准县{k}第一工会", level=Union.Level.GRASSROOTS, parent=county
         )
@@ -59,7 +63,10 @@ def build_world(members: int):
     counties = list(Union.objects.filter(code__startswith="BENCH-K").order_by("code"))
     for i in range(200):
         merchant = Merchant.objects.create(
-            name=f"基准商户{i}", category=categories[i % 8], union=counties[i % 4], address="基准路",
+            name=f"基准商户{i}",
+            category=categories[i % 8],
+            union=counties[i % 4],
+            address="基准路",
             contract_start=date(2026, 1, 1),
         )
         MerchantMID.objects.create(merchant=merchant, partner=partner, mid=f"BM{i:06d}")
@@ -73,7 +80,11 @@ def make_campaigns(city, staff, names: list[str]):
     from merchants.models import MerchantCategory
 
     SubsidyCampaign.objects.filter(is_active=True).update(is_active=False)
-    base = {"starts_on": MONTH.replace(month=10), "ends_on": date(2026, 12, 31), "budget": Decimal("50000000")}
+    base = {
+        "starts_on": MONTH.replace(month=10),
+        "ends_on": date(2026, 12, 31),
+        "budget": Decimal("50000000"),
+    }
     food = MerchantCategory.objects.get(name="基准类别0")
     county = Union.objects.get(code="BENCH-K1")
     specs = [
@@ -83,8 +94,9 @@ def make_campaigns(city, staff, names: list[str]):
         ({"rule": "percent", "percent": Decimal("10"), "area": county}, []),
     ]  # fmt: skip
     return [
-        subsidy_campaign_create(actor=staff, union=city, fields={**base, **fields, "name": name},
-                                categories=categories)  # fmt: skip
+        subsidy_campaign_create(
+            actor=staff, union=city, fields={**base, **fields, "name": name}, categories=categories
+        )  # fmt: skip
         for name, (fields, categories) in zip(names, specs, strict=False)
     ]
 
@@ -98,7 +110,10 @@ def month_import(partner, month: date, rows: int) -> tuple[int, int]:
         return existing.pk, existing.rows
     start = time.perf_counter()
     count = generate_month(load_population(partner), month, rows=rows)
-    print(f"  generated {count:,} transactions for {month:%Y-%m} in {time.perf_counter() - start:.0f} s", flush=True)
+    print(
+        f"  generated {count:,} transactions for {month:%Y-%m} in {time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     return TxnImport.objects.get(partner=partner, file_name=f"txngen {month:%Y-%m}").pk, count
 
 
@@ -140,8 +155,15 @@ def main() -> None:
 
     partner, city = build_world(args.members)
     staff = StaffRole.objects.filter(union=city, role=StaffRole.Role.CITY_STAFF).first()
-    staff = staff.user if staff else staff_create(
-        username=f"bench-city-{uuid.uuid4().hex[:6]}", password="pw-Cardportal-1", role="city_staff", union=city
+    staff = (
+        staff.user
+        if staff
+        else staff_create(
+            username=f"bench-city-{uuid.uuid4().hex[:6]}",
+            password="pw-Cardportal-1",
+            role="city_staff",
+            union=city,
+        )
     )
     import_id, rows = month_import(partner, MONTH, args.rows)
     campaigns = make_campaigns(city, staff, ["全部商户5%", "困难职工餐饮2元", "县10%"])

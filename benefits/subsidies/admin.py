@@ -41,8 +41,11 @@ class SubsidyCampaignAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 fields = {k: data[k] for k in FIELDS if k not in ("merchants", "categories")}
                 fields["is_active"] = data.get("is_active", True)
                 saved = services.subsidy_campaign_create(
-                    actor=request.user, union=data["union"], fields=fields,
-                    merchants=list(data.get("merchants", [])), categories=list(data.get("categories", [])),
+                    actor=request.user,
+                    union=data["union"],
+                    fields=fields,
+                    merchants=list(data.get("merchants", [])),
+                    categories=list(data.get("categories", [])),
                 )
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
@@ -58,8 +61,20 @@ class SubsidyEarningAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["campaign", "txn_at", "merchant", "txn_amount", "amount", "status"]
     list_select_related = ["campaign", "merchant"]
     list_filter = ["status"]
-    fields = ["campaign", "txn_id", "txn_at", "month", "reference", "merchant", "txn_amount", "amount", "status",
-              "after_payout", "reverses", "line"]
+    fields = [
+        "campaign",
+        "txn_id",
+        "txn_at",
+        "month",
+        "reference",
+        "merchant",
+        "txn_amount",
+        "amount",
+        "status",
+        "after_payout",
+        "reverses",
+        "line",
+    ]
     readonly_fields = fields
     show_full_result_count = False
 

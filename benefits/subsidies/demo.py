@@ -21,7 +21,9 @@ def load(*, stdout) -> None:
     if SubsidyCampaign.objects.filter(name=NAME).exists():
         return
     city = Union.objects.filter(level=Union.Level.CITY).order_by("code").first()
-    staff = StaffRole.objects.filter(role=StaffRole.Role.CITY_STAFF, union=city).select_related("user").first()
+    staff = (
+        StaffRole.objects.filter(role=StaffRole.Role.CITY_STAFF, union=city).select_related("user").first()
+    )
     if city is None or staff is None:
         return
     today = timezone.localdate()

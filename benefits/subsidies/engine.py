@@ -106,9 +106,17 @@ def compute_campaign(campaign_id: int, txn_import_id: int, outcome: Outcome | No
             raise ApplicationError(f"“{campaign.name}”预算不足，补贴未入账", code="budget")
     if count or cancelled or clawbacks:
         audit_record(
-            actor=None, verb="subsidy_campaign.computed", target=campaign,
-            data={"txn_import": txn_import_id, "earned": count, "amount": str(amount), "cancelled": cancelled,
-                  "clawbacks": clawbacks, "released": str(released)},
+            actor=None,
+            verb="subsidy_campaign.computed",
+            target=campaign,
+            data={
+                "txn_import": txn_import_id,
+                "earned": count,
+                "amount": str(amount),
+                "cancelled": cancelled,
+                "clawbacks": clawbacks,
+                "released": str(released),
+            },
         )
     outcome.earned += count
     outcome.earned_amount += amount
@@ -191,9 +199,18 @@ def _earn_sql(campaign: SubsidyCampaign, txn_import_id: int) -> tuple[int, Decim
     start, end = _bounds(campaign)
     area = campaign.area or campaign.union
     params.update(
-        tz=settings.TIME_ZONE, import_id=txn_import_id, start=start, end=end, min_spend=campaign.min_spend,
-        path=area.path + "%", campaign=campaign.pk, member_cap=member_cap, left=campaign.remaining,
-        fixed=campaign.fixed_amount, percent=campaign.percent, cap_txn=campaign.cap_per_txn,
+        tz=settings.TIME_ZONE,
+        import_id=txn_import_id,
+        start=start,
+        end=end,
+        min_spend=campaign.min_spend,
+        path=area.path + "%",
+        campaign=campaign.pk,
+        member_cap=member_cap,
+        left=campaign.remaining,
+        fixed=campaign.fixed_amount,
+        percent=campaign.percent,
+        cap_txn=campaign.cap_per_txn,
     )
     with connection.cursor() as cursor:
         cursor.execute(_EARN_SQL.format(raw=raw, filters=filters, by_member=by_member), params)
@@ -205,8 +222,13 @@ def _candidates(campaign: SubsidyCampaign, txn_import_id: int):
     start, end = _bounds(campaign)
     area = campaign.area or campaign.union
     qs = CardTransaction.objects.filter(
-        txn_import_id=txn_import_id, kind=CardTransaction.Kind.PURCHASE, merchant_id__isnull=False,
-        txn_at__gte=start, txn_at__lt=end, amount__gt=0, amount__gte=campaign.min_spend,
+        txn_import_id=txn_import_id,
+        kind=CardTransaction.Kind.PURCHASE,
+        merchant_id__isnull=False,
+        txn_at__gte=start,
+        txn_at__lt=end,
+        amount__gt=0,
+        amount__gte=campaign.min_spend,
         card__member__union__path__startswith=area.path,
     )
     merchants = list(campaign.merchants.values_list("id", flat=True))
@@ -216,9 +238,20 @@ def _candidates(campaign: SubsidyCampaign, txn_import_id: int):
     if campaign.audience == SubsidyCampaign.Audience.HARDSHIP:
         qs = qs.filter(card__member__is_hardship=True)
     done = SubsidyEarning.objects.filter(campaign=campaign).values("txn_id")
-    return qs.exclude(id__in=done).order_by("txn_at", "id").values(
-        "id", "txn_at", "partner_id", "reference", "card_id", "card__member_id", "card__member__union_id",
-        "merchant_id", "amount",
+    return (
+        qs.exclude(id__in=done)
+        .order_by("txn_at", "id")
+        .values(
+            "id",
+            "txn_at",
+            "partner_id",
+            "reference",
+            "card_id",
+            "card__member_id",
+            "card__member__union_id",
+            "merchant_id",
+            "amount",
+        )
     )
 
 
@@ -229,7 +262,9 @@ def _earn_python(campaign: SubsidyCampaign, txn_import_id: int) -> tuple[int, De
         .exclude(kind=CardTransaction.Kind.PURCHASE)
         .values_list("partner_id", "original_reference")
     )
-    rows = [r for r in _candidates(campaign, txn_import_id) if (r["partner_id"], r["reference"]) not in undone]
+    rows = [
+        r for r in _candidates(campaign, txn_import_id) if (r["partner_id"], r["reference"]) not in undone
+    ]
     used: dict[tuple[int, date], Decimal] = {}
     for row in (
         SubsidyEarning.objects.filter(campaign=campaign, amount__gt=0)
@@ -253,9 +288,17 @@ def _earn_python(campaign: SubsidyCampaign, txn_import_id: int) -> tuple[int, De
         left -= amount
         earnings.append(
             SubsidyEarning(
-                campaign=campaign, txn_id=r["id"], txn_at=r["txn_at"], month=month, partner_id=r["partner_id"],
-                reference=r["reference"], card_id=r["card_id"], member_id=member,
-                union_id=r["card__member__union_id"], merchant_id=r["merchant_id"], txn_amount=r["amount"],
+                campaign=campaign,
+                txn_id=r["id"],
+                txn_at=r["txn_at"],
+                month=month,
+                partner_id=r["partner_id"],
+                reference=r["reference"],
+                card_id=r["card_id"],
+                member_id=member,
+                union_id=r["card__member__union_id"],
+                merchant_id=r["merchant_id"],
+                txn_amount=r["amount"],
                 amount=amount,
             )
         )
@@ -332,9 +375,18 @@ def _claw_one(original: SubsidyEarning, refund: dict, taken: dict[int, Decimal])
         return "cancelled"
     taken[original.pk] = already + claw
     return SubsidyEarning.objects.create(
-        campaign_id=original.campaign_id, txn_id=refund["id"], txn_at=refund["txn_at"],
-        month=month_of(refund["txn_at"]), partner_id=original.partner_id, reference=original.reference,
-        card_id=original.card_id, member_id=original.member_id, union_id=original.union_id,
-        merchant_id=original.merchant_id, txn_amount=refund["amount"], amount=-claw, reverses=original,
+        campaign_id=original.campaign_id,
+        txn_id=refund["id"],
+        txn_at=refund["txn_at"],
+        month=month_of(refund["txn_at"]),
+        partner_id=original.partner_id,
+        reference=original.reference,
+        card_id=original.card_id,
+        member_id=original.member_id,
+        union_id=original.union_id,
+        merchant_id=original.merchant_id,
+        txn_amount=refund["amount"],
+        amount=-claw,
+        reverses=original,
         after_payout=original.status == E.BATCHED,
     )

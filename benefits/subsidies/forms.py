@@ -1,6 +1,5 @@
-from datetime import date
-
 from django import forms
+from django.utils import timezone
 
 from members.access import visible_unions
 from members.models import Union
@@ -10,8 +9,21 @@ from .models import SubsidyCampaign
 from .services import campaign_problems
 
 FIELDS = [
-    "name", "description", "merchants", "categories", "audience", "area", "rule", "percent", "cap_per_txn",
-    "cap_per_member_month", "fixed_amount", "min_spend", "budget", "starts_on", "ends_on",
+    "name",
+    "description",
+    "merchants",
+    "categories",
+    "audience",
+    "area",
+    "rule",
+    "percent",
+    "cap_per_txn",
+    "cap_per_member_month",
+    "fixed_amount",
+    "min_spend",
+    "budget",
+    "starts_on",
+    "ends_on",
 ]
 
 
@@ -34,7 +46,9 @@ class CampaignForm(forms.ModelForm):
         self.fields["area"].queryset = visible_unions(user).filter(
             level__in=[Union.Level.CITY, Union.Level.COUNTY, Union.Level.INDUSTRY]
         )
-        self.fields["merchants"].queryset = Merchant.objects.filter(status=Merchant.Status.ACTIVE).order_by("name")
+        self.fields["merchants"].queryset = Merchant.objects.filter(status=Merchant.Status.ACTIVE).order_by(
+            "name"
+        )
         self.fields["categories"].queryset = MerchantCategory.objects.order_by("id")
 
     def clean(self):
@@ -53,6 +67,6 @@ class BatchForm(forms.Form):
 
     def clean_month(self):
         month = self.cleaned_data["month"].replace(day=1)
-        if month > date.today().replace(day=1):
+        if month > timezone.localdate().replace(day=1):
             raise forms.ValidationError("不能为将来的月份生成发放批次")
         return month

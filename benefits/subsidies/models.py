@@ -37,7 +37,10 @@ class SubsidyCampaign(models.Model):
     )
     description = models.TextField(_("说明"), blank=True)
     merchants = models.ManyToManyField(
-        "merchants.Merchant", verbose_name=_("限特约商户"), blank=True, related_name="+",
+        "merchants.Merchant",
+        verbose_name=_("限特约商户"),
+        blank=True,
+        related_name="+",
         help_text=_("商户和类别都不选：在任何工会特约商户刷卡都可享受"),
     )
     categories = models.ManyToManyField(
@@ -82,7 +85,11 @@ class SubsidyCampaign(models.Model):
         help_text=_("发放批次挂在这个项目下（自动建立）"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("创建人"), null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
@@ -91,9 +98,13 @@ class SubsidyCampaign(models.Model):
         verbose_name_plural = _("消费补贴活动")
         ordering = ["-starts_on", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(spent__gte=0) & Q(spent__lte=models.F("budget")),
-                                   name="subsidy_spent_within_budget"),
-            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="subsidy_dates_ordered"),
+            models.CheckConstraint(
+                condition=Q(spent__gte=0) & Q(spent__lte=models.F("budget")),
+                name="subsidy_spent_within_budget",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="subsidy_dates_ordered"
+            ),
             models.CheckConstraint(
                 condition=(Q(rule="percent") & Q(percent__isnull=False))
                 | (Q(rule="fixed") & Q(fixed_amount__gt=0)),
@@ -135,8 +146,9 @@ class SubsidyEarning(models.Model):
         BATCHED = "batched", _("已纳入发放批次")
         CANCELLED = "cancelled", _("已退款取消")
 
-    campaign = models.ForeignKey(SubsidyCampaign, verbose_name=_("活动"), on_delete=models.PROTECT,
-                                 related_name="earnings")
+    campaign = models.ForeignKey(
+        SubsidyCampaign, verbose_name=_("活动"), on_delete=models.PROTECT, related_name="earnings"
+    )
     # usage_cardtransaction is partitioned by month: no foreign key can point at it.
     txn_id = models.BigIntegerField(_("交易"))
     txn_at = models.DateTimeField(_("交易时间"))
@@ -144,22 +156,36 @@ class SubsidyEarning(models.Model):
     partner = models.ForeignKey("issuance.IssuingPartner", on_delete=models.PROTECT, related_name="+")
     reference = models.CharField(_("交易参考号"), max_length=40)
     card = models.ForeignKey("issuance.Card", on_delete=models.PROTECT, related_name="+", db_index=False)
-    member = models.ForeignKey("members.Member", verbose_name=_("会员"), on_delete=models.PROTECT,
-                               related_name="+", db_index=False)
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("会员"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     union = models.ForeignKey("members.Union", on_delete=models.PROTECT, related_name="+", db_index=False)
-    merchant = models.ForeignKey("merchants.Merchant", verbose_name=_("商户"), null=True,
-                                 on_delete=models.PROTECT, related_name="+", db_index=False)
+    merchant = models.ForeignKey(
+        "merchants.Merchant",
+        verbose_name=_("商户"),
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
     txn_amount = models.DecimalField(_("消费金额（元）"), **MONEY)
     amount = models.DecimalField(_("补贴（元）"), **MONEY)
-    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="clawbacks", db_index=False)
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="clawbacks", db_index=False
+    )
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.EARNED)
     # A take-back of a subsidy already in a batch: deducted from the member's next batch, and the
     # budget is not given back (the money is out). spent = sum of amounts not cancelled and not this.
     after_payout = models.BooleanField(_("发放后退款扣回"), default=False)
     cancelled_by_txn = models.BigIntegerField(_("退款交易"), null=True, blank=True)
-    line = models.ForeignKey("benefits.DisbursementLine", verbose_name=_("发放明细"), null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
+    line = models.ForeignKey(
+        "benefits.DisbursementLine",
+        verbose_name=_("发放明细"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("计算时间"), auto_now_add=True)
 
     class Meta:
@@ -169,8 +195,9 @@ class SubsidyEarning(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "txn_id"], name="subsidy_once_per_txn"),
             models.CheckConstraint(condition=~Q(amount=0), name="subsidy_amount_not_zero"),
-            models.CheckConstraint(condition=Q(amount__gt=0) | Q(reverses__isnull=False),
-                                   name="subsidy_negative_is_clawback"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0) | Q(reverses__isnull=False), name="subsidy_negative_is_clawback"
+            ),
         ]
         indexes = [
             # the per-member monthly cap and the monthly batch

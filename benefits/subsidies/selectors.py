@@ -43,7 +43,14 @@ def campaign_months(campaign: SubsidyCampaign) -> list[dict]:
         )
         .order_by("-month")
     )
-    return [{k: (v if v is not None else Decimal("0.00")) for k, v in row.items()} for row in rows]
+    cent = Decimal("0.01")  # SQLite sums decimals as floats
+    return [
+        {
+            k: (Decimal(v or 0).quantize(cent) if k not in ("month", "earned", "members", "cancelled") else v)
+            for k, v in row.items()
+        }
+        for row in rows
+    ]
 
 
 def campaign_batches(campaign: SubsidyCampaign) -> QuerySet[Disbursement]:
@@ -91,8 +98,13 @@ def member_subsidy_list(*, member, limit: int = 100) -> list[MemberSubsidy]:
         status, label = _state(e)
         rows.append(
             MemberSubsidy(
-                campaign=e.campaign.name, merchant=e.merchant.name if e.merchant else "", txn_at=e.txn_at,
-                txn_amount=e.txn_amount, amount=e.amount, status=status, status_label=label,
+                campaign=e.campaign.name,
+                merchant=e.merchant.name if e.merchant else "",
+                txn_at=e.txn_at,
+                txn_amount=e.txn_amount,
+                amount=e.amount,
+                status=status,
+                status_label=label,
             )
         )
     return rows

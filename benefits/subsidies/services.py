@@ -36,7 +36,11 @@ def campaign_problems(data: dict) -> list[str]:
         percent = data.get("percent")
         if percent is None or not Decimal("0") < percent <= Decimal("100"):
             problems.append("按比例返还时，须填写返还比例（0到100之间）")
-    for key, label in (("cap_per_txn", "每笔上限"), ("cap_per_member_month", "每人每月上限"), ("min_spend", "单笔最低消费")):
+    for key, label in (
+        ("cap_per_txn", "每笔上限"),
+        ("cap_per_member_month", "每人每月上限"),
+        ("min_spend", "单笔最低消费"),
+    ):
         if data.get(key) is not None and data[key] < 0:
             problems.append(f"{label}不能为负数")
     if data.get("budget") is not None and data["budget"] <= 0:
@@ -54,7 +58,9 @@ def _require_manager(actor, union: Union) -> None:
 
 
 @transaction.atomic
-def subsidy_campaign_create(*, actor, union: Union, fields: dict, merchants=(), categories=()) -> SubsidyCampaign:
+def subsidy_campaign_create(
+    *, actor, union: Union, fields: dict, merchants=(), categories=()
+) -> SubsidyCampaign:
     _require_manager(actor, union)
     area = fields.get("area")
     if area is not None and not area.path.startswith(union.path):
@@ -119,8 +125,10 @@ def subsidy_campaign_update(*, campaign: SubsidyCampaign, actor, changes: dict) 
     campaign.save(update_fields=list(changes))
     if campaign.programme_id:
         BenefitProgramme.objects.filter(pk=campaign.programme_id).update(
-            valid_until=campaign.ends_on, is_active=campaign.is_active,
-            max_per_member=campaign.budget, max_per_batch=campaign.budget,
+            valid_until=campaign.ends_on,
+            is_active=campaign.is_active,
+            max_per_member=campaign.budget,
+            max_per_batch=campaign.budget,
         )
     audit_record(
         actor=actor,
@@ -152,7 +160,9 @@ def subsidy_batch_build(*, campaign: SubsidyCampaign, month: date, actor=None) -
     or who has no numbered live card now, is carried to the next month (and counted)."""
     _require_manager(actor, campaign.union)
     campaign = (
-        SubsidyCampaign.objects.select_for_update(of=("self",)).select_related("union", "programme").get(pk=campaign.pk)
+        SubsidyCampaign.objects.select_for_update(of=("self",))
+        .select_related("union", "programme")
+        .get(pk=campaign.pk)
     )
     month = month.replace(day=1)
     nets = {
@@ -166,8 +176,12 @@ def subsidy_batch_build(*, campaign: SubsidyCampaign, month: date, actor=None) -
         cards.update({m: c for m, c in live_cards_of(chunk).items() if c.is_numbered_live})
         names.update(Member.objects.filter(pk__in=chunk).values_list("id", "name"))
     payable = [m for m in member_ids if m in cards]
-    result = {"disbursement": None, "count": len(payable), "no_card": len(member_ids) - len(payable),
-              "total": sum((nets[m] for m in payable), Decimal("0.00"))}
+    result = {
+        "disbursement": None,
+        "count": len(payable),
+        "no_card": len(member_ids) - len(payable),
+        "total": sum((nets[m] for m in payable), Decimal("0.00")),
+    }
     if not payable:
         return result
     preparer = actor or campaign.created_by
@@ -181,8 +195,12 @@ def subsidy_batch_build(*, campaign: SubsidyCampaign, month: date, actor=None) -
     DisbursementLine.objects.bulk_create(
         [
             DisbursementLine(
-                disbursement=disbursement, member_id=m, card=cards[m], card_number=cards[m].number,
-                name=names[m], amount=nets[m],
+                disbursement=disbursement,
+                member_id=m,
+                card=cards[m],
+                card_number=cards[m].number,
+                name=names[m],
+                amount=nets[m],
             )
             for m in payable
         ],
@@ -193,14 +211,23 @@ def subsidy_batch_build(*, campaign: SubsidyCampaign, month: date, actor=None) -
         pk__in=list(_due(campaign, month).filter(member_id__in=payable).values_list("pk", flat=True))
     ).update(status=E.BATCHED, line=Subquery(line_of.values("pk")[:1]))
     result["disbursement"] = disbursement
-    audit_record(actor=preparer, verb="disbursement.created", target=disbursement,
-                 data={"kind": disbursement.kind, "source": "subsidies", "campaign": campaign.pk})
+    audit_record(
+        actor=preparer,
+        verb="disbursement.created",
+        target=disbursement,
+        data={"kind": disbursement.kind, "source": "subsidies", "campaign": campaign.pk},
+    )
     audit_record(
         actor=actor,
         verb="subsidy_campaign.batch_built",
         target=campaign,
-        data={"month": f"{month:%Y-%m}", "disbursement": disbursement.pk, "count": result["count"],
-              "total": str(result["total"]), "no_card": result["no_card"]},
+        data={
+            "month": f"{month:%Y-%m}",
+            "disbursement": disbursement.pk,
+            "count": result["count"],
+            "total": str(result["total"]),
+            "no_card": result["no_card"],
+        },
     )
     return result
 

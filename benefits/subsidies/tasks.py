@@ -13,8 +13,12 @@ def subsidies_compute_task(txn_import_id: int) -> dict:
     """Idempotent: an import computed twice earns nothing the second time (unique per campaign
     and transaction), so a redelivered task is harmless."""
     outcome = services.subsidies_compute(txn_import_id=txn_import_id)
-    return {"earned": outcome.earned, "amount": str(outcome.earned_amount), "cancelled": outcome.cancelled,
-            "clawbacks": outcome.clawbacks}
+    return {
+        "earned": outcome.earned,
+        "amount": str(outcome.earned_amount),
+        "cancelled": outcome.cancelled,
+        "clawbacks": outcome.clawbacks,
+    }
 
 
 @shared_task

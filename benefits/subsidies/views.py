@@ -1,9 +1,12 @@
 """Staff pages (/subsidies/): campaigns of the user's scope, a new campaign, a campaign's figures
 and its monthly batches. Thin: parse, ask the door, one service or selector, render."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cardportal.errors import ApplicationError
@@ -26,6 +29,10 @@ def _manager(view):
     return wrapped
 
 
+def last_month():
+    return (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
 def _home_union(user) -> Union:
     return access_for(user).union or Union.objects.filter(parent__isnull=True).order_by("path").first()
 
@@ -45,8 +52,11 @@ def campaign_create(request):
         merchants, categories = data.pop("merchants"), data.pop("categories")
         try:
             campaign = services.subsidy_campaign_create(
-                actor=request.user, union=_home_union(request.user), fields=data,
-                merchants=list(merchants), categories=list(categories),
+                actor=request.user,
+                union=_home_union(request.user),
+                fields=data,
+                merchants=list(merchants),
+                categories=list(categories),
             )
         except ApplicationError as exc:
             error = exc.message
@@ -54,7 +64,9 @@ def campaign_create(request):
             messages.success(request, f"消费补贴活动“{campaign.name}”已设立")
             return redirect(campaign)
     return render(
-        request, "subsidies/form.html", {"form": form, "error": error},
+        request,
+        "subsidies/form.html",
+        {"form": form, "error": error},
         status=400 if (form.errors or error) else 200,
     )
 
@@ -71,7 +83,7 @@ def campaign_detail(request, pk):
             "batches": selectors.campaign_batches(campaign),
             "merchants": list(campaign.merchants.order_by("name")),
             "categories": list(campaign.categories.order_by("id")),
-            "batch_form": BatchForm(),
+            "batch_form": BatchForm(initial={"month": last_month()}),
         },
     )
 
@@ -85,15 +97,22 @@ def campaign_batch(request, pk):
         messages.error(request, "；".join(e for errors in form.errors.values() for e in errors))
         return redirect(campaign)
     try:
-        result = services.subsidy_batch_build(campaign=campaign, month=form.cleaned_data["month"], actor=request.user)
+        result = services.subsidy_batch_build(
+            campaign=campaign, month=form.cleaned_data["month"], actor=request.user
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect(campaign)
     if result["disbursement"] is None:
-        messages.info(request, "没有待发放的补贴" + (f"（{result['no_card']}人暂无有效工会卡）" if result["no_card"] else ""))
+        messages.info(
+            request,
+            "没有待发放的补贴" + (f"（{result['no_card']}人暂无有效工会卡）" if result["no_card"] else ""),
+        )
         return redirect(campaign)
     note = f"；{result['no_card']}人暂无有效工会卡，留待下月" if result["no_card"] else ""
-    messages.success(request, f"已生成发放批次：{result['count']}人，合计{result['total']}元{note}。请提交审批。")
+    messages.success(
+        request, f"已生成发放批次：{result['count']}人，合计{result['total']}元{note}。请提交审批。"
+    )
     return redirect(result["disbursement"])
 
 
@@ -102,7 +121,9 @@ def campaign_batch(request, pk):
 def campaign_toggle(request, pk):
     campaign = selectors.campaign_get_for_user(user=request.user, pk=pk)
     try:
-        services.subsidy_campaign_update(campaign=campaign, actor=request.user, changes={"is_active": not campaign.is_active})
+        services.subsidy_campaign_update(
+            campaign=campaign, actor=request.user, changes={"is_active": not campaign.is_active}
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:

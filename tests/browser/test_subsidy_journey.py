@@ -30,7 +30,9 @@ def phone(browser):
     assert LIVE_REQUESTS.wait_idle(), "the live server is still answering a request of this test"
 
 
-def test_campaign_to_member_seeing_the_subsidy(live_server, page, phone, screenshot, tree, run_tasks_inline, tmp_path):
+def test_campaign_to_member_seeing_the_subsidy(
+    live_server, page, phone, screenshot, tree, run_tasks_inline, tmp_path
+):
     bank = make_partner()
     PartnerFeed.objects.create(partner=bank, code="daily", name="日交易明细", base="bank")
     shop = make_merchant(tree.county_a, name="好药房")
@@ -62,10 +64,14 @@ def test_campaign_to_member_seeing_the_subsidy(live_server, page, phone, screens
     # the bank's file of yesterday: a purchase at the union pharmacy, one elsewhere
     yesterday = f"{today - timedelta(days=1):%Y-%m-%d}"
     feed = tmp_path / "daily.csv"
-    feed.write_bytes(csv_bytes([
-        row("R1", card, at=f"{yesterday} 12:30:00", amount="128.50"),
-        row("R2", card, at=f"{yesterday} 18:00:00", amount="60.00", mid="999999999999999"),
-    ]))
+    feed.write_bytes(
+        csv_bytes(
+            [
+                row("R1", card, at=f"{yesterday} 12:30:00", amount="128.50"),
+                row("R2", card, at=f"{yesterday} 18:00:00", amount="60.00", mid="999999999999999"),
+            ]
+        )
+    )
     page.goto(f"{live_server.url}/usage/imports/")
     page.set_input_files("#feed-upload input[type=file]", str(feed))
     page.click("#feed-upload button[type=submit]")

@@ -62,24 +62,40 @@ def at(day: date, hour: int = 12, minute: int = 0) -> datetime:
 
 def txn(card, merchant, amount, when, *, kind="purchase", original="", reference=None) -> dict:
     return {
-        "card": card, "merchant": merchant, "amount": Decimal(str(amount)), "when": when, "kind": kind,
-        "original": original, "reference": reference or f"R{next(_refs):010d}",
+        "card": card,
+        "merchant": merchant,
+        "amount": Decimal(str(amount)),
+        "when": when,
+        "kind": kind,
+        "original": original,
+        "reference": reference or f"R{next(_refs):010d}",
     }
 
 
 def import_rows(world: World, rows: list[dict]) -> TxnImport:
     imp = TxnImport.objects.create(
-        partner=world.partner, file_name=f"txn-{next(_refs)}.csv", sha256=f"{next(_refs):064d}",
+        partner=world.partner,
+        file_name=f"txn-{next(_refs)}.csv",
+        sha256=f"{next(_refs):064d}",
         job_status="done",
     )
     CardTransaction.objects.bulk_create(
         [
             CardTransaction(
-                txn_at=r["when"], partner=world.partner, reference=r["reference"], card=r["card"],
-                union_id=r["card"].union_id, merchant=r["merchant"], mid="M1" if r["merchant"] else "X9",
-                category_id=r["merchant"].category_id if r["merchant"] else None, mcc="5812", channel="pos",
-                amount=r["amount"] if r["kind"] == "purchase" else -abs(r["amount"]), kind=r["kind"],
-                original_reference=r["original"], txn_import=imp,
+                txn_at=r["when"],
+                partner=world.partner,
+                reference=r["reference"],
+                card=r["card"],
+                union_id=r["card"].union_id,
+                merchant=r["merchant"],
+                mid="M1" if r["merchant"] else "X9",
+                category_id=r["merchant"].category_id if r["merchant"] else None,
+                mcc="5812",
+                channel="pos",
+                amount=r["amount"] if r["kind"] == "purchase" else -abs(r["amount"]),
+                kind=r["kind"],
+                original_reference=r["original"],
+                txn_import=imp,
             )
             for r in rows
         ]
@@ -91,8 +107,12 @@ def campaign(world: World, **fields):
     merchants = fields.pop("merchants", [])
     categories = fields.pop("categories", [])
     base = {
-        "name": "职工消费补贴", "rule": "percent", "percent": Decimal("10"), "budget": Decimal("10000"),
-        "starts_on": date(2026, 11, 1), "ends_on": date(2026, 12, 31),
+        "name": "职工消费补贴",
+        "rule": "percent",
+        "percent": Decimal("10"),
+        "budget": Decimal("10000"),
+        "starts_on": date(2026, 11, 1),
+        "ends_on": date(2026, 12, 31),
     }
     base.update(fields)
     return services.subsidy_campaign_create(

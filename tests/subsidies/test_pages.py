@@ -20,9 +20,20 @@ NOV = date(2026, 11, 10)
 
 def form(w, **overrides) -> dict:
     data = {
-        "name": "十一月餐饮补贴", "description": "", "categories": [w.food.pk], "audience": "all", "area": "",
-        "rule": "percent", "percent": "8", "cap_per_txn": "10", "cap_per_member_month": "60", "fixed_amount": "",
-        "min_spend": "0", "budget": "20000", "starts_on": "2026-11-01", "ends_on": "2026-11-30",
+        "name": "十一月餐饮补贴",
+        "description": "",
+        "categories": [w.food.pk],
+        "audience": "all",
+        "area": "",
+        "rule": "percent",
+        "percent": "8",
+        "cap_per_txn": "10",
+        "cap_per_member_month": "60",
+        "fixed_amount": "",
+        "min_spend": "0",
+        "budget": "20000",
+        "starts_on": "2026-11-01",
+        "ends_on": "2026-11-30",
     }
     data.update(overrides)
     return data
@@ -35,7 +46,12 @@ def test_city_staff_set_up_a_campaign_audited(client):
     response = client.post("/subsidies/new/", form(w))
     c = SubsidyCampaign.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/subsidies/{c.pk}/"
-    assert (c.union, c.created_by, c.percent, c.programme.kind) == (w.tree.city, w.staff, Decimal("8"), "subsidy")
+    assert (c.union, c.created_by, c.percent, c.programme.kind) == (
+        w.tree.city,
+        w.staff,
+        Decimal("8"),
+        "subsidy",
+    )
     assert list(c.categories.all()) == [w.food]
     page = client.get(f"/subsidies/{c.pk}/").content.decode()
     assert "返还消费金额的8%，每笔最多10.00元，每人每月最多60.00元" in page and "餐饮类" in page
@@ -70,7 +86,9 @@ def test_who_may_manage_campaigns(client):
 def test_staff_build_the_month_batch_from_the_page(client):
     w = make_world()
     c = campaign(w)
-    subsidies_compute(txn_import_id=import_rows(w, [txn(holder(w.tree.unit_a1), w.canteen, "88.00", at(NOV))]).pk)
+    subsidies_compute(
+        txn_import_id=import_rows(w, [txn(holder(w.tree.unit_a1), w.canteen, "88.00", at(NOV))]).pk
+    )
     client.force_login(w.staff)
     response = client.post(f"/subsidies/{c.pk}/batch/", {"month": "2026-11"})
     batch = c.programme.disbursements.get()
@@ -94,9 +112,15 @@ def test_member_sees_each_subsidy_with_merchant_and_date(client, django_capture_
     campaign(w, name="餐饮消费补贴")
     card = holder(w.tree.unit_a1, name="赵敏")
     other = holder(w.tree.unit_a1, name="钱多")
-    subsidies_compute(txn_import_id=import_rows(w, [
-        txn(card, w.canteen, "66.00", at(NOV)), txn(other, w.bookshop, "99.00", at(NOV)),
-    ]).pk)
+    subsidies_compute(
+        txn_import_id=import_rows(
+            w,
+            [
+                txn(card, w.canteen, "66.00", at(NOV)),
+                txn(other, w.bookshop, "99.00", at(NOV)),
+            ],
+        ).pk
+    )
     sign_in(client, django_capture_on_commit_callbacks, card.member)
     page = client.get("/me/aid/").content.decode()
     assert "消费补贴明细" in page

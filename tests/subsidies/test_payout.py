@@ -30,16 +30,18 @@ def pay_out(w, batch, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         disbursement_export(disbursement=batch, actor=w.staff)
     lines = list(batch.lines.all())
-    result = csv_bytes([["卡号", "金额", "结果"], *[[ln.card_number, str(ln.amount), "成功"] for ln in lines]])
+    result = csv_bytes(
+        [["卡号", "金额", "结果"], *[[ln.card_number, str(ln.amount), "成功"] for ln in lines]]
+    )
     bank = make_staff(ROLE.BANK_OPERATOR, w.tree.city)
     return disbursement_confirm(disbursement=batch, data=result, filename="回盘.csv", actor=bank)
 
 
 def spent_matches(c) -> bool:
     c.refresh_from_db()
-    total = SubsidyEarning.objects.filter(campaign=c, after_payout=False).exclude(status="cancelled").aggregate(
-        s=Sum("amount")
-    )["s"] or D("0")
+    total = SubsidyEarning.objects.filter(campaign=c, after_payout=False).exclude(
+        status="cancelled"
+    ).aggregate(s=Sum("amount"))["s"] or D("0")
     return c.spent == total
 
 
@@ -52,10 +54,15 @@ def test_refund_before_payout_cancels_the_subsidy_and_gives_the_budget_back():
     subsidies_compute(txn_import_id=import_rows(w, [buy, part]).pk)
     c.refresh_from_db()
     assert c.spent == D("13.00")
-    refunds = import_rows(w, [
-        txn(card, w.canteen, "80.00", at(NOV, 18), kind="refund", original=buy["reference"]),
-        txn(card, w.canteen, "20.00", at(NOV, 19), kind="reversal", original=part["reference"]),  # partial
-    ])
+    refunds = import_rows(
+        w,
+        [
+            txn(card, w.canteen, "80.00", at(NOV, 18), kind="refund", original=buy["reference"]),
+            txn(
+                card, w.canteen, "20.00", at(NOV, 19), kind="reversal", original=part["reference"]
+            ),  # partial
+        ],
+    )
     outcome = subsidies_compute(txn_import_id=refunds.pk)
     assert (outcome.cancelled, outcome.clawbacks) == (1, 1)
     full = SubsidyEarning.objects.get(campaign=c, reference=buy["reference"], amount__gt=0)
@@ -87,7 +94,12 @@ def test_refund_after_payout_is_deducted_from_the_next_month(django_capture_on_c
     refund = txn(card, w.canteen, "100.00", at(DEC), kind="refund", original=buy["reference"])
     subsidies_compute(txn_import_id=import_rows(w, [refund, txn(card, w.canteen, "150.00", at(DEC, 14))]).pk)
     back = SubsidyEarning.objects.get(campaign=c, amount__lt=0)
-    assert (back.amount, back.after_payout, back.month, back.status) == (D("-10.00"), True, DEC.replace(day=1), "earned")
+    assert (back.amount, back.after_payout, back.month, back.status) == (
+        D("-10.00"),
+        True,
+        DEC.replace(day=1),
+        "earned",
+    )
     c.refresh_from_db()
     assert c.spent == D("29.00") and spent_matches(c)  # 14 paid + 15 new; the paid 10 stays spent
     december = subsidy_batch_build(campaign=c, month=DEC, actor=w.staff)
@@ -115,7 +127,9 @@ def test_net_not_positive_or_no_live_card_is_carried_forward(django_capture_on_c
 def test_batch_is_audited_refused_outside_scope_and_the_beat_builds_last_month():
     w = make_world()
     c = campaign(w)
-    subsidies_compute(txn_import_id=import_rows(w, [txn(holder(w.tree.unit_a1), w.canteen, "30.00", at(NOV))]).pk)
+    subsidies_compute(
+        txn_import_id=import_rows(w, [txn(holder(w.tree.unit_a1), w.canteen, "30.00", at(NOV))]).pk
+    )
     clerk = make_staff(ROLE.CLERK, w.tree.unit_a1)
     with pytest.raises(ApplicationError) as exc:
         subsidy_batch_build(campaign=c, month=NOV, actor=clerk)
@@ -124,5 +138,7 @@ def test_batch_is_audited_refused_outside_scope_and_the_beat_builds_last_month()
     assert [r["total"] for r in built] == [D("3.00")]
     assert built[0]["disbursement"].created_by == w.staff  # the campaign's creator prepares it
     assert subsidy_monthly_batches(month=NOV) == []  # nothing left to pay
-    verbs = set(AuditEntry.objects.filter(target_type="subsidies.subsidycampaign").values_list("verb", flat=True))
+    verbs = set(
+        AuditEntry.objects.filter(target_type="subsidies.subsidycampaign").values_list("verb", flat=True)
+    )
     assert verbs == {"subsidy_campaign.created", "subsidy_campaign.computed", "subsidy_campaign.batch_built"}

@@ -49,7 +49,9 @@ def test_imports_at_once_never_pass_the_budget_nor_a_members_monthly_cap():
     capped = campaign(w, name="每人每月封顶", budget=D("100000"), cap_per_member_month=D("47.30"))
     cards = [holder(w.tree.unit_a1) for _ in range(8)]
     imports = [
-        import_rows(w, [txn(card, w.canteen, f"{100 + k}.00", at(NOV, 8 + k, n)) for card in cards for k in range(6)])
+        import_rows(
+            w, [txn(card, w.canteen, f"{100 + k}.00", at(NOV, 8 + k, n)) for card in cards for k in range(6)]
+        )
         for n in range(4)
     ]
     ids = [imp.pk for imp in imports]
@@ -63,7 +65,9 @@ def test_imports_at_once_never_pass_the_budget_nor_a_members_monthly_cap():
     capped.refresh_from_db()
     assert capped.spent == D("47.30") * 8
     for c in (tight, capped):
-        twice = SubsidyEarning.objects.filter(campaign=c).values("txn_id").annotate(n=Count("id")).filter(n__gt=1)
+        twice = (
+            SubsidyEarning.objects.filter(campaign=c).values("txn_id").annotate(n=Count("id")).filter(n__gt=1)
+        )
         assert list(twice) == []
 
 
@@ -75,8 +79,12 @@ def test_the_sql_gives_what_the_python_path_gives():
     on_python = campaign(w, name="Python", **fields)
     cards = [holder(w.tree.unit_a1 if i % 2 else w.tree.unit_b1) for i in range(6)]
     rows = [
-        txn(cards[i % 6], w.canteen if i % 3 else w.bookshop, f"{13 + (i * 37) % 190}.{i % 100:02d}",
-            at(date(2026, 11, 1 + i % 28) if i % 5 else date(2026, 12, 1 + i % 20), 8 + i % 12, i % 60))
+        txn(
+            cards[i % 6],
+            w.canteen if i % 3 else w.bookshop,
+            f"{13 + (i * 37) % 190}.{i % 100:02d}",
+            at(date(2026, 11, 1 + i % 28) if i % 5 else date(2026, 12, 1 + i % 20), 8 + i % 12, i % 60),
+        )
         for i in range(120)
     ]
     imp = import_rows(w, rows[:70])
