@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "benefits.membersite",  # the members' site (label "membersite"): reads cards and benefits
     "benefits.drops",  # the one-cent ticket grab (label "drops"): docs/drops.md
     "merchants.usage",  # card transactions from the partners' feed (label "usage"): docs/usage.md
+    "benefits.subsidies",  # subsidies on swipe (label "subsidies"): docs/subsidies.md
 ]
 
 MIDDLEWARE = [
@@ -414,6 +415,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Unpaid one-cent tickets back to the pool; Redis of live drops checked against the database.
     "drops-tickets-expire": {"task": "benefits.drops.tasks.tickets_expire_task", "schedule": 30.0},
     "drops-reconcile": {"task": "benefits.drops.tasks.drops_reconcile_task", "schedule": 60.0},
+    # Last month's consumption subsidies become a draft disbursement batch per campaign (docs/subsidies.md).
+    "subsidies-monthly-batches": {
+        "task": "benefits.subsidies.tasks.subsidy_monthly_batches_task",
+        "schedule": crontab(minute=0, hour=4, day_of_month=1),
+    },
     # Draft last month's bulletin (月通报) early on the 1st; idempotent per month.
     "quotas-bulletin-draft": {
         "task": "quotas.tasks.bulletin_draft_due_task",

@@ -29,6 +29,7 @@ urlpatterns = [
     path("me/drops/", include("benefits.drops.member_urls")),
     path("me/", include("benefits.membersite.urls")),
     path("drops/", include("benefits.drops.urls")),
+    path("subsidies/", include("benefits.subsidies.urls")),
     path("sms/", include("members.sms.urls")),
     path("usage/", include("merchants.usage.urls")),
     path("api/", include(("cardportal.api_urls", "api"))),

@@ -50,6 +50,7 @@ class Cap(StrEnum):
     SUBMISSION_GROUPS = "submission_groups.manage", "设置报送分组"
     REGISTRY_MIGRATE = "registry.migrate", "一次导入整个会员库（系统迁移）"
     DROPS_MANAGE = "drops.manage", "组织限量抢票"
+    SUBSIDY_MANAGE = "subsidy.manage", "设立消费补贴活动"
     CLAIM_REVIEW = "claim.review", "审核普惠申请"
     DISBURSEMENT_PREPARE = "disbursement.prepare", "编制帮扶资金发放批次"
     DISBURSEMENT_APPROVE = "disbursement.approve", "审批帮扶资金发放批次"
@@ -94,6 +95,7 @@ HOLDERS: dict[Cap, tuple[str, ...]] = {
     # never a grassroots clerk (whose 200,000-row file is a mistake to catch at the door).
     C.REGISTRY_MIGRATE: (*_FEDERATION, SUPERUSER),
     C.DROPS_MANAGE: (*_FEDERATION, SUPERUSER),  # a drop is for a whole city's members
+    C.SUBSIDY_MANAGE: (*_FEDERATION, SUPERUSER),  # a campaign spends the federation's budget
     C.CLAIM_REVIEW: (*_REVIEWERS, SUPERUSER),
     C.DISBURSEMENT_PREPARE: (R.CLERK, *_REVIEWERS, SUPERUSER),
     C.DISBURSEMENT_APPROVE: (*_REVIEWERS, SUPERUSER),

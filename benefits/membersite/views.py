@@ -8,6 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from benefits import services as benefit_services
+from benefits.subsidies.selectors import member_subsidy_list
 from cardportal.audit import audit_record, client_ip
 from cardportal.downloads import private_file
 from cardportal.errors import ApplicationError
@@ -255,6 +256,7 @@ def me_aid(request):
             "member": request.member,
             "payments": payments,
             "paid_total": selectors.member_aid_total(payments),
+            "subsidies": member_subsidy_list(member=request.member),
             "tab": "aid",
         },
     )

@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench_league.py",
     "bench_registration.py",
     "bench_scale.py",
+    "bench_subsidy.py",
     "bench_tables.py",
     "bench_usage_import.py",
     "merchants_counts.py",

@@ -10,8 +10,9 @@ from members.models import StaffRole
 from members.sms.models import SmsMessage
 
 # each app above may have demo.load(stdout=...); the members' site last (it reads the others' cards)
-# card usage (merchants.usage) right after the merchants it matches: the layers above read it
-DEMO_APPS = (*UPPER_APPS[:2], "merchants.usage", *UPPER_APPS[2:], "benefits.membersite")
+# card usage (merchants.usage) right after the merchants it matches: the layers above read it;
+# the subsidies (benefits.subsidies) after benefits, from the usage demo's transactions
+DEMO_APPS = (*UPPER_APPS[:2], "merchants.usage", *UPPER_APPS[2:], "benefits.subsidies", "benefits.membersite")
 
 
 # While the demo loads, the demo SMS channel's console lines (one per card notice) and the
