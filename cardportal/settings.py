@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "benefits.membersite",  # the members' site (label "membersite"): reads cards and benefits
     "benefits.drops",  # the one-cent ticket grab (label "drops"): docs/drops.md
     "merchants.usage",  # card transactions from the partners' feed (label "usage"): docs/usage.md
+    "quotas.analytics",  # card usage analytics (label "analytics"): the top layer, reads usage
 ]
 
 MIDDLEWARE = [

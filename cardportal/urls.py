@@ -30,6 +30,7 @@ urlpatterns = [
     path("me/", include("benefits.membersite.urls")),
     path("drops/", include("benefits.drops.urls")),
     path("sms/", include("members.sms.urls")),
+    path("analytics/", include("quotas.analytics.urls")),
     path("api/", include(("cardportal.api_urls", "api"))),
     path("admin/", admin.site.urls),
 ]
