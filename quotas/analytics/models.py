@@ -5,7 +5,6 @@ grassroots union and day; a city page over them would still group ~1.5 M card ro
 union-days a request. These tables hold the same figures per grassroots union (and county) once:
 a city page sums ~2,000 rows."""
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -81,12 +80,10 @@ class SegmentNotice(Job):
     when = models.CharField(_("时间地点"), max_length=40)
     key = models.CharField(_("通知键"), max_length=24, unique=True)
     scope_path = models.CharField(_("范围"), max_length=255)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("发起人")
-    )
     planned = models.PositiveIntegerField(_("预计人数"), default=0)
     sent = models.PositiveIntegerField(_("新发通知"), default=0)
-    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    job_phases = {"send": ("发送分群通知", "quotas.analytics.tasks.segment_notice_task")}
 
     class Meta:
         verbose_name = _("分群通知")

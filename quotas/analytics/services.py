@@ -8,7 +8,7 @@ from django.db import transaction
 
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from cardportal.jobs import job_finish, job_progress, job_queue, job_start
+from cardportal.jobs import job_fail, job_finish, job_progress, job_queue, job_start
 from members.access import Cap, access_for
 from members.sms.models import Notice
 from members.sms.notices import notices_send_many
@@ -131,6 +131,9 @@ def segment_notice_send(notice_id: int, token: str | None = None) -> None:
 
     notice = SegmentNotice.objects.select_related("created_by").get(pk=notice_id)
     if not job_start(notice, phase="send", token=token, total=notice.planned):
+        return
+    if notice.created_by is None:  # the sender's account is gone: no scope to send within
+        job_fail(notice, message="发起人账号已删除，通知未发送", code="no_sender")
         return
     segment = segment_get(notice.segment)
     members = segment_members(notice.created_by, segment, params_from_json(notice.params))
