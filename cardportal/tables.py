@@ -136,6 +136,9 @@ class HeaderSpec:
     required: tuple[str, ...]
     search_rows: int = HEADER_SEARCH_ROWS
     missing_message: str = "找不到表头"
+    # Text files without a header row (a bank's fixed-width or delimited feed): the fields in
+    # column order ("" for a column not read); `aliases` and `required` are then not used.
+    positional: tuple[str, ...] = ()
 
     def plain(self) -> dict:
         return {
@@ -143,6 +146,27 @@ class HeaderSpec:
             "required": list(self.required),
             "search_rows": self.search_rows,
             "missing_message": self.missing_message,
+            "positional": list(self.positional),
+        }
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """How a text file (.txt, .csv) is cut into cells when a partner says so, instead of the
+    comma/tab guess: a `delimiter` ("|", "\t", ","), or fixed `widths` as (start, end) byte spans
+    of each line in the file's encoding (0-based, end excluded: the banks' record layouts count
+    bytes, a Chinese character is 2 in GBK); each cell is stripped. `skip_lines` lines (a file
+    header record) are skipped before the data of a positional file."""
+
+    delimiter: str = ""
+    widths: tuple[tuple[int, int], ...] = ()
+    skip_lines: int = 0
+
+    def plain(self) -> dict:
+        return {
+            "delimiter": self.delimiter,
+            "widths": [list(w) for w in self.widths],
+            "skip_lines": self.skip_lines,
         }
 
 
@@ -432,9 +456,18 @@ class TableStream:
     callers write nothing they cannot take back until the stream has ended. Trailing blank rows
     are not sent."""
 
-    def __init__(self, path: str, *, file_format: str, limits: Limits, header: HeaderSpec, chunk_rows: int):
+    def __init__(
+        self,
+        path: str,
+        *,
+        file_format: str,
+        limits: Limits,
+        header: HeaderSpec,
+        chunk_rows: int,
+        text: TextLayout | None = None,
+    ):
         self.path, self.file_format, self.limits = path, file_format, limits
-        self.header, self.chunk_rows = header, chunk_rows
+        self.header, self.chunk_rows, self.text = header, chunk_rows, text
         self.head: Table | None = None
         self.child_peak_mb = 0
         self._folder = None
@@ -456,6 +489,7 @@ class TableStream:
             "memory": CHILD_MEMORY,
             "cpu": CHILD_CPU_SECONDS,
             "stream": self.chunk_rows,
+            "text": self.text.plain() if self.text else None,
         }
         with open(asked, "wb") as handle:
             pickle.dump(request, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -523,12 +557,19 @@ class TableStream:
 
 
 def stream_table(
-    path: str, *, limits: Limits = Limits(), header: HeaderSpec, chunk_rows: int = STREAM_CHUNK_ROWS
+    path: str,
+    *,
+    limits: Limits = Limits(),
+    header: HeaderSpec,
+    chunk_rows: int = STREAM_CHUNK_ROWS,
+    text: TextLayout | None = None,
 ) -> TableStream:
     """`read_table` for a file on disk, streamed (see TableStream). The whole-file checks run here
-    first, exactly as for `read_table`."""
+    first, exactly as for `read_table`. `text` cuts a text file as its partner's layout says."""
     file_format = check_path(path, limits=limits)
-    return TableStream(path, file_format=file_format, limits=limits, header=header, chunk_rows=chunk_rows)
+    return TableStream(
+        path, file_format=file_format, limits=limits, header=header, chunk_rows=chunk_rows, text=text
+    )
 
 
 def _loads_without_gc(payload: bytes) -> dict:
@@ -731,7 +772,9 @@ def _stream_main(request: dict) -> None:
     limits, header, size = Limits(*request["limits"]), request["header"], request["stream"]
     try:
         if request["format"] == "csv":
-            fields, rows = _csv_stream(request["path"], limits=limits, header=header)
+            fields, rows = _csv_stream(
+                request["path"], limits=limits, header=header, layout=request.get("text")
+            )
         else:
             fields, rows = _workbook_stream(
                 request["path"], file_format=request["format"], limits=limits, header=header
@@ -863,7 +906,22 @@ def _line_count(path: str) -> int:
     return lines
 
 
-def _csv_stream(path: str, *, limits: Limits, header: dict):
+def _fixed_rows(path: str, encoding: str, widths: list, limits: Limits):
+    """The lines of a fixed-width file cut at byte spans, each cell decoded and stripped."""
+    check_range(1, len(widths), limits)
+    spans = [slice(a, b) for a, b in widths]
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    with open(path, "rb") as handle:
+        first = True
+        for line in handle:
+            if first and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            first = False
+            line = line.rstrip(b"\r\n")
+            yield [line[span].decode(codec, errors="replace").strip() for span in spans]
+
+
+def _csv_stream(path: str, *, limits: Limits, header: dict, layout: dict | None = None):
     from itertools import islice
 
     encoding = _text_encoding(path)
@@ -878,7 +936,12 @@ def _csv_stream(path: str, *, limits: Limits, header: dict):
     first_line = start.split("\n", 1)[0]
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     text.seek(0)
-    reader = csv.reader(text, delimiter=delimiter)
+    layout = layout or {}
+    if layout.get("widths"):
+        text.close()
+        reader = _fixed_rows(path, encoding, layout["widths"], limits)
+    else:
+        reader = csv.reader(text, delimiter=layout.get("delimiter") or delimiter)
     width = 0
 
     def rows():
@@ -895,6 +958,8 @@ def _csv_stream(path: str, *, limits: Limits, header: dict):
     except csv.Error as exc:
         raise refuse("file_corrupt", f"CSV 文件格式有误：{exc}") from exc
     table = Table("csv", first, "", "gbk" if encoding == "gb18030" else encoding, height=_line_count(path))
+    if header.get("positional"):
+        return _positional(table, first, numbered, header, layout.get("skip_lines", 0))
     if not any(any(present(c) for c in row) for row in first):
         # nothing in the first rows: empty if nothing anywhere, else no header where we look
         if not any(any(present(c) for c in row) for row in numbered):
@@ -902,6 +967,15 @@ def _csv_stream(path: str, *, limits: Limits, header: dict):
         raise refuse("header_not_found", header["missing_message"])
     if not _locate_header(table, header):
         raise refuse("header_not_found", header["missing_message"])
+    return _head_fields(table), _numbered(first, numbered, table.header_index, damaged=False)
+
+
+def _positional(table: Table, first: list, numbered, header: dict, skip: int):
+    """A headerless text file: the columns are the layout's order; data from line `skip` on."""
+    if len(first) < header["search_rows"] and not any(any(present(c) for c in row) for row in first[skip:]):
+        raise refuse("file_empty", "文件里没有任何内容")  # the whole file was read into `first`
+    table.columns = {name: col for col, name in enumerate(header["positional"]) if name}
+    table.header_index = skip - 1
     return _head_fields(table), _numbered(first, numbered, table.header_index, damaged=False)
 
 
