@@ -59,7 +59,12 @@ def write_rollups(txns: list[tuple]) -> None:
     )  # fmt: skip
     MerchantMonth.objects.bulk_create(
         MerchantMonth(
-            merchant_id=m, month=mo, txn_count=n, amount=a, cards=len(per), repeat_cards=sum(v >= 2 for v in per.values())
+            merchant_id=m,
+            month=mo,
+            txn_count=n,
+            amount=a,
+            cards=len(per),
+            repeat_cards=sum(v >= 2 for v in per.values()),
         )
         for (m, mo), (n, a, per) in months.items()
     )

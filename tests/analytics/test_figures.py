@@ -52,9 +52,9 @@ def test_spending_at_union_merchants_month_over_month(city, city_staff, reviewer
 
 def test_merchant_ranking_and_unused_merchants(city, city_staff):
     rows, unused = selectors.merchant_ranking(user=city_staff, month=NOV)
-    assert [(r.merchant.name, r.cards, r.repeat_cards, r.txn_count, r.amount, r.cards_before) for r in rows] == [
-        ("甲县康复医院", 2, 1, 3, Decimal("180.00"), 1)
-    ]
+    assert [
+        (r.merchant.name, r.cards, r.repeat_cards, r.txn_count, r.amount, r.cards_before) for r in rows
+    ] == [("甲县康复医院", 2, 1, 3, Decimal("180.00"), 1)]
     assert rows[0].repeat_rate == Decimal("50.0")
     assert [m.name for m in unused] == ["甲县书店"]
 
