@@ -413,6 +413,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "drops-tickets-expire": {"task": "benefits.drops.tasks.tickets_expire_task", "schedule": 30.0},
     "drops-reconcile": {"task": "benefits.drops.tasks.drops_reconcile_task", "schedule": 60.0},
     # Draft last month's bulletin (月通报) early on the 1st; idempotent per month.
+    # Card usage analytics: rebuild the snapshots the pages read (quotas/analytics/refresh.py).
+    "analytics-refresh": {"task": "quotas.analytics.tasks.analytics_refresh_task", "schedule": crontab(minute=15, hour=2)},
     "quotas-bulletin-draft": {
         "task": "quotas.tasks.bulletin_draft_due_task",
         "schedule": crontab(minute=30, hour=1, day_of_month=1),

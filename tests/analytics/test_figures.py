@@ -92,3 +92,13 @@ def test_segments_count_the_right_members_in_scope(city, city_staff, reviewer):
     assert names(reviewer, "no_merchant", category=str(medical)) == []
     film = city.merchants["m_b"].category_id
     assert names(city_staff, "no_merchant", category=str(film)) == []
+
+
+def test_an_import_refreshes_the_snapshots(city, city_staff, run_tasks_inline):
+    from merchants.usage.models import CardUsage
+    from merchants.usage.signals import transactions_imported
+    from quotas.analytics.models import UnionActivity
+
+    CardUsage.objects.filter(card=city.cards["c1"]).delete()  # as if the roll-ups changed
+    transactions_imported.send(sender=None, txn_import_id=0)
+    assert UnionActivity.objects.get(union=city.tree.unit_a1).used_ever == 0
