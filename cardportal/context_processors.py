@@ -10,6 +10,7 @@ NAV_GROUPS = {
     "merchants": "商户与普惠",
     "benefits": "商户与普惠",
     "quotas": "任务考核",
+    "analytics": "用卡分析",
 }
 
 

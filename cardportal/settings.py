@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "benefits.drops",  # the one-cent ticket grab (label "drops"): docs/drops.md
     "merchants.usage",  # card transactions from the partners' feed (label "usage"): docs/usage.md
     "benefits.subsidies",  # subsidies on swipe (label "subsidies"): docs/subsidies.md
+    "quotas.analytics",  # card usage analytics (label "analytics"): the top layer, reads usage
 ]
 
 MIDDLEWARE = [
@@ -419,6 +420,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "subsidies-monthly-batches": {
         "task": "benefits.subsidies.tasks.subsidy_monthly_batches_task",
         "schedule": crontab(minute=0, hour=4, day_of_month=1),
+    },
+    # Card usage analytics: rebuild the snapshots the pages read (quotas/analytics/refresh.py).
+    "analytics-refresh": {
+        "task": "quotas.analytics.tasks.analytics_refresh_task",
+        "schedule": crontab(minute=15, hour=2),
     },
     # Draft last month's bulletin (月通报) early on the 1st; idempotent per month.
     "quotas-bulletin-draft": {

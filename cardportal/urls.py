@@ -32,6 +32,7 @@ urlpatterns = [
     path("subsidies/", include("benefits.subsidies.urls")),
     path("sms/", include("members.sms.urls")),
     path("usage/", include("merchants.usage.urls")),
+    path("analytics/", include("quotas.analytics.urls")),
     path("api/", include(("cardportal.api_urls", "api"))),
     path("admin/", admin.site.urls),
 ]

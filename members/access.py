@@ -70,6 +70,8 @@ class Cap(StrEnum):
     ADMIN_SITE = "admin.site", "使用管理后台"
     API_TOKEN = "api.token", "申请 API 令牌"
     UNION_DESK = "union.desk", "办理本基层工会的日常工作"
+    USAGE_ANALYTICS = "usage.analytics", "查看用卡分析和导出分群名单"
+    SEGMENT_NOTICE = "usage.segment_notice", "向会员分群发送短信通知"
     SECOND_FACTOR = "account.second_factor", "登录须二次验证"
 
     def __new__(cls, value: str, label: str):
@@ -119,6 +121,9 @@ HOLDERS: dict[Cap, tuple[str, ...]] = {
     C.API_TOKEN: (R.BANK_OPERATOR,),
     # The grassroots clerk's own desk (their union's sheets and cards on the dashboard).
     C.UNION_DESK: (R.CLERK,),
+    # Card usage analytics (issue 18): county and city staff, each over their own subtree.
+    C.USAGE_ANALYTICS: (R.COUNTY_REVIEWER, *_FEDERATION, SUPERUSER),
+    C.SEGMENT_NOTICE: (R.COUNTY_REVIEWER, *_FEDERATION, SUPERUSER),
 }
 # Whoever may see full ID numbers, bank files or payment files, or use the admin, signs in with a
 # second factor; the grassroots clerk (masked numbers of their own union) does not.

@@ -52,6 +52,11 @@ class EvaluationPolicy(models.Model):
         default=Decimal("4.50"),
         help_text=_("综合评分不低于此分数的商户标记为“推荐联合推广”"),
     )
+    unused_months = models.PositiveSmallIntegerField(
+        _("无人刷卡预警（月）"),
+        default=3,
+        help_text=_("合作满这么多个月、且这期间没有会员刷卡的商户标记为“建议退出”；0 表示不看用卡"),
+    )
 
     class Meta:
         verbose_name = _("评议规则")

@@ -38,7 +38,13 @@ def merchant_score(*, merchant: Merchant, on: date, policy: EvaluationPolicy | N
     means = [Decimal(str(part["avg"])) for part in (reviews, evaluations) if part["n"]]
     count = reviews["n"] + evaluations["n"]
     if not means:
-        return None, 0, Merchant.Flag.NONE
+        return (
+            None,
+            0,
+            Merchant.Flag.EXIT
+            if merchant_unused(merchant=merchant, on=on, policy=policy)
+            else Merchant.Flag.NONE,
+        )
     score = (sum(means) / len(means)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
     flag = Merchant.Flag.NONE
     if count >= policy.min_ratings:
@@ -46,7 +52,26 @@ def merchant_score(*, merchant: Merchant, on: date, policy: EvaluationPolicy | N
             flag = Merchant.Flag.EXIT
         elif score >= policy.promote_at_least:
             flag = Merchant.Flag.PROMOTE
+    if merchant_unused(merchant=merchant, on=on, policy=policy):
+        flag = Merchant.Flag.EXIT  # a merchant nobody uses is a candidate for exit, however rated
     return score, count, flag
+
+
+def merchant_unused(*, merchant: Merchant, on: date, policy: EvaluationPolicy) -> bool:
+    """No member swiped a card there in the last `unused_months` months (MerchantMonth, the
+    card feed's roll-up), the contract is at least that old, and the feed is live (some merchant
+    was used in that time): before the bank's feed runs, usage says nothing."""
+    from .usage.models import MerchantMonth
+
+    if not policy.unused_months:
+        return False
+    first = on.replace(day=1)
+    for _ in range(policy.unused_months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    if merchant.contract_start > first:
+        return False
+    window = MerchantMonth.objects.filter(month__gte=first, month__lte=on, cards__gt=0)
+    return window.exists() and not window.filter(merchant=merchant).exists()
 
 
 def merchant_score_refresh(*, merchant: Merchant, on: date | None = None, policy=None) -> Merchant:
@@ -63,7 +88,7 @@ def merchant_score_refresh(*, merchant: Merchant, on: date | None = None, policy
 def merchant_scores_refresh_all(*, on: date | None = None) -> int:
     """Re-score every merchant that is not exited (the window rolls even without new ratings)."""
     policy = EvaluationPolicy.current()
-    merchants = Merchant.objects.exclude(status=Merchant.Status.EXITED).only("pk", "status")
+    merchants = Merchant.objects.exclude(status=Merchant.Status.EXITED).only("pk", "status", "contract_start")
     n = 0
     for merchant in merchants.iterator(chunk_size=500):
         merchant_score_refresh(merchant=merchant, on=on, policy=policy)

@@ -15,6 +15,7 @@ import pytest
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = [
+    "bench_analytics.py",
     "bench_crypto.py",
     "bench_drops.py",
     "bench_members.py",
