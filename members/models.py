@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cardportal import crypto
@@ -496,6 +497,50 @@ class SheetRow(models.Model):
     def label(self) -> str:
         """The row as clerks name it: 第8行（序号5）."""
         return f"第{self.row_number}行（序号{self.seq}）" if self.seq else f"第{self.row_number}行"
+
+
+def letter_scan_upload_to(instance, filename: str) -> str:
+    """A random name: nothing of the union or the clerk's file name in the path."""
+    import secrets
+
+    extension = filename.rsplit(".", 1)[-1] if "." in filename else "bin"
+    return f"letters/{timezone.localdate():%Y}/{secrets.token_hex(16)}.{extension}"
+
+
+class SheetLetterScan(models.Model):
+    """The scan of a sheet's stamped confirmation letter (确认书, 000 附件3), optional. Read through
+    the proof kernel (cardportal/proofs.py: content-checked, images re-encoded), stored privately
+    in MEDIA_ROOT (never served) and opened through a scoped, audited view. A new upload replaces
+    the old one."""
+
+    sheet = models.OneToOneField(
+        RegistrationSheet, verbose_name=_("登记表"), on_delete=models.CASCADE, related_name="letter_scan"
+    )
+    file = models.FileField(_("文件"), upload_to=letter_scan_upload_to)
+    content_type = models.CharField(_("类型"), max_length=40)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    pages = models.PositiveSmallIntegerField(_("页数"), default=1)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("上传人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("确认书扫描件")
+        verbose_name_plural = _("确认书扫描件")
+
+    def __str__(self) -> str:
+        return f"确认书扫描件（登记表 #{self.sheet_id}）"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
 
 class SheetClaim(models.Model):
