@@ -28,6 +28,8 @@ class MembersConfig(AppConfig):
                 "member.correction_requested": "会员申请更正信息",
                 "member.correction_read": "查看会员更正申请内容",
                 "member.correction_handled": "处理会员更正申请",
+                "sheet.letter_scan_uploaded": "上传盖章确认书扫描件",
+                "sheet.letter_scan_read": "查看盖章确认书扫描件",
             }
         )
         registry.add_nav(

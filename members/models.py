@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cardportal import crypto
@@ -446,6 +447,16 @@ class SheetRow(models.Model):
     phone_last4 = models.CharField(_("手机号后四位"), max_length=4, blank=True)
     work_unit = models.CharField(_("所属单位"), max_length=100, blank=True)
     is_hardship = models.BooleanField(_("困难职工"), default=False)
+    # The optional columns: 序号 as typed (the ID copies of 附件5 are numbered by it), and the
+    # employment type and dues the member is registered with (blank in the sheet: unknown).
+    seq = models.CharField(_("序号"), max_length=20, blank=True, default="")
+    employment_type = models.CharField(
+        _("用工类型"),
+        max_length=20,
+        choices=Member.EmploymentType.choices,
+        default=Member.EmploymentType.UNKNOWN,
+    )
+    dues_paid = models.BooleanField(_("按时交纳会费"), null=True, blank=True, default=None)
 
     class Meta:
         verbose_name = _("登记表行")
@@ -481,6 +492,55 @@ class SheetRow(models.Model):
     @property
     def masked_phone(self) -> str:
         return f"{self.phone_prefix}****{self.phone_last4}" if self.phone_last4 else ""
+
+    @property
+    def label(self) -> str:
+        """The row as clerks name it: 第8行（序号5）."""
+        return f"第{self.row_number}行（序号{self.seq}）" if self.seq else f"第{self.row_number}行"
+
+
+def letter_scan_upload_to(instance, filename: str) -> str:
+    """A random name: nothing of the union or the clerk's file name in the path."""
+    import secrets
+
+    extension = filename.rsplit(".", 1)[-1] if "." in filename else "bin"
+    return f"letters/{timezone.localdate():%Y}/{secrets.token_hex(16)}.{extension}"
+
+
+class SheetLetterScan(models.Model):
+    """The scan of a sheet's stamped confirmation letter (确认书, 000 附件3), optional. Read through
+    the proof kernel (cardportal/proofs.py: content-checked, images re-encoded), stored privately
+    in MEDIA_ROOT (never served) and opened through a scoped, audited view. A new upload replaces
+    the old one."""
+
+    sheet = models.OneToOneField(
+        RegistrationSheet, verbose_name=_("登记表"), on_delete=models.CASCADE, related_name="letter_scan"
+    )
+    file = models.FileField(_("文件"), upload_to=letter_scan_upload_to)
+    content_type = models.CharField(_("类型"), max_length=40)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    pages = models.PositiveSmallIntegerField(_("页数"), default=1)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("上传人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("确认书扫描件")
+        verbose_name_plural = _("确认书扫描件")
+
+    def __str__(self) -> str:
+        return f"确认书扫描件（登记表 #{self.sheet_id}）"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
 
 class SheetClaim(models.Model):

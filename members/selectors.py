@@ -141,6 +141,9 @@ def sheet_rows_with_members(*, sheet: RegistrationSheet, limit: int = 20) -> lis
             "is_hardship",
             "reason",
             "id_hash",
+            "seq",
+            "employment_type",
+            "dues_paid",
         )
         .order_by("row_number")[:limit]
     )
@@ -252,3 +255,39 @@ def ancestor_paths(path: str) -> list[str]:
     """The materialized paths of every union above the one at `path`, top first."""
     parts = path.rstrip("/").split("/")
     return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts) - 1)]
+
+
+SEQ_SHOWN = 10  # rows or 序号 named in a warning; the rest are counted
+
+
+def sheet_seq_warnings(*, sheet: RegistrationSheet) -> list[str]:
+    """Sheet-level warnings about 序号 (000 附件5: the ID copies are numbered by it, so the
+    reviewer matches copies to rows by it): duplicate and missing 序号 among the accepted rows.
+    They do not block anything; the reviewer sees them beside the approve button."""
+    accepted = SheetRow.objects.filter(sheet=sheet, outcome="accept")
+    warnings = []
+    repeated = list(
+        accepted.exclude(seq="").values("seq").annotate(n=Count("id")).filter(n__gt=1).order_by("seq")
+    )
+    if repeated:
+        rows: dict[str, list[int]] = {}
+        shown = [r["seq"] for r in repeated[:SEQ_SHOWN]]
+        for seq, number in (
+            accepted.filter(seq__in=shown).order_by("row_number").values_list("seq", "row_number")
+        ):
+            rows.setdefault(seq, []).append(number)
+        named = "、".join(f"序号{seq}（{'、'.join(f'第{n}行' for n in rows[seq])}）" for seq in shown)
+        more = f"等 {len(repeated)} 个序号" if len(repeated) > SEQ_SHOWN else ""
+        warnings.append(
+            f"序号重复：{named}{more}。身份证复印件按序号编号，请核对复印件与表中的人是否一一对应"
+        )
+    missing = accepted.filter(seq="")
+    count = missing.count()
+    if count:
+        first = list(missing.order_by("row_number").values_list("row_number", flat=True)[:SEQ_SHOWN])
+        named = "、".join(f"第{n}行" for n in first) + ("等" if count > SEQ_SHOWN else "")
+        whole = "全部" if count == sheet.rows_accepted else ""
+        warnings.append(
+            f"{whole} {count} 行没有序号（{named}）。身份证复印件按序号编号，请核对复印件是否齐全、对应".strip()
+        )
+    return warnings

@@ -11,16 +11,16 @@ from django.views.decorators.http import require_POST
 
 from cardportal.actions import attempt, run_action, run_download
 from cardportal.audit import audit_for, client_ip
-from cardportal.downloads import attachment
+from cardportal.downloads import attachment, private_file
 from cardportal.errors import ApplicationError
 from cardportal.jobs import job_is_stale, job_recover, render_job_progress
 from cardportal.pagination import paginate
 from cardportal.uploads import registry_upload_limit, upload_limit_by, upload_refusal
 
-from . import registration, selectors, services
+from . import letter_scans, registration, selectors, services
 from .access import Cap, access_for, requires, visible_unions
 from .forms import SheetReturnForm, SheetRowFilterForm, SheetUploadForm, SubmissionGroupForm
-from .models import RegistrationSheet, SubmissionDelivery, Union
+from .models import RegistrationSheet, SheetLetterScan, SubmissionDelivery, Union
 from .sheet_files import template_workbook
 
 
@@ -132,12 +132,28 @@ def sheet_detail(request, pk):
             "can_submit": sheet.status == RegistrationSheet.Status.VALIDATED
             and access_for(request.user).can(Cap.SHEET_UPLOAD),
             **_review_flags(request.user, sheet),
+            **_letter_and_seq(request.user, sheet),
             "return_form": SheetReturnForm(),
             "audit": audit_for(sheet)[:20],
             "S": RegistrationSheet.Status,
         }
     )
     return render(request, "members/sheet_detail.html", context)
+
+
+def _letter_and_seq(user, sheet: RegistrationSheet) -> dict:
+    """The 序号 warnings (附件5) and the stamped letter's scan (附件3) of a staged sheet."""
+    staged = sheet.job_finished and sheet.status not in (
+        RegistrationSheet.Status.UPLOADED,
+        RegistrationSheet.Status.VALIDATING,
+        RegistrationSheet.Status.REFUSED,
+    )
+    return {
+        "seq_warnings": selectors.sheet_seq_warnings(sheet=sheet) if staged else [],
+        "letter_scan": SheetLetterScan.objects.filter(sheet=sheet).first(),
+        "can_upload_scan": sheet.status in letter_scans.OPEN_STATUSES
+        and letter_scans.may_upload_scan(user, sheet),
+    }
 
 
 def _review_flags(user, sheet: RegistrationSheet) -> dict:
@@ -308,3 +324,38 @@ def sheet_letter(request, pk):
     stamp and hand in with the paper sheet and the ID copies."""
     sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
     return render(request, "members/sheet_letter.html", selectors.letter_facts(sheet=sheet))
+
+
+@login_required
+@require_POST
+def sheet_letter_scan_upload(request, pk):
+    """The clerk uploads the stamped confirmation letter's scan (optional; replaces an earlier one)."""
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    if not letter_scans.may_upload_scan(request.user, sheet):
+        raise PermissionDenied
+    refused = upload_refusal(request)
+    upload = request.FILES.get("scan")
+    if refused is not None:
+        messages.error(request, f"确认书扫描件没有上传：{refused.message}")
+    elif upload is None:
+        messages.error(request, "请选择盖章确认书的扫描件或照片（.jpg、.png 或 .pdf）")
+    else:
+        try:
+            letter_scans.letter_scan_upload(
+                sheet=sheet, data=upload.read(), actor=request.user, ip=client_ip(request)
+            )
+            messages.success(request, "已上传盖章确认书扫描件，审核人员可以查看")
+        except ApplicationError as exc:
+            messages.error(request, f"确认书扫描件没有上传：{exc.message}")
+    return redirect(f"{sheet.get_absolute_url()}#letter-scan")
+
+
+@login_required
+def sheet_letter_scan(request, pk):
+    """The scan, for the sheet's clerk and reviewers (scoped; every view audited)."""
+    sheet = selectors.sheet_get_for_user(user=request.user, pk=pk)
+    scan = get_object_or_404(SheetLetterScan, sheet=sheet)
+    content, filename, content_type = letter_scans.letter_scan_read(
+        scan=scan, actor=request.user, ip=client_ip(request)
+    )
+    return private_file(content, filename, content_type, inline=scan.is_image)

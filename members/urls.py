@@ -29,6 +29,12 @@ urlpatterns += [
     ),
     path("sheets/<int:pk>/", sheet_views.sheet_detail, name="sheet_detail"),
     path("sheets/<int:pk>/letter/", sheet_views.sheet_letter, name="sheet_letter"),
+    path("sheets/<int:pk>/letter-scan/", sheet_views.sheet_letter_scan, name="sheet_letter_scan"),
+    path(
+        "sheets/<int:pk>/letter-scan/upload/",
+        sheet_views.sheet_letter_scan_upload,
+        name="sheet_letter_scan_upload",
+    ),
     path("sheets/<int:pk>/progress/", sheet_views.sheet_progress, name="sheet_progress"),
     path("sheets/<int:pk>/errors.xlsx", sheet_views.sheet_error_report, name="sheet_error_report"),
     path("sheets/<int:pk>/retry/", sheet_views.sheet_retry, name="sheet_retry"),
