@@ -446,6 +446,16 @@ class SheetRow(models.Model):
     phone_last4 = models.CharField(_("手机号后四位"), max_length=4, blank=True)
     work_unit = models.CharField(_("所属单位"), max_length=100, blank=True)
     is_hardship = models.BooleanField(_("困难职工"), default=False)
+    # The optional columns: 序号 as typed (the ID copies of 附件5 are numbered by it), and the
+    # employment type and dues the member is registered with (blank in the sheet: unknown).
+    seq = models.CharField(_("序号"), max_length=20, blank=True, default="")
+    employment_type = models.CharField(
+        _("用工类型"),
+        max_length=20,
+        choices=Member.EmploymentType.choices,
+        default=Member.EmploymentType.UNKNOWN,
+    )
+    dues_paid = models.BooleanField(_("按时交纳会费"), null=True, blank=True, default=None)
 
     class Meta:
         verbose_name = _("登记表行")
@@ -481,6 +491,11 @@ class SheetRow(models.Model):
     @property
     def masked_phone(self) -> str:
         return f"{self.phone_prefix}****{self.phone_last4}" if self.phone_last4 else ""
+
+    @property
+    def label(self) -> str:
+        """The row as clerks name it: 第8行（序号5）."""
+        return f"第{self.row_number}行（序号{self.seq}）" if self.seq else f"第{self.row_number}行"
 
 
 class SheetClaim(models.Model):

@@ -52,7 +52,7 @@ from .retention import SHEET_RULES
 from .sheet_files import error_report_workbook
 from .sheets import MAX_ROWS, SheetRefused, read_sheet
 from .sheets import stream_sheet as sheet_stream
-from .validation import ACCEPT, REJECT, RowResult, mark_in_sheet_duplicates, validate_chunk
+from .validation import ACCEPT, REJECT, RowResult, mark_in_sheet_duplicates, row_label, validate_chunk
 
 log = logging.getLogger(__name__)
 S = RegistrationSheet.Status
@@ -79,6 +79,9 @@ STAGE_COLUMNS = (
     "phone_last4",
     "work_unit",
     "is_hardship",
+    "seq",
+    "employment_type",
+    "dues_paid",
 )
 
 
@@ -433,7 +436,8 @@ def build_rows(
     rows = []
     for r in results:
         accepted = r.outcome == ACCEPT
-        number, phone = r.id_number, r.phone
+        # a rejected ID number keeps the parts of what was typed, so the row shows it masked
+        number, phone = r.id_number or r.id_typed, r.phone
         rows.append(
             (
                 sheet_id,
@@ -455,6 +459,9 @@ def build_rows(
                 phone[-4:],
                 r.unit,
                 r.is_hardship,
+                r.seq,
+                r.employment,
+                r.dues_paid,
             )
         )
     return rows
@@ -574,15 +581,22 @@ def sheet_error_report(
         except SheetRefused as refused:
             raise ApplicationError(refused.message, code=refused.code) from refused
     problems = {
-        row: (field, message)
-        for row, field, message in SheetRow.objects.filter(sheet=sheet, outcome="reject").values_list(
-            "row_number", "field", "message"
+        row: (field, _labelled(row_label(row, seq), message))
+        for row, seq, field, message in SheetRow.objects.filter(sheet=sheet, outcome="reject").values_list(
+            "row_number", "seq", "field", "message"
         )
     }
-    audit_record(actor=actor, verb="sheet.error_report", target=sheet, ip=ip, data={"only_rejected": only_rejected})
+    audit_record(
+        actor=actor, verb="sheet.error_report", target=sheet, ip=ip, data={"only_rejected": only_rejected}
+    )
     stem = sheet.original_name.rsplit(".", 1)[0]
     name = f"{stem}（只含不通过的行）.xlsx" if only_rejected else f"{stem}（错误原因）.xlsx"
     return error_report_workbook(data, problems, only_rejected=only_rejected), name
+
+
+def _labelled(label: str, message: str) -> str:
+    """The report's 错误原因 names the row as clerks do (第8行（序号5）), once."""
+    return message if message.startswith(label) else f"{label}：{message}"
 
 
 def _check_reviewer(sheet: RegistrationSheet, actor, *, approving: bool) -> None:
@@ -679,8 +693,8 @@ INSERT INTO {member} (id_hash, id_encrypted, id_region, id_last4, name, gender, 
     phone_hash, phone_encrypted, phone_prefix, phone_last4, work_unit, union_id, employment_type,
     is_hardship, is_model_worker, dues_paid, status, joined_on, created_at, updated_at)
 SELECT r.id_hash, r.id_encrypted, r.id_region, r.id_last4, r.name, r.gender, r.birth_date,
-    r.phone_hash, r.phone_encrypted, r.phone_prefix, r.phone_last4, r.work_unit, %s, %s,
-    r.is_hardship, %s, %s, %s, %s, %s, %s
+    r.phone_hash, r.phone_encrypted, r.phone_prefix, r.phone_last4, r.work_unit, %s, r.employment_type,
+    r.is_hardship, %s, r.dues_paid, %s, %s, %s, %s
 FROM {row} r
 WHERE r.sheet_id = %s AND r.outcome = 'accept'
 ORDER BY r.id_hash
@@ -713,9 +727,8 @@ def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSh
             return locked
         params = [
             sheet.union_id,
-            Member.EmploymentType.UNKNOWN,  # the sheet does not say: unknown stays unknown
+            # employment type and dues paid come from the sheet's rows; blank there is unknown
             False,
-            None,  # dues paid: not recorded, so not proven for any benefit that needs it
             Member.Status.ACTIVE,
             timezone.localdate(),
             now,

@@ -141,6 +141,9 @@ def sheet_rows_with_members(*, sheet: RegistrationSheet, limit: int = 20) -> lis
             "is_hardship",
             "reason",
             "id_hash",
+            "seq",
+            "employment_type",
+            "dues_paid",
         )
         .order_by("row_number")[:limit]
     )

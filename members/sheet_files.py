@@ -15,8 +15,18 @@ from .phones import normalise_phone
 from .sheets import SheetData
 from .validation import text_of
 
-TEMPLATE_HEADERS = ["序号", "身份证号", "姓名", "性别", "手机号码", "所属单位", "困难职工（是/否，可不填）"]
-TEMPLATE_WIDTHS = [8, 24, 14, 8, 16, 30, 22]
+TEMPLATE_HEADERS = [
+    "序号",
+    "身份证号",
+    "姓名",
+    "性别",
+    "手机号码",
+    "所属单位",
+    "困难职工（是/否，可不填）",
+    "用工类型（在编/劳务派遣/临时/农民工，可不填）",
+    "按时交纳会费（是/否，可不填）",
+]
+TEMPLATE_WIDTHS = [8, 24, 14, 8, 16, 30, 22, 26, 20]
 TEMPLATE_ROWS = 2000
 TEXT = "@"
 RED = PatternFill("solid", fgColor="FFC7CE")
@@ -30,8 +40,10 @@ INSTRUCTIONS = [
     "5. 手机号码：本人正在使用的11位手机号，不能为空。",
     "6. 所属单位：本人所在的学院（系）、处（科）或车间等，不能为空。",
     "7. 困难职工：已建档的困难职工填“是”，其他可不填；困难职工优先办卡。",
-    "8. 一人只登记一次；跨单位兼职的职工在原工作单位登记。",
-    "9. 上传时请同时填写《身份证复印件确认书》中的会员人数和复印件份数，系统会核对人数。",
+    "8. 用工类型：在编、劳务派遣、临时或农民工；按时交纳会费：是/否。两列都可不填，不填的按“未登记”处理（不会当作在编或已交会费，相应的保障待遇须另行核实）。",
+    "9. 序号：从1起依次填写，不要重复或空缺；身份证复印件上标明同一序号。",
+    "10. 一人只登记一次；跨单位兼职的职工在原工作单位登记。",
+    "11. 上传时请同时填写《身份证复印件确认书》中的会员人数和复印件份数，系统会核对人数。",
 ]
 
 
@@ -55,10 +67,11 @@ def template_workbook() -> bytes:
             sheet[f"{col}{row}"].number_format = TEXT
     gender = DataValidation(type="list", formula1='"男,女"', allow_blank=True)
     hardship = DataValidation(type="list", formula1='"是,否"', allow_blank=True)
-    sheet.add_data_validation(gender)
-    sheet.add_data_validation(hardship)
-    gender.add(f"D4:D{3 + TEMPLATE_ROWS}")
-    hardship.add(f"G4:G{3 + TEMPLATE_ROWS}")
+    employment = DataValidation(type="list", formula1='"在编,劳务派遣,临时,农民工"', allow_blank=True)
+    dues = DataValidation(type="list", formula1='"是,否"', allow_blank=True)
+    for validation, column in ((gender, "D"), (hardship, "G"), (employment, "H"), (dues, "I")):
+        sheet.add_data_validation(validation)
+        validation.add(f"{column}4:{column}{3 + TEMPLATE_ROWS}")
     sheet.freeze_panes = "A4"
     notes = book.create_sheet("填表说明")
     for line in INSTRUCTIONS:

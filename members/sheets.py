@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 from cardportal import tables
 
-# Fields of 附件4 plus the optional hardship column, in template order.
-FIELDS = ("seq", "id_number", "name", "gender", "phone", "unit", "hardship")
+# Fields of 附件4 plus the optional columns (hardship; employment type and dues paid, which the
+# benefit rules of 000 §三(1) and 001 §二(三) need), in template order.
+FIELDS = ("seq", "id_number", "name", "gender", "phone", "unit", "hardship", "employment", "dues")
 FIELD_LABELS = {
     "seq": "序号",
     "id_number": "身份证号",
@@ -32,6 +33,8 @@ FIELD_LABELS = {
     "phone": "手机号码",
     "unit": "所属单位",
     "hardship": "困难职工",
+    "employment": "用工类型",
+    "dues": "按时交纳会费",
 }
 HEADER_ALIASES = {
     "序号": "seq",
@@ -51,6 +54,15 @@ HEADER_ALIASES = {
     "单位": "unit",
     "困难职工": "hardship",
     "是否困难职工": "hardship",
+    "用工类型": "employment",
+    "用工性质": "employment",
+    "用工形式": "employment",
+    "按时交纳会费": "dues",
+    "按时缴纳会费": "dues",
+    "是否按时交纳会费": "dues",
+    "是否按时缴纳会费": "dues",
+    "交纳会费": "dues",
+    "缴纳会费": "dues",
 }
 REQUIRED_HEADERS = ("id_number", "name")
 HEADER_SEARCH_ROWS = 30

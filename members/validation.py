@@ -26,6 +26,7 @@ from .idcard import (
     gender_of,
     looks_like_id,
     mask_id_like,
+    normalise,
 )
 from .phones import MOBILE as _MOBILE
 from .phones import is_mobile, normalise_phone
@@ -51,6 +52,8 @@ REASON_CODES = (
     "phone_invalid",
     "unit_missing",
     "unit_id_like",
+    "employment_invalid",
+    "dues_invalid",
     "blank",
     "summary_row",
     "notes_row",
@@ -61,6 +64,9 @@ FIELD_LABELS = {
     "gender": "性别",
     "phone": "手机号码",
     "unit": "所属单位",
+    "seq": "序号",
+    "employment": "用工类型",
+    "dues": "按时交纳会费",
 }
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
@@ -76,6 +82,27 @@ MAX_UNIT = 100
 HARDSHIP_YES = frozenset({"是", "√", "✓", "✔", "Y", "YES", "1", "困难", "困难职工", "TRUE"})
 GENDERS = {"男": "M", "女": "F", "男性": "M", "女性": "F"}
 GENDER_LABEL = {"M": "男", "F": "女"}
+# 用工类型 (000 §三(1), 001 §二(三)): the values of Member.EmploymentType. Blank stays "unknown":
+# a sheet that does not say is never taken for 在编.
+UNKNOWN = "unknown"
+EMPLOYMENT_TYPES = {
+    "在编": "established",
+    "编内": "established",
+    "非在编": "non_established",
+    "编外": "non_established",
+    "劳务派遣": "agency",
+    "派遣": "agency",
+    "临时": "temporary",
+    "临时工": "temporary",
+    "临时用工": "temporary",
+    "农民工": "migrant",
+}
+DUES_YES = frozenset({"是", "√", "✓", "✔", "Y", "YES", "1", "已交", "已缴", "TRUE"})
+DUES_NO = frozenset({"否", "×", "✗", "X", "N", "NO", "0", "未交", "未缴", "FALSE"})
+SEQ_MAX = 20
+# What a clerk may have typed in the ID column, kept (masked on every page) for a row whose ID
+# number is rejected, so the row shows which number it was instead of a blank.
+_ID_TYPED = re.compile(r"\d{9,17}[\dX]")
 
 
 @dataclass(slots=True)
@@ -93,6 +120,14 @@ class RowResult:
     unit: str = ""
     is_hardship: bool = False
     problems: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # (reason, field, message)
+    seq: str = ""  # 序号 as typed (text): the ID copies of 附件5 are numbered by it
+    employment: str = UNKNOWN
+    dues_paid: bool | None = None  # None: the sheet does not say
+    id_typed: str = ""  # a rejected ID number as typed (normalised), for its masked display
+
+    @property
+    def label(self) -> str:
+        return row_label(self.row, self.seq)
 
     @property
     def accepted(self) -> bool:
@@ -119,6 +154,55 @@ class RowResult:
             "phone": self.phone,
             "unit": self.unit,
         }
+
+
+def row_label(row: int, seq: str = "") -> str:
+    """A row as clerks name it: the Excel row and, where the sheet has one, its 序号."""
+    return f"第{row}行（序号{seq}）" if seq else f"第{row}行"
+
+
+def seq_text(value) -> str:
+    """序号 as text: "5" for 5, 5.0 and " ５ "; at most SEQ_MAX characters."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text_of(value)))[:SEQ_MAX]
+
+
+def _compact(value) -> str:
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text_of(value))).upper()
+
+
+def read_optional(result: RowResult, cells: list, columns: tuple) -> None:
+    """序号, 用工类型 and 按时交纳会费 of a judged row (`columns`: their indices or None, see
+    `optional_columns`). A bad 用工类型 or 会费 value rejects the row; blank stays unknown."""
+    seq_col, employment_col, dues_col = columns
+    size = len(cells)
+    if seq_col is not None and seq_col < size:
+        result.seq = seq_text(cells[seq_col])
+    if employment_col is not None and employment_col < size and not is_blank(cells[employment_col]):
+        text = _compact(cells[employment_col])
+        if text in EMPLOYMENT_TYPES:
+            result.employment = EMPLOYMENT_TYPES[text]
+        else:
+            result.reject(
+                "employment_invalid",
+                "employment",
+                f"{result.label}“用工类型”列填的“{text[:20]}”无效：只能填在编、劳务派遣、临时或农民工，不清楚的不填",
+            )
+    if dues_col is not None and dues_col < size and not is_blank(cells[dues_col]):
+        text = _compact(cells[dues_col])
+        if text in DUES_YES or text in DUES_NO:
+            result.dues_paid = text in DUES_YES
+        else:
+            result.reject(
+                "dues_invalid",
+                "dues",
+                f"{result.label}“按时交纳会费”列填的“{text[:20]}”无效：只能填“是”或“否”，不清楚的不填",
+            )
+
+
+def optional_columns(data: SheetData) -> tuple | None:
+    """(序号, 用工类型, 会费) column indices, or None when the sheet has none of them."""
+    columns = tuple(data.columns.get(f) for f in ("seq", "employment", "dues"))
+    return None if columns == (None, None, None) else columns
 
 
 def text_of(value) -> str:
@@ -249,12 +333,17 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=No
             normalised |= check.reason == "ok_normalised"
         else:
             result.reject(check.reason, "id_number", check.message)
+            typed = normalise(raw_id) if isinstance(raw_id, str) else ""
+            if _ID_TYPED.fullmatch(typed):
+                result.id_typed = typed
 
     name, problem, message = normalise_name(raw_name)
     result.name = name
     if looks_like_id(name):
         result.name = mask_id_like(name)
-        result.reject("name_id_like", "name", _id_in_wrong_column(row, "姓名", name, "本人姓名"))
+        result.reject(
+            "name_id_like", "name", _id_in_wrong_column(_label_of(row, cells, data), "姓名", name, "本人姓名")
+        )
     elif problem:
         result.reject(problem, "name", message)
     normalised |= name != raw_name
@@ -307,7 +396,9 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=No
         result.reject(
             "unit_id_like",
             "unit",
-            _id_in_wrong_column(row, "所属单位", unit, "本人所在单位（学院、处室或车间）"),
+            _id_in_wrong_column(
+                _label_of(row, cells, data), "所属单位", unit, "本人所在单位（学院、处室或车间）"
+            ),
         )
     else:
         result.unit = unit[:MAX_UNIT]
@@ -321,9 +412,14 @@ def validate_row(row: int, cells: list, data: SheetData, *, today: date, pick=No
     return result
 
 
-def _id_in_wrong_column(row: int, column: str, text: str, wanted: str) -> str:
+def _label_of(row: int, cells: list, data: SheetData) -> str:
+    seq_col = data.columns.get("seq")
+    return row_label(row, seq_text(cells[seq_col]) if seq_col is not None and seq_col < len(cells) else "")
+
+
+def _id_in_wrong_column(label: str, column: str, text: str, wanted: str) -> str:
     return (
-        f"第{row}行“{column}”列填的是身份证号（{mask_id_like(text)}），不能作为{column}登记："
+        f"{label}“{column}”列填的是身份证号（{mask_id_like(text)}），不能作为{column}登记："
         f"请填写{wanted}，身份证号填在“身份证号”列"
     )
 
@@ -344,6 +440,7 @@ def validate_chunk(
     seq_col = data.columns.get("seq")
     id_col = data.columns["id_number"]
     pick = data.picker()
+    optional = optional_columns(data)
     for done, (row, cells) in enumerate(rows, start=1):
         # A row whose ID cell starts with a digit (or is a number) is a data row: no 合计/说明 check.
         raw_id = cells[id_col] if id_col < len(cells) else None
@@ -352,10 +449,12 @@ def validate_chunk(
         if skip:
             results.append(RowResult(row=row, outcome=SKIP, reason=skip, message=SKIP_MESSAGES[skip]))
         else:
-            results.append(
-                plain_accept(row, pick(cells), today)
-                or validate_row(row, cells, data, today=today, pick=pick)
+            result = plain_accept(row, pick(cells), today) or validate_row(
+                row, cells, data, today=today, pick=pick
             )
+            if optional is not None:
+                read_optional(result, cells, optional)
+            results.append(result)
         if progress is not None and done % every == 0:
             progress(done)
     return results
@@ -364,7 +463,9 @@ def validate_chunk(
 def mark_in_sheet_duplicates(results: list[RowResult], first_row_of) -> None:
     """Reject each row whose ID number an earlier row of the sheet has (`duplicate_in_sheet`).
     `first_row_of` maps an ID number to the first row that has it; the rows of `results` are
-    added to it (a dict, or anything with `setdefault`)."""
+    added to it (a dict, or anything with `setdefault`). The earlier row is named by its Excel
+    row only: a streamed import knows earlier chunks by keyed hash and row number, and the message
+    must not depend on where a chunk ends (the row itself is shown with its 序号)."""
     for result in results:
         if result.id_number:
             earlier = first_row_of.setdefault(result.id_number, result.row)
@@ -398,6 +499,8 @@ REASON_LABELS = {
     "phone_invalid": "手机号码无效",
     "unit_missing": "所属单位为空",
     "unit_id_like": "所属单位列填了身份证号",
+    "employment_invalid": "用工类型无效",
+    "dues_invalid": "会费交纳情况无效",
     "blank": "空行",
     "summary_row": "合计行",
     "notes_row": "说明行",

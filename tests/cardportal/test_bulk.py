@@ -28,7 +28,22 @@ def sheet(tree):
 
 def _row(sheet_id, n, message, name, birth, hardship) -> tuple:
     """A skipped row in STAGE_COLUMNS order (no personal data needed)."""
-    return (sheet_id, n, "skip", "blank", "", message, name, "", birth, *[""] * 9, hardship)
+    return (
+        sheet_id,
+        n,
+        "skip",
+        "blank",
+        "",
+        message,
+        name,
+        "",
+        birth,
+        *[""] * 9,
+        hardship,
+        "",
+        "unknown",
+        None,
+    )
 
 
 def _stored(sheet) -> list[tuple]:

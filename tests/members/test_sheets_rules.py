@@ -222,7 +222,11 @@ def test_a_sheet_without_the_hardship_column_marks_nobody():
 
 
 def test_every_reason_code_is_exercised_by_this_module():
-    source = Path(__file__).read_text(encoding="utf-8")
+    # the optional columns' codes are exercised in test_sheets_columns.py
+    source = "".join(
+        (Path(__file__).parent / name).read_text(encoding="utf-8")
+        for name in (Path(__file__).name, "test_sheets_columns.py")
+    )
     missing = [code for code in REASON_CODES if code != "duplicate_existing" and f'"{code}"' not in source]
     assert missing == []  # duplicate_existing needs the database: tests/members/test_sheets_pipeline.py
 
@@ -301,7 +305,7 @@ def test_an_id_number_in_the_unit_column_is_rejected_naming_row_and_column_and_m
     result = one(1, MALE_ID, "张伟", "男", "13912345678", FEMALE_ID)
     assert (result.outcome, result.reason, result.field) == ("reject", "unit_id_like", "unit")
     assert result.message == (
-        f"第2行“所属单位”列填的是身份证号（{MASKED_FEMALE}），不能作为所属单位登记："
+        f"第2行（序号1）“所属单位”列填的是身份证号（{MASKED_FEMALE}），不能作为所属单位登记："
         "请填写本人所在单位（学院、处室或车间），身份证号填在“身份证号”列"
     )
     assert result.unit == MASKED_FEMALE and full_ids_in(result) == []
@@ -314,7 +318,7 @@ def test_an_id_number_in_the_unit_column_is_rejected_naming_row_and_column_and_m
 def test_an_id_number_in_the_name_column_is_rejected_and_masked(typed):
     result = one(1, MALE_ID, typed, "男", "13912345678", "第一中学")
     assert (result.outcome, result.reason, result.field) == ("reject", "name_id_like", "name")
-    assert result.message.startswith(f"第2行“姓名”列填的是身份证号（{MASKED_FEMALE}）")
+    assert result.message.startswith(f"第2行（序号1）“姓名”列填的是身份证号（{MASKED_FEMALE}）")
     assert result.name == MASKED_FEMALE and full_ids_in(result) == []
 
 

@@ -69,7 +69,7 @@ def test_error_report_download(client, tree, clerk):
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     rows = [[c.value for c in row] for row in book.active.iter_rows()]
     assert rows[0][-1] == "错误原因"
-    assert rows[1][-1] == "手机号码为空（办卡需要本人手机号）" and rows[2][-1] is None
+    assert rows[1][-1] == "第2行（序号1）：手机号码为空（办卡需要本人手机号）" and rows[2][-1] is None
 
 
 def test_sheet_list_query_count_does_not_grow_with_sheets(client, tree, clerk, django_assert_num_queries):
@@ -226,7 +226,7 @@ def test_fix_and_reupload_only_the_rejected_rows_is_a_clean_round_trip(client, t
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     rows = [[c.value for c in row] for row in book.active.iter_rows()]
     assert rows[0][-1] == "错误原因" and len(rows) == 2  # the header and 李娜's row only
-    assert rows[1][1] == bad and rows[1][-1] == "手机号码为空（办卡需要本人手机号）"
+    assert rows[1][1] == bad and rows[1][-1] == "第3行（序号2）：手机号码为空（办卡需要本人手机号）"
     # the clerk types the phone into that file and uploads it again
     book.active.cell(row=2, column=5, value="13912345679")
     fixed = io.BytesIO()
