@@ -273,15 +273,26 @@ def copy_text(rows: list[tuple]) -> str:
     took most of the staging COPY's time). The text is then checked as a whole, as `encode_copy`
     does: a value carrying a tab, newline, carriage return or backslash (a unit name with a "\\"
     in it) sends the chunk through the general, escaping encoder instead."""
-    text = "".join(
-        [
-            f"{sid}\t{row}\t{outcome}\t{reason}\t{field}\t{message}\t{name}\t{gender}\t"
-            f"{bulk.NULL if birth is None else birth}\t{ih}\t{ie}\t{ir}\t{il}\t{ph}\t{pe}\t{pp}\t{pl}\t"
-            f"{unit}\t{'t' if hardship else 'f'}\n"
-            for sid, row, outcome, reason, field, message, name, gender, birth, ih, ie, ir, il, ph, pe, pp, pl, unit, hardship in rows
-        ]
-    )
-    nulls = sum(1 for r in rows if r[8] is None)
+    null = bulk.NULL
+    lines = []
+    nulls = 0
+    for row in rows:
+        sid, number, outcome, reason, field, message, name, gender, birth = row[:9]
+        personal = "\t".join(row[9:17])  # hashes, tokens and the parts kept in clear: all text
+        unit, hardship, seq, employment, dues = row[17:]
+        if birth is None:
+            birth = null
+            nulls += 1
+        if dues is None:
+            dues = null
+            nulls += 1
+        else:
+            dues = "t" if dues else "f"
+        lines.append(
+            f"{sid}\t{number}\t{outcome}\t{reason}\t{field}\t{message}\t{name}\t{gender}\t{birth}\t"
+            f"{personal}\t{unit}\t{'t' if hardship else 'f'}\t{seq}\t{employment}\t{dues}\n"
+        )
+    text = "".join(lines)
     if (
         text.count("\t") == len(rows) * (len(STAGE_COLUMNS) - 1)
         and text.count("\n") == len(rows)
