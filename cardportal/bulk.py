@@ -47,9 +47,29 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence], *, u
     return _copy(connection, table, columns, rows)
 
 
-def _copy(connection, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+def copy_file(table: str, columns: Sequence[str], handle, *, using: str = DEFAULT) -> None:
+    """COPY a file object holding rows already in COPY's text format (UTF-8 bytes, see
+    `encode_copy`) into `table`, in the caller's transaction; PostgreSQL only. The driver reads
+    the file a megabyte at a time: no Python work per row."""
+    connection = connections[using]
+    sql = _copy_sql(connection, table, columns)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        if hasattr(raw, "copy_expert"):
+            raw.copy_expert(sql, handle, size=1 << 20)
+            return
+        with raw.copy(sql) as copy:
+            while block := handle.read(1 << 20):
+                copy.write(block)
+
+
+def _copy_sql(connection, table: str, columns: Sequence[str]) -> str:
     quoted = ", ".join(connection.ops.quote_name(c.strip('"')) for c in columns)
-    sql = f"COPY {connection.ops.quote_name(table.strip(chr(34)))} ({quoted}) FROM STDIN"
+    return f"COPY {connection.ops.quote_name(table.strip(chr(34)))} ({quoted}) FROM STDIN"
+
+
+def _copy(connection, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+    sql = _copy_sql(connection, table, columns)
     count = 0
 
     def chunks() -> Iterator[str]:
@@ -249,6 +269,7 @@ class KeyTable:
         with KeyTable("seen") as seen:
             found = seen.get(["ab12…", …])      # {key: value} of the keys already there
             seen.add([("cd34…", 17), …])        # keys not there yet
+            found = seen.get_or_add([("ab12…", 3), ("ef56…", 18)])  # both, one round trip
     """
 
     def __init__(self, prefix: str = "keys", *, using: str = DEFAULT):
@@ -284,6 +305,26 @@ class KeyTable:
                 cursor.execute(f"SELECT key, value FROM {self.name} WHERE key IN ({marks})", list(part))
                 found.update(cursor.fetchall())
         return found
+
+    def get_or_add(self, items: Sequence[tuple[str, int]]) -> dict[str, int]:
+        """`get` of the items' keys, then `add` of those not there, in one round trip on
+        PostgreSQL (the INSERT in the CTE is not seen by the SELECT of the same statement, so the
+        answer is the keys that were there before). The items' keys must be distinct."""
+        connection = connections[self.using]
+        if connection.vendor != "postgresql":
+            found = self.get([key for key, _value in items])
+            self.add([(key, value) for key, value in items if key not in found])
+            return found
+        keys = array_text(key for key, _value in items)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH added AS (INSERT INTO {self.name} (key, value) "
+                "SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) "
+                "ON CONFLICT (key) DO NOTHING) "
+                f"SELECT key, value FROM {self.name} WHERE {any_of('key', cast='text')}",
+                [keys, array_text(value for _key, value in items), keys],
+            )
+            return dict(cursor.fetchall())
 
     def add(self, items: Iterable[tuple[str, int]]) -> None:
         connection = connections[self.using]

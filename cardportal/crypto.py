@@ -13,7 +13,7 @@
 
 import base64
 import binascii
-import hmac
+import hashlib
 import os
 from collections.abc import Callable
 from functools import lru_cache
@@ -139,10 +139,33 @@ def keyed_hash(value: str) -> str:
 
 
 def keyed_hash_many(values: list[str]) -> list[str]:
-    """`keyed_hash` for a whole batch: the key is read from settings once (reading it was half
-    the cost of a call)."""
-    key, digest = settings.PII_HASH_KEY.encode(), hmac.digest
-    return [digest(key, value.encode(), "sha256")[:16].hex() for value in values]
+    """`keyed_hash` for a whole batch. HMAC (RFC 2104) from the key's inner and outer SHA-256
+    states, computed once and copied per value: `hmac.digest` sets the key up again on every call
+    (OpenSSL 3 fetches the digest each time), twice the cost of the copies."""
+    inner, outer = _hmac_states(settings.PII_HASH_KEY)
+    inner_copy, outer_copy = inner.copy, outer.copy
+    out = []
+    append = out.append
+    for value in values:
+        i = inner_copy()
+        i.update(value.encode())
+        o = outer_copy()
+        o.update(i.digest())
+        append(o.digest()[:16].hex())
+    return out
+
+
+@lru_cache(maxsize=4)
+def _hmac_states(key_text: str):
+    """SHA-256 states after absorbing key XOR ipad and key XOR opad (RFC 2104, 64-byte blocks)."""
+    key = key_text.encode()
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return (
+        hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+        hashlib.sha256(bytes(b ^ 0x5C for b in key)),
+    )
 
 
 def mask_id_number(id_number: str) -> str:

@@ -109,3 +109,53 @@ def test_a_city_admin_migrates_more_rows_than_a_clerk_may_upload(
     again = sheet_import(sheet_id=again.pk, today=TODAY)
     assert (again.status, again.job_error_code) == (S.REFUSED, "file_too_large")
     assert not SheetRow.objects.filter(sheet=again).exists()
+
+
+def test_staged_copy_text_is_what_the_general_encoder_writes():
+    """The fast COPY encoder of staged rows writes what `bulk.encode_copy` writes, and a value
+    with a tab, newline or backslash (typed into a unit name or 序号) is escaped, not a new column."""
+    from cardportal import bulk
+
+    def row(n, unit, seq="", dues=None, birth=date(1980, 1, 2)):
+        return (
+            9,
+            n,
+            "accept",
+            "ok",
+            "",
+            "",
+            "王芳",
+            "F",
+            birth,
+            "h" * 32,
+            "2.tok",
+            "130902",
+            "1234",
+            "p" * 32,
+            "2.tp",
+            "139",
+            "0000",
+            unit,
+            n % 2 == 0,
+            seq,
+            "unknown",
+            dues,
+        )
+
+    plain = [row(2, "一车间"), row(3, "二车间", "5", True, None), row(4, "三车间", dues=False)]
+    awkward = [*plain, row(5, "a\\b\tc"), row(6, "x", "7\n8")]
+    for rows in (plain, awkward):
+        general = "".join(text for text, _n in bulk.encode_copy(rows, len(registration.STAGE_COLUMNS)))
+        assert registration.copy_text(rows) == general
+    assert "a\\\\b\\tc" in registration.copy_text(awkward)
+
+
+@pytest.mark.parametrize("chunk", [[("a" * 32, 2), ("b" * 32, 3)], [("b" * 32, 9), ("c" * 32, 10)]])
+def test_key_table_get_or_add_answers_the_keys_seen_before(chunk):
+    from cardportal import bulk
+
+    with bulk.KeyTable("t") as seen:
+        assert seen.get_or_add([("a" * 32, 2), ("b" * 32, 3)]) == {}
+        found = seen.get_or_add(chunk)
+        assert found == {k: v for k, v in [("a" * 32, 2), ("b" * 32, 3)] if k in dict(chunk)}
+        assert seen.get(["c" * 32]) == ({"c" * 32: 10} if ("c" * 32, 10) in chunk else {})
