@@ -317,6 +317,12 @@ DROPS_THROTTLE = {
 }
 # One class: benefits.drops.payments.InstantProvider (default) confirms at once and moves no money.
 DROPS_PAYMENT_PROVIDER = os.environ.get("DROPS_PAYMENT_PROVIDER", "benefits.drops.payments.InstantProvider")
+# The claim token the drop page hands a member (benefits/drops/fast.py): valid this long.
+DROPS_CLAIM_TOKEN_SECONDS = int(os.environ.get("DROPS_CLAIM_TOKEN_SECONDS", str(30 * 60)))
+# Endpoints answered in front of Django (cardportal/earlywsgi.py): (method, path regex, WSGI callable).
+WSGI_EARLY_ROUTES = [
+    ("POST", r"/me/drops/(?P<drop_id>[0-9]{1,12})/grab/", "benefits.drops.fast.wsgi_grab"),
+]
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -14,7 +14,7 @@ from benefits.membersite.throttle import allow
 from cardportal.audit import client_ip
 from cardportal.errors import ApplicationError
 
-from . import selectors, services, store
+from . import fast, selectors, services, store
 from .models import Ticket
 
 ANSWERS = {
@@ -68,13 +68,26 @@ def drop_page(request, pk):
     tickets = [
         t for t in selectors.member_tickets(member=request.member, drop=drop) if t.status in Ticket.HOLDING
     ]
+    ended = now >= drop.ends_at
+    token = ""
+    # Only an eligible member gets the lean press's token; the others press through the full view,
+    # which names the reason (不符合条件：…).
+    if (
+        not ended
+        and request.session.session_key
+        and not selectors.eligibility_reason(selectors.drop_snapshot(drop.pk), request.member)
+    ):
+        token = fast.claim_token(
+            drop_id=drop.pk, member_id=request.member.pk, session_key=request.session.session_key
+        )
     return render(
         request,
         "drops/member_drop.html",
         {
             "drop": drop,
             "open": drop.is_open(now),
-            "ended": now >= drop.ends_at,
+            "ended": ended,
+            "claim_token": token,
             "left": _left(drop) if drop.has_opened(now) else drop.tickets,
             "tickets": tickets,
             "now_ms": _ms(now),
