@@ -319,6 +319,8 @@ DROPS_THROTTLE = {
 DROPS_PAYMENT_PROVIDER = os.environ.get("DROPS_PAYMENT_PROVIDER", "benefits.drops.payments.InstantProvider")
 # The claim token the drop page hands a member (benefits/drops/fast.py): valid this long.
 DROPS_CLAIM_TOKEN_SECONDS = int(os.environ.get("DROPS_CLAIM_TOKEN_SECONDS", str(30 * 60)))
+# The lean press's winners share one COMMIT per batch (benefits/drops/winners.py).
+DROPS_BATCH_WINNERS = os.environ.get("DROPS_BATCH_WINNERS", "1") == "1"
 # Endpoints answered in front of Django (cardportal/earlywsgi.py): (method, path regex, WSGI callable).
 WSGI_EARLY_ROUTES = [
     ("POST", r"/me/drops/(?P<drop_id>[0-9]{1,12})/grab/", "benefits.drops.fast.wsgi_grab"),

@@ -17,7 +17,8 @@ The crowd's press does the minimum: no middleware stack, no session or member qu
   process's drop snapshot (no Redis, no query). Only the winners (at most `tickets` + returns)
   touch PostgreSQL: their session is read (the member and phone must still match), their
   eligibility checked again, and `services.redis_winner_settle` writes the ticket (the
-  authority); a refused winner's slot goes back to Redis.
+  authority); a refused winner's slot goes back to Redis. Winners' writes share one COMMIT per
+  batch (winners.py, DROPS_BATCH_WINNERS): the drop row is held through each COMMIT.
 * **Small answer**: JSON (`outcome`, `answer`, and for winners the ticket's links); the page's
   script renders it in place.
 
@@ -46,11 +47,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from benefits.membersite.auth import MEMBER_KEY, PHONE_KEY
 from benefits.membersite.throttle import allow
 from members.models import Member
 
-from . import selectors, services, store
+from . import selectors, services, store, winners
 
 TOKEN_HEADER = "X-Claim-Token"
 ANSWERS = {
@@ -145,6 +145,9 @@ def grab(*, drop_id: int, token: str, session_key: str | None, ip: str | None) -
         if held == store.SOLD_OUT:
             _expire_lazily()
             return 200, _answer(services.SOLD_OUT)
+        if settings.DROPS_BATCH_WINNERS:
+            result = winners.settle(winners.Claim(snap, member_id, session_key, ip))
+            return (403, _refused("session")) if result == winners.REFUSED else _result(result)
         return _settle_winner(snap, member_id, session_key, ip)
     return _via_database(snap, member_id, session_key, ip)
 
@@ -158,15 +161,10 @@ def _refused(why: str) -> dict:
 
 
 def session_member(member_id: int, session_key: str) -> Member | None:
-    """The member whose session this is, read as MemberMiddleware would (same member, same phone
-    as at sign-in, no staff login): for the winners only."""
+    """The member whose session this is, read as MemberMiddleware would: for the winners only."""
     data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
-    if data.get(MEMBER_KEY) != member_id or "_auth_user_id" in data:
-        return None
     member = Member.objects.select_related("union").filter(pk=member_id).first()
-    if member is None or member.phone_hash != data.get(PHONE_KEY):
-        return None
-    return member
+    return member if member is not None and winners.session_signs_in(data, member) else None
 
 
 def _settle_winner(snap, member_id: int, session_key: str, ip: str | None) -> tuple[int, dict]:
