@@ -418,6 +418,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Unpaid one-cent tickets back to the pool; Redis of live drops checked against the database.
     "drops-tickets-expire": {"task": "benefits.drops.tasks.tickets_expire_task", "schedule": 30.0},
     "drops-reconcile": {"task": "benefits.drops.tasks.drops_reconcile_task", "schedule": 60.0},
+    "drops-reminders": {"task": "benefits.drops.tasks.drop_reminders_task", "schedule": 60.0},
     # Draft last month's bulletin (月通报) early on the 1st; idempotent per month.
     "quotas-bulletin-draft": {
         "task": "quotas.tasks.bulletin_draft_due_task",

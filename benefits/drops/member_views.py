@@ -14,7 +14,7 @@ from benefits.membersite.throttle import allow
 from cardportal.audit import client_ip
 from cardportal.errors import ApplicationError
 
-from . import fast, selectors, services, store
+from . import fast, reminders, selectors, services, store
 from .models import Ticket
 
 ANSWERS = {
@@ -88,6 +88,8 @@ def drop_page(request, pk):
             "open": drop.is_open(now),
             "ended": ended,
             "claim_token": token,
+            "reminded": not drop.has_opened(now)
+            and reminders.member_reminded(drop=drop, member=request.member),
             "left": _left(drop) if drop.has_opened(now) else drop.tickets,
             "tickets": tickets,
             "now_ms": _ms(now),
@@ -168,3 +170,17 @@ def ticket_pay(request, pk):
         if ticket.status == Ticket.Status.VALID:
             messages.success(request, "支付成功，电子券已生效")
     return redirect("medrops:ticket", pk=ticket.pk)
+
+
+@member_required
+@require_POST
+def remind(request, pk):
+    """提醒我: one SMS about ten minutes before the opening (reminders.py)."""
+    drop = selectors.drop_public_get(pk)
+    try:
+        reminders.reminder_subscribe(drop=drop, member=request.member)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "已设置提醒：开抢前约 10 分钟短信提醒您")
+    return redirect("medrops:drop", pk=pk)
