@@ -388,7 +388,11 @@ class JobTask(Task):
             with _heartbeat(self.model(), job_id, token):
                 result = super().__call__(job_id, token, *args, **kwargs)
             log.info(
-                "job %s %s: run ended after %.1f s", self.job_model, job_id, time.monotonic() - began, extra=where
+                "job %s %s: run ended after %.1f s",
+                self.job_model,
+                job_id,
+                time.monotonic() - began,
+                extra=where,
             )
             return result
         except ApplicationError as refused:

@@ -323,6 +323,14 @@ DROPS_THROTTLE = {
 }
 # One class: benefits.drops.payments.InstantProvider (default) confirms at once and moves no money.
 DROPS_PAYMENT_PROVIDER = os.environ.get("DROPS_PAYMENT_PROVIDER", "benefits.drops.payments.InstantProvider")
+# The claim token the drop page hands a member (benefits/drops/fast.py): valid this long.
+DROPS_CLAIM_TOKEN_SECONDS = int(os.environ.get("DROPS_CLAIM_TOKEN_SECONDS", str(30 * 60)))
+# The lean press's winners share one COMMIT per batch (benefits/drops/winners.py).
+DROPS_BATCH_WINNERS = os.environ.get("DROPS_BATCH_WINNERS", "1") == "1"
+# Endpoints answered in front of Django (cardportal/earlywsgi.py): (method, path regex, WSGI callable).
+WSGI_EARLY_ROUTES = [
+    ("POST", r"/me/drops/(?P<drop_id>[0-9]{1,12})/grab/", "benefits.drops.fast.wsgi_grab"),
+]
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -416,6 +424,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Unpaid one-cent tickets back to the pool; Redis of live drops checked against the database.
     "drops-tickets-expire": {"task": "benefits.drops.tasks.tickets_expire_task", "schedule": 30.0},
     "drops-reconcile": {"task": "benefits.drops.tasks.drops_reconcile_task", "schedule": 60.0},
+    # "提醒我": one SMS shortly before a drop opens, to members who asked (docs/drops.md).
+    "drops-reminders": {"task": "benefits.drops.tasks.drop_reminders_task", "schedule": 60.0},
     # Last month's consumption subsidies become a draft disbursement batch per campaign (docs/subsidies.md).
     "subsidies-monthly-batches": {
         "task": "benefits.subsidies.tasks.subsidy_monthly_batches_task",

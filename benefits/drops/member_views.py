@@ -14,7 +14,7 @@ from benefits.membersite.throttle import allow
 from cardportal.audit import client_ip
 from cardportal.errors import ApplicationError
 
-from . import selectors, services, store
+from . import fast, reminders, selectors, services, store
 from .models import Ticket
 
 ANSWERS = {
@@ -68,13 +68,28 @@ def drop_page(request, pk):
     tickets = [
         t for t in selectors.member_tickets(member=request.member, drop=drop) if t.status in Ticket.HOLDING
     ]
+    ended = now >= drop.ends_at
+    token = ""
+    # Only an eligible member gets the lean press's token; the others press through the full view,
+    # which names the reason (不符合条件：…).
+    if (
+        not ended
+        and request.session.session_key
+        and not selectors.eligibility_reason(selectors.drop_snapshot(drop.pk), request.member)
+    ):
+        token = fast.claim_token(
+            drop_id=drop.pk, member_id=request.member.pk, session_key=request.session.session_key
+        )
     return render(
         request,
         "drops/member_drop.html",
         {
             "drop": drop,
             "open": drop.is_open(now),
-            "ended": now >= drop.ends_at,
+            "ended": ended,
+            "claim_token": token,
+            "reminded": not drop.has_opened(now)
+            and reminders.member_reminded(drop=drop, member=request.member),
             "left": _left(drop) if drop.has_opened(now) else drop.tickets,
             "tickets": tickets,
             "now_ms": _ms(now),
@@ -155,3 +170,17 @@ def ticket_pay(request, pk):
         if ticket.status == Ticket.Status.VALID:
             messages.success(request, "支付成功，电子券已生效")
     return redirect("medrops:ticket", pk=ticket.pk)
+
+
+@member_required
+@require_POST
+def remind(request, pk):
+    """提醒我: one SMS about ten minutes before the opening (reminders.py)."""
+    drop = selectors.drop_public_get(pk)
+    try:
+        reminders.reminder_subscribe(drop=drop, member=request.member)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "已设置提醒：开抢前约 10 分钟短信提醒您")
+    return redirect("medrops:drop", pk=pk)

@@ -167,3 +167,24 @@ class Ticket(models.Model):
     @property
     def code_display(self) -> str:
         return f"{self.code[:4]} {self.code[4:8]} {self.code[8:]}"
+
+
+class Reminder(models.Model):
+    """A member's 提醒我 on an upcoming drop: one SMS (and notice) about ten minutes before the
+    opening (reminders.reminders_send, beat every minute). One per member and drop."""
+
+    drop = models.ForeignKey(Drop, verbose_name=_("活动"), on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("会员"), on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(_("设置时间"), default=timezone.now)
+    sent_at = models.DateTimeField(_("提醒时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("开抢提醒")
+        verbose_name_plural = _("开抢提醒")
+        constraints = [models.UniqueConstraint(fields=["drop", "member"], name="drop_reminder_once")]
+        indexes = [models.Index(fields=["drop", "sent_at"], name="drop_reminder_due")]
+
+    def __str__(self) -> str:
+        return f"{self.drop} · {self.member_id}"

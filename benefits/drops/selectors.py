@@ -73,18 +73,29 @@ def drop_snapshot_forget(drop_id: int | None = None) -> None:
         _snapshots.pop(drop_id, None)
 
 
-def eligibility_reason(snap: DropSnapshot, member: Member) -> str:
+def eligibility_reason(snap: DropSnapshot, member: Member, *, activated: bool | None = None) -> str:
     """ "" when the member may take part, else the sentence shown after 不符合条件：. Cheapest
-    checks first; the card is the one query (an index on card.member)."""
+    checks first; the card is the one query (an index on card.member), unless the caller looked
+    it up already (`activated`: the winners' batch reads all its members' cards at once)."""
     if member.status != Member.Status.ACTIVE:
         return f"会籍状态为“{member.get_status_display()}”，在会会员才能参加"
     if snap.county_paths and not member.union.path.startswith(snap.county_paths):
         return f"本次活动仅限{'、'.join(snap.county_names)}的会员参加"
     if snap.hardship_only and not member.is_hardship:
         return "本次活动仅限困难职工参加"
-    if not Card.objects.filter(member_id=member.pk, status=Card.Status.ACTIVATED).exists():
+    if activated is None:
+        activated = Card.objects.filter(member_id=member.pk, status=Card.Status.ACTIVATED).exists()
+    if not activated:
         return "需持已激活的工会会员卡（领卡后到银行网点激活即可）"
     return ""
+
+
+def activated_members(member_ids) -> set[int]:
+    return set(
+        Card.objects.filter(member_id__in=member_ids, status=Card.Status.ACTIVATED).values_list(
+            "member_id", flat=True
+        )
+    )
 
 
 def drop_public_list() -> list[Drop]:

@@ -196,7 +196,7 @@ def drop_claim(*, drop_id: int, member: Member, ip: str | None = None) -> ClaimR
     return _claim_via_db(snap, member, ip)
 
 
-def _reload_state(snap: DropSnapshot):
+def reload_state(snap: DropSnapshot):
     drop = Drop.objects.only("tickets", "taken").get(pk=snap.id)
     return drop.tickets - drop.taken, holders_from_db(snap.id)
 
@@ -206,12 +206,18 @@ def _claim_via_redis(snap: DropSnapshot, member: Member, ip) -> ClaimResult:
         drop_key=snap.key,
         member_id=member.pk,
         limit=snap.per_member_limit,
-        reload=lambda: _reload_state(snap),
+        reload=lambda: reload_state(snap),
     )
     if held == store.DUPLICATE:
         return ClaimResult(DUPLICATE, ticket=_latest_ticket(snap.id, member))
     if held == store.SOLD_OUT:
         return ClaimResult(SOLD_OUT)
+    return redis_winner_settle(snap, member, ip)
+
+
+def redis_winner_settle(snap: DropSnapshot, member: Member, ip) -> ClaimResult:
+    """Redis counted `member` as a winner: write the ticket (the authority), or correct Redis when
+    the database refuses. Shared by `drop_claim` and the lean endpoint (fast.py)."""
     try:
         outcome, ticket = _db_take(snap, member, ip, lock=False)
     except Exception:

@@ -58,7 +58,28 @@ if #ARGV > 3 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
 return 1
 """
 
-DUPLICATE, SOLD_OUT, MISSING = -1, -2, -3
+# The lean endpoint's script (benefits/drops/fast.py): CLAIM_LUA with the per-member and per-IP
+# throttles in front, in the same round trip. KEYS: left, holders, member counter, IP counter (all
+# tagged with the drop's key: one slot). ARGV: member, limit, member max, IP max, window seconds,
+# count ('1' on the first attempt; '0' when retried after a reload, so a press counts once).
+GRAB_LUA = """
+if ARGV[6] == '1' then
+  local m = redis.call('INCR', KEYS[3])
+  if m == 1 then redis.call('EXPIRE', KEYS[3], ARGV[5]) end
+  local i = redis.call('INCR', KEYS[4])
+  if i == 1 then redis.call('EXPIRE', KEYS[4], ARGV[5]) end
+  if m > tonumber(ARGV[3]) or i > tonumber(ARGV[4]) then return -4 end
+end
+local left = redis.call('GET', KEYS[1])
+if not left then return -3 end
+local have = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if have >= tonumber(ARGV[2]) then return -1 end
+if tonumber(left) <= 0 then return -2 end
+redis.call('DECR', KEYS[1])
+return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+"""
+
+DUPLICATE, SOLD_OUT, MISSING, THROTTLED = -1, -2, -3, -4
 LOAD_LOCK_SECONDS = 5
 LOAD_WAIT_STEPS = 50  # x 10 ms: how long a request waits for another one's reload
 
@@ -69,6 +90,7 @@ class Scripts:
     claim: object
     release: object
     load: object
+    grab: object
 
 
 @lru_cache(maxsize=4)
@@ -79,6 +101,7 @@ def _scripts(url: str) -> Scripts:
         client.register_script(CLAIM_LUA),
         client.register_script(RELEASE_LUA),
         client.register_script(LOAD_LUA),
+        client.register_script(GRAB_LUA),
     )
 
 
@@ -103,9 +126,26 @@ def claim(*, drop_key: str, member_id: int, limit: int, reload) -> int:
     returns (left, {member_id: count}) from the database when Redis has no state for the drop.
     Raises redis.RedisError when Redis cannot be used (the caller takes the database path)."""
     s = scripts()
-    k = keys(drop_key)
-    for _ in range(LOAD_WAIT_STEPS):
-        result = s.claim(keys=k, args=[member_id, limit])
+    return _run_reloading(
+        drop_key, lambda attempt: s.claim(keys=keys(drop_key), args=[member_id, limit]), reload
+    )
+
+
+def grab(*, drop_key: str, member_id: int, limit: int, ip: str, throttle: dict, reload) -> int:
+    """`claim` with the throttles in the same script: -4 throttled (per member or per IP within
+    `throttle["seconds"]`), else as `claim`."""
+    s = scripts()
+    k = [*keys(drop_key), f"drops:{{{drop_key}}}:rate:m:{member_id}", f"drops:{{{drop_key}}}:rate:ip:{ip}"]
+    head = [member_id, limit, throttle["member"], throttle["ip"], throttle["seconds"]]
+    return _run_reloading(
+        drop_key, lambda attempt: s.grab(keys=k, args=[*head, "1" if attempt == 0 else "0"]), reload
+    )
+
+
+def _run_reloading(drop_key: str, run, reload) -> int:
+    s = scripts()
+    for attempt in range(LOAD_WAIT_STEPS):
+        result = run(attempt)
         if result != MISSING:
             return result
         if s.client.set(_lock_key(drop_key), "1", nx=True, ex=LOAD_LOCK_SECONDS):

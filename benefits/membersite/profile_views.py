@@ -145,10 +145,12 @@ def me_notices(request):
     """消息: the member's notices, newest first; opening the page marks them read."""
     member = request.member
     notices = selectors.member_notice_list(member=member)
+    from benefits.drops.reminders import upcoming_for_member  # same floor; drops reads membersite
+
     page = render(
         request,
         "membersite/me_notices.html",
-        {"member": member, "tab": "notices", "notices": notices},
+        {"member": member, "tab": "notices", "notices": notices, "upcoming": upcoming_for_member(member)},
     )
     services.member_notices_mark_read(member=member, notice_ids=[n.pk for n in notices if n.unread])
     return page

@@ -50,3 +50,16 @@ def make_drop(tree, city_staff):
 def db_path(settings):
     """The embedded path: no Redis for the drops, the database alone decides."""
     settings.DROPS_REDIS_URL = ""
+
+
+@pytest.fixture(autouse=True)
+def _winners_in_the_request(request, settings):
+    """The lean press's winners are written by a writer thread on its own connection, which cannot
+    see a test's uncommitted rows: tests in a transaction settle them in the request itself. The
+    transactional tests (real concurrency) keep the writer."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (
+        bool(marker and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames
+    )
+    if not transactional:
+        settings.DROPS_BATCH_WINNERS = False
