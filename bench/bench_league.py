@@ -131,60 +131,15 @@ def load(total: int) -> None:
             members, cards = [], []
             for i in range(n_members):
                 member_id += 1
-                h = hashlib.sha256(f"bench-member-{member_id}".encode()).hexdigest()[:32]
                 unit = units[rng.randrange(len(units))]
                 hardship = rng.random() < 0.04
-                members.append(
-                    (member_id, h, "bench", county.code[:6], f"{member_id % 1000:03d}{rng.randrange(10)}", "会员",
-                     "M" if rng.random() < 0.55 else "F", "1985-06-15", h[::-1], "bench", "139",
-                     f"{member_id % 10000:04d}", "单位", unit, "established", hardship, False, True, "active",
-                     "2010-01-01", "2016-03-01 00:00:00+08", "2016-03-01 00:00:00+08")
-                )  # fmt: skip
+                members.append(_member_row(rng, member_id, county.code, unit, hardship))
                 f = (i + rng.random()) / n_members
                 issued = curve_date(f, pace, rng)
                 if issued is None and f > 0.92:
                     continue  # not yet applied for
                 card_id += 1
-                if issued is None:
-                    applied = SNAPSHOT - timedelta(days=rng.uniform(1, 60))
-                    status = "applied" if rng.random() < 0.6 else "in_batch"
-                    cards.append(
-                        (
-                            card_id,
-                            member_id,
-                            unit,
-                            status,
-                            None,
-                            hardship,
-                            "",
-                            applied,
-                            None,
-                            None,
-                            None,
-                            None,
-                            applied,
-                        )
-                    )
-                    continue
-                applied = issued - timedelta(days=rng.uniform(20, 60))
-                received = issued + timedelta(days=rng.uniform(3, 20))
-                distributed = received + timedelta(days=rng.uniform(5, 30))
-                activated = (
-                    distributed + timedelta(days=rng.uniform(0, 90)) if rng.random() < activation else None
-                )
-                stages = [
-                    ("issued", issued),
-                    ("received", received),
-                    ("distributed", distributed),
-                    ("activated", activated),
-                ]
-                reached = [(s, d) for s, d in stages if d is not None and d <= SNAPSHOT]
-                status, last = reached[-1]
-                at = dict(reached)
-                cards.append(
-                    (card_id, member_id, unit, status, f"62{card_id:014d}", hardship, "", applied, at.get("issued"),
-                     at.get("received"), at.get("distributed"), at.get("activated"), last)
-                )  # fmt: skip
+                cards.append(_card_row(rng, card_id, member_id, unit, hardship, issued, activation))
             copy(Member._meta.db_table, MEMBER_COLS, members)
             copy(Card._meta.db_table, CARD_COLS, cards)
         with connection.cursor() as cursor:
@@ -201,6 +156,52 @@ def load(total: int) -> None:
         for model in (Member, Card, Union):
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         cursor.execute("VACUUM ANALYZE issuance_unionmonthcount")
+
+
+def _member_row(rng: random.Random, member_id: int, county_code: str, unit: int, hardship: bool) -> tuple:
+    h = hashlib.sha256(f"bench-member-{member_id}".encode()).hexdigest()[:32]
+    return (member_id, h, "bench", county_code[:6], f"{member_id % 1000:03d}{rng.randrange(10)}", "会员",
+            "M" if rng.random() < 0.55 else "F", "1985-06-15", h[::-1], "bench", "139",
+            f"{member_id % 10000:04d}", "单位", unit, "established", hardship, False, True, "active",
+            "2010-01-01", "2016-03-01 00:00:00+08", "2016-03-01 00:00:00+08")  # fmt: skip
+
+
+def _card_row(rng: random.Random, card_id, member_id, unit, hardship, issued, activation: float) -> tuple:
+    """A card row in CARD_COLS order: applied (or in a batch) when the curve has not issued it yet,
+    else every stage reached by SNAPSHOT."""
+    if issued is None:
+        applied = SNAPSHOT - timedelta(days=rng.uniform(1, 60))
+        status = "applied" if rng.random() < 0.6 else "in_batch"
+        return (
+            card_id,
+            member_id,
+            unit,
+            status,
+            None,
+            hardship,
+            "",
+            applied,
+            None,
+            None,
+            None,
+            None,
+            applied,
+        )
+    applied = issued - timedelta(days=rng.uniform(20, 60))
+    received = issued + timedelta(days=rng.uniform(3, 20))
+    distributed = received + timedelta(days=rng.uniform(5, 30))
+    activated = distributed + timedelta(days=rng.uniform(0, 90)) if rng.random() < activation else None
+    stages = [
+        ("issued", issued),
+        ("received", received),
+        ("distributed", distributed),
+        ("activated", activated),
+    ]
+    reached = [(s, d) for s, d in stages if d is not None and d <= SNAPSHOT]
+    status, last = reached[-1]
+    at = dict(reached)
+    return (card_id, member_id, unit, status, f"62{card_id:014d}", hardship, "", applied, at.get("issued"),
+            at.get("received"), at.get("distributed"), at.get("activated"), last)  # fmt: skip
 
 
 def plain_group_by(month: date) -> dict[int, tuple[int, int, int]]:
@@ -224,6 +225,62 @@ def plain_group_by(month: date) -> dict[int, tuple[int, int, int]]:
         return {r[0]: (r[1], r[2], r[3]) for r in cursor.fetchall()}
 
 
+def measure_writes() -> tuple[float, float]:
+    """Writes pay for the roll-up: one lifecycle call on 1,000 cards (counters + county triggers),
+    and a rebuild of the counters; (ms, s). Leaves the tables analysed for the reads."""
+    from django.db import connection
+
+    from issuance.lifecycle import cards_transition, rebuild_union_months
+    from issuance.models import Card
+    from quotas.rollup import county_months_recount, county_months_stored
+
+    batch = list(Card.objects.filter(status="distributed").order_by("pk").values_list("pk", flat=True)[:1000])
+    start = time.perf_counter()
+    cards_transition(cards=batch, to_status="activated")
+    write_ms = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    rebuild_union_months()
+    rebuild_s = time.perf_counter() - start
+    print(
+        f"roll-up = counters summed per county after the writes: {county_months_stored() == county_months_recount()}"
+    )
+    with connection.cursor() as cursor:  # what autovacuum does after a rebuild; the plans need it
+        cursor.execute("VACUUM ANALYZE issuance_unionmonthcount")
+        cursor.execute("VACUUM ANALYZE quotas_countymonthcount")
+    return write_ms, rebuild_s
+
+
+def measure_reads(user, month: date, label: str) -> dict:
+    from members.models import Union
+    from quotas import selectors
+    from quotas.models import Bulletin
+    from quotas.services import bulletin_draft
+
+    results = {}
+    results["league_table selector"] = timed(
+        lambda: selectors.league_table(user=user, month=month, service_items={})
+    )
+    client = signed_in_client(user)
+    url = f"/quotas/league/?month={label}"
+    assert client.get(url).status_code == 200
+    results["league page (test client, full request)"] = timed(lambda: client.get(url))
+    results["league API (test client)"] = timed(lambda: client.get(f"/api/quotas/league/?month={label}"))
+    county = Union.objects.get(name="沧县总工会")
+    results["county drill-down page"] = timed(
+        lambda: client.get(f"/quotas/league/counties/{county.pk}/?month={label}")
+    )
+    results["plain GROUP BY over cards (contrast)"] = timed(lambda: plain_group_by(month), repeat=5)
+    results["quarterly ranking page (2018)"] = timed(
+        lambda: client.get("/quotas/quarterly/?year=2018"), repeat=5
+    )
+    results["annual assessment page (2017)"] = timed(
+        lambda: client.get("/quotas/assessment/?year=2017"), repeat=5
+    )
+    Bulletin.objects.filter(month=month).delete()
+    results["bulletin draft (service)"] = timed(lambda: bulletin_draft(month=month), repeat=5)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=1_500_000)
@@ -235,15 +292,12 @@ def main() -> None:
     setup()
     load(args.members)
 
-    from django.db import connection
     from django.test.utils import setup_test_environment
 
     from issuance.models import Card, UnionMonthCount
     from members.models import StaffRole, Union
     from members.services import staff_create
     from quotas import selectors
-    from quotas.models import Bulletin
-    from quotas.services import bulletin_draft
 
     setup_test_environment()
     year, mon = (int(p) for p in args.month.split("-"))
@@ -258,24 +312,7 @@ def main() -> None:
         role=StaffRole.Role.CITY_STAFF,
         union=Union.objects.get(code="130900"),
     )
-    # Writes pay for the roll-up: one lifecycle call on 1,000 cards (counters + county triggers).
-    from issuance.lifecycle import cards_transition, rebuild_union_months
-
-    batch = list(Card.objects.filter(status="distributed").order_by("pk").values_list("pk", flat=True)[:1000])
-    start = time.perf_counter()
-    cards_transition(cards=batch, to_status="activated")
-    write_ms = (time.perf_counter() - start) * 1000
-    start = time.perf_counter()
-    rebuild_union_months()
-    rebuild_s = time.perf_counter() - start
-    from quotas.rollup import county_months_recount, county_months_stored
-
-    print(
-        f"roll-up = counters summed per county after the writes: {county_months_stored() == county_months_recount()}"
-    )
-    with connection.cursor() as cursor:  # what autovacuum does after a rebuild; the plans need it
-        cursor.execute("VACUUM ANALYZE issuance_unionmonthcount")
-        cursor.execute("VACUUM ANALYZE quotas_countymonthcount")
+    write_ms, rebuild_s = measure_writes()
     table = selectors.league_table(user=user, month=month, service_items={})
     plain = plain_group_by(month)
     agree = all(
@@ -284,28 +321,7 @@ def main() -> None:
     print(f"league table = plain GROUP BY recount for {args.month}: {agree}")
     print(f"  city: issued {table.totals.issued:,} of {table.totals.target:,} ({table.totals.completion}%)")
 
-    results = {}
-    results["league_table selector"] = timed(
-        lambda: selectors.league_table(user=user, month=month, service_items={})
-    )
-    client = signed_in_client(user)
-    url = f"/quotas/league/?month={args.month}"
-    assert client.get(url).status_code == 200
-    results["league page (test client, full request)"] = timed(lambda: client.get(url))
-    results["league API (test client)"] = timed(lambda: client.get(f"/api/quotas/league/?month={args.month}"))
-    county = Union.objects.get(name="沧县总工会")
-    results["county drill-down page"] = timed(
-        lambda: client.get(f"/quotas/league/counties/{county.pk}/?month={args.month}")
-    )
-    results["plain GROUP BY over cards (contrast)"] = timed(lambda: plain_group_by(month), repeat=5)
-    results["quarterly ranking page (2018)"] = timed(
-        lambda: client.get("/quotas/quarterly/?year=2018"), repeat=5
-    )
-    results["annual assessment page (2017)"] = timed(
-        lambda: client.get("/quotas/assessment/?year=2017"), repeat=5
-    )
-    Bulletin.objects.filter(month=month).delete()
-    results["bulletin draft (service)"] = timed(lambda: bulletin_draft(month=month), repeat=5)
+    results = measure_reads(user, month, args.month)
     print(f"\n{'what':<42} {'min':>9} {'median':>9}")
     for name, r in results.items():
         print(f"{name:<42} {r['min_ms']:>7.1f}ms {r['median_ms']:>7.1f}ms")

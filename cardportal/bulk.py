@@ -13,6 +13,8 @@ its SQLite fallback here and nowhere else.
   numbers). SQLite gets chunked `IN` lists.
 * `advisory_xact_lock` serialises writers until commit on PostgreSQL; SQLite's write
   transactions are serial already.
+* `is_postgresql` and `execute_for_database` are the only questions about which database this
+  is: no module outside this one reads `connection.vendor` (tests/test_layering.py checks it).
 """
 
 import hashlib
@@ -34,6 +36,15 @@ _ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 def is_postgresql(using: str = DEFAULT) -> bool:
     return connections[using].vendor == "postgresql"
+
+
+def execute_for_database(*, postgresql: Sequence[str], other: Sequence[str], using: str = DEFAULT) -> None:
+    """Run the PostgreSQL statements, or elsewhere (SQLite) their fallbacks, on `using` (a
+    migration passes `schema_editor.connection.alias`): DDL that has no common spelling."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        for statement in postgresql if connection.vendor == "postgresql" else other:
+            cursor.execute(statement)
 
 
 # --- COPY ---------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from cardportal.bulk import is_postgresql
+
 
 class EqualityIndex(models.Index):
     """An index only ever probed with `=` (keyed hashes): a hash index on PostgreSQL, a btree
@@ -10,6 +12,6 @@ class EqualityIndex(models.Index):
     100,000 inserts at random keys dirty that many fewer pages (measured in docs/benchmarks.md)."""
 
     def create_sql(self, model, schema_editor, using="", **kwargs):
-        if schema_editor.connection.vendor == "postgresql":
+        if is_postgresql(schema_editor.connection.alias):
             using = " USING hash"
         return super().create_sql(model, schema_editor, using=using, **kwargs)

@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 
 from cardportal.audit import audit_record
 from members.models import Member, Union
+from members.selectors import rows_by_child
 
 from .exports import hardship_cards_xlsx
 from .models import Card
@@ -46,7 +47,6 @@ def _hardship_members(root: Union):
 def hardship_coverage(*, root: Union) -> tuple[list[CoverageRow], CoverageRow]:
     """Per direct child of `root` (or `root` itself at the bottom): active hardship members, how
     many hold a card, how many have one on its way. One GROUP BY, rolled up by path prefix."""
-    children = list(root.children.order_by("code")) or [root]
     rows = (
         _hardship_members(root)
         .values("union__path")
@@ -56,16 +56,15 @@ def hardship_coverage(*, root: Union) -> tuple[list[CoverageRow], CoverageRow]:
             any_live=Count("id", filter=Q(cards__status__in=HELD + MAKING), distinct=True),
         )
     )
-    table = {c.path: CoverageRow(c, 0, 0, 0) for c in children}
-    for row in rows:
-        for child in children:
-            if row["union__path"].startswith(child.path):
-                cell = table[child.path]
-                cell.members += row["n"]
-                cell.held += row["held"]
-                cell.making += row["any_live"] - row["held"]
-                break
-    result = [table[c.path] for c in children]
+    result = [
+        CoverageRow(
+            child,
+            sum(r["n"] for r in child_rows),
+            sum(r["held"] for r in child_rows),
+            sum(r["any_live"] - r["held"] for r in child_rows),
+        )
+        for child, child_rows in rows_by_child(root=root, rows=rows)
+    ]
     total = CoverageRow(root, *(sum(getattr(r, f) for r in result) for f in ("members", "held", "making")))
     return result, total
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from members.access import get_for_user_or_404, scope_path, scope_queryset, visible_unions
 from members.models import Union
+from members.selectors import rows_by_child
 
 from .models import BankBatch, BankFileImport, Card, CardEvent, CardNotice, CardReceipt, Wave
 
@@ -204,21 +205,16 @@ def wave_progress(*, wave: Wave) -> dict:
 def progress_by_status(*, root: Union) -> list[dict]:
     """One row per direct child of `root` (its subtree's cards by status), plus `root`'s total.
     One GROUP BY over the subtree; rolled up to the children by path prefix."""
-    children = list(root.children.order_by("code")) or [root]
     rows = (
         Card.objects.filter(union__path__startswith=root.path)
         .values("union__path", "status")
         .annotate(n=Count("id"))
     )
-    table = {c.path: dict.fromkeys(STAGES, 0) for c in children}
-    for row in rows:
-        for child in children:
-            if row["union__path"].startswith(child.path):
-                table[child.path][row["status"]] += row["n"]
-                break
     result = []
-    for child in children:
-        counts = table[child.path]
+    for child, child_rows in rows_by_child(root=root, rows=rows):
+        counts = dict.fromkeys(STAGES, 0)
+        for row in child_rows:
+            counts[row["status"]] += row["n"]
         issued = sum(counts[s] for s in (S.ISSUED, S.RECEIVED, S.DISTRIBUTED, S.ACTIVATED))
         result.append(
             {

@@ -93,6 +93,9 @@ def is_loaded() -> bool:
     return Union.objects.filter(code="130900").exists()
 
 
+EMPLOYMENT = list(Member.EmploymentType.values)
+
+
 def _name(rng: random.Random) -> str:
     given = rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.7 else "")
     return rng.choice(SURNAMES) + given
@@ -103,6 +106,20 @@ def load(*, members_total: int = 3000, seed: int = 2016) -> dict:
     rng = random.Random(seed)
     province = Union.objects.create(code="130000", name="河北省总工会", level=Union.Level.PROVINCE)
     city = Union.objects.create(code="130900", name="沧州市总工会", level=Union.Level.CITY, parent=province)
+    grassroots, first_county = _union_tree(city, rng)
+    today = timezone.localdate()
+    members = [_demo_member(rng, *grassroots[n % len(grassroots)], today) for n in range(members_total)]
+    # Synthetic numbers can collide (same region, birth date and sequence): keep one of each.
+    unique = {m.id_hash: m for m in members}
+    Member.objects.bulk_create(unique.values(), batch_size=1000)
+    _submission_groups(city, [unit for unit, _work in grassroots], today)
+    anchors = {"grassroots": grassroots[0][0], "county": first_county, "city": city, "province": province}
+    return {"members": len(unique), "logins": _demo_logins(anchors)}
+
+
+def _union_tree(city: Union, rng: random.Random) -> tuple[list[tuple[Union, str]], Union]:
+    """The plan's counties under `city`, three grassroots unions in each: [(unit, its work unit
+    name)] and the first county."""
     grassroots: list[tuple[Union, str]] = []
     first_county = None
     for row in plan_rows():
@@ -126,33 +143,27 @@ def load(*, members_total: int = 3000, seed: int = 2016) -> dict:
                 unit_type=unit_type,
             )
             grassroots.append((unit, f"{short}{place}"))
-    today = timezone.localdate()
-    members = []
-    employment = list(Member.EmploymentType.values)
-    for n in range(members_total):
-        unit, work_unit = grassroots[n % len(grassroots)]
-        region = unit.code[:6]
-        birth = date(1966, 1, 1) + timedelta(days=rng.randrange(0, 365 * 36))
-        members.append(
-            member_build(
-                id_number=make_id_number(region, birth, rng.randrange(1000), male=rng.random() < 0.55),
-                name=_name(rng),
-                phone=f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}",
-                work_unit=work_unit,
-                union=unit,
-                employment_type=rng.choices(employment, weights=[10, 45, 18, 11, 7, 9])[0],  # unknown first
-                is_hardship=rng.random() < 0.04,
-                is_model_worker=rng.random() < 0.01,
-                dues_paid=rng.choices([True, False, None], weights=[78, 12, 10])[0],
-                joined_on=today - timedelta(days=rng.randrange(30, 365 * 20)),
-                today=today,
-            )
-        )
-    # Synthetic numbers can collide (same region, birth date and sequence): keep one of each.
-    unique = {m.id_hash: m for m in members}
-    Member.objects.bulk_create(unique.values(), batch_size=1000)
-    _submission_groups(city, [unit for unit, _work in grassroots], today)
-    anchors = {"grassroots": grassroots[0][0], "county": first_county, "city": city, "province": province}
+    return grassroots, first_county
+
+
+def _demo_member(rng: random.Random, unit: Union, work_unit: str, today: date) -> Member:
+    birth = date(1966, 1, 1) + timedelta(days=rng.randrange(0, 365 * 36))
+    return member_build(
+        id_number=make_id_number(unit.code[:6], birth, rng.randrange(1000), male=rng.random() < 0.55),
+        name=_name(rng),
+        phone=f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}",
+        work_unit=work_unit,
+        union=unit,
+        employment_type=rng.choices(EMPLOYMENT, weights=[10, 45, 18, 11, 7, 9])[0],  # unknown first
+        is_hardship=rng.random() < 0.04,
+        is_model_worker=rng.random() < 0.01,
+        dues_paid=rng.choices([True, False, None], weights=[78, 12, 10])[0],
+        joined_on=today - timedelta(days=rng.randrange(30, 365 * 20)),
+        today=today,
+    )
+
+
+def _demo_logins(anchors: dict[str, Union]) -> list[tuple[str, str, str]]:
     logins = []
     for username, role, anchor in LOGINS:
         user = staff_create(username=username, password=PASSWORD, role=role, union=anchors[anchor])
@@ -164,7 +175,7 @@ def load(*, members_total: int = 3000, seed: int = 2016) -> dict:
             user.is_superuser = True
             user.save(update_fields=["is_superuser"])
         logins.append((username, role.label, anchors[anchor].name))
-    return {"members": len(unique), "logins": logins}
+    return logins
 
 
 def _submission_groups(owner: Union, units: list[Union], today: date) -> None:

@@ -1,5 +1,6 @@
 """Reads of the registry, always scoped to the user's union subtree."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -291,3 +292,19 @@ def sheet_seq_warnings(*, sheet: RegistrationSheet) -> list[str]:
             f"{whole} {count} 行没有序号（{named}）。身份证复印件按序号编号，请核对复印件是否齐全、对应".strip()
         )
     return warnings
+
+
+def rows_by_child(
+    *, root: Union, rows: Iterable[dict], path_key: str = "union__path"
+) -> list[tuple[Union, list]]:
+    """Rows of `root`'s subtree (each with its union's path under `path_key`, e.g. one GROUP BY
+    row per union) rolled up to `root`'s direct children by path prefix: [(child, its rows)] in
+    code order; a union without children stands for itself. Rows outside the subtree are left out."""
+    children = list(root.children.order_by("code")) or [root]
+    found: dict[int, list] = {child.pk: [] for child in children}
+    for row in rows:
+        for child in children:
+            if row[path_key].startswith(child.path):
+                found[child.pk].append(row)
+                break
+    return [(child, found[child.pk]) for child in children]

@@ -107,14 +107,43 @@ def load(*, stdout) -> None:
     city = Union.objects.filter(level=Union.Level.CITY).order_by("code").first()
     if not counties or city is None:
         return
+    today = timezone.localdate()
+    merchants = _merchants(rng, city=city, counties=counties, categories=_categories(), today=today)
+    Merchant.objects.bulk_create(merchants)
+    offers = [
+        Offer(merchant=merchant, description=description, terms=terms, valid_from=merchant.contract_start)
+        for merchant, (_, _, items) in zip(merchants, CATALOGUE, strict=True)
+        for description, terms in items
+    ]
+    Offer.objects.bulk_create(offers)
+
+    holders = demo_card_holders(24, rng=rng)
+    admin = StaffRole.objects.filter(role=StaffRole.Role.ADMIN).select_related("user").first()
+    admin_user = admin.user if admin else None
+    reviews = _reviews_and_evaluations(
+        rng, merchants=merchants, holders=holders, admin_user=admin_user, today=today
+    )
+    merchant_scores_refresh_all(on=today)
+    gone = next(m for m in merchants if m.name == "恒大影院")
+    merchant_exit(
+        merchant=gone, reason="合约期内多次拒绝持卡优惠，会员评议不合格，按约退出", actor=admin_user
+    )
+    Merchant.objects.filter(name="新东方英语").update(status=Merchant.Status.SUSPENDED)
+    stdout.write(f"特约商户：{len(merchants)} 家（{len(offers)} 项优惠），会员评议 {reviews} 条。")
+
+
+def _categories() -> dict[str, MerchantCategory]:
     for order, name in enumerate(
         ["医疗保健", "文化影视", "教育培训", "健身休闲", "旅游购物", "餐饮住宿"], start=1
     ):
         MerchantCategory.objects.get_or_create(name=name, defaults={"order": order * 10})  # after a flush
-    categories = {c.name: c for c in MerchantCategory.objects.all()}
-    today = timezone.localdate()
+    return {c.name: c for c in MerchantCategory.objects.all()}
+
+
+def _merchants(rng: random.Random, *, city, counties, categories, today: date) -> list[Merchant]:
+    """The catalogue's merchants, unsaved."""
     start = date(plan_years()[0], 3, 1)
-    merchants, offers = [], []
+    merchants = []
     for i, (name, category, _items) in enumerate(CATALOGUE):
         # Insurers, the department store and the cinemas are signed city-wide; the rest by a county.
         union = city if i in (4, 14, 17, 18, 19) else counties[i % len(counties)]
@@ -132,21 +161,11 @@ def load(*, stdout) -> None:
         )
         if rng.random() < 0.7:
             merchants[-1].signage_issued, merchants[-1].signage_issued_on = True, start + timedelta(days=150)
-    Merchant.objects.bulk_create(merchants)
-    for merchant, (_, _, items) in zip(merchants, CATALOGUE, strict=True):
-        for description, terms in items:
-            offers.append(
-                Offer(
-                    merchant=merchant,
-                    description=description,
-                    terms=terms,
-                    valid_from=merchant.contract_start,
-                )
-            )
-    Offer.objects.bulk_create(offers)
+    return merchants
 
-    holders = demo_card_holders(24, rng=rng)
-    admin = StaffRole.objects.filter(role=StaffRole.Role.ADMIN).select_related("user").first()
+
+def _reviews_and_evaluations(rng: random.Random, *, merchants, holders, admin_user, today: date) -> int:
+    """Members' reviews and staff evaluations of each merchant; returns how many reviews."""
     reviews = []
     for merchant in merchants:
         # Most merchants do well; two are rated poorly (they become exit candidates).
@@ -167,18 +186,10 @@ def load(*, stdout) -> None:
         if rng.random() < 0.5:
             MerchantEvaluation.objects.create(
                 merchant=merchant,
-                evaluator=admin.user if admin else None,
+                evaluator=admin_user,
                 rating=2 if poor else rng.choice([4, 5]),
                 note="日常考评：明码标价，优惠兑现" if not poor else "日常考评：未按约定给予优惠",
                 evaluated_on=today - timedelta(days=rng.randrange(1, 60)),
             )
     MerchantReview.objects.bulk_create(reviews, ignore_conflicts=True)
-    merchant_scores_refresh_all(on=today)
-    gone = next(m for m in merchants if m.name == "恒大影院")
-    merchant_exit(
-        merchant=gone,
-        reason="合约期内多次拒绝持卡优惠，会员评议不合格，按约退出",
-        actor=admin.user if admin else None,
-    )
-    Merchant.objects.filter(name="新东方英语").update(status=Merchant.Status.SUSPENDED)
-    stdout.write(f"特约商户：{len(merchants)} 家（{len(offers)} 项优惠），会员评议 {len(reviews)} 条。")
+    return len(reviews)

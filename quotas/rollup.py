@@ -18,6 +18,7 @@ from datetime import date
 
 from django.db import connection, transaction
 
+from cardportal import bulk
 from issuance.models import UnionMonthCount
 from members.models import Union
 
@@ -97,23 +98,17 @@ FILL = f"""
 
 
 def install(schema_editor) -> None:
+    using = schema_editor.connection.alias
+    bulk.execute_for_database(postgresql=[PG_INSTALL], other=SQLITE_INSTALL, using=using)
     with schema_editor.connection.cursor() as cursor:
-        if schema_editor.connection.vendor == "postgresql":
-            cursor.execute(PG_INSTALL)
-        else:
-            for statement in SQLITE_INSTALL:
-                cursor.execute(statement)
         cursor.execute(f"DELETE FROM {TABLE}")
         cursor.execute(FILL)
 
 
 def uninstall(schema_editor) -> None:
-    with schema_editor.connection.cursor() as cursor:
-        if schema_editor.connection.vendor == "postgresql":
-            cursor.execute(PG_UNINSTALL)
-        else:
-            for statement in SQLITE_UNINSTALL:
-                cursor.execute(statement)
+    bulk.execute_for_database(
+        postgresql=[PG_UNINSTALL], other=SQLITE_UNINSTALL, using=schema_editor.connection.alias
+    )
 
 
 @transaction.atomic

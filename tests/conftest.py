@@ -163,6 +163,33 @@ def admin_user(tree):
     return user
 
 
+@pytest.fixture
+def plan_2016(tree):
+    """The 2016 plan of the two test counties and their cards, for the checkpoint and sign-off
+    tests (service and browser alike). 2016 is A's first year: new in year = cumulative target.
+    A (target 10): 12 members registered by April; 4 cards issued and 4 activated by June (40%).
+    B (target 5): 3 registered by April (short of 5), 2 more in May; 2 issued by June (40%),
+    none activated (short of 2)."""
+    from quotas.models import Quota
+
+    from .quotas.factories import at, make_cards
+
+    Quota.objects.create(union=tree.county_a, year=2016, target=10, new_in_year=10, member_base=100)
+    Quota.objects.create(union=tree.county_b, year=2016, target=5, new_in_year=5, member_base=50)
+    stages = {
+        "issued": at(2016, 5),
+        "received": at(2016, 5),
+        "distributed": at(2016, 6),
+        "activated": at(2016, 6),
+    }
+    make_cards(tree.unit_a1, 4, applied=at(2016, 3), **stages)
+    make_cards(tree.unit_a1, 8, applied=at(2016, 4))
+    make_cards(tree.unit_b1, 2, applied=at(2016, 4), issued=at(2016, 6))
+    make_cards(tree.unit_b1, 1, applied=at(2016, 4))
+    make_cards(tree.unit_b1, 2, applied=at(2016, 5))
+    return tree
+
+
 # --- real browser -----------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def browser():

@@ -72,3 +72,35 @@ def test_the_check_sees_lazy_and_plain_imports(tmp_path, app, source, expected):
     module.parent.mkdir()
     module.write_text(source, encoding="utf-8")
     assert len(_violations(app, module, root=tmp_path)) == expected
+
+
+# Which database is this? Only cardportal/bulk.py asks (`is_postgresql`, `execute_for_database`);
+# settings and the backup tool read the configured ENGINE, not a connection.
+VENDOR_ASKERS = {"cardportal/bulk.py"}
+
+
+def _vendor_reads(path: Path, root: Path = ROOT) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        f"{path.relative_to(root)}:{node.lineno} reads .vendor: ask cardportal.bulk.is_postgresql()"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "vendor"
+    ]
+
+
+def test_only_the_bulk_module_asks_which_database_this_is():
+    reads = [
+        v
+        for _app, path in _modules()
+        if str(path.relative_to(ROOT)) not in VENDOR_ASKERS
+        for v in _vendor_reads(path)
+    ]
+    assert reads == []
+
+
+def test_the_vendor_check_sees_a_schema_editor_branch(tmp_path):
+    module = tmp_path / "indexes.py"
+    module.write_text('def f(schema_editor):\n    return schema_editor.connection.vendor == "postgresql"\n')
+    assert _vendor_reads(module, root=tmp_path) == [
+        "indexes.py:2 reads .vendor: ask cardportal.bulk.is_postgresql()"
+    ]

@@ -8,32 +8,20 @@ import pytest
 from openpyxl import load_workbook
 
 from issuance.models import Card
-from quotas.models import AssessmentSignoff, Quota
+from quotas.models import AssessmentSignoff
 
 from ..conftest import login, nav_to
 from ..issuance.factories import make_card
-from ..quotas.factories import at, make_cards
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def year_2016(tree):
-    Quota.objects.create(union=tree.county_a, year=2016, target=4, new_in_year=4, member_base=40)
-    Quota.objects.create(union=tree.county_b, year=2016, target=10, new_in_year=10, member_base=100)
-    make_cards(
-        tree.unit_a1,
-        4,
-        applied=at(2016, 3),
-        issued=at(2016, 5),
-        received=at(2016, 5),
-        distributed=at(2016, 6),
-        activated=at(2016, 6),
-    )
-    make_cards(tree.unit_b1, 3, applied=at(2016, 4), issued=at(2016, 9))
-    make_card(tree.unit_a1, status=Card.Status.ACTIVATED, is_hardship=True, name="赵一")
-    make_card(tree.unit_b1, status=Card.Status.APPLIED, is_hardship=True, name="钱二")
-    return tree
+def year_2016(plan_2016):
+    """The shared 2016 plan, and two hardship workers: one holds a card, one is still waiting."""
+    make_card(plan_2016.unit_a1, status=Card.Status.ACTIVATED, is_hardship=True, name="赵一")
+    make_card(plan_2016.unit_b1, status=Card.Status.APPLIED, is_hardship=True, name="钱二")
+    return plan_2016
 
 
 def test_checkpoints_signoff_and_hardship_report(live_server, page, screenshot, year_2016, city_staff):
@@ -42,8 +30,8 @@ def test_checkpoints_signoff_and_hardship_report(live_server, page, screenshot, 
     page.select_option("select[name=year]", "2016")
     page.wait_for_url("**year=2016**")
     text = page.inner_text("main")
-    assert "已核实会员 3 人，低于发卡任务 10 张，还差 7 人" in text  # 乙县 in April
-    assert "发放 0 张，年度目标 10 张的 40% 为 4 张，还差 4 张" in text  # 乙县 by June
+    assert "已核实会员 3 人，低于发卡任务 5 张，还差 2 人" in text  # 乙县 in April
+    assert "启用（激活） 0 张，年度目标 5 张的 40% 为 2 张，还差 2 张" in text  # 乙县 by June
     screenshot("checkpoints")
 
     nav_to(page, "年度考核")

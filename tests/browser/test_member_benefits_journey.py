@@ -12,16 +12,15 @@ from benefits.seed import programmes_seed
 from members.sms import templates as sms_templates
 from members.sms.models import SmsMessage
 from tests.hostile import jpeg_bytes
-from tests.membersite.helpers import bank_result, batch_with, last_code
+from tests.membersite.helpers import bank_result, batch_with
 from tests.merchants.factories import give_card, make_merchant, make_offer
 
 from ..conftest import login
 from ..factories import ROLE, approve_disbursement, make_member, make_staff
+from .conftest import PHONE, member_sign_in
 from .test_member_journey import _transferred_kb as transferred_kb
-from .test_member_journey import phone  # noqa: F401 - the 390×844 phone fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
 
 
@@ -47,7 +46,7 @@ def no_sideways_scroll(page) -> bool:
 
 def test_member_claims_with_a_photo_reviewer_approves_member_sees_decision(
     live_server,
-    phone,  # noqa: F811
+    phone,
     page,
     screenshot,
     tree,
@@ -71,13 +70,7 @@ def test_member_claims_with_a_photo_reviewer_approves_member_sees_decision(
     receipt.write_bytes(jpeg_bytes((1200, 900), gps=True))
 
     # sign in with the code the SMS outbox holds
-    phone.goto(f"{live_server.url}/me/login/")
-    phone.fill("#id_number", member.reveal_id_number())
-    phone.click("button:has-text('获取验证码')")
-    phone.wait_for_url("**/me/login/code/**")
-    phone.fill("#code", last_code(member))
-    phone.click("button:has-text('登录')")
-    phone.wait_for_url(f"{live_server.url}/me/")
+    member_sign_in(phone, live_server, member)
 
     # 我的权益: the staff's eligibility, the amount, how to claim
     phone.click("nav.m-tabs >> text=我的权益")

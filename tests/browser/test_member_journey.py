@@ -6,23 +6,10 @@ import pytest
 from issuance.models import Card, IssuingPartner
 from tests.issuance.factories import make_card
 
-from ..conftest import LIVE_REQUESTS, login
+from ..conftest import login
 from ..factories import ROLE, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-    assert LIVE_REQUESTS.wait_idle(), "the live server is still answering a request of this test"
 
 
 def _transferred_kb(page) -> float:

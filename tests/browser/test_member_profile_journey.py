@@ -11,8 +11,7 @@ from tests.issuance.factories import make_card
 
 from ..conftest import login
 from ..factories import ROLE, make_staff
-from ..membersite.helpers import last_code
-from .test_member_journey import phone  # noqa: F401 - the 390×844 phone fixture
+from .conftest import member_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +22,7 @@ def _phone_code() -> str:
 
 def test_consent_correction_phone_change_and_notices(
     live_server,
-    phone,  # noqa: F811
+    phone,
     page,
     screenshot,
     tree,
@@ -35,13 +34,7 @@ def test_consent_correction_phone_change_and_notices(
     make_staff(ROLE.CLERK, tree.unit_a1, username="clerk-a1")
 
     # sign in
-    phone.goto(f"{live_server.url}/me/login/")
-    phone.fill("#id_number", member.reveal_id_number())
-    phone.click("button:has-text('获取验证码')")
-    phone.wait_for_url("**/me/login/code/**")
-    phone.fill("#code", last_code(member))
-    phone.click("button:has-text('登录')")
-    phone.wait_for_url(f"{live_server.url}/me/")
+    member_sign_in(phone, live_server, member)
 
     # 我的信息: consent
     phone.click("nav.m-tabs >> text=我的信息")

@@ -56,34 +56,11 @@ def test_the_total_is_not_capped_at_100():
 # --- the checkpoint page, from real cards --------------------------------------------------------
 
 
-@pytest.fixture
-def plan(tree):
-    # 2016 is A's first year: new in year = cumulative target
-    Quota.objects.create(union=tree.county_a, year=2016, target=10, new_in_year=10, member_base=100)
-    Quota.objects.create(union=tree.county_b, year=2016, target=5, new_in_year=5, member_base=50)
-    # A: 12 members registered by April; 4 cards issued and 4 activated by June (40% of 10)
-    make_cards(
-        tree.unit_a1,
-        4,
-        applied=at(2016, 3),
-        issued=at(2016, 5),
-        received=at(2016, 5),
-        distributed=at(2016, 6),
-        activated=at(2016, 6),
-    )
-    make_cards(tree.unit_a1, 8, applied=at(2016, 4))
-    # B: 3 registered by April (short of 5), 2 more in May; 2 issued by June, none activated
-    make_cards(tree.unit_b1, 2, applied=at(2016, 4), issued=at(2016, 6))
-    make_cards(tree.unit_b1, 1, applied=at(2016, 4))
-    make_cards(tree.unit_b1, 2, applied=at(2016, 5))
-    return tree
-
-
 @pytest.mark.django_db
-def test_checkpoints_from_the_cards(plan, city_staff):
+def test_checkpoints_from_the_cards(plan_2016, city_staff):
     checks = selectors.checkpoints(user=city_staff, year=2016)
     rows = {r.union.pk: r for r in checks.rows}
-    a, b = rows[plan.county_a.pk], rows[plan.county_b.pk]
+    a, b = rows[plan_2016.county_a.pk], rows[plan_2016.county_b.pk]
     assert (a.april.value, a.april.passed) == (12, True)
     assert (b.april.value, b.april.passed) == (3, False)
     assert [(c.value, c.threshold, c.passed) for c in a.midyear] == [(4, 4, True), (4, 4, True)]
@@ -93,10 +70,10 @@ def test_checkpoints_from_the_cards(plan, city_staff):
 
 
 @pytest.mark.django_db
-def test_checkpoints_page_is_scoped(client, plan, reviewer, clerk):
+def test_checkpoints_page_is_scoped(client, plan_2016, reviewer, clerk):
     client.force_login(reviewer)  # county A's reviewer
     page = client.get(reverse("quotas:checkpoints") + "?year=2016").content.decode()
-    assert plan.county_a.name in page and plan.county_b.name not in page
+    assert plan_2016.county_a.name in page and plan_2016.county_b.name not in page
     assert "还差" not in page.split("6月底")[0]  # A met the April line
     client.force_login(clerk)
     assert client.get(reverse("quotas:checkpoints")).status_code == 403
@@ -104,15 +81,23 @@ def test_checkpoints_page_is_scoped(client, plan, reviewer, clerk):
 
 # --- signing off the assessment ------------------------------------------------------------------
 @pytest.mark.django_db
-def test_signoff_freezes_the_year(client, plan, city_staff):
+def test_signoff_freezes_the_year(client, plan_2016, city_staff):
     signoff = assessment_signoff(year=2016, approval="2017年1月主席会议纪要第3号", actor=city_staff)
     frozen = {r["key"]: r for r in signoff.results}
-    assert frozen[plan.county_a.pk]["vetoed"] is True  # 4 of 10 issued by year end
+    assert frozen[plan_2016.county_a.pk]["vetoed"] is True  # 4 of 10 issued by year end
     signoff.refresh_from_db()  # as stored: the parts keep the page's column order
     parts = [p["part"] for p in signoff.results[0]["parts"]]
-    assert parts == ["leadership", "measures", "responsiveness", "ranking", "completion", "activation", "service"]
+    assert parts == [
+        "leadership",
+        "measures",
+        "responsiveness",
+        "ranking",
+        "completion",
+        "activation",
+        "service",
+    ]
     # later cards do not move the signed result
-    make_cards(plan.unit_a1, 10, applied=at(2016, 3), issued=at(2016, 11))
+    make_cards(plan_2016.unit_a1, 10, applied=at(2016, 3), issued=at(2016, 11))
     assert selectors.annual_assessment(user=city_staff, year=2016)[0].facts.issued >= 10
     client.force_login(city_staff)
     page = client.get(reverse("quotas:assessment") + "?year=2016").content.decode()
@@ -120,7 +105,7 @@ def test_signoff_freezes_the_year(client, plan, city_staff):
     assert "一票否决" in page  # the frozen result, not today's
     with pytest.raises(ApplicationError, match="已于.*审定，不能再修改"):
         assessment_input_save(
-            union=plan.county_a,
+            union=plan_2016.county_a,
             year=2016,
             leadership=D(3),
             measures=D(4),
@@ -135,10 +120,10 @@ def test_signoff_freezes_the_year(client, plan, city_staff):
 
 @pytest.mark.django_db
 def test_signoff_is_refused_before_the_year_ends_without_a_reason_and_for_a_reviewer(
-    plan, city_staff, reviewer
+    plan_2016, city_staff, reviewer
 ):
     this_year = date.today().year
-    Quota.objects.create(union=plan.county_a, year=this_year, target=10, member_base=100)
+    Quota.objects.create(union=plan_2016.county_a, year=this_year, target=10, member_base=100)
     with pytest.raises(ApplicationError, match="尚未结束"):
         assessment_signoff(year=this_year, approval="x", actor=city_staff)
     with pytest.raises(ApplicationError, match="审批依据"):
@@ -149,7 +134,7 @@ def test_signoff_is_refused_before_the_year_ends_without_a_reason_and_for_a_revi
 
 
 @pytest.mark.django_db
-def test_signoff_through_the_page(client, plan, city_staff, reviewer):
+def test_signoff_through_the_page(client, plan_2016, city_staff, reviewer):
     client.force_login(reviewer)
     assert (
         client.post(reverse("quotas:assessment_signoff", args=[2016]), {"approval": "x"}).status_code == 403
@@ -163,4 +148,4 @@ def test_signoff_through_the_page(client, plan, city_staff, reviewer):
     assert "已审定，此后只读" in response.content.decode()
     client.force_login(reviewer)
     page = client.get(reverse("quotas:assessment") + "?year=2016").content.decode()
-    assert plan.county_a.name in page and plan.county_b.name not in page and "纪要第3号" in page
+    assert plan_2016.county_a.name in page and plan_2016.county_b.name not in page and "纪要第3号" in page
