@@ -405,6 +405,7 @@ FILE_RETENTION_DAYS = {
         "payment_done": 30,  # aid payment file, after the bank's result closed the batch
         "payment_any": 180,  # aid payment file, after it was generated
         "claim_proof": 365,  # a member's proof of a claim (receipt photo), after the claim was decided
+        "usage_feed": 30,  # a partner's transaction feed (card numbers), after upload
     }.items()
 }
 

@@ -17,4 +17,18 @@ class UsageConfig(AppConfig):
         from members.access import Cap
 
         register_verbs({"usage.imported": "导入交易明细", "usage.problems_downloaded": "下载交易问题行"})
+        from cardportal.retention import FileRule, days_ago, register_file_rule
+
+        from .models import TxnImport
+
+        register_file_rule(
+            FileRule(
+                "usage_feed",
+                TxnImport,
+                "file",
+                "交易明细文件",
+                "上传{days}天后删除",
+                lambda now: TxnImport.objects.filter(created_at__lt=days_ago(now, "usage_feed")),
+            )
+        )
         registry.add_nav(NavItem("交易明细", "usage:import_list", capability=Cap.USAGE_IMPORT, order=62))

@@ -40,7 +40,7 @@ def run_import(*, import_id: int, token: str | None = None) -> None:
     if not job_start(imp, phase="import", token=token):
         return
     if not imp.file:
-        raise ApplicationError(removed_message("bank_import") + "请重新上传。", code="file_removed")
+        raise ApplicationError(removed_message("usage_feed") + "请重新上传。", code="file_removed")
     feed = PartnerFeed.objects.filter(partner=imp.partner, code=imp.kind).first()
     if feed is None:
         raise ApplicationError("该机构的交易明细格式已被删除，请联系系统管理员", code="no_layout")

@@ -47,3 +47,20 @@ def test_bank_operator_uploads_and_reads_the_report(client, world, django_captur
 def test_a_grassroots_clerk_may_not_import(client, world, tree):
     client.force_login(make_staff(ROLE.CLERK, tree.unit_a1, username="clerk"))
     assert client.get("/usage/imports/").status_code == 403
+
+
+def test_usage_selectors_keep_to_the_users_scope(world, tree, django_capture_on_commit_callbacks):
+    from datetime import date
+
+    from merchants.usage import selectors
+
+    from .helpers import run_import
+
+    content = csv_bytes([row("R1", world.card_a), row("R2", world.card_b)])  # unions a1 and b1
+    run_import(world.feed, content, "d.csv", world.operator, django_capture_on_commit_callbacks)
+    reviewer_a = make_staff(ROLE.COUNTY_REVIEWER, tree.county_a, username="rev-a")
+    days = selectors.usage_days_for_user(user=reviewer_a, start=date(2026, 11, 1), end=date(2026, 11, 30))
+    assert set(days.values_list("union_id", flat=True)) == {world.card_a.union_id}
+    city = make_staff(ROLE.CITY_STAFF, tree.city, username="city-x")
+    assert selectors.card_usage_for_user(user=city).count() == 2
+    assert selectors.merchant_months_for_user(user=reviewer_a, month=date(2026, 11, 15)).count() == 1
