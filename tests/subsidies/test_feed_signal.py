@@ -41,3 +41,18 @@ def test_imports_earn_and_a_later_refund_cancels(tree, django_capture_on_commit_
     assert SubsidyEarning.objects.get(reference="R1").status == "cancelled"
     c.refresh_from_db()
     assert c.spent == Decimal("3.50")
+
+
+def test_demo_campaign_loads_once(tree):
+    import io
+
+    from benefits.subsidies import demo
+    from benefits.subsidies.models import SubsidyCampaign
+
+    make_staff(ROLE.CITY_STAFF, tree.city)
+    out = io.StringIO()
+    demo.load(stdout=out)
+    demo.load(stdout=out)
+    campaign = SubsidyCampaign.objects.get()
+    assert (campaign.name, campaign.union, campaign.is_active) == (demo.NAME, tree.city, True)
+    assert "消费补贴：活动" in out.getvalue()
