@@ -151,9 +151,11 @@ WITH cand AS (
     AND u.path LIKE %(path)s {filters}
     AND NOT EXISTS (SELECT 1 FROM subsidies_subsidyearning e
                     WHERE e.campaign_id = %(campaign)s AND e.txn_id = t.id)
-    AND NOT EXISTS (SELECT 1 FROM usage_cardtransaction r
-                    WHERE r.txn_import_id = %(import_id)s AND r.kind <> 'purchase'
-                      AND r.partner_id = t.partner_id AND r.original_reference = t.reference)
+    -- one import is one partner's file: its refunds name purchases by reference (a hashed
+    -- subplan, never a per-row probe of the import's rows)
+    AND t.reference NOT IN (SELECT r.original_reference FROM usage_cardtransaction r
+                            WHERE r.txn_import_id = %(import_id)s AND r.kind <> 'purchase'
+                              AND r.original_reference <> '')
 ), used AS (
   SELECT e.member_id, e.month, SUM(e.amount) AS used FROM subsidies_subsidyearning e
   WHERE e.campaign_id = %(campaign)s AND e.amount > 0 AND e.status <> 'cancelled'

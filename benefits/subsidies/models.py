@@ -149,17 +149,35 @@ class SubsidyEarning(models.Model):
     campaign = models.ForeignKey(
         SubsidyCampaign, verbose_name=_("活动"), on_delete=models.PROTECT, related_name="earnings"
     )
-    # usage_cardtransaction is partitioned by month: no foreign key can point at it.
+    # usage_cardtransaction is partitioned by month: no foreign key can point at it. The partner,
+    # card, member, union and merchant are copied from the transaction and its card by the same
+    # statement that reads them; they are not checked again by deferred foreign-key triggers
+    # (one per row and key at commit: minutes for a city's month), like usage's own references.
     txn_id = models.BigIntegerField(_("交易"))
     txn_at = models.DateTimeField(_("交易时间"))
     month = models.DateField(_("所属月份"), help_text="first day of the transaction's month (local time)")
-    partner = models.ForeignKey("issuance.IssuingPartner", on_delete=models.PROTECT, related_name="+")
-    reference = models.CharField(_("交易参考号"), max_length=40)
-    card = models.ForeignKey("issuance.Card", on_delete=models.PROTECT, related_name="+", db_index=False)
-    member = models.ForeignKey(
-        "members.Member", verbose_name=_("会员"), on_delete=models.PROTECT, related_name="+", db_index=False
+    partner = models.ForeignKey(
+        "issuance.IssuingPartner",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
-    union = models.ForeignKey("members.Union", on_delete=models.PROTECT, related_name="+", db_index=False)
+    reference = models.CharField(_("交易参考号"), max_length=40)
+    card = models.ForeignKey(
+        "issuance.Card", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    member = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("会员"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    union = models.ForeignKey(
+        "members.Union", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     merchant = models.ForeignKey(
         "merchants.Merchant",
         verbose_name=_("商户"),
@@ -167,6 +185,7 @@ class SubsidyEarning(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     txn_amount = models.DecimalField(_("消费金额（元）"), **MONEY)
     amount = models.DecimalField(_("补贴（元）"), **MONEY)
