@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 
 from benefits.models import DisbursementLine
 from members.access import access_for, scope_queryset
@@ -177,35 +177,27 @@ def merchant_ranking(*, user, month: date) -> tuple[list[MerchantRow], list[Merc
     """Union merchants in scope ranked by members served in `month` (then repeat visitors), and
     the active merchants no member used in the three months to `month` (exit candidates)."""
     merchants = scope_queryset(Merchant.objects.exclude(status=Merchant.Status.EXITED), user)
-    ids = set(merchants.values_list("pk", flat=True))
+    in_scope = merchants.values("pk")  # a subquery: no list of ids goes back and forth
     prev = previous_month(month)
-    months = MerchantMonth.objects.filter(merchant_id__in=ids, month__in=(month, prev)).values(
+    months = MerchantMonth.objects.filter(merchant_id__in=in_scope, month__in=(month, prev)).values_list(
         "merchant_id", "month", "cards", "repeat_cards", "txn_count", "amount"
     )
     now, before = {}, {}
-    for m in months:
-        (now if m["month"] == month else before)[m["merchant_id"]] = m
+    for pk, m, cards, repeat, txns, amount in months:
+        if m == month:
+            now[pk] = (cards, repeat, txns, amount)
+        else:
+            before[pk] = cards
     window = previous_month(prev)
-    used = set(
-        MerchantMonth.objects.filter(merchant_id__in=ids, month__gte=window, month__lte=month, cards__gt=0)
-        .values_list("merchant_id", flat=True)
-        .distinct()
+    used = MerchantMonth.objects.filter(
+        merchant_id=OuterRef("pk"), month__gte=window, month__lte=month, cards__gt=0
     )
-    by_id = merchants.select_related("category", "union").in_bulk()
-    rows = [
-        MerchantRow(
-            by_id[pk],
-            m["cards"],
-            m["repeat_cards"],
-            m["txn_count"],
-            m["amount"],
-            before.get(pk, {}).get("cards", 0),
-        )
-        for pk, m in now.items()
-        if pk in by_id
-    ]
+    unused = list(
+        merchants.filter(~Exists(used)).select_related("category", "union").order_by("union__path", "name")
+    )
+    by_id = merchants.filter(pk__in=list(now)).select_related("category", "union").in_bulk()
+    rows = [MerchantRow(by_id[pk], *figures, before.get(pk, 0)) for pk, figures in now.items() if pk in by_id]
     rows.sort(key=lambda r: (-r.cards, -r.repeat_cards, r.merchant.name))
-    unused = sorted((by_id[pk] for pk in ids - used if pk in by_id), key=lambda m: (m.union.path, m.name))
     return rows, unused
 
 
