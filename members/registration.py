@@ -140,9 +140,9 @@ def sheet_upload(
                 target=sheet,
                 data={"sha256": digest, "size": size},
             )
-            from .tasks import sheet_import_task
+            from .tasks import import_task
 
-            job_queue(sheet, phase="import", task=sheet_import_task if enqueue else None)
+            job_queue(sheet, phase="import", task=import_task() if enqueue else None)
     except IntegrityError:
         # Two uploads of the same file at once: the other one won.
         return RegistrationSheet.objects.get(union=union, sha256=digest), False
@@ -158,68 +158,83 @@ def sheet_import(
     `timings`, when given, receives the seconds spent per phase (the benchmark prints them)."""
     clock = _Clock(timings)
     sheet = RegistrationSheet.objects.select_related("union").get(pk=sheet_id)
-    if not job_start(sheet, phase="import", token=token):
+    if not job_start(sheet, phase="import", token=token) or not _import_may_run(sheet):
         return sheet
-    if sheet.status == S.REFUSED:  # an earlier run refused the file and died before saying so
-        job_fail(sheet, message="文件被拒收，请检查文件后重新上传", code="refused")
-        return sheet
-    if sheet.status not in (S.UPLOADED, S.VALIDATING):  # an earlier run of this import staged it
-        job_finish(sheet, message=_import_summary(sheet))
-        return sheet
-    RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.VALIDATING)
-    today = today or timezone.localdate()
-    if not sheet.file:  # removed under the retention rule before the import ever ran
-        RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.REFUSED)
-        job_fail(sheet, message=removed_message(*SHEET_RULES) + "请重新上传。", code="file_removed")
-        sheet.status = S.REFUSED
-        return sheet
-    max_bytes, max_rows = import_limits(sheet)
-    counts = {o: 0 for o in SheetRow.Outcome.values}
     try:
-        with (
-            _local_copy(sheet.file) as path,
-            sheet_stream(path, max_bytes=max_bytes, max_rows=max_rows, chunk_rows=STAGE_CHUNK_ROWS) as stream,
-        ):
-            head = stream.head
-            clock.lap("read")
-            job_progress(sheet, done=0, total=stream.total_rows)
-            with bulk.KeyTable("sheet_seen") as seen, tempfile.TemporaryFile() as spool:
-                done = 0
-                for chunk in stream.chunks():
-                    clock.lap("read")
-                    rows = _stage_chunk(
-                        chunk, head=head, sheet=sheet, seen=seen, today=today, counts=counts, clock=clock
-                    )
-                    _spool(rows, spool)
-                    done += len(chunk)
-                    job_progress(sheet, done=done, total=max(done, stream.total_rows))
-                    clock.lap("hash+encrypt")
-                if timings is not None:
-                    timings["child peak MB"] = stream.child_peak_mb
-                spool.seek(0)
-                with transaction.atomic():
-                    locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
-                    if locked.status != S.VALIDATING or not job_holds(sheet):  # no longer this run's work
-                        return locked
-                    SheetRow.objects.filter(sheet_id=sheet.pk).delete()
-                    stage_rows(spool)
-                    RegistrationSheet.objects.filter(pk=sheet.pk).update(
-                        status=S.VALIDATED,
-                        file_format=head.file_format,
-                        header_row=head.header_row,
-                        rows_accepted=counts[ACCEPT],
-                        rows_rejected=counts[REJECT],
-                        rows_skipped=counts["skip"],
-                    )
+        gone = _read_and_stage(sheet, today=today or timezone.localdate(), clock=clock, timings=timings)
     except SheetRefused as refused:
         RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.REFUSED)
         job_fail(sheet, message=refused.message, code=refused.code)
         sheet.status = S.REFUSED
         return sheet
+    if gone is not None:  # no longer this run's work
+        return gone
     clock.lap("stage (COPY + commit)")
     sheet.refresh_from_db()
     job_finish(sheet, message=_import_summary(sheet))
     return sheet
+
+
+def _import_may_run(sheet: RegistrationSheet) -> bool:
+    """Mark the sheet VALIDATING and say True when this run has a file to import; otherwise end
+    the job saying why (an earlier run refused or staged it, or the file was removed) and False."""
+    if sheet.status == S.REFUSED:  # an earlier run refused the file and died before saying so
+        job_fail(sheet, message="文件被拒收，请检查文件后重新上传", code="refused")
+        return False
+    if sheet.status not in (S.UPLOADED, S.VALIDATING):  # an earlier run of this import staged it
+        job_finish(sheet, message=_import_summary(sheet))
+        return False
+    RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.VALIDATING)
+    if not sheet.file:  # removed under the retention rule before the import ever ran
+        RegistrationSheet.objects.filter(pk=sheet.pk).update(status=S.REFUSED)
+        job_fail(sheet, message=removed_message(*SHEET_RULES) + "请重新上传。", code="file_removed")
+        sheet.status = S.REFUSED
+        return False
+    return True
+
+
+def _read_and_stage(sheet: RegistrationSheet, *, today: date, clock, timings) -> RegistrationSheet | None:
+    """Stream the kept file in chunks, validate and dedup each (spooled to a temporary file),
+    then stage every row, the counts and the status in one transaction. Returns the locked sheet
+    when it is no longer this run's work (nothing staged), else None. Raises SheetRefused."""
+    max_bytes, max_rows = import_limits(sheet)
+    counts = {o: 0 for o in SheetRow.Outcome.values}
+    with (
+        _local_copy(sheet.file) as path,
+        sheet_stream(path, max_bytes=max_bytes, max_rows=max_rows, chunk_rows=STAGE_CHUNK_ROWS) as stream,
+    ):
+        head = stream.head
+        clock.lap("read")
+        job_progress(sheet, done=0, total=stream.total_rows)
+        with bulk.KeyTable("sheet_seen") as seen, tempfile.TemporaryFile() as spool:
+            done = 0
+            for chunk in stream.chunks():
+                clock.lap("read")
+                rows = _stage_chunk(
+                    chunk, head=head, sheet=sheet, seen=seen, today=today, counts=counts, clock=clock
+                )
+                _spool(rows, spool)
+                done += len(chunk)
+                job_progress(sheet, done=done, total=max(done, stream.total_rows))
+                clock.lap("hash+encrypt")
+            if timings is not None:
+                timings["child peak MB"] = stream.child_peak_mb
+            spool.seek(0)
+            with transaction.atomic():
+                locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+                if locked.status != S.VALIDATING or not job_holds(sheet):
+                    return locked
+                SheetRow.objects.filter(sheet_id=sheet.pk).delete()
+                stage_rows(spool)
+                RegistrationSheet.objects.filter(pk=sheet.pk).update(
+                    status=S.VALIDATED,
+                    file_format=head.file_format,
+                    header_row=head.header_row,
+                    rows_accepted=counts[ACCEPT],
+                    rows_rejected=counts[REJECT],
+                    rows_skipped=counts["skip"],
+                )
+    return None
 
 
 def _stage_chunk(chunk, *, head, sheet, seen: bulk.KeyTable, today, counts: dict, clock) -> list[tuple]:
@@ -365,9 +380,9 @@ def sheet_import_retry(*, sheet: RegistrationSheet, actor, enqueue: bool = True,
     stuck = locked.job_status == Job.Status.FAILED or job_is_stale(locked)
     if not (stuck or force):
         return False
-    from .tasks import sheet_import_task
+    from .tasks import import_task
 
-    job_queue(locked, phase="import", task=sheet_import_task if enqueue else None)
+    job_queue(locked, phase="import", task=import_task() if enqueue else None)
     audit_record(actor=actor, verb="sheet.import_retried", target=locked)
     return True
 
@@ -663,10 +678,10 @@ def sheet_approve(
         data["letter_mismatch"] = mismatches
         data["override_reason"] = override_reason
     audit_record(actor=actor, verb="sheet.approved", target=sheet, data=data)
-    from .tasks import sheet_register_task
+    from .tasks import register_task
 
     # A new run of the "register" phase owns the sheet from here: a late import message is stale.
-    job_queue(sheet, phase="register", task=sheet_register_task if enqueue else None)
+    job_queue(sheet, phase="register", task=register_task() if enqueue else None)
     return sheet
 
 
@@ -692,9 +707,9 @@ def sheet_register_retry(*, sheet: RegistrationSheet, actor, enqueue: bool = Tru
     )
     if locked.status != S.APPROVED or not stuck:
         raise ApplicationError("只有登记失败或中断的登记表才能重新登记", code="invalid_status")
-    from .tasks import sheet_register_task
+    from .tasks import register_task
 
-    job_queue(locked, phase="register", task=sheet_register_task if enqueue else None)
+    job_queue(locked, phase="register", task=register_task() if enqueue else None)
     audit_record(actor=actor, verb="sheet.register_retried", target=locked)
     return locked
 
@@ -718,6 +733,42 @@ SELECT id_hash, sheet_id, row_number FROM {row} WHERE sheet_id = %s AND outcome 
 """
 
 
+def _insert_members(locked: RegistrationSheet, *, now) -> tuple[dict[str, int], list[str]]:
+    """INSERT … SELECT the accepted rows into Member (in the caller's transaction) and reject the
+    rows whose person was registered elsewhere meanwhile. Returns ({id_hash: new member id},
+    [id_hash taken])."""
+    params = [
+        locked.union_id,
+        # employment type and dues paid come from the sheet's rows; blank there is unknown
+        False,
+        Member.Status.ACTIVE,
+        timezone.localdate(),
+        now,
+        now,
+        locked.pk,
+    ]
+    tables = {"member": Member._meta.db_table, "row": SheetRow._meta.db_table}
+    # Inserting in id_hash order walks the unique index once instead of at random (measured:
+    # 5 s instead of 8–10 s for 99,000 rows into 1,000,000); the sort of the wide rows needs
+    # the memory to stay off disk.
+    bulk.set_local("work_mem", "256MB")
+    with connection.cursor() as cursor:
+        cursor.execute(MEMBER_INSERT.format(**tables), params)
+        inserted = dict(cursor.fetchall())  # id_hash -> new member id
+    taken: list[str] = []
+    if len(inserted) < locked.rows_accepted:  # someone was registered elsewhere meanwhile
+        accepted = SheetRow.objects.filter(sheet=locked, outcome=ACCEPT).values_list("id_hash", flat=True)
+        taken = [h for h in accepted if h not in inserted]
+    for start in range(0, len(taken), CHUNK):
+        SheetRow.objects.filter(sheet=locked, id_hash__in=taken[start : start + CHUNK]).update(
+            outcome=REJECT,
+            reason="duplicate_existing",
+            field="id_number",
+            message="此人在审核期间已在其他工会登记为会员，一人只能登记一次",
+        )
+    return inserted, taken
+
+
 def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSheet:
     """Register the accepted rows of an approved sheet as members (the body of
     `sheet_register_task`). One transaction: a killed worker leaves nothing; a re-run registers
@@ -736,35 +787,7 @@ def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSh
         locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
         if locked.status != S.APPROVED or not job_holds(sheet):  # no longer this run's work
             return locked
-        params = [
-            sheet.union_id,
-            # employment type and dues paid come from the sheet's rows; blank there is unknown
-            False,
-            Member.Status.ACTIVE,
-            timezone.localdate(),
-            now,
-            now,
-            sheet.pk,
-        ]
-        tables = {"member": Member._meta.db_table, "row": SheetRow._meta.db_table}
-        # Inserting in id_hash order walks the unique index once instead of at random (measured:
-        # 5 s instead of 8–10 s for 99,000 rows into 1,000,000); the sort of the wide rows needs
-        # the memory to stay off disk.
-        bulk.set_local("work_mem", "256MB")
-        with connection.cursor() as cursor:
-            cursor.execute(MEMBER_INSERT.format(**tables), params)
-            inserted = dict(cursor.fetchall())  # id_hash -> new member id
-        taken: list[str] = []
-        if len(inserted) < locked.rows_accepted:  # someone was registered elsewhere meanwhile
-            accepted = SheetRow.objects.filter(sheet=sheet, outcome=ACCEPT).values_list("id_hash", flat=True)
-            taken = [h for h in accepted if h not in inserted]
-        for start in range(0, len(taken), CHUNK):
-            SheetRow.objects.filter(sheet=sheet, id_hash__in=taken[start : start + CHUNK]).update(
-                outcome=REJECT,
-                reason="duplicate_existing",
-                field="id_number",
-                message="此人在审核期间已在其他工会登记为会员，一人只能登记一次",
-            )
+        inserted, taken = _insert_members(locked, now=now)
         SheetClaim.objects.filter(sheet=sheet).delete()
         registry.notify_members_registered(member_ids=sorted(inserted.values()), actor=actor)
         locked.status = S.REGISTERED

@@ -87,8 +87,8 @@ def sheet_upload(request):
             form.add_error("file", exc.message)
         else:
             if created:
-                # the page itself says where the check stands (in the embedded default it has
-                # already finished by now), so the message does not claim it is still running
+                # the page itself says where the check stands (its progress, polled, or its
+                # result), so the message does not claim it is still running
                 messages.success(request, f"已上传“{sheet.original_name}”")
             else:
                 messages.warning(

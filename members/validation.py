@@ -5,6 +5,10 @@ accepted (`ok` / `ok_normalised`, with normalised values), rejected (the first b
 reason code, the column, and a Chinese message naming every problem of the row), or skipped
 (`blank`, `summary_row`, `notes_row`). Duplicates inside the sheet are found here; duplicates
 against the registry and other pending sheets need the database (see `registration.py`).
+
+Over the ~400-line guide (about 510): the rules of one row, the optional columns and the Chinese
+reason labels belong together (one row's judgement is read top to bottom here), and the fast
+path sits beside the general rules it must agree with.
 """
 
 import dataclasses
@@ -164,6 +168,10 @@ def row_label(row: int, seq: str = "") -> str:
 
 def seq_text(value) -> str:
     """序号 as text: "5" for 5, 5.0 and " ５ "; at most SEQ_MAX characters."""
+    if type(value) is float and value.is_integer():  # the common cells, without normalising
+        return str(int(value))[:SEQ_MAX]
+    if type(value) is str and value.isascii() and value.isdigit():
+        return value[:SEQ_MAX]
     return _SPACES.sub("", unicodedata.normalize("NFKC", text_of(value)))[:SEQ_MAX]
 
 

@@ -130,6 +130,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _sheet_jobs_run_in_the_request(settings):
+    """In the embedded mode a sheet's import and registration run in a background thread of the
+    web process (members/tasks.py); the tests keep the eager run inside the call, so what a test
+    asserts after an upload has happened. tests/members/test_sheet_background.py turns it on."""
+    settings.SHEET_JOBS_IN_BACKGROUND = False
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """API throttles count in the cache (in-process under the tests): every test starts at zero."""
     from django.core.cache import cache

@@ -67,7 +67,7 @@ def test_clerk_uploads_fixes_submits_and_reviewer_registers(
     book = openpyxl.load_workbook(io.BytesIO(Path(report.value.path()).read_bytes()))
     sheet = book.active
     assert sheet.cell(2, 8).value == "错误原因"
-    assert sheet.cell(5, 8).value.startswith("身份证号被 Excel 存成了数字")
+    assert sheet.cell(5, 8).value.startswith("第5行（序号3）：身份证号被 Excel 存成了数字")
 
     page.select_option("select[name=reason]", "phone_missing")
     page.wait_for_function(
@@ -207,3 +207,85 @@ def test_a_city_admin_migrates_a_registry_with_progress_and_per_row_results(
     rows = page.inner_text("#rejected-rows")
     assert "与本表第5行重复" in rows and "不是有效的11位手机号" in rows
     assert ids[3] not in page.content()  # masked
+
+
+def test_seq_employment_dues_the_seq_warning_and_the_stamped_letters_scan(
+    live_server, page, browser, screenshot, tree, clerk, reviewer, settings, tmp_path, run_tasks_inline
+):
+    """Issue 15: the optional columns (用工类型, 按时交纳会费) reach the member registry; rows are
+    named 第N行（序号M）; a bad check digit shows the number typed, masked; duplicate 序号 is a
+    warning the reviewer sees; the stamped letter's scan goes up with the sheet and the reviewer
+    opens it. The clerk's results page is also looked at on a 390 px phone."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    ids = [next_id_number() for _ in range(4)]
+    bad = ids[3][:17] + ("0" if ids[3][17] != "0" else "1")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["序号", "身份证号", "姓名", "性别", "手机号码", "所属单位", "用工类型", "按时交纳会费"])
+    sheet.append([1, ids[0], "王芳", "", "13912340001", "财务处", "在编", "是"])
+    sheet.append([2, ids[1], "李娜", "", "13912340002", "人事处", "劳务派遣", ""])
+    sheet.append([2, ids[2], "张伟", "", "13912340003", "后勤处", "", "否"])  # 序号 2 again
+    sheet.append([4, bad, "赵敏", "", "13912340004", "后勤处", "农民工", "是"])
+    upload = tmp_path / "二中登记表.xlsx"
+    book.save(upload)
+    scan = tmp_path / "确认书.jpg"
+    photo = BytesIO()
+    Image.new("RGB", (600, 800), "white").save(photo, "JPEG")
+    scan.write_bytes(photo.getvalue())
+
+    login(page, live_server, "clerk-a1")
+    page.goto(f"{live_server.url}/members/sheets/upload/")
+    page.set_input_files("input[name=file]", str(upload))
+    page.fill("input[name=declared_members]", "3")
+    page.fill("input[name=declared_id_copies]", "3")
+    page.click("button:has-text('上传并校验')")
+    page.wait_for_selector("#count-accepted")
+    assert page.inner_text("#count-accepted") == "3" and page.inner_text("#count-rejected") == "1"
+    rows = page.inner_text("#rejected-rows")
+    assert "第5行（序号4）" in rows and f"{bad[:6]}********{bad[-4:]}" in rows and bad not in page.content()
+    assert "序号2（第3行、第4行）" in page.inner_text("#seq-warnings")
+    screenshot("columns-results")
+    page.set_input_files("#scan-file", str(scan))
+    page.click("#scan-upload")
+    page.wait_for_selector("#letter-scan-link")
+    assert "已上传盖章确认书扫描件" in page.inner_text(".messages")
+    screenshot("scan-uploaded")
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
+    try:
+        clerk_phone = phone.new_page()
+        login(clerk_phone, live_server, "clerk-a1")
+        clerk_phone.goto(page.url)
+        clerk_phone.wait_for_selector("#seq-warnings")
+        screenshot("columns-results-phone", target=clerk_phone)
+        width = clerk_phone.evaluate("document.querySelector('main').scrollWidth")
+        assert width <= 390, f"the results page is {width}px wide on a 390px phone"
+    finally:
+        phone.close()
+
+    page.click("button:has-text('提交通过的 3 人')")
+    page.wait_for_selector("text=等待上级工会审核")
+    page.click("button:has-text('退出')")
+
+    login(page, live_server, "reviewer-a")
+    page.goto(f"{live_server.url}{RegistrationSheet.objects.get().get_absolute_url()}")
+    assert "序号2（第3行、第4行）" in page.inner_text("#seq-warnings")
+    assert page.locator("#scan-upload").count() == 0  # the reviewer reads it, does not replace it
+    with page.expect_popup() as popup:
+        page.click("#letter-scan-link")
+    popup.value.wait_for_load_state()
+    assert popup.value.evaluate("document.contentType") == "image/jpeg"
+    popup.value.close()
+    screenshot("review-with-warning-and-scan")
+    page.click("#approve")
+    page.wait_for_selector("text=已登记会员")
+    registered = {m.name: (m.employment_type, m.dues_paid) for m in Member.objects.all()}
+    assert registered == {
+        "王芳": ("established", True),
+        "李娜": ("agency", None),
+        "张伟": ("unknown", False),
+    }

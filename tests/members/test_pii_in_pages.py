@@ -134,7 +134,7 @@ def test_ids_in_wrong_columns_are_rejected_and_stored_masked(client, tree, clerk
         ("reject", "phone_invalid"),
         ("reject", "id_format"),
     ]
-    assert rows[2].message.startswith(f"第2行“所属单位”列填的是身份证号（{MASKED}）")
+    assert rows[2].message.startswith(f"第2行（序号1）“所属单位”列填的是身份证号（{MASKED}）")
     assert (rows[2].work_unit, rows[3].name) == (MASKED, MASKED)
     stored = " | ".join(f"{r.message} {r.name} {r.work_unit}" for r in rows.values())
     assert re.findall(r"\d{12,}", stored) == []

@@ -141,7 +141,7 @@ def test_a_backup_restores_into_a_fresh_database_and_the_portal_works(
         rows = list(openpyxl.load_workbook(io.BytesIO(report.content)).active.values)
         assert [(r[2], r[-1]) for r in rows[1:]] == [
             ("王芳", None),
-            ("李娜", "身份证号校验位不对，可能有数字填错，请与身份证核对"),
+            ("李娜", "第3行（序号2）：身份证号校验位不对，可能有数字填错，请与身份证核对"),
         ]
         # and a restore with another PII_HASH_KEY is caught, not passed as good
         manifest = json.loads((tmp_path / "backup" / MANIFEST).read_text())
