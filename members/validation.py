@@ -5,6 +5,9 @@ accepted (`ok` / `ok_normalised`, with normalised values), rejected (the first b
 reason code, the column, and a Chinese message naming every problem of the row), or skipped
 (`blank`, `summary_row`, `notes_row`). Duplicates inside the sheet are found here; duplicates
 against the registry and other pending sheets need the database (see `registration.py`).
+
+Over 400 lines on purpose: every rule of the sheet, one function per column, in the order a row
+is judged, so the reason codes and their messages read in one place.
 """
 
 import dataclasses
