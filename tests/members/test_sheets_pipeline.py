@@ -168,6 +168,36 @@ def test_a_person_pending_in_another_submitted_sheet_is_rejected(tree, clerk):
     assert hidden.reason == "duplicate_existing" and "其他工会的登记表" in hidden.message
 
 
+def test_submit_rejects_people_registered_or_submitted_elsewhere_since_the_import(tree, clerk):
+    """The submit-time re-check (one join in the database on PostgreSQL) says what the import's
+    check says: registered wins over pending, and where only inside the clerk's subtree."""
+    near, far, pending, hidden, free = (next_id_number() for _ in range(5))
+    sheet = upload(
+        tree.unit_a1,
+        csv_sheet(
+            *(
+                f"{n},{p},王芳,,1391234567{n},财务处,"
+                for n, p in enumerate([near, far, pending, hidden, free], start=1)
+            )
+        ),
+    )
+    make_member(tree.unit_a1, id_number=near)
+    make_member(tree.unit_b1, id_number=far)
+    other = upload(tree.unit_a1, csv_sheet(f"1,{pending},王芳,,13912345678,供电,"))
+    sheet_submit(sheet=other, actor=clerk)
+    away = upload(tree.unit_b1, csv_sheet(f"1,{hidden},王芳,,13912345678,供电,"))
+    sheet_submit(sheet=away, actor=clerk)
+    assert sheet_submit(sheet=sheet, actor=clerk) == 1
+    rows = list(SheetRow.objects.filter(sheet=sheet).order_by("row_number"))
+    assert [r.reason for r in rows] == ["duplicate_existing"] * 4 + ["ok_normalised"]
+    assert rows[0].message == f"此人已登记为会员（{tree.unit_a1.name}），一人只能登记一次"
+    assert rows[1].message == "此人已登记为会员（在其他工会），一人只能登记一次"
+    assert rows[2].message == f"此人已在{tree.unit_a1.name}的登记表 #{other.pk}中待审核登记，一人只能登记一次"
+    assert rows[3].message == "此人已在其他工会的登记表中待审核登记，一人只能登记一次"
+    sheet.refresh_from_db()
+    assert (sheet.rows_accepted, sheet.rows_rejected) == (1, 4)
+
+
 def test_submit_approve_register_creates_members_and_card_applications(tree, clerk, reviewer):
     ids = [next_id_number() for _ in range(3)]
     sheet = upload(
