@@ -97,17 +97,15 @@ def apply_cards(n: int) -> str:
 def build_batch(n: int) -> int:
     from django.contrib.auth import get_user_model
 
-    from issuance import services
     from issuance.models import IssuingPartner
+    from issuance.services.batches import batch_create
     from members.models import Union
 
     partner, _ = IssuingPartner.objects.get_or_create(code="bench-bank", defaults={"name": "压测银行"})
     partner.handoff_layout = {}
     partner.save()
     admin = get_user_model().objects.filter(is_superuser=True).first()
-    batch = services.batch_create(
-        partner=partner, union=Union.objects.get(code="130900"), actor=admin, limit=n
-    )
+    batch = batch_create(partner=partner, union=Union.objects.get(code="130900"), actor=admin, limit=n)
     batch.refresh_from_db()
     assert batch.job_status == "done", batch.job_message
     return batch.pk
@@ -115,14 +113,14 @@ def build_batch(n: int) -> int:
 
 def regenerate(batch_id: int, fmt: str) -> str:
     """Write the batch's hand-off file again (xlsx or csv) and report its size."""
-    from issuance import services
     from issuance.models import BankBatch
+    from issuance.services.handoff import batch_generate_handoff
 
     batch = BankBatch.objects.select_related("partner").get(pk=batch_id)
     batch.partner.handoff_layout = {"format": fmt}
     batch.partner.save()
     BankBatch.objects.filter(pk=batch_id).update(job_status="queued")
-    services.batch_generate_handoff(batch_id=batch_id)
+    batch_generate_handoff(batch_id=batch_id)
     batch.refresh_from_db()
     return f"{batch.handoff_rows:,} rows, {batch.handoff_file.size / 1e6:.1f} MB {fmt}"
 
@@ -157,13 +155,13 @@ def make_return_file(batch_id: int) -> str:
 def import_return(batch_id: int) -> str:
     from django.contrib.auth import get_user_model
 
-    from issuance import services
     from issuance.models import BankBatch, BankFileImport
+    from issuance.services.bankfiles import import_create
 
     batch = BankBatch.objects.get(pk=batch_id)
     data = Path(f"/tmp/bench-return-{batch_id}.xlsx").read_bytes()
     admin = get_user_model().objects.filter(is_superuser=True).first()
-    imp = services.import_create(
+    imp = import_create(
         kind="return", union=batch.union, batch=batch, file_name="回盘.xlsx", data=data, actor=admin
     )
     imp = BankFileImport.objects.get(pk=imp.pk)

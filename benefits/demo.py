@@ -17,10 +17,19 @@ from members.demo import plan_years
 from members.models import Member, StaffRole, Union
 from merchants.demo import demo_card_holders
 
-from . import services
 from .eligibility import evaluate
 from .models import BenefitProgramme, Disbursement
 from .seed import programmes_seed
+from .services.bankfiles import disbursement_confirm, disbursement_export, disbursement_write_payment_file
+from .services.claims import claim_approve, claim_create, claim_reject
+from .services.disbursements import (
+    Entry,
+    disbursement_add_entries,
+    disbursement_add_filtered,
+    disbursement_approve,
+    disbursement_create,
+    disbursement_submit,
+)
 
 
 def _user(role):
@@ -32,7 +41,9 @@ def _programmes(province: Union) -> dict:
     """The seed's programmes, and one county programme of its own."""
     # The demo's cards are recent: "early cards" are those applied for more than 100 days ago.
     early = timezone.localdate() - timedelta(days=100)
-    programmes = programmes_seed(union=province, valid_from=date(plan_years()[0], 1, 1), early_cards_before=early)
+    programmes = programmes_seed(
+        union=province, valid_from=date(plan_years()[0], 1, 1), early_cards_before=early
+    )
     county = Union.objects.filter(level=Union.Level.COUNTY).order_by("code").first()
     BenefitProgramme.objects.create(
         code="county-daily-relief",
@@ -59,7 +70,7 @@ def _claims(programmes: dict, rng, *, recorder, approver, today) -> int:
     ):
         if not evaluate(programme=programmes[code], member=member, on=today).eligible:
             continue
-        claim = services.claim_create(
+        claim = claim_create(
             programme=programmes[code],
             member=member,
             incident_on=today - timedelta(days=rng.randrange(3, 40)),
@@ -73,31 +84,31 @@ def _claims(programmes: dict, rng, *, recorder, approver, today) -> int:
         )
         claims += 1
         if approver and claims % 3 == 1:
-            services.claim_approve(claim=claim, actor=approver, note="材料齐全")
+            claim_approve(claim=claim, actor=approver, note="材料齐全")
         elif approver and claims == 5:
-            services.claim_reject(claim=claim, actor=approver, reason="缺少医院诊断证明")
+            claim_reject(claim=claim, actor=approver, reason="缺少医院诊断证明")
     return claims
 
 
 def _warmth_batch(city: Union, today, *, city_user, approver, bank_user) -> tuple[dict, int]:
     """The city's Spring Festival batch for hardship workers, approved, exported and half
     confirmed by the bank; (what adding the list returned, lines confirmed)."""
-    batch = services.disbursement_create(
+    batch = disbursement_create(
         name=f"{today.year}年春节送温暖（困难职工）",
         kind=Disbursement.Kind.WARMTH,
         union=city,
         actor=city_user,
     )
-    result = services.disbursement_add_filtered(
+    result = disbursement_add_filtered(
         disbursement=batch, union=city, amount=Decimal("500.00"), hardship=True, actor=city_user
     )
     if not result["added"] or approver is None:
         return result, 0
-    services.disbursement_submit(disbursement=batch, actor=city_user)
-    services.disbursement_approve(disbursement=batch, actor=approver)
+    disbursement_submit(disbursement=batch, actor=city_user)
+    disbursement_approve(disbursement=batch, actor=approver)
     with transaction.atomic():
-        services.disbursement_export(disbursement=batch, actor=city_user)
-    services.disbursement_write_payment_file(batch.pk)  # the queued task finds it done: no-op
+        disbursement_export(disbursement=batch, actor=city_user)
+    disbursement_write_payment_file(batch.pk)  # the queued task finds it done: no-op
     lines = list(batch.lines.order_by("id"))
     half = lines[: len(lines) // 2]
     buffer = io.StringIO()
@@ -107,7 +118,7 @@ def _warmth_batch(city: Union, today, *, city_user, approver, bank_user) -> tupl
         writer.writerow([line.card_number, f"{line.amount:.2f}", "成功", f"SW{i:06d}"])
     if not half or bank_user is None:
         return result, 0
-    services.disbursement_confirm(
+    disbursement_confirm(
         disbursement=batch, data=buffer.getvalue().encode(), filename="回盘.csv", actor=bank_user
     )
     return result, len(half)
@@ -170,30 +181,30 @@ def _clerk_batches(clerk, reviewer, today) -> tuple[int, int]:
     if len(members) < 2:
         return 0, 0
     half = len(members) // 2
-    waiting = services.disbursement_create(
+    waiting = disbursement_create(
         name=f"{today.year}年{today.month}月日常救助",
         kind=Disbursement.Kind.DAILY_RELIEF,
         union=union,
         actor=clerk,
     )
-    services.disbursement_add_entries(
+    disbursement_add_entries(
         disbursement=waiting,
-        entries=[services.Entry(member=m, amount=Decimal("800.00"), where=m.name) for m in members[:half]],
+        entries=[Entry(member=m, amount=Decimal("800.00"), where=m.name) for m in members[:half]],
         actor=clerk,
         source="demo",
     )
-    services.disbursement_submit(disbursement=waiting, actor=clerk)
-    ready = services.disbursement_create(
+    disbursement_submit(disbursement=waiting, actor=clerk)
+    ready = disbursement_create(
         name=f"{today.year}年金秋助学", kind=Disbursement.Kind.SCHOOL_AID, union=union, actor=clerk
     )
-    services.disbursement_add_entries(
+    disbursement_add_entries(
         disbursement=ready,
-        entries=[services.Entry(member=m, amount=Decimal("3000.00"), where=m.name) for m in members[half:]],
+        entries=[Entry(member=m, amount=Decimal("3000.00"), where=m.name) for m in members[half:]],
         actor=clerk,
         source="demo",
     )
-    services.disbursement_submit(disbursement=ready, actor=clerk)
-    services.disbursement_approve(disbursement=ready, actor=reviewer)
+    disbursement_submit(disbursement=ready, actor=clerk)
+    disbursement_approve(disbursement=ready, actor=reviewer)
     return 1, 1
 
 

@@ -5,16 +5,16 @@ from celery import shared_task
 
 from cardportal.jobs import JobTask
 
-from . import services
+from .services.bankfiles import disbursement_export_reopen, disbursement_write_payment_file
 
 
 class DisbursementExportTask(JobTask):
     job_model = "benefits.Disbursement"
 
     def job_failed(self, job_id: int) -> None:
-        services.disbursement_export_reopen(job_id)
+        disbursement_export_reopen(job_id)
 
 
 @shared_task(base=DisbursementExportTask)
 def disbursement_export_task(disbursement_id: int, token: str | None = None) -> None:
-    services.disbursement_write_payment_file(disbursement_id, token=token)
+    disbursement_write_payment_file(disbursement_id, token=token)

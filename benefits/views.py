@@ -16,10 +16,12 @@ from members.access import Cap, access_for, visible_unions
 from members.models import Union
 from members.selectors import member_get_for_user
 
-from . import selectors, services
+from . import selectors
 from .forms import ClaimForm, DisbursementForm, FilterForm, ReturnForm, ReviewForm, UploadForm
 from .limits import limits_for
 from .models import Claim
+from .services import bankfiles, disbursements, four_eyes, member_claims, payment_sheets
+from .services import claims as claims_services
 
 MAX_UPLOAD = 10 * 1024 * 1024
 
@@ -51,7 +53,7 @@ def claim_create(request, member_pk):
         return redirect(member.get_absolute_url())
     programme = selectors.programme_get_for_user(user=request.user, pk=form.cleaned_data["programme"])
     try:
-        claim = services.claim_create(
+        claim = claims_services.claim_create(
             programme=programme,
             member=member,
             incident_on=form.cleaned_data["incident_on"],
@@ -90,10 +92,14 @@ def claim_detail(request, pk):
         if form.is_valid():
             try:
                 if form.cleaned_data["decision"] == "approve":
-                    services.claim_approve(claim=claim, actor=request.user, note=form.cleaned_data["note"])
+                    claims_services.claim_approve(
+                        claim=claim, actor=request.user, note=form.cleaned_data["note"]
+                    )
                     messages.success(request, "已批准")
                 else:
-                    services.claim_reject(claim=claim, actor=request.user, reason=form.cleaned_data["note"])
+                    claims_services.claim_reject(
+                        claim=claim, actor=request.user, reason=form.cleaned_data["note"]
+                    )
                     messages.success(request, "已驳回")
             except ApplicationError as exc:
                 _error(request, exc)
@@ -108,7 +114,7 @@ def claim_proof(request, pk, proof_pk):
     claim = selectors.claim_get_for_user(user=request.user, pk=pk)
     proof = get_object_or_404(claim.proofs, pk=proof_pk)
     try:
-        content, filename, content_type = services.claim_proof_read(
+        content, filename, content_type = member_claims.claim_proof_read(
             proof=proof, actor=request.user, ip=client_ip(request)
         )
     except ApplicationError as exc:  # removed under the retention rule
@@ -130,10 +136,10 @@ def disbursement_list(request):
     )
     programmes = selectors.programme_list_for_user(user=request.user)
     form = DisbursementForm(request.POST or None, unions=unions, programmes=programmes)
-    can_create = services.may_prepare(request.user)
+    can_create = four_eyes.may_prepare(request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            batch = services.disbursement_create(actor=request.user, **form.cleaned_data)
+            batch = disbursements.disbursement_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
             _error(request, exc)
         else:
@@ -151,10 +157,10 @@ def _batch_context(request, batch):
     )
     if batch.programme_id:
         approved = approved.filter(programme_id=batch.programme_id)
-    totals = services.disbursement_totals(batch)
-    can_prepare = not services.disbursement_prepare_refusal(batch, request.user)
-    approve_refusal = services.disbursement_approve_refusal(batch, request.user)
-    confirm_refusal = services.disbursement_confirm_refusal(batch, request.user)
+    totals = disbursements.disbursement_totals(batch)
+    can_prepare = not four_eyes.disbursement_prepare_refusal(batch, request.user)
+    approve_refusal = four_eyes.disbursement_approve_refusal(batch, request.user)
+    confirm_refusal = four_eyes.disbursement_confirm_refusal(batch, request.user)
     return {
         "batch": batch,
         "totals": totals,
@@ -168,10 +174,10 @@ def _batch_context(request, batch):
         "can_submit": can_prepare and totals["count"] > 0,
         "can_approve": not approve_refusal,
         "approve_refusal": approve_refusal,
-        "can_export": not services.disbursement_export_refusal(batch, request.user),
+        "can_export": not four_eyes.disbursement_export_refusal(batch, request.user),
         "can_confirm": not confirm_refusal,
         "confirm_refusal": confirm_refusal,
-        "can_download": not services.disbursement_download_refusal(request.user),
+        "can_download": not four_eyes.disbursement_download_refusal(request.user),
         "audit": [(entry, _audit_summary(entry.data)) for entry in audit_for(batch)[:30]],
     }
 
@@ -216,7 +222,9 @@ def _add_filtered(request, batch) -> None:
     form = FilterForm(request.POST, unions=unions)
     if not form.is_valid():
         raise ApplicationError("请选择工会并填写金额", code="invalid")
-    result = services.disbursement_add_filtered(disbursement=batch, actor=request.user, **form.cleaned_data)
+    result = disbursements.disbursement_add_filtered(
+        disbursement=batch, actor=request.user, **form.cleaned_data
+    )
     messages.success(request, f"已加入 {result['added']} 人；跳过 {len(result['skipped'])} 人")
     for reason in result["skipped"][:10]:
         messages.warning(request, reason)
@@ -229,7 +237,7 @@ def _upload_list(request, batch) -> None:
     upload = form.cleaned_data["file"]
     if upload.size > MAX_UPLOAD:
         raise ApplicationError("文件超过10MB", code="file_too_large")
-    n = services.disbursement_import_sheet(
+    n = payment_sheets.disbursement_import_sheet(
         disbursement=batch, data=upload.read(), filename=upload.name, actor=request.user
     )
     messages.success(request, f"已导入 {n} 人")
@@ -241,17 +249,17 @@ def _add_claims(request, batch) -> None:
     )
     if batch.programme_id:
         claims = claims.filter(programme_id=batch.programme_id)
-    n = services.disbursement_add_claims(disbursement=batch, claims=list(claims), actor=request.user)
+    n = disbursements.disbursement_add_claims(disbursement=batch, claims=list(claims), actor=request.user)
     messages.success(request, f"已加入 {n} 笔已批准申请")
 
 
 def _submit(request, batch) -> None:
-    services.disbursement_submit(disbursement=batch, actor=request.user)
+    disbursements.disbursement_submit(disbursement=batch, actor=request.user)
     messages.success(request, "已提交上级工会审批；审批前名单不能修改，也不能生成银行代发文件")
 
 
 def _approve(request, batch) -> None:
-    services.disbursement_approve(disbursement=batch, actor=request.user)
+    disbursements.disbursement_approve(disbursement=batch, actor=request.user)
     messages.success(request, "已审批，经办人现在可以生成银行代发文件")
 
 
@@ -259,12 +267,14 @@ def _return(request, batch) -> None:
     form = ReturnForm(request.POST)
     if not form.is_valid():
         raise ApplicationError("退回须填写理由", code="reason_required")
-    services.disbursement_return(disbursement=batch, reason=form.cleaned_data["reason"], actor=request.user)
+    disbursements.disbursement_return(
+        disbursement=batch, reason=form.cleaned_data["reason"], actor=request.user
+    )
     messages.success(request, "已退回经办人修改")
 
 
 def _export(request, batch) -> None:
-    services.disbursement_export(disbursement=batch, actor=request.user)
+    bankfiles.disbursement_export(disbursement=batch, actor=request.user)
     messages.success(request, "正在生成银行代发文件")
 
 
@@ -273,7 +283,7 @@ def _confirm(request, batch) -> None:
     if not form.is_valid():
         raise ApplicationError("请选择银行回盘文件", code="invalid")
     upload = form.cleaned_data["file"]
-    result = services.disbursement_confirm(
+    result = bankfiles.disbursement_confirm(
         disbursement=batch, data=upload.read(), filename=upload.name, actor=request.user
     )
     messages.success(
@@ -286,7 +296,7 @@ def _remove_line(request, batch) -> None:
     line = batch.lines.filter(pk=positive_int(request.POST.get("line"))).first()
     if line is None:  # a stale page (removed already), a forged or missing id
         raise ApplicationError("要移出的名单行不存在或已移出，请刷新页面后重试", code="not_found")
-    services.disbursement_remove_line(line=line, actor=request.user)
+    disbursements.disbursement_remove_line(line=line, actor=request.user)
     messages.success(request, f"已移出 {line.name}")
 
 
@@ -325,7 +335,7 @@ def disbursement_action(request, pk, action):
 def disbursement_download(request, pk, what):
     batch = selectors.disbursement_get_for_user(user=request.user, pk=pk)
     try:
-        body, filename, content_type = services.disbursement_download(
+        body, filename, content_type = bankfiles.disbursement_download(
             disbursement=batch, actor=request.user, what=what, ip=client_ip(request)
         )
     except ApplicationError as exc:

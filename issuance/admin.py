@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from cardportal.admin import ScopedAdminMixin
 from members.access import Cap, access_for
 
-from . import layouts, services
+from . import layouts
 from .models import (
     ActivationSession,
     BankBatch,
@@ -19,6 +19,7 @@ from .models import (
     IssuingPartner,
     Wave,
 )
+from .services.waves import WAVE_FIELDS, wave_create, wave_update
 
 
 class ReadOnlyMixin:
@@ -87,12 +88,12 @@ class WaveAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         """Through the services (audited, role-checked), unions included: save_related below
         leaves them alone."""
-        fields = {name: form.cleaned_data[name] for name in services.WAVE_FIELDS if name in form.cleaned_data}
+        fields = {name: form.cleaned_data[name] for name in WAVE_FIELDS if name in form.cleaned_data}
         unions = form.cleaned_data.get("unions")
         if change:
-            saved = services.wave_update(wave=obj, unions=unions, actor=request.user, **fields)
+            saved = wave_update(wave=obj, unions=unions, actor=request.user, **fields)
         else:
-            saved = services.wave_create(unions=unions or [], actor=request.user, **fields)
+            saved = wave_create(unions=unions or [], actor=request.user, **fields)
         obj.pk = saved.pk
         obj._state.adding = False
 

@@ -16,8 +16,10 @@ from cardportal.errors import ApplicationError
 from cardportal.uploads import raise_if_refused
 from members.access import Cap, access_for, api_permissions
 
-from . import selectors, services
+from . import selectors
 from .models import BankBatch, BankFileImport
+from .services.bankfiles import import_create
+from .services.handoff import batch_handoff_open
 
 
 class BatchSerializer(serializers.ModelSerializer):
@@ -116,9 +118,7 @@ class BatchHandoffApi(APIView):
     )
     def get(self, request, pk):
         batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-        handle = services.batch_handoff_open(
-            batch=batch, actor=request.user, ip=client_ip(request), via="api"
-        )
+        handle = batch_handoff_open(batch=batch, actor=request.user, ip=client_ip(request), via="api")
         response = FileResponse(handle, as_attachment=True, filename=batch.handoff_name)
         response["X-Content-SHA256"] = batch.handoff_sha256
         return response
@@ -133,7 +133,7 @@ class BatchReturnApi(APIView):
     def post(self, request, pk):
         batch = selectors.batch_get_for_user(user=request.user, pk=pk)
         upload = _file(request)
-        imp = services.import_create(
+        imp = import_create(
             kind=BankFileImport.Kind.RETURN,
             union=batch.union,
             batch=batch,
@@ -155,7 +155,7 @@ class ActivationApi(APIView):
     def post(self, request):
         union = access_for(request.user).union or selectors.report_roots_for_user(user=request.user).first()
         upload = _file(request)
-        imp = services.import_create(
+        imp = import_create(
             kind=BankFileImport.Kind.ACTIVATION,
             union=union,
             file_name=upload.name,

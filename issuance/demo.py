@@ -16,10 +16,11 @@ from django.utils import timezone
 from members.demo import plan_years
 from members.models import Member, Union
 
-from . import services
 from .cardnumbers import luhn_complete
 from .lifecycle import cards_apply, cards_transition
 from .models import BankBatch, Card, IssuingPartner, Wave
+from .services.cards import card_report_lost
+from .services.handoff import batch_generate_handoff
 
 S = Card.Status
 # Share of members applying in each plan year (the first, the second, this one); the rest have
@@ -140,7 +141,7 @@ def _batch(cards: list[Card], batch_day: date, rng, *, bank, city, wave) -> int:
         f"报送银行批次 {batch.code}",
         {i: {"batch_id": batch.pk, "partner_id": bank.pk} for i in ids},
     )
-    services.batch_generate_handoff(batch_id=batch.pk)  # sets the status to handed off
+    batch_generate_handoff(batch_id=batch.pk)  # sets the status to handed off
     BankBatch.objects.filter(pk=batch.pk).update(
         created_at=_at(batch_day, rng), handoff_at=_at(batch_day, rng)
     )
@@ -200,7 +201,7 @@ def _losses(rng, years, end: date) -> None:
     )
     this_year = (end - date(years[2], 1, 1)).days + 1
     for pk in activated:
-        services.card_report_lost(
+        card_report_lost(
             card=Card.objects.get(pk=pk),
             actor=None,
             note="演示：会员遗失",

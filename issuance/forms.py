@@ -69,9 +69,7 @@ class ReasonForm(forms.Form):
 
 
 class ProgressForm(forms.Form):
-    root = UnionChoiceField(
-        label="工会", queryset=Union.objects.none(), required=False, empty_label=None
-    )
+    root = UnionChoiceField(label="工会", queryset=Union.objects.none(), required=False, empty_label=None)
     weeks = forms.IntegerField(label="周数", min_value=1, max_value=104, initial=12, required=False)
     until = forms.DateField(
         label="截至", required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})

@@ -5,14 +5,15 @@ from celery import shared_task
 
 from cardportal.jobs import JobTask
 
-from . import services
+from .services.bankfiles import import_apply
+from .services.handoff import batch_generate_handoff
 
 
 @shared_task(base=JobTask, job_model="issuance.BankBatch")
 def batch_handoff_task(batch_id: int, token: str | None = None) -> None:
-    services.batch_generate_handoff(batch_id=batch_id, token=token)
+    batch_generate_handoff(batch_id=batch_id, token=token)
 
 
 @shared_task(base=JobTask, job_model="issuance.BankFileImport")
 def import_apply_task(import_id: int, token: str | None = None) -> None:
-    services.import_apply(import_id=import_id, token=token)
+    import_apply(import_id=import_id, token=token)

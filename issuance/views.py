@@ -28,7 +28,7 @@ from cardportal.uploads import upload_refusal
 from members.access import Cap, access_for, requires
 from members.models import Union
 
-from . import exports, hardship, selectors, services
+from . import exports, hardship, selectors
 from .forms import (
     ActivationSessionForm,
     BatchCreateForm,
@@ -40,6 +40,9 @@ from .forms import (
 )
 from .models import BankFileImport, Card
 from .selectors import STAGES, WEEK_STAGES
+from .services import bankfiles, batches, handoff
+from .services import cards as cards_services
+from .services import receipt as receipt_services
 
 S = Card.Status
 STATUS_LABELS = dict(S.choices)
@@ -68,7 +71,7 @@ def batch_list(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            batch = services.batch_create(
+            batch = batches.batch_create(
                 partner=data["partner"],
                 union=data["union"],
                 wave=data["wave"],
@@ -86,7 +89,7 @@ def batch_list(request):
             return redirect(batch)
     page = paginate(request, selectors.batch_list_for_user(user=request.user))
     root = unions.first()
-    waiting = services.applied_cards(union=root).count() if root else 0
+    waiting = batches.applied_cards(union=root).count() if root else 0
     return render(request, "issuance/batch_list.html", {"form": form, "page": page, "waiting": waiting})
 
 
@@ -119,7 +122,7 @@ def batch_handoff_retry(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
     return run_action(
         request,
-        lambda: services.batch_handoff_retry(batch=batch, actor=request.user),
+        lambda: handoff.batch_handoff_retry(batch=batch, actor=request.user),
         done="已重新开始生成报送文件",
         back=batch,
     )
@@ -130,7 +133,7 @@ def batch_handoff_retry(request, pk):
 def import_retry(request, pk):
     imp = selectors.import_get_for_user(user=request.user, pk=pk)
     return run_action(
-        request, lambda: services.import_retry(imp=imp, actor=request.user), done="已重新开始导入", back=imp
+        request, lambda: bankfiles.import_retry(imp=imp, actor=request.user), done="已重新开始导入", back=imp
     )
 
 
@@ -138,7 +141,7 @@ def import_retry(request, pk):
 def batch_handoff(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
     ok, handle = attempt(
-        request, lambda: services.batch_handoff_open(batch=batch, actor=request.user, ip=client_ip(request))
+        request, lambda: handoff.batch_handoff_open(batch=batch, actor=request.user, ip=client_ip(request))
     )
     if not ok:
         return redirect(batch)
@@ -181,7 +184,7 @@ def batch_return_upload(request, pk):
         return redirect(batch)
     upload = form.cleaned_data["file"]
     try:
-        imp = services.import_create(
+        imp = bankfiles.import_create(
             kind=BankFileImport.Kind.RETURN,
             union=batch.union,
             batch=batch,
@@ -204,7 +207,7 @@ def batch_requeue(request, pk):
     ids = positive_ints(request.POST.getlist("card"))
     cards = selectors.batch_rejected_ids(batch=batch, ids=ids)
     try:
-        n = services.cards_requeue(cards=cards, actor=request.user)
+        n = cards_services.cards_requeue(cards=cards, actor=request.user)
         messages.success(request, f"{n} 张卡已转为待报送，将进入下一银行批次")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -257,7 +260,7 @@ def activation_upload(request):
         upload = form.cleaned_data["file"]
         union = access.union or selectors.report_roots_for_user(user=request.user).first()
         try:
-            imp = services.import_create(
+            imp = bankfiles.import_create(
                 kind=BankFileImport.Kind.ACTIVATION,
                 union=union,
                 file_name=upload.name,
@@ -309,7 +312,7 @@ def union_receive(request, pk):
         messages.error(request, "请填写实际清点的张数")
         return redirect("issuance:union_cards", pk=union.pk)
     try:
-        receipt = services.cards_receive(
+        receipt = receipt_services.cards_receive(
             union=union,
             card_ids=_ticked(request),
             counted=form.cleaned_data["counted"],
@@ -336,7 +339,7 @@ def union_distribute(request, pk):
     form = DistributeForm(request.POST)
     form.is_valid()
     try:
-        n = services.cards_distribute(
+        n = receipt_services.cards_distribute(
             union=union, card_ids=_ticked(request), numbers=form.numbers_list(), actor=request.user
         )
         messages.success(request, f"已登记发放 {n} 张")
@@ -354,7 +357,7 @@ def union_activate(request, pk):
         messages.error(request, "请填写激活日期")
         return redirect("issuance:union_cards", pk=union.pk)
     try:
-        session = services.activation_session_record(
+        session = receipt_services.activation_session_record(
             union=union,
             held_on=form.cleaned_data["held_on"],
             place=form.cleaned_data["place"],
@@ -387,7 +390,7 @@ def distribution_sheet(request, pk):
 @require_POST
 def notice_ack(request, pk):
     notice = selectors.notice_get_for_user(user=request.user, pk=pk)
-    services.notice_acknowledge(notice=notice, actor=request.user)
+    cards_services.notice_acknowledge(notice=notice, actor=request.user)
     return redirect(safe_next(request, reverse("issuance:home")))
 
 
@@ -410,14 +413,14 @@ def _card_action(request, pk, action, done: str):
 @require_POST
 def card_lost(request, pk):
     return _card_action(
-        request, pk, services.card_report_lost, "已挂失，补卡申请已生成，将随下一银行批次办理"
+        request, pk, cards_services.card_report_lost, "已挂失，补卡申请已生成，将随下一银行批次办理"
     )
 
 
 @login_required
 @require_POST
 def card_cancel(request, pk):
-    return _card_action(request, pk, services.card_cancel, "卡片已注销")
+    return _card_action(request, pk, cards_services.card_cancel, "卡片已注销")
 
 
 # --- waves and progress -----------------------------------------------------------------------

@@ -402,7 +402,9 @@ def weekly_save(request, team_pk: int, week: str):
     if form.is_valid():
         ok, _ = attempt(
             request,
-            lambda: services.weekly_report_save(team=team, week=monday, actor=request.user, **form.cleaned_data),
+            lambda: services.weekly_report_save(
+                team=team, week=monday, actor=request.user, **form.cleaned_data
+            ),
         )
         if ok:
             messages.success(request, f"已保存{team.name}{monday:%Y-%m-%d}这一周的汇报")

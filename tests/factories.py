@@ -73,7 +73,7 @@ ROLE = StaffRole.Role
 def approve_disbursement(batch, *, preparer, tree):
     """Submit `batch` as its preparer and approve it from the province (a union strictly above
     any preparer in the test tree), as the four-eyes rule requires before a payment file."""
-    from benefits.services import disbursement_approve, disbursement_submit
+    from benefits.services.disbursements import disbursement_approve, disbursement_submit
 
     disbursement_submit(disbursement=batch, actor=preparer)
     disbursement_approve(disbursement=batch, actor=make_staff(ROLE.PROVINCE_STAFF, tree.province))

@@ -13,17 +13,13 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from benefits.services import (
-    Entry,
-    disbursement_add_entries,
-    disbursement_create,
-    disbursement_download,
-    disbursement_export,
-)
+from benefits.services.bankfiles import disbursement_download, disbursement_export
+from benefits.services.disbursements import Entry, disbursement_add_entries, disbursement_create
 from cardportal import exports
-from issuance import services as issuance_services
 from issuance.lifecycle import cards_transition
 from issuance.models import Card
+from issuance.services.bankfiles import import_create
+from issuance.services.batches import batch_create
 from members.models import Member, Union
 from members.registration import sheet_import, sheet_upload
 from quotas.models import Bulletin
@@ -132,7 +128,7 @@ def test_bank_handoff_xlsx_and_csv(
     make_card(tree.unit_a1, name="李四", work_unit=DDE)
     Union.objects.filter(pk=tree.unit_a1.pk).update(name="@SUM(A1:A9)")
     with django_capture_on_commit_callbacks(execute=True):
-        batch = issuance_services.batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
+        batch = batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
     batch.refresh_from_db()
     data = batch.handoff_file.read()
     if fmt == "xlsx":
@@ -150,11 +146,11 @@ def test_reconciliation_report(
     make_card(tree.unit_a1, name="张三", id_number=ID)
     bank = make_staff(ROLE.BANK_OPERATOR, tree.city, username="bank")
     with django_capture_on_commit_callbacks(execute=True):
-        batch = issuance_services.batch_create(partner=make_partner(), union=tree.unit_a1, actor=city_staff)
+        batch = batch_create(partner=make_partner(), union=tree.unit_a1, actor=city_staff)
     # a CSV: a test .xlsx written with openpyxl would hold the reason as a formula itself
     data = csv_bytes([["证件号码", "姓名", "卡号", "状态", "失败原因"], [ID, "张三", "", "失败", DDE]])
     with django_capture_on_commit_callbacks(execute=True):
-        imp = issuance_services.import_create(
+        imp = import_create(
             kind="return", union=batch.union, batch=batch, file_name="回盘.csv", data=data, actor=bank
         )
     client.force_login(bank)

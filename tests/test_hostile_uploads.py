@@ -16,15 +16,14 @@ from rest_framework.test import APIClient
 
 from benefits.models import Claim, ClaimProof, Disbursement
 from benefits.seed import programmes_seed
-from benefits.services import (
-    claim_submit_by_member,
-    disbursement_confirm,
-    disbursement_create,
-    disbursement_import_sheet,
-)
+from benefits.services.bankfiles import disbursement_confirm
+from benefits.services.disbursements import disbursement_create
+from benefits.services.member_claims import claim_submit_by_member
+from benefits.services.payment_sheets import disbursement_import_sheet
 from cardportal.errors import ApplicationError
-from issuance import services as issuance
 from issuance.models import BankFileImport
+from issuance.services.bankfiles import import_create
+from issuance.services.batches import batch_create
 from members.models import RegistrationSheet
 
 from .factories import ROLE, make_member, make_staff
@@ -121,7 +120,7 @@ def test_import_sheet_command(kind, tree, tmp_path):
 def bank_batch(tree, city_staff, run_tasks_inline, django_capture_on_commit_callbacks):
     make_card(tree.unit_a1, id_number="11010519491231002X")
     with django_capture_on_commit_callbacks(execute=True):
-        return issuance.batch_create(partner=make_partner(), union=tree.unit_a1, actor=city_staff)
+        return batch_create(partner=make_partner(), union=tree.unit_a1, actor=city_staff)
 
 
 @pytest.fixture
@@ -133,7 +132,7 @@ def bank_user(tree):
 def test_bank_return_import(kind, client, bank_batch, bank_user, django_capture_on_commit_callbacks):
     name, content, expected = hostile("return", kind)
     with pytest.raises(ApplicationError) as refused:
-        issuance.import_create(
+        import_create(
             kind="return",
             union=bank_batch.union,
             batch=bank_batch,

@@ -12,12 +12,14 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from benefits.models import Disbursement
-from benefits.services import Entry, disbursement_add_entries, disbursement_create, disbursement_export
+from benefits.services.bankfiles import disbursement_export
+from benefits.services.disbursements import Entry, disbursement_add_entries, disbursement_create
 from cardportal.models import AuditEntry
 from cardportal.retention import files_purge
 from cardportal.tasks import files_purge_task
-from issuance import services as issuance_services
 from issuance.models import BankFileImport
+from issuance.services.bankfiles import import_create
+from issuance.services.batches import batch_create
 from members.models import RegistrationSheet, SheetRow
 from members.registration import sheet_import, sheet_upload
 
@@ -85,7 +87,7 @@ def test_sheets_are_removed_after_their_period_and_the_rest_is_kept(client, tree
 def batch(tree, city_staff, run_tasks_inline, django_capture_on_commit_callbacks):
     make_card(tree.unit_a1, name="张三", id_number="11010519491231002X")
     with django_capture_on_commit_callbacks(execute=True):
-        batch = issuance_services.batch_create(partner=make_partner(), union=tree.unit_a1, actor=city_staff)
+        batch = batch_create(partner=make_partner(), union=tree.unit_a1, actor=city_staff)
     batch.refresh_from_db()
     return batch
 
@@ -118,7 +120,7 @@ def test_a_bank_return_file_goes_30_days_after_upload_and_its_report_stays(
         [["证件号码", "姓名", "卡号", "状态", "失败原因"], ["11010519491231002X", "张三", "", "失败", "照片"]]
     )
     with django_capture_on_commit_callbacks(execute=True):
-        imp = issuance_services.import_create(
+        imp = import_create(
             kind="return", union=batch.union, batch=batch, file_name="回盘.csv", data=data, actor=bank
         )
     imp.refresh_from_db()

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from benefits.services import proof_limit
+from benefits.services.member_claims import proof_limit
 
 
 class MemberClaimForm(forms.Form):

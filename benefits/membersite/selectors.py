@@ -12,7 +12,7 @@ from benefits.eligibility import Eligibility
 from benefits.models import BenefitProgramme, Claim, ClaimProof, Disbursement, DisbursementLine
 from benefits.selectors import COUNTY_LEVELS, member_eligibility
 from issuance.models import Card, CardEvent
-from issuance.services import MEMBER_LOSABLE
+from issuance.services.cards import MEMBER_LOSABLE
 from members.models import Member, Union
 from merchants.models import Merchant, MerchantReview
 from merchants.selectors import directory_merchants
@@ -149,7 +149,7 @@ class MemberBenefit:
 
 def member_claim_refusal(*, programme: BenefitProgramme, result: Eligibility, claims: list[Claim]) -> str:
     """Why the member cannot start a claim under `programme` on the site now ("" if they can).
-    The service (benefits.services.claim_create) checks the same rules again on the incident
+    The service (benefits.services.claims.claim_create) checks the same rules again on the incident
     date; this answers the page's question of whether to offer the form."""
     if not programme.member_may_claim:
         return "本项目不在网上申请，请按申领方式办理"

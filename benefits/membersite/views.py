@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from benefits import services as benefit_services
+from benefits.services.member_claims import claim_proof_read, claim_submit_by_member
 from benefits.subsidies.selectors import member_subsidy_list
 from cardportal.audit import audit_record, client_ip
 from cardportal.downloads import private_file
@@ -16,7 +16,7 @@ from cardportal.pagination import paginate
 from cardportal.params import positive_int, query_text
 from cardportal.uploads import raise_if_refused
 from cardportal.views import dashboard
-from issuance.services import card_report_lost
+from issuance.services.cards import card_report_lost
 from merchants.selectors import directory_categories
 from merchants.services import member_holds_card, merchant_review_create
 
@@ -204,7 +204,7 @@ def me_claim_new(request, programme_pk):
             raise_if_refused(request)  # a file the upload handler stopped past the size limit
             if form.is_valid():
                 upload = form.cleaned_data["proof"]
-                claim = benefit_services.claim_submit_by_member(
+                claim = claim_submit_by_member(
                     programme=row.programme,
                     member=member,
                     incident_on=form.cleaned_data["incident_on"],
@@ -237,7 +237,7 @@ def me_claim_proof(request, pk, proof_pk):
     """The proof file of one of the member's own claims (404 otherwise), audited."""
     proof = selectors.member_proof_get(member=request.member, claim_pk=pk, pk=proof_pk)
     try:
-        content, filename, content_type = benefit_services.claim_proof_read(
+        content, filename, content_type = claim_proof_read(
             proof=proof, member=request.member, ip=client_ip(request)
         )
     except ApplicationError as exc:  # removed under the retention rule

@@ -211,7 +211,6 @@ def _notify_paid(disbursement: Disbursement, lines: list[DisbursementLine]) -> N
     )
 
 
-
 class ConfirmColumns(NamedTuple):
     """Where the confirmation file's columns are (reference and reason are optional)."""
 

@@ -31,8 +31,9 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from benefits.models import BenefitProgramme
-from issuance import services as issuance_services
 from issuance.models import BankFileImport
+from issuance.services.bankfiles import import_create
+from issuance.services.batches import batch_create
 from members.models import Union
 
 from ..factories import ROLE, make_staff, make_tree
@@ -92,9 +93,9 @@ def seed_world(django_capture_on_commit_callbacks) -> World:
     for union in world.unions:
         if union.level == Union.Level.COUNTY:
             with django_capture_on_commit_callbacks(execute=True):
-                batch = issuance_services.batch_create(partner=partner, union=union, actor=seeder)
+                batch = batch_create(partner=partner, union=union, actor=seeder)
             world.records[batch.code] = union
-            imp = issuance_services.import_create(
+            imp = import_create(
                 kind=BankFileImport.Kind.RETURN,
                 union=union,
                 batch=batch,
@@ -217,7 +218,9 @@ def fuzz(schema, headers: dict, forbidden: list[str]) -> tuple[list[str], int]:
     problems: list[str] = []
     calls = 0
     # a session travels as cookies: schemathesis' WSGI client sends its own Cookie header
-    cookies = dict(part.split("=", 1) for part in headers["Cookie"].split("; ")) if "Cookie" in headers else None
+    cookies = (
+        dict(part.split("=", 1) for part in headers["Cookie"].split("; ")) if "Cookie" in headers else None
+    )
     headers = {name: value for name, value in headers.items() if name != "Cookie"}
 
     def probe(operation, mode, case) -> None:
@@ -334,7 +337,10 @@ def test_hostile_query_values_never_cause_a_server_error(world, request):
     django = request.getfixturevalue("settings")  # several hundred calls: past the per-user and
     # per-address rates (the public merchant API is counted per address even for a signed-in user)
     rates = django.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    django.REST_FRAMEWORK = {**django.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**rates, "user": "100000/min", "anon": "100000/min"}}
+    django.REST_FRAMEWORK = {
+        **django.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "user": "100000/min", "anon": "100000/min"},
+    }
     raw = APIClient().get("/api/schema/", {"format": "json"}).json()
     inside_id = min(world.ids)
     problems = []

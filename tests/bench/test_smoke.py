@@ -79,7 +79,9 @@ def template_db():
 @pytest.mark.parametrize("script", BENCHMARKS)
 def test_benchmark_runs_at_smoke_size(script, template_db):
     result = _run([f"bench/{script}", "--smoke"], database=template_db())
-    assert result.returncode == 0, f"{script} --smoke failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, (
+        f"{script} --smoke failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    )
     assert result.stdout.strip(), f"{script} --smoke printed nothing"
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from benefits.models import Claim
 from benefits.seed import programmes_seed
-from benefits.services import claim_approve, claim_create, claim_reject
+from benefits.services.claims import claim_approve, claim_create, claim_reject
 from cardportal.errors import ApplicationError
 from cardportal.models import AuditEntry
 

@@ -5,22 +5,19 @@ import pytest
 
 from benefits.models import Disbursement, DisbursementLine
 from benefits.seed import programmes_seed
-from benefits.services import (
+from benefits.services.bankfiles import disbursement_confirm, disbursement_download, disbursement_export
+from benefits.services.claims import claim_approve, claim_create
+from benefits.services.disbursements import (
     Entry,
-    claim_approve,
-    claim_create,
     disbursement_add_claims,
     disbursement_add_entries,
     disbursement_add_filtered,
     disbursement_approve,
-    disbursement_confirm,
     disbursement_create,
-    disbursement_download,
-    disbursement_export,
-    disbursement_import_sheet,
     disbursement_submit,
     disbursement_totals,
 )
+from benefits.services.payment_sheets import disbursement_import_sheet
 from cardportal.errors import ApplicationError
 from cardportal.models import AuditEntry
 from issuance.lifecycle import cards_transition

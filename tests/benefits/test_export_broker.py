@@ -4,12 +4,12 @@ from decimal import Decimal
 import pytest
 
 from benefits.models import Disbursement
-from benefits.services import (
+from benefits.services.bankfiles import disbursement_export
+from benefits.services.disbursements import (
     Entry,
     disbursement_add_entries,
     disbursement_approve,
     disbursement_create,
-    disbursement_export,
     disbursement_submit,
 )
 

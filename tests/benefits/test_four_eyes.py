@@ -10,19 +10,18 @@ from django.db import IntegrityError, transaction
 
 from benefits.models import Disbursement, DisbursementLine
 from benefits.seed import programmes_seed
-from benefits.services import (
+from benefits.services.bankfiles import disbursement_confirm, disbursement_export
+from benefits.services.disbursements import (
     Entry,
     disbursement_add_entries,
     disbursement_add_filtered,
     disbursement_approve,
-    disbursement_confirm,
     disbursement_create,
-    disbursement_export,
-    disbursement_import_sheet,
     disbursement_remove_line,
     disbursement_return,
     disbursement_submit,
 )
+from benefits.services.payment_sheets import disbursement_import_sheet
 from cardportal.errors import ApplicationError
 from cardportal.models import AuditEntry
 
@@ -445,7 +444,7 @@ def test_the_database_refuses_an_approver_who_is_the_preparer(tree, clerk):
 
 def test_a_queued_export_of_a_batch_not_exporting_writes_nothing(tree, clerk):
     """A job queued before the four-eyes migration, for a batch now waiting for approval."""
-    from benefits.services import disbursement_write_payment_file
+    from benefits.services.bankfiles import disbursement_write_payment_file
 
     (member,) = holders(tree.unit_a1, 1)
     batch = disbursement_create(name="送温暖", kind="warmth", union=tree.unit_a1, actor=clerk)

@@ -6,7 +6,12 @@ from decimal import Decimal
 import pytest
 
 from benefits.models import Disbursement
-from benefits.services import Entry, disbursement_add_entries, disbursement_create, disbursement_submit
+from benefits.services.disbursements import (
+    Entry,
+    disbursement_add_entries,
+    disbursement_create,
+    disbursement_submit,
+)
 from cardportal.models import AuditEntry
 
 from ..factories import make_member

@@ -7,16 +7,13 @@ from decimal import Decimal
 import pytest
 
 from benefits.seed import programmes_seed
-from benefits.services import (
+from benefits.services.bankfiles import disbursement_confirm, disbursement_export
+from benefits.services.claims import claim_approve, claim_create, claim_reject
+from benefits.services.disbursements import (
     Entry,
-    claim_approve,
-    claim_create,
-    claim_reject,
     disbursement_add_entries,
     disbursement_approve,
-    disbursement_confirm,
     disbursement_create,
-    disbursement_export,
     disbursement_submit,
 )
 from members.sms.models import Notice, SmsMessage

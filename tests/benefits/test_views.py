@@ -4,7 +4,7 @@ import pytest
 
 from benefits.models import Claim, Disbursement
 from benefits.seed import programmes_seed
-from benefits.services import disbursement_create
+from benefits.services.disbursements import disbursement_create
 
 from ..factories import make_member
 from ..merchants.factories import give_card
@@ -52,7 +52,7 @@ def test_reviewer_approves_on_the_claim_page(client, tree, programmes, clerk, re
 def test_pages_are_scoped(client, tree, programmes, city_staff):
     other = make_member(tree.unit_b1)
     give_card(other)
-    from benefits.services import claim_create
+    from benefits.services.claims import claim_create
 
     claim = claim_create(
         programme=programmes["accidental-death"],
@@ -122,7 +122,8 @@ def test_list_pages_do_not_grow_queries_with_rows(
 ):
     from decimal import Decimal
 
-    from benefits.services import claim_create, disbursement_add_filtered
+    from benefits.services.claims import claim_create
+    from benefits.services.disbursements import disbursement_add_filtered
 
     members = [make_member(tree.unit_a1, name=f"会员{i}", is_hardship=True) for i in range(15)]
     for m in members:

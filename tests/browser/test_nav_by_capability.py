@@ -8,7 +8,17 @@ from ..factories import ROLE, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-EVERY_STAFF = {"工作台", "会员", "工会组织", "发卡计划", "发卡进度", "困难职工持卡", "商户名录", "普惠服务", "帮扶资金"}
+EVERY_STAFF = {
+    "工作台",
+    "会员",
+    "工会组织",
+    "发卡计划",
+    "发卡进度",
+    "困难职工持卡",
+    "商户名录",
+    "普惠服务",
+    "帮扶资金",
+}
 LEAGUE = {"进度排名", "月通报", "季排队", "节点检查", "年度考核"}
 
 

@@ -3,8 +3,8 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from cardportal.models import AuditEntry
-from issuance import services
 from issuance.models import Card
+from issuance.services.batches import batch_create
 
 from ..factories import ROLE, make_staff
 from .factories import card_number, make_card, xlsx_bytes
@@ -26,7 +26,7 @@ def token_client(bank_user):
 def batch(tree, partner, city_staff, run_tasks_inline, django_capture_on_commit_callbacks):
     make_card(tree.unit_a1, id_number="11010519491231002X")
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.batch_create(partner=partner, union=tree.county_a, actor=city_staff)
+        batch = batch_create(partner=partner, union=tree.county_a, actor=city_staff)
     return batch
 
 

@@ -5,9 +5,10 @@ from openpyxl import load_workbook
 
 from cardportal.errors import ApplicationError
 from cardportal.models import AuditEntry
-from issuance import services
 from issuance.lifecycle import recount_union_months, stored_union_months
 from issuance.models import BankBatch, Card
+from issuance.services.batches import batch_create
+from issuance.services.handoff import batch_handoff_open
 
 from ..factories import ROLE, make_staff
 from .factories import make_card
@@ -22,7 +23,7 @@ def batch_with_file(tree, partner, city_staff, run_tasks_inline, django_capture_
     make_card(tree.unit_a2, name="困难乙", is_hardship=True)
     make_card(tree.unit_b1, name="乙县丙")
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.batch_create(partner=partner, union=tree.county_a, actor=city_staff)
+        batch = batch_create(partner=partner, union=tree.county_a, actor=city_staff)
     batch.refresh_from_db()
     return batch
 
@@ -64,7 +65,7 @@ def test_partner_layout_changes_columns_sheet_and_format(
     partner.save()
     make_card(tree.unit_a1, name="张三", id_number="11010519491231002X")
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
+        batch = batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
     batch.refresh_from_db()
     assert batch.handoff_name == f"{batch.code}_开卡.csv"
     assert batch.handoff_file.read().decode("utf-8-sig").splitlines() == [
@@ -76,14 +77,14 @@ def test_partner_layout_changes_columns_sheet_and_format(
 def test_batch_limit_takes_hardship_workers_first(tree, partner, city_staff):
     make_card(tree.unit_a1, name="先申请")
     make_card(tree.unit_a1, name="困难", is_hardship=True)
-    batch = services.batch_create(partner=partner, union=tree.city, actor=city_staff, limit=1)
+    batch = batch_create(partner=partner, union=tree.city, actor=city_staff, limit=1)
     assert list(Card.objects.filter(batch=batch).values_list("member__name", flat=True)) == ["困难"]
 
 
 def test_clerk_cannot_create_a_batch_and_nothing_changes(tree, partner, clerk):
     make_card(tree.unit_a1)
     with pytest.raises(ApplicationError) as err:
-        services.batch_create(partner=partner, union=tree.unit_a1, actor=clerk)
+        batch_create(partner=partner, union=tree.unit_a1, actor=clerk)
     assert err.value.code == "forbidden"
     assert not BankBatch.objects.exists()
     assert Card.objects.get().status == S.APPLIED
@@ -91,13 +92,13 @@ def test_clerk_cannot_create_a_batch_and_nothing_changes(tree, partner, clerk):
 
 def test_empty_scope_is_refused(tree, partner, city_staff):
     with pytest.raises(ApplicationError) as err:
-        services.batch_create(partner=partner, union=tree.city, actor=city_staff)
+        batch_create(partner=partner, union=tree.city, actor=city_staff)
     assert err.value.code == "nothing_to_batch"
     assert not BankBatch.objects.exists()
 
 
 def test_handoff_download_is_audited(batch_with_file, bank_user):
-    handle = services.batch_handoff_open(batch=batch_with_file, actor=bank_user, ip="10.0.0.7")
+    handle = batch_handoff_open(batch=batch_with_file, actor=bank_user, ip="10.0.0.7")
     assert handle.read()[:2] == b"PK"
     entry = AuditEntry.objects.get(verb="batch.handoff_downloaded")
     assert (entry.actor, entry.target_id, entry.ip) == (bank_user, str(batch_with_file.pk), "10.0.0.7")
@@ -108,7 +109,7 @@ def test_handoff_download_is_audited(batch_with_file, bank_user):
 def test_other_roles_cannot_download_the_handoff_and_nothing_is_logged(batch_with_file, tree, role):
     user = make_staff(role, tree.city)
     with pytest.raises(ApplicationError):
-        services.batch_handoff_open(batch=batch_with_file, actor=user)
+        batch_handoff_open(batch=batch_with_file, actor=user)
     assert not AuditEntry.objects.filter(verb="batch.handoff_downloaded").exists()
 
 

@@ -15,7 +15,7 @@ from issuance.lifecycle import (
     stored_union_months,
 )
 from issuance.models import Card, CardEvent, UnionMonthCount
-from issuance.services import card_report_lost
+from issuance.services.cards import card_report_lost
 
 from ..factories import make_member
 from .factories import card_number, make_card

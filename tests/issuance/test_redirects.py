@@ -3,7 +3,7 @@
 import pytest
 
 from issuance.models import CardNotice
-from issuance.services import card_report_lost
+from issuance.services.cards import card_report_lost
 
 from .factories import S, make_card
 

@@ -1,10 +1,12 @@
 import pytest
 
 from cardportal.errors import ApplicationError
-from issuance import services
 from issuance.cardnumbers import luhn_complete
 from issuance.lifecycle import recount_union_months, stored_union_months
 from issuance.models import BankBatch, BankFileImport, Card, CardEvent
+from issuance.services.bankfiles import import_create
+from issuance.services.batches import batch_create
+from issuance.services.cards import cards_requeue
 
 from .factories import card_number, csv_bytes, make_card, xlsx_bytes
 
@@ -25,14 +27,14 @@ def batch(tree, partner, city_staff, run_tasks_inline, django_capture_on_commit_
     for i, id_number in enumerate(IDS):
         make_card(tree.unit_a1, name=f"会员{i}", id_number=id_number)
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
+        batch = batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
     batch.refresh_from_db()
     return batch
 
 
 def _import(batch, actor, data, name="回盘.xlsx", capture=None):
     with capture(execute=True):
-        imp = services.import_create(
+        imp = import_create(
             kind="return", union=batch.union, batch=batch, file_name=name, data=data, actor=actor
         )
     imp.refresh_from_db()
@@ -126,9 +128,9 @@ def test_rejected_card_can_be_fixed_and_batched_again(
         capture=django_capture_on_commit_callbacks,
     )
     card = Card.objects.get(member__name="会员0")
-    assert services.cards_requeue(cards=[card.pk], actor=city_staff) == 1
+    assert cards_requeue(cards=[card.pk], actor=city_staff) == 1
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.batch_create(partner=partner, union=batch.union, actor=city_staff)
+        second = batch_create(partner=partner, union=batch.union, actor=city_staff)
     card.refresh_from_db()
     assert (card.status, card.batch_id) == (S.IN_BATCH, second.pk)
 
@@ -148,7 +150,7 @@ def test_file_without_the_id_column_fails_the_job_and_changes_nothing(
 
 def test_clerk_cannot_upload_a_return_file(batch, clerk):
     with pytest.raises(ApplicationError):
-        services.import_create(
+        import_create(
             kind="return", union=batch.union, batch=batch, file_name="a.csv", data=b"x", actor=clerk
         )
     assert not BankFileImport.objects.exists()

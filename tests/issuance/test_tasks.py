@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from issuance import services
 from issuance.models import BankBatch
+from issuance.services.batches import batch_create
 
 from .factories import make_card
 
@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
 def test_handoff_file_is_written_by_a_real_worker(tree, partner, city_staff, celery_worker_thread):
     make_card(tree.unit_a1, id_number="11010519491231002X")
-    batch = services.batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
+    batch = batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         batch.refresh_from_db()

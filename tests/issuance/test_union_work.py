@@ -5,9 +5,12 @@ from django.utils import timezone
 
 from cardportal.errors import ApplicationError
 from cardportal.models import AuditEntry
-from issuance import services
 from issuance.lifecycle import recount_union_months, stored_union_months
 from issuance.models import ActivationSession, Card, CardEvent, CardNotice, CardReceipt
+from issuance.services.bankfiles import import_create
+from issuance.services.batches import batch_create
+from issuance.services.cards import card_report_lost
+from issuance.services.receipt import activation_session_record, cards_distribute, cards_receive
 
 from .factories import card_number, csv_bytes, make_card, xlsx_bytes
 
@@ -17,9 +20,7 @@ S = Card.Status
 
 def test_receipt_with_matching_count_moves_the_ticked_cards(tree, clerk):
     cards = [make_card(tree.unit_a1, status=S.ISSUED) for _ in range(3)]
-    receipt = services.cards_receive(
-        union=tree.unit_a1, card_ids=[c.pk for c in cards[:2]], counted=2, actor=clerk
-    )
+    receipt = cards_receive(union=tree.unit_a1, card_ids=[c.pk for c in cards[:2]], counted=2, actor=clerk)
     assert (receipt.accepted, receipt.expected, receipt.selected, receipt.counted) == (True, 3, 2, 2)
     assert [Card.objects.get(pk=c.pk).status for c in cards] == [S.RECEIVED, S.RECEIVED, S.ISSUED]
     assert AuditEntry.objects.filter(verb="cards.received", actor=clerk).count() == 1
@@ -28,9 +29,7 @@ def test_receipt_with_matching_count_moves_the_ticked_cards(tree, clerk):
 def test_receipt_with_a_count_mismatch_is_recorded_and_moves_nothing(tree, clerk):
     cards = [make_card(tree.unit_a1, status=S.ISSUED) for _ in range(3)]
     events = CardEvent.objects.count()
-    receipt = services.cards_receive(
-        union=tree.unit_a1, card_ids=[c.pk for c in cards], counted=2, actor=clerk
-    )
+    receipt = cards_receive(union=tree.unit_a1, card_ids=[c.pk for c in cards], counted=2, actor=clerk)
     assert (receipt.accepted, receipt.mismatch) == (False, True)
     assert CardReceipt.objects.get().counted == 2
     assert set(Card.objects.values_list("status", flat=True)) == {S.ISSUED}
@@ -41,14 +40,14 @@ def test_receipt_with_a_count_mismatch_is_recorded_and_moves_nothing(tree, clerk
 def test_clerk_cannot_receive_another_unions_cards(tree, clerk):
     other = make_card(tree.unit_b1, status=S.ISSUED)
     with pytest.raises(ApplicationError):
-        services.cards_receive(union=tree.unit_a1, card_ids=[other.pk], counted=1, actor=clerk)
+        cards_receive(union=tree.unit_a1, card_ids=[other.pk], counted=1, actor=clerk)
     assert Card.objects.get(pk=other.pk).status == S.ISSUED
     assert not CardReceipt.objects.exists()
 
 
 def test_distribution_by_ticks_and_by_scanned_numbers(tree, clerk):
     a, b, c = (make_card(tree.unit_a1, status=S.RECEIVED) for _ in range(3))
-    moved = services.cards_distribute(
+    moved = cards_distribute(
         union=tree.unit_a1, card_ids=[a.pk], numbers=[f" {b.number[:6]} {b.number[6:]}"], actor=clerk
     )
     assert moved == 2
@@ -59,7 +58,7 @@ def test_distributing_a_card_never_received_refuses_the_lot(tree, clerk):
     received = make_card(tree.unit_a1, status=S.RECEIVED)
     issued = make_card(tree.unit_a1, status=S.ISSUED)
     with pytest.raises(ApplicationError) as err:
-        services.cards_distribute(union=tree.unit_a1, numbers=[received.number, issued.number], actor=clerk)
+        cards_distribute(union=tree.unit_a1, numbers=[received.number, issued.number], actor=clerk)
     assert "不能变更为“已发放”" in err.value.message
     assert Card.objects.get(pk=received.pk).status == S.RECEIVED
     assert Card.objects.get(pk=issued.pk).status == S.ISSUED
@@ -69,7 +68,7 @@ def test_unknown_scanned_number_is_named_and_nothing_moves(tree, clerk):
     received = make_card(tree.unit_a1, status=S.RECEIVED)
     stranger = make_card(tree.unit_b1, status=S.RECEIVED)
     with pytest.raises(ApplicationError) as err:
-        services.cards_distribute(union=tree.unit_a1, numbers=[received.number, stranger.number], actor=clerk)
+        cards_distribute(union=tree.unit_a1, numbers=[received.number, stranger.number], actor=clerk)
     assert stranger.number in err.value.message
     assert Card.objects.get(pk=received.pk).status == S.RECEIVED
 
@@ -78,7 +77,7 @@ def test_activation_session_keeps_the_session_date(tree, clerk):
     made = timezone.now() - timedelta(days=9)
     cards = [make_card(tree.unit_a1, status=S.DISTRIBUTED, at=made) for _ in range(2)]
     day = timezone.localdate() - timedelta(days=3)
-    session = services.activation_session_record(
+    session = activation_session_record(
         union=tree.unit_a1, held_on=day, place="职工之家", card_ids=[c.pk for c in cards], actor=clerk
     )
     assert session.activated == 2 and ActivationSession.objects.count() == 1
@@ -88,7 +87,7 @@ def test_activation_session_keeps_the_session_date(tree, clerk):
 def test_activation_session_before_distribution_is_refused(tree, clerk):
     card = make_card(tree.unit_a1, status=S.DISTRIBUTED)
     with pytest.raises(ApplicationError) as err:
-        services.activation_session_record(
+        activation_session_record(
             union=tree.unit_a1,
             held_on=timezone.localdate() - timedelta(days=3),
             card_ids=[card.pk],
@@ -117,7 +116,7 @@ def test_activation_file_import(tree, bank_user, run_tasks_inline, django_captur
         ]
     )
     with django_capture_on_commit_callbacks(execute=True):
-        imp = services.import_create(
+        imp = import_create(
             kind="activation", union=tree.city, file_name="激活.xlsx", data=data, actor=bank_user
         )
     imp.refresh_from_db()
@@ -144,9 +143,7 @@ def test_activation_before_the_card_was_made_is_invalid(
     early = timezone.localdate() - timedelta(days=10)
     data = csv_bytes([["卡号", "激活日期"], [card.number, early.isoformat()]])
     with django_capture_on_commit_callbacks(execute=True):
-        imp = services.import_create(
-            kind="activation", union=tree.city, file_name="a.csv", data=data, actor=bank_user
-        )
+        imp = import_create(kind="activation", union=tree.city, file_name="a.csv", data=data, actor=bank_user)
     imp.refresh_from_db()
     assert (
         imp.report["counts"]["invalid"] == 1 and "早于制卡日期" in imp.report["lists"]["invalid"][0]["reason"]
@@ -161,7 +158,7 @@ def test_activation_reimport_changes_nothing(
     data = csv_bytes([["卡号", "激活日期"], [card.number, timezone.localdate().isoformat()]])
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
-            imp = services.import_create(
+            imp = import_create(
                 kind="activation", union=tree.city, file_name="a.csv", data=data, actor=bank_user
             )
     imp.refresh_from_db()
@@ -172,7 +169,7 @@ def test_activation_reimport_changes_nothing(
 def test_loss_closes_the_card_applies_for_a_replacement_and_tells_the_union(tree, clerk):
     card = make_card(tree.unit_a1, status=S.ACTIVATED, name="李四")
     counters = stored_union_months()
-    new = services.card_report_lost(card=card, actor=clerk, note="本人遗失")
+    new = card_report_lost(card=card, actor=clerk, note="本人遗失")
     card.refresh_from_db()
     assert card.status == S.LOST and card.closed_at is not None
     assert (new.status, new.replaces_id, new.member_id) == (S.APPLIED, card.pk, card.member_id)
@@ -185,13 +182,13 @@ def test_replacement_number_replaces_the_old_one_with_a_notice(
     client, tree, clerk, city_staff, bank_user, partner, run_tasks_inline, django_capture_on_commit_callbacks
 ):
     card = make_card(tree.unit_a1, status=S.DISTRIBUTED, id_number="11010519491231002X")
-    services.card_report_lost(card=card, actor=clerk)
+    card_report_lost(card=card, actor=clerk)
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
+        batch = batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
     new_number = card_number()
     data = xlsx_bytes([["证件号码", "卡号", "状态"], ["11010519491231002X", new_number, "成功"]])
     with django_capture_on_commit_callbacks(execute=True):
-        services.import_create(
+        import_create(
             kind="return", union=tree.unit_a1, batch=batch, file_name="r.xlsx", data=data, actor=bank_user
         )
     live = Card.objects.get(member=card.member, status=S.ISSUED)
@@ -211,7 +208,7 @@ def test_replacement_number_replaces_the_old_one_with_a_notice(
 
 def test_lost_card_cannot_be_reported_lost_twice(tree, clerk):
     card = make_card(tree.unit_a1, status=S.ISSUED)
-    services.card_report_lost(card=card, actor=clerk)
+    card_report_lost(card=card, actor=clerk)
     with pytest.raises(ApplicationError):
-        services.card_report_lost(card=card, actor=clerk)
+        card_report_lost(card=card, actor=clerk)
     assert Card.objects.filter(member=card.member).count() == 2

@@ -4,8 +4,9 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 
-from issuance import services
 from issuance.models import Card, Wave
+from issuance.services.batches import batch_create
+from issuance.services.waves import wave_create
 
 from ..factories import ROLE, make_staff
 from .factories import make_card
@@ -46,7 +47,7 @@ def test_union_page_query_count_does_not_grow_with_cards(client, tree, clerk, dj
 def test_batch_list_query_count(client, tree, partner, city_staff, django_assert_num_queries):
     for _ in range(3):
         make_card(tree.unit_a1)
-        services.batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
+        batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
     client.force_login(city_staff)
     # 13: session, user, TOTP device, role, scope union; batch count, the union, applied cards
     # waiting; partners of the two pickers (read twice: form and filter), their unions (once: the
@@ -58,7 +59,7 @@ def test_batch_list_query_count(client, tree, partner, city_staff, django_assert
 
 def test_clerk_cannot_open_the_batch_pages(client, tree, clerk, partner, city_staff):
     make_card(tree.unit_a1)
-    batch = services.batch_create(partner=partner, union=tree.county_a, actor=city_staff)
+    batch = batch_create(partner=partner, union=tree.county_a, actor=city_staff)
     client.force_login(clerk)
     assert client.get("/issuance/batches/").status_code == 403
     assert client.get(f"/issuance/batches/{batch.pk}/").status_code == 404
@@ -95,7 +96,7 @@ def test_progress_report_counts_by_status_and_exports(client, tree, city_staff):
 
 
 def test_wave_page_shows_progress_against_target(client, tree, city_staff):
-    wave = services.wave_create(
+    wave = wave_create(
         name="首批",
         owner=tree.city,
         unions=[tree.county_a],

@@ -28,11 +28,14 @@ from django.db import connection
 
 from bench.sheetgen import csv_bytes as sheet_csv
 from benefits.models import Disbursement
-from benefits.services import Entry, disbursement_add_entries, disbursement_create, disbursement_export
+from benefits.services.bankfiles import disbursement_export
+from benefits.services.disbursements import Entry, disbursement_add_entries, disbursement_create
 from cardportal.jobs import jobs_reap
 from cardportal.models import AuditEntry
-from issuance import services as issuance
 from issuance.models import BankBatch, Card, CardEvent
+from issuance.services.bankfiles import import_create, import_retry
+from issuance.services.batches import batch_create
+from issuance.services.handoff import batch_generate_handoff, batch_handoff_retry
 from members.models import Member, RegistrationSheet, SheetClaim, SheetRow
 from members.registration import (
     sheet_approve,
@@ -276,7 +279,7 @@ class Handoff:
             make_card(self.tree.unit_a1, name=f"会员{i}")
 
     def start(self):
-        self.job = issuance.batch_create(partner=self.partner, union=self.tree.unit_a1, actor=self.staff)
+        self.job = batch_create(partner=self.partner, union=self.tree.unit_a1, actor=self.staff)
         return self.job
 
     def assert_nothing_written(self):
@@ -285,7 +288,7 @@ class Handoff:
         assert audits("batch.handoff_written") == 0
 
     def retry(self):
-        issuance.batch_handoff_retry(batch=self.job, actor=self.staff)
+        batch_handoff_retry(batch=self.job, actor=self.staff)
 
     def assert_done_once(self):
         batch = fresh(self.job)
@@ -299,8 +302,8 @@ class ReturnImport(Handoff):
 
     def prepare(self):
         super().prepare()
-        batch = issuance.batch_create(partner=self.partner, union=self.tree.unit_a1, actor=self.staff)
-        issuance.batch_generate_handoff(batch_id=batch.pk)
+        batch = batch_create(partner=self.partner, union=self.tree.unit_a1, actor=self.staff)
+        batch_generate_handoff(batch_id=batch.pk)
         self.batch = fresh(batch)
         flush_broker()  # the hand-off message was for this test process's direct run
         self.rows = [["证件号码", "姓名", "卡号", "状态", "失败原因"]]
@@ -308,7 +311,7 @@ class ReturnImport(Handoff):
             self.rows.append([card.member.reveal_id_number(), card.member.name, card_number(), "成功", ""])
 
     def start(self):
-        self.job = issuance.import_create(
+        self.job = import_create(
             kind="return",
             union=self.batch.union,
             batch=self.batch,
@@ -323,7 +326,7 @@ class ReturnImport(Handoff):
         assert fresh(self.job).report == {}
 
     def retry(self):
-        issuance.import_retry(imp=self.job, actor=self.staff)
+        import_retry(imp=self.job, actor=self.staff)
 
     def assert_done_once(self):
         imp = fresh(self.job)
@@ -342,7 +345,7 @@ class ActivationImport(Handoff):
         self.rows = [["卡号", "激活日期"]] + [[c.number, today] for c in cards]
 
     def start(self):
-        self.job = issuance.import_create(
+        self.job = import_create(
             kind="activation",
             union=self.tree.unit_a1,
             file_name="激活.csv",
@@ -356,7 +359,7 @@ class ActivationImport(Handoff):
         assert fresh(self.job).report == {}
 
     def retry(self):
-        issuance.import_retry(imp=self.job, actor=self.staff)
+        import_retry(imp=self.job, actor=self.staff)
 
     def assert_done_once(self):
         imp = fresh(self.job)

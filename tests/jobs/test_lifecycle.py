@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from bench.sheetgen import csv_bytes as sheet_csv
 from cardportal.jobs import Job, job_queue, job_recover, job_start
-from issuance import services as issuance
 from issuance.models import BankFileImport, Card
+from issuance.services.bankfiles import import_create
+from issuance.services.batches import batch_create
 from members.models import Member, RegistrationSheet, SheetRow
 from members.registration import sheet_approve, sheet_import, sheet_register, sheet_submit, sheet_upload
 from members.tasks import sheet_import_task, sheet_register_task
@@ -189,7 +190,7 @@ def test_return_summary_counts_invalid_card_numbers_and_every_other_class(
 ):
     cards = [make_card(tree.unit_a1, name=f"会员{i}") for i in range(4)]
     with django_capture_on_commit_callbacks(execute=True):
-        batch = issuance.batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
+        batch = batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
     good = card_number()
     bad = good[:-1] + str((int(good[-1]) + 1) % 10)  # wrong check digit
     ids = [c.member.reveal_id_number() for c in cards]
@@ -201,7 +202,7 @@ def test_return_summary_counts_invalid_card_numbers_and_every_other_class(
         [ids[3], "会员3", "", "失败", "证件过期"],
     ]
     with django_capture_on_commit_callbacks(execute=True):
-        imp = issuance.import_create(
+        imp = import_create(
             kind="return",
             union=batch.union,
             batch=batch,
@@ -229,7 +230,7 @@ def test_identical_files_uploaded_at_the_same_moment_are_recognised(
     if connection.vendor != "postgresql":
         pytest.skip("the lock is PostgreSQL's; SQLite runs one write transaction at a time")
     make_card(tree.unit_a1, name="会员0", id_number="110105198506150014")
-    batch = issuance.batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
+    batch = batch_create(partner=partner, union=tree.unit_a1, actor=city_staff)
     data = table_csv(
         [["证件号码", "姓名", "卡号", "状态", "失败原因"], ["110105198506150014", "某", "", "失败", "x"]]
     )
@@ -239,7 +240,7 @@ def test_identical_files_uploaded_at_the_same_moment_are_recognised(
     def upload(name: str, hold: bool) -> None:
         try:
             with transaction.atomic():
-                results[name] = issuance.import_create(
+                results[name] = import_create(
                     kind="return",
                     union=batch.union,
                     batch=batch,

@@ -1,7 +1,8 @@
 from decimal import Decimal
 
 from benefits.models import Disbursement
-from benefits.services import Entry, disbursement_add_entries, disbursement_confirm, disbursement_create
+from benefits.services.bankfiles import disbursement_confirm
+from benefits.services.disbursements import Entry, disbursement_add_entries, disbursement_create
 from members.sms.models import SmsMessage
 from members.sms.services import sms_secret_params
 

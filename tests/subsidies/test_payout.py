@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Sum
 
 from benefits.models import DisbursementLine
-from benefits.services import disbursement_confirm, disbursement_export
+from benefits.services.bankfiles import disbursement_confirm, disbursement_export
 from benefits.subsidies.models import SubsidyEarning
 from benefits.subsidies.services import subsidies_compute, subsidy_batch_build, subsidy_monthly_batches
 from cardportal.errors import ApplicationError
