@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from cardportal.bulk import is_postgresql
+
 
 PARTITIONED_PARENT = """
 CREATE TABLE usage_cardtransaction (
@@ -37,14 +39,14 @@ def create_transaction_table(apps, schema_editor):
     month nobody prepared); `merchants.usage.partitions.ensure_months` creates the month partitions
     (importer, generator, demo, beat) and moves any stray rows out of the default. Elsewhere: the
     model's plain table."""
-    if schema_editor.connection.vendor == "postgresql":
+    if is_postgresql(schema_editor.connection.alias):
         schema_editor.execute(PARTITIONED_PARENT)
     else:
         schema_editor.create_model(apps.get_model("usage", "CardTransaction"))
 
 
 def drop_transaction_table(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
+    if is_postgresql(schema_editor.connection.alias):
         schema_editor.execute("DROP TABLE usage_cardtransaction CASCADE")
     else:
         schema_editor.delete_model(apps.get_model("usage", "CardTransaction"))
