@@ -49,9 +49,20 @@ def run_import(*, import_id: int, token: str | None = None) -> None:
     try:
         problems, months = _stage_file(imp, layout, stage)
         partitions.ensure_months(months)
-        _apply(imp, stage, problems)
+        _analyze([stage])  # a temporary table is never auto-analysed: without statistics the joins
+        _apply(imp, stage, problems, months)  # below run as 500,000 nested index probes
     finally:
         _drop(stage)
+
+
+def _analyze(tables_) -> None:
+    """Fresh planner statistics (PostgreSQL); autovacuum would get there, but only after the
+    import and the subsidy computation its signal starts have been planned without them."""
+    if not bulk.is_postgresql():
+        return
+    with connection.cursor() as cursor:
+        for name in tables_:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(name)}")
 
 
 def _stage_name(imp: TxnImport) -> str:
@@ -146,12 +157,15 @@ def _stage_months(stage: str) -> set:
         return found
 
 
-def _apply(imp: TxnImport, stage: str, staged: dict) -> None:
+def _apply(imp: TxnImport, stage: str, staged: dict, months: set) -> None:
     with transaction.atomic():
         if not TxnImport.objects.select_for_update().filter(pk=imp.pk).exists() or not job_holds(imp):
             return  # another run owns the import now
         bulk.advisory_xact_lock("usage.import")  # roll-ups see every earlier import's rows
         counts, report = _insert_and_reconcile(imp, stage)
+        # The months' statistics before the roll-ups and the subsidies (started on commit) plan
+        # their joins; ANALYZE counts this transaction's own new rows.
+        _analyze(partitions.partition_name(month) for month in sorted(months))
         counts.update(rows=staged["rows"], rejected=staged["rejected"])
         report["rejected_rows"] = staged["rejected_rows"]
         rollups.update_for_import(imp.pk)
