@@ -47,16 +47,7 @@ def import_create(
     to an earlier one is noted (`same_as`); applying it again changes nothing. A function
     partner's return (kind FUNCTION) names the batch and the partner (`functions.py`)."""
     access_for(actor).require(Cap.BANK_FILES, "导入银行文件")
-    if kind in (BankFileImport.Kind.RETURN, BankFileImport.Kind.FUNCTION) and batch is None:
-        raise ApplicationError("回盘文件须对应一个银行批次", code="no_batch")
-    if batch is not None:
-        batch = BankBatch.objects.get(pk=batch.pk)
-    if batch is not None and not batch.handoff_file:
-        raise ApplicationError("该批次的报送文件尚未生成", code="not_ready")
-    if kind == BankFileImport.Kind.FUNCTION:
-        function_upload_check(batch=batch, partner=partner)
-    else:
-        partner = None
+    batch, partner = _import_target(kind, batch, partner)
     if not file_name.lower().endswith((".xlsx", ".xls", ".xlsm", ".csv", ".txt")):
         raise ApplicationError("只支持 .xlsx、.xls 或 .csv 文件", code="bad_type")
     check_upload(data)
@@ -94,6 +85,20 @@ def import_create(
 
     job_queue(imp, phase="apply", task=import_apply_task)
     return imp
+
+
+def _import_target(kind: str, batch: BankBatch | None, partner: IssuingPartner | None):
+    """The batch (read fresh) and, for a function partner's return, the partner the file is for."""
+    if kind in (BankFileImport.Kind.RETURN, BankFileImport.Kind.FUNCTION) and batch is None:
+        raise ApplicationError("回盘文件须对应一个银行批次", code="no_batch")
+    if batch is not None:
+        batch = BankBatch.objects.get(pk=batch.pk)
+    if batch is not None and not batch.handoff_file:
+        raise ApplicationError("该批次的报送文件尚未生成", code="not_ready")
+    if kind != BankFileImport.Kind.FUNCTION:
+        return batch, None
+    function_upload_check(batch=batch, partner=partner)
+    return batch, partner
 
 
 def function_upload_check(*, batch: BankBatch, partner: IssuingPartner | None) -> None:

@@ -305,3 +305,19 @@ def test_admin_checks_a_function_partners_layout(db):
 
 def test_make_partner_defaults_to_a_bank(db):
     assert make_partner().role == IssuingPartner.Role.ISSUER
+
+
+def test_demo_has_a_transit_partner_and_cards_with_the_function():
+    from issuance import demo as issuance_demo
+    from issuance import layouts
+    from members import demo as members_demo
+
+    members_demo.load(members_total=300)
+    result = issuance_demo.load()
+    transit = IssuingPartner.objects.get(code="cz-transit")
+    assert transit.role == IssuingPartner.Role.FUNCTION and transit.function_kind == "transit"
+    assert layouts.handoff_layout(transit)["format"] == "csv"  # its own layout, valid for its role
+    statuses = set(CardFunction.objects.values_list("status", flat=True))
+    assert result["functions"] == CardFunction.objects.count() > 0
+    assert {F.ENABLED, F.SENT} <= statuses
+    assert not CardFunction.objects.exclude(card__status__in=Card.NUMBERED_LIVE + ("lost",)).exists()
