@@ -321,3 +321,23 @@ def test_demo_has_a_transit_partner_and_cards_with_the_function():
     assert result["functions"] == CardFunction.objects.count() > 0
     assert {F.ENABLED, F.SENT} <= statuses
     assert not CardFunction.objects.exclude(card__status__in=Card.NUMBERED_LIVE + ("lost",)).exists()
+
+
+def test_the_member_reads_each_state_of_the_function(
+    client, batch, transit, bank_user, django_capture_on_commit_callbacks
+):
+    from ..membersite.helpers import sign_in
+
+    function_handoff_open(batch=batch, partner=transit, actor=bank_user)
+    n0, n1, n2 = numbers(batch)
+    rows = [HEADER, [n0, "会员0", "已开通", ""], [n1, "会员1", "未开通", "证件信息不符"]]
+    upload(batch, transit, bank_user, xlsx_bytes(rows), django_capture_on_commit_callbacks)
+    for number, line in (
+        (n0, "交通功能：已开通"),
+        (n1, "交通功能：未开通（证件信息不符）"),
+        (n2, "交通功能：办理中"),
+    ):
+        card = Card.objects.get(number=number)
+        sign_in(client, django_capture_on_commit_callbacks, card.member)
+        assert line in client.get("/me/").content.decode()
+        client.logout()
