@@ -38,15 +38,25 @@ class ReadOnlyMixin:
 class PartnerForm(forms.ModelForm):
     class Meta:
         model = IssuingPartner
-        fields = ["code", "name", "is_primary", "handoff_layout", "return_layout"]
+        fields = ["code", "name", "is_primary", "role", "function_kind", "handoff_layout", "return_layout"]
 
-    def clean_handoff_layout(self):
-        value = self.cleaned_data["handoff_layout"] or {}
-        try:
-            layouts.validate_handoff_layout({**layouts.DEFAULT_HANDOFF, **value})
-        except ValidationError as exc:
-            raise forms.ValidationError(exc.messages) from exc
-        return value
+    def clean(self):
+        """The hand-off layout is checked against the role's fields (a function partner's list
+        has the card number and no full ID number); a function partner names its function."""
+        data = super().clean()
+        role, value = data.get("role"), data.get("handoff_layout") or {}
+        if role == IssuingPartner.Role.FUNCTION and not data.get("function_kind"):
+            self.add_error("function_kind", "功能合作方须选择它开通的功能")
+        if "handoff_layout" in data:
+            try:
+                if role == IssuingPartner.Role.FUNCTION:
+                    layouts.validate_function_handoff_layout({**layouts.DEFAULT_FUNCTION_HANDOFF, **value})
+                else:
+                    layouts.validate_handoff_layout({**layouts.DEFAULT_HANDOFF, **value})
+            except ValidationError as exc:
+                self.add_error("handoff_layout", exc.messages)
+            data["handoff_layout"] = value
+        return data
 
     def clean_return_layout(self):
         value = self.cleaned_data["return_layout"] or {}
@@ -60,7 +70,7 @@ class IssuingPartnerAdmin(admin.ModelAdmin):
     changes them (a county admin must not redirect another county's hand-off layout)."""
 
     form = PartnerForm
-    list_display = ["name", "code", "is_primary"]
+    list_display = ["name", "code", "is_primary", "role", "function_kind"]
 
     def has_module_permission(self, request):
         return access_for(request.user).can(Cap.ADMIN_SITE)

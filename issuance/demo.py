@@ -1,4 +1,5 @@
-"""Demo issuance for the Cangzhou demo: a bank and a transit-card partner, two waves, and the
+"""Demo issuance for the Cangzhou demo: a bank and a transit-card partner (which adds the transit
+function to the bank's cards of the latest batches), two waves, and the
 demo members' cards spread through the lifecycle across the demo's three plan years (the two
 before this one and this one, `members.demo.plan_years`), up to today.
 
@@ -18,7 +19,7 @@ from members.models import Member, Union
 
 from .cardnumbers import luhn_complete
 from .lifecycle import cards_apply, cards_transition
-from .models import BankBatch, Card, IssuingPartner, Wave
+from .models import BankBatch, Card, CardFunction, IssuingPartner, Wave
 from .services.cards import card_report_lost
 from .services.handoff import batch_generate_handoff
 
@@ -57,30 +58,59 @@ def _step(ids: list[int], to_status: str, day: date, rng, note: str, updates=Non
         cards_transition(cards=ids, to_status=to_status, at=_at(day, rng), note=note, updates=updates)
 
 
-def _partners() -> IssuingPartner:
-    """The primary bank, and a transit-card partner with its own hand-off layout."""
+def _partners() -> tuple[IssuingPartner, IssuingPartner]:
+    """The primary bank, and a transit-card partner that adds the transit function to the bank's
+    cards (seeds 002/003), with its own hand-off layout."""
     bank, _ = IssuingPartner.objects.get_or_create(
         code="icbc-cangzhou", defaults={"name": "中国工商银行沧州分行", "is_primary": True}
     )
-    IssuingPartner.objects.get_or_create(
+    transit, _ = IssuingPartner.objects.get_or_create(
         code="cz-transit",
         defaults={
             "name": "沧州市公交一卡通有限公司",
             "is_primary": False,
+            "role": IssuingPartner.Role.FUNCTION,
+            "function_kind": CardFunction.Kind.TRANSIT,
             "handoff_layout": {
                 "sheet": "公交功能开通名单",
                 "format": "csv",
                 "columns": [
                     {"title": "序号", "field": "seq"},
+                    {"title": "卡号", "field": "card_number"},
                     {"title": "姓名", "field": "name"},
-                    {"title": "身份证号", "field": "id_number"},
-                    {"title": "手机", "field": "phone"},
-                    {"title": "单位", "field": "work_unit"},
+                    {"title": "身份证号", "field": "id_masked"},
+                    {"title": "单位", "field": "union"},
                 ],
             },
         },
     )
-    return bank
+    return bank, transit
+
+
+def _transit_functions(transit: IssuingPartner, rng: random.Random) -> int:
+    """The transit function on the cards of the three latest returned batches: the older two
+    answered by the partner (about 1 in 20 refused with a reason), the latest still with it."""
+    batches = list(
+        BankBatch.objects.filter(status=BankBatch.BatchStatus.RETURNED).order_by("-handoff_at")[:3]
+    )
+    reasons = ["卡片芯片不支持交通应用", "持卡人信息与公交系统不符"]
+    functions = []
+    for i, batch in enumerate(reversed(batches)):
+        sent = batch.handoff_at + timedelta(days=20)
+        cards = Card.objects.filter(batch=batch, status__in=Card.NUMBERED_LIVE).values_list("pk", flat=True)
+        for pk in cards:
+            fn = CardFunction(
+                card_id=pk, partner=transit, kind=transit.function_kind, requested_at=sent, sent_at=sent
+            )
+            if i < len(batches) - 1 and rng.random() < 0.05:
+                fn.status, fn.refused_reason = CardFunction.Status.REFUSED, rng.choice(reasons)
+            elif i < len(batches) - 1:
+                fn.status, fn.enabled_at = CardFunction.Status.ENABLED, sent + timedelta(days=10)
+            else:
+                fn.status = CardFunction.Status.SENT
+            functions.append(fn)
+    CardFunction.objects.bulk_create(functions)
+    return len(functions)
 
 
 def _waves(city: Union, counties: list[Union], bank: IssuingPartner, years) -> tuple[Wave, Wave]:
@@ -216,7 +246,7 @@ def load(*, stdout=None, seed: int = 2016) -> dict:
     rng = random.Random(seed)
     years = plan_years()
     end = timezone.localdate()
-    bank = _partners()
+    bank, transit = _partners()
     city = Union.objects.get(code="130900")
     counties = list(city.children.order_by("code"))
     wave1, wave2 = _waves(city, counties, bank, years)
@@ -244,7 +274,12 @@ def load(*, stdout=None, seed: int = 2016) -> dict:
         rest = _bank_return(batch_id, ids, return_day, rng, numbers)
         _later_stages(rest, return_day, rng)
     _losses(rng, years, end)
+    # its own generator: the transit functions leave the seed's cards as they were
+    functions = _transit_functions(transit, random.Random(seed + 1))
     total = Card.objects.count()
     if stdout is not None:
-        stdout.write(f"已加载发卡演示数据：{total} 张卡，{batches} 个银行批次，2 个发卡批次计划。")
-    return {"cards": total, "batches": batches}
+        stdout.write(
+            f"已加载发卡演示数据：{total} 张卡，{batches} 个银行批次，2 个发卡批次计划，"
+            f"{functions} 张卡办理交通功能。"
+        )
+    return {"cards": total, "batches": batches, "functions": functions}

@@ -104,6 +104,10 @@ REPORT_SECTIONS = {
     "missing": "未回盘",
     "activated": "已激活",
     "refused": "不能激活",
+    "enabled": "功能已开通",
+    "declined": "功能未开通",
+    "unknown_card": "不在本批次的卡号",
+    "wrong_partner": "未向该合作方申请",
 }
 
 

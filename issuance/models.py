@@ -278,6 +278,19 @@ class IssuingPartner(models.Model):
     code = models.SlugField(_("代码"), unique=True)
     name = models.CharField(_("名称"), max_length=100)
     is_primary = models.BooleanField(_("主发卡银行"), default=True)
+
+    class Role(models.TextChoices):
+        ISSUER = "issuer", _("发卡银行（制卡）")
+        FUNCTION = "function", _("功能合作方（在已制的卡上开通功能）")
+
+    role = models.CharField(_("角色"), max_length=10, choices=Role.choices, default=Role.ISSUER)
+    function_kind = models.CharField(
+        _("开通的功能"),
+        max_length=10,
+        blank=True,
+        choices=[("transit", _("交通功能"))],
+        help_text=_("角色为功能合作方时必填：它在银行已制的会员卡上开通的功能"),
+    )
     handoff_layout = models.JSONField(
         _("报送文件格式"),
         default=dict,
@@ -413,6 +426,7 @@ class BankFileImport(Job):
     class Kind(models.TextChoices):
         RETURN = "return", _("回盘文件")
         ACTIVATION = "activation", _("激活文件")
+        FUNCTION = "function", _("功能开通回盘")
 
     kind = models.CharField(_("类型"), max_length=12, choices=Kind.choices)
     batch = models.ForeignKey(
@@ -425,6 +439,14 @@ class BankFileImport(Job):
     )
     union = models.ForeignKey(
         "members.Union", verbose_name=_("范围"), on_delete=models.PROTECT, related_name="+"
+    )
+    partner = models.ForeignKey(  # a function partner's return (kind FUNCTION) only
+        IssuingPartner,
+        verbose_name=_("功能合作方"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     file = models.FileField(_("文件"), upload_to="issuance/imports/")
     file_name = models.CharField(_("文件名"), max_length=200)
@@ -539,3 +561,53 @@ class CardNotice(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class CardFunction(models.Model):
+    """A function a second partner enables on a card the bank issued (Harbin, seeds 002/003: the
+    transit company adds the transit function to the union card). Its own small lifecycle,
+    `issuance.services.functions.FUNCTION_MOVES`: requested → sent (in the partner's hand-off
+    file) → enabled | refused (the partner's return file, with its reason)."""
+
+    class Kind(models.TextChoices):
+        TRANSIT = "transit", _("交通功能")
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("待报送")
+        SENT = "sent", _("已报送，办理中")
+        ENABLED = "enabled", _("已开通")
+        REFUSED = "refused", _("未开通")
+
+    card = models.ForeignKey(
+        Card, verbose_name=_("会员卡"), on_delete=models.CASCADE, related_name="functions"
+    )
+    partner = models.ForeignKey(
+        IssuingPartner, verbose_name=_("功能合作方"), on_delete=models.PROTECT, related_name="card_functions"
+    )
+    kind = models.CharField(_("功能"), max_length=10, choices=Kind.choices)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    requested_at = models.DateTimeField(_("申请时间"))
+    sent_at = models.DateTimeField(_("报送时间"), null=True, blank=True)
+    enabled_at = models.DateTimeField(_("开通时间"), null=True, blank=True)
+    refused_reason = models.CharField(_("未开通原因"), max_length=200, blank=True)
+    decided_by = models.ForeignKey(  # the partner's return file that enabled or refused it
+        BankFileImport,
+        verbose_name=_("回盘文件"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("会员卡功能")
+        verbose_name_plural = _("会员卡功能")
+        constraints = [
+            models.UniqueConstraint(fields=["card", "partner", "kind"], name="card_function_once"),
+            models.CheckConstraint(
+                condition=~Q(status="enabled") | Q(enabled_at__isnull=False), name="card_function_enabled_at"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} {self.get_kind_display()} {self.get_status_display()}"

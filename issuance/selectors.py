@@ -11,7 +11,7 @@ from members.access import get_for_user_or_404, scope_path, scope_queryset, visi
 from members.models import Union
 from members.selectors import rows_by_child
 
-from .models import BankBatch, BankFileImport, Card, CardEvent, CardNotice, CardReceipt, Wave
+from .models import BankBatch, BankFileImport, Card, CardEvent, CardFunction, CardNotice, CardReceipt, Wave
 
 S = Card.Status
 STAGES = [
@@ -134,7 +134,10 @@ def member_cards(*, member) -> list[Card]:
     return list(
         Card.objects.filter(member=member)
         .select_related("batch", "replaces", "partner")
-        .prefetch_related(Prefetch("events", queryset=events))
+        .prefetch_related(
+            Prefetch("events", queryset=events),
+            Prefetch("functions", queryset=CardFunction.objects.select_related("partner").order_by("id")),
+        )
         .order_by("-applied_at", "-id")
     )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import functions, views
 
 app_name = "issuance"
 
@@ -14,6 +14,16 @@ urlpatterns = [
     path("batches/<int:pk>/manifest/", views.batch_manifest, name="batch_manifest"),
     path("batches/<int:pk>/paperwork/", views.batch_paperwork, name="batch_paperwork"),
     path("batches/<int:pk>/return/", views.batch_return_upload, name="batch_return_upload"),
+    path(
+        "batches/<int:pk>/functions/<int:partner_pk>/handoff/",
+        functions.function_handoff,
+        name="function_handoff",
+    ),
+    path(
+        "batches/<int:pk>/functions/<int:partner_pk>/return/",
+        functions.function_return_upload,
+        name="function_return_upload",
+    ),
     path("batches/<int:pk>/requeue/", views.batch_requeue, name="batch_requeue"),
     path("imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),

@@ -38,6 +38,7 @@ from .forms import (
     ReceiveForm,
     UploadForm,
 )
+from .functions import batch_functions
 from .models import BankFileImport, Card
 from .selectors import STAGES, WEEK_STAGES
 from .services import bankfiles, batches, handoff
@@ -101,7 +102,10 @@ def batch_detail(request, pk):
     context = {
         "batch": batch,
         "status_counts": [(STATUS_LABELS[s], counts[s]) for s in STAGES if counts[s]],
-        "imports": batch.imports.select_related("created_by").order_by("-id"),
+        "imports": batch.imports.filter(kind=BankFileImport.Kind.RETURN)
+        .select_related("created_by")
+        .order_by("-id"),
+        "functions": batch_functions(request, batch),
         "upload_form": UploadForm(),
         "can_download": access_for(request.user).can(Cap.BANK_FILES),
         "rejected": selectors.batch_rejected_cards(batch=batch),

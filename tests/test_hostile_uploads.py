@@ -21,14 +21,16 @@ from benefits.services.disbursements import disbursement_create
 from benefits.services.member_claims import claim_submit_by_member
 from benefits.services.payment_sheets import disbursement_import_sheet
 from cardportal.errors import ApplicationError
-from issuance.models import BankFileImport
+from issuance.lifecycle import cards_transition
+from issuance.models import BankFileImport, Card, IssuingPartner
 from issuance.services.bankfiles import import_create
 from issuance.services.batches import batch_create
+from issuance.services.functions import function_handoff_open
 from members.models import RegistrationSheet
 
 from .factories import ROLE, make_member, make_staff
 from .hostile import hostile_files, hostile_proofs, workbook_bytes
-from .issuance.factories import make_card, make_partner
+from .issuance.factories import card_number, make_card, make_partner
 from .membersite.helpers import sign_in
 from .merchants.factories import give_card
 
@@ -45,6 +47,9 @@ VALID = {
         [["证件号码", "姓名", "卡号", "状态", "失败原因"], ["11010519491231002X", "王芳", "", "失败", "x"]]
     ),
     "activation": workbook_bytes([["卡号", "激活日期"], ["6222020000000000000", "2026-01-01"]]),
+    "function_return": workbook_bytes(
+        [["卡号", "开通结果", "未开通原因"], ["6222020000000000000", "已开通", ""]]
+    ),
     "payment_list": workbook_bytes([["身份证号", "姓名", "金额"], ["11010519491231002X", "王芳", "100"]]),
     "payment_result": workbook_bytes([["卡号", "金额", "结果"], ["6222020000000000000", "100", "成功"]]),
 }
@@ -145,6 +150,47 @@ def test_bank_return_import(kind, client, bank_batch, bank_user, django_capture_
     client.force_login(bank_user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/issuance/batches/{bank_batch.pk}/return/", {"file": upload(name, content)})
+    assert response.status_code == 302
+    assert [m.message for m in get_messages(response.wsgi_request)] == [
+        refused.value.message if kind != "giant" else "文件太大，上限为 1 MB"
+    ]
+    assert BankFileImport.objects.count() == 0
+
+
+@pytest.fixture
+def function_batch(bank_batch, bank_user):
+    """The bank issued the batch's card and its list went to a transit partner (seeds 002/003)."""
+    card = bank_batch.cards.get()
+    cards_transition(
+        cards=[card.pk], to_status=Card.Status.ISSUED, updates={card.pk: {"number": card_number()}}
+    )
+    transit = IssuingPartner.objects.create(
+        code="transit", name="公交公司", is_primary=False, role="function", function_kind="transit"
+    )
+    function_handoff_open(batch=bank_batch, partner=transit, actor=bank_user)
+    return bank_batch, transit
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_function_partner_return(kind, client, function_batch, bank_user, django_capture_on_commit_callbacks):
+    batch, transit = function_batch
+    name, content, expected = hostile("function_return", kind)
+    with pytest.raises(ApplicationError) as refused:
+        import_create(
+            kind="function",
+            union=batch.union,
+            batch=batch,
+            partner=transit,
+            file_name=name,
+            data=content,
+            actor=bank_user,
+        )
+    assert_refusal(refused.value.code, refused.value.message, expected)
+    client.force_login(bank_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/issuance/batches/{batch.pk}/functions/{transit.pk}/return/", {"file": upload(name, content)}
+        )
     assert response.status_code == 302
     assert [m.message for m in get_messages(response.wsgi_request)] == [
         refused.value.message if kind != "giant" else "文件太大，上限为 1 MB"

@@ -22,14 +22,14 @@ S = Card.Status
 
 
 def member_card_list(*, member: Member) -> list[Card]:
-    """The member's cards, newest first, each with its events (two queries)."""
+    """The member's cards, newest first, each with its events and its functions (three queries)."""
     events = CardEvent.objects.order_by("at", "id").only(
         "card_id", "to_status", "at", "note", "member_actor_id"
     )
     return list(
         Card.objects.filter(member=member)
         .select_related("partner", "replaces")
-        .prefetch_related(Prefetch("events", queryset=events))
+        .prefetch_related(Prefetch("events", queryset=events), "functions")
         .order_by("-applied_at", "-id")
     )
 

@@ -17,6 +17,7 @@ from cardportal.params import positive_int, query_text
 from cardportal.uploads import raise_if_refused
 from cardportal.views import dashboard
 from issuance.services.cards import card_report_lost
+from issuance.services.functions import member_function_line
 from merchants.selectors import directory_categories
 from merchants.services import member_holds_card, merchant_review_create
 
@@ -111,6 +112,7 @@ def _card_context(member, card):
         "timeline": selectors.card_timeline(card),
         "next_step": selectors.next_step(card, member),
         "may_report_lost": selectors.member_may_report_lost(card),
+        "functions": [member_function_line(fn) for fn in card.functions.all()],
     }
 
 

@@ -76,27 +76,34 @@ def _handoff_rows(batch: BankBatch, fields: list[str]):
 
 
 # Columns of digits that must stay text (an 18-digit number loses its last three digits in Excel).
-TEXT_FIELDS = frozenset({"id_number", "phone"})
+TEXT_FIELDS = frozenset({"id_number", "phone", "card_number"})
 
 
 def handoff_write(*, batch: BankBatch, layout: dict, out, progress=None) -> int:
     """Write the hand-off list to the binary stream `out`; return the data row count."""
+    fields = [c["field"] for c in layout["columns"]]
+    return layout_write(rows=_handoff_rows(batch, fields), layout=layout, out=out, progress=progress)
+
+
+def layout_write(*, rows, layout: dict, out, progress=None) -> int:
+    """Write `rows` (dicts by field) in a partner's layout (xlsx or csv) to the binary stream
+    `out`; return the data row count. The bank's hand-off and a function partner's use it."""
     columns = layout["columns"]
     fields = [c["field"] for c in columns]
     text_cols = [i for i, f in enumerate(fields) if f in TEXT_FIELDS]
-    rows = 0
+    count = 0
     if layout.get("format", "xlsx") == "csv":
         text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
         writer = exports.csv_writer(text, text_cols=text_cols)
         writer.writerow([c["title"] for c in columns])
-        for row in _handoff_rows(batch, fields):
+        for row in rows:
             writer.writerow([row[f] for f in fields])
-            rows += 1
-            if progress and rows % 5000 == 0:
-                progress(rows)
+            count += 1
+            if progress and count % 5000 == 0:
+                progress(count)
         text.flush()
         text.detach()
-        return rows
+        return count
     import xlsxwriter
 
     # constant_memory writes each row straight to disk: flat memory for 100,000 rows.
@@ -104,7 +111,16 @@ def handoff_write(*, batch: BankBatch, layout: dict, out, progress=None) -> int:
     sheet = book.add_worksheet(layout.get("sheet") or "Sheet1")
     head = book.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
     text_fmt = book.add_format({"num_format": "@"})
-    widths = {"id_number": 22, "phone": 14, "work_unit": 24, "union": 24, "name": 10, "card_ref": 10}
+    widths = {
+        "id_number": 22,
+        "id_masked": 22,
+        "card_number": 22,
+        "phone": 14,
+        "work_unit": 24,
+        "union": 24,
+        "name": 10,
+        "card_ref": 10,
+    }
     for i, field in enumerate(fields):
         sheet.set_column(i, i, widths.get(field, 9), text_fmt if field in TEXT_FIELDS else None)
     # Values are strings except 序号; the ID and phone columns carry the text format, so cells
@@ -112,13 +128,13 @@ def handoff_write(*, batch: BankBatch, layout: dict, out, progress=None) -> int:
     # leading "=" quote-prefixed (cardportal.exports).
     write = exports.XlsxStreamRows(book, sheet).write
     write(0, [c["title"] for c in columns], head)
-    for row in _handoff_rows(batch, fields):
-        rows += 1
-        write(rows, [row[f] for f in fields])
-        if progress and rows % 5000 == 0:
-            progress(rows)
+    for row in rows:
+        count += 1
+        write(count, [row[f] for f in fields])
+        if progress and count % 5000 == 0:
+            progress(count)
     book.close()
-    return rows
+    return count
 
 
 def batch_generate_handoff(*, batch_id: int, token: str | None = None) -> None:

@@ -139,8 +139,9 @@ def test_card_page_queries_do_not_grow_with_history(
     client.post(f"/me/cards/{card.pk}/lost/", {"confirm": "yes"})
     client.get("/me/")  # the success message is consumed
 
-    # session, member with union and county, cards with partner and replaced card, their events
-    with django_assert_num_queries(4):
+    # session, member with union and county, cards with partner and replaced card, their events,
+    # their functions (a second partner's, e.g. transit)
+    with django_assert_num_queries(5):
         response = client.get("/me/")
     assert response.status_code == 200 and len(response.content) < 20_000
 
@@ -151,6 +152,7 @@ def test_card_page_reads_the_cards_once(
     card = make_card(tree.unit_a1, status=S.ACTIVATED)
     sign_in(client, django_capture_on_commit_callbacks, card.member)
 
-    # session, member with union and county, cards with partner and replaced card, their events
-    with django_assert_num_queries(4):
+    # session, member with union and county, cards with partner and replaced card, their events,
+    # their functions (a second partner's, e.g. transit)
+    with django_assert_num_queries(5):
         assert client.get(f"/me/cards/{card.pk}/").status_code == 200
