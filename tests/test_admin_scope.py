@@ -17,6 +17,7 @@ from knox.models import AuthToken
 
 from benefits.drops.models import Drop, Ticket
 from benefits.models import BenefitProgramme, Claim, Disbursement
+from benefits.subsidies.models import SubsidyCampaign, SubsidyEarning
 from cardportal.audit import audit_record
 from cardportal.models import ApiToken
 from issuance.models import (
@@ -30,6 +31,7 @@ from issuance.models import (
 )
 from members.models import RegistrationSheet, SubmissionGroup, Union
 from merchants.models import EvaluationPolicy, MerchantCategory, MerchantEvaluation, MerchantReview
+from merchants.usage.models import PartnerFeed
 from quotas.models import AssessmentInput, Bulletin, Quota, WorkTeam
 
 from .factories import ROLE, make_member, make_staff
@@ -70,6 +72,36 @@ def _drop(union):
         price=0,
         opens_at=now,
         closes_at=now + timedelta(hours=1),
+    )
+
+
+def _campaign(union):
+    return SubsidyCampaign.objects.create(
+        name="乙县刷卡补贴",
+        union=union,
+        rule=SubsidyCampaign.Rule.PERCENT,
+        percent=10,
+        budget=1000,
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2026, 12, 31),
+    )
+
+
+def _earning(tree):
+    card = make_card(tree.unit_b1)
+    return SubsidyEarning.objects.create(
+        campaign=_campaign(tree.county_b),
+        txn_id=1,
+        txn_at=timezone.now(),
+        month=date(2026, 11, 1),
+        partner=make_partner(),
+        reference="REF-B-1",
+        card=card,
+        member=card.member,
+        union=tree.unit_b1,
+        merchant=make_merchant(tree.county_b, name="乙县超市"),
+        txn_amount=100,
+        amount=10,
     )
 
 
@@ -219,6 +251,12 @@ OUT_OF_REACH = {
         HIDDEN,
     ),
     "drops.Drop": (lambda tree: _drop(tree.county_b), HIDDEN),
+    "subsidies.SubsidyCampaign": (lambda tree: _campaign(tree.county_b), HIDDEN),
+    "subsidies.SubsidyEarning": (_earning, HIDDEN),
+    "usage.PartnerFeed": (
+        lambda tree: PartnerFeed.objects.create(partner=make_partner(), code="bank-b", name="乙县银行明细"),
+        READ_ONLY,
+    ),
     "drops.Ticket": (
         lambda tree: Ticket.objects.create(drop=_drop(tree.county_b), member=_member_b(tree), status="valid"),
         HIDDEN,
@@ -394,7 +432,13 @@ def test_whole_tree_admin_still_changes_shared_settings(client, tree):
     client.force_login(root_admin)
     response = client.post(
         reverse("admin:issuance_issuingpartner_change", args=[partner.pk]),
-        {"code": partner.code, "name": "改名银行", "handoff_layout": "{}", "return_layout": "{}"},
+        {
+            "code": partner.code,
+            "name": "改名银行",
+            "role": "issuer",
+            "handoff_layout": "{}",
+            "return_layout": "{}",
+        },
     )
     assert response.status_code == 302
     assert IssuingPartner.objects.get(pk=partner.pk).name == "改名银行"

@@ -79,6 +79,8 @@ def test_add_merchant_with_inline_offers_and_an_evaluation(admin_client, tree):
         "evaluations-0-evaluated_on": "2016-06-01",
         "evaluations-0-rating": "4",
         "evaluations-0-note": "服务规范，优惠兑现",
+        "mids-TOTAL_FORMS": "0",  # the merchant numbers inline (merchants/usage): none yet
+        "mids-INITIAL_FORMS": "0",
     }
     response = admin_client.post(f"{LIST}add/", data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
