@@ -20,6 +20,7 @@ EVERY_STAFF = {
     "帮扶资金",
 }
 LEAGUE = {"进度排名", "月通报", "季排队", "节点检查", "年度考核"}
+ANALYTICS = {"活跃用卡", "特约商户消费", "商户排行", "帮扶与补贴", "会员分群"}
 
 
 def _menu(page) -> set[str]:
@@ -30,8 +31,8 @@ def _menu(page) -> set[str]:
     ("role", "union", "extra", "forbidden"),
     [
         (ROLE.CLERK, "unit_a1", {"登记表", "领卡发卡", "更正申请"}, "/quotas/league/"),
-        (ROLE.COUNTY_REVIEWER, "county_a", {"登记表"} | LEAGUE, "/issuance/batches/"),
-        (ROLE.BANK_OPERATOR, "city", {"银行批次", "激活导入"}, "/members/sheets/review/"),
+        (ROLE.COUNTY_REVIEWER, "county_a", {"登记表"} | LEAGUE | ANALYTICS, "/issuance/batches/"),
+        (ROLE.BANK_OPERATOR, "city", {"银行批次", "激活导入", "交易明细"}, "/members/sheets/review/"),
     ],
     ids=["clerk", "county_reviewer", "bank_operator"],
 )
