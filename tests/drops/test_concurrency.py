@@ -191,7 +191,7 @@ def private_redis(settings):
             import redis
 
             client = redis.Redis(port=port)
-            for _ in range(200):
+            for _ in range(1000):  # up to ~10 s on a loaded machine
                 try:
                     client.ping()
                     return
@@ -205,9 +205,13 @@ def private_redis(settings):
 
     server = Server()
     server.start()
+    shared = settings.DROPS_REDIS_URL
     settings.DROPS_REDIS_URL = f"redis://127.0.0.1:{port}/0"
     yield server
     server.kill()
+    # Fixtures set up before this one (make_drop's cleanup) tear down after it: point them back
+    # at the shared Redis, not at the server just killed.
+    settings.DROPS_REDIS_URL = shared
 
 
 @pytest.mark.postgres
