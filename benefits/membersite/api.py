@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from cardportal.audit import client_ip
 from cardportal.errors import ApplicationError
+from issuance.services.functions import member_function_line
 from members import corrections
 
 from . import selectors, services
@@ -170,6 +171,7 @@ class MemberCardSerializer(serializers.Serializer):
     applied_at = serializers.DateTimeField()
     stages = serializers.SerializerMethodField()
     next_step = serializers.SerializerMethodField()
+    functions = serializers.SerializerMethodField(help_text="卡片功能（如：交通功能：已开通）")
 
     def get_is_replacement(self, card) -> bool:
         return card.replaces_id is not None
@@ -180,6 +182,9 @@ class MemberCardSerializer(serializers.Serializer):
 
     def get_next_step(self, card) -> str:
         return selectors.next_step(card, self.context["member"])
+
+    def get_functions(self, card) -> list[str]:
+        return [member_function_line(fn) for fn in card.functions.all()]
 
 
 class MemberCardListApi(MemberApi):

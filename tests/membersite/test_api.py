@@ -243,8 +243,8 @@ def test_schema_describes_the_member_api_and_its_own_scheme(client):
 def test_member_api_reads_queries(card, django_capture_on_commit_callbacks, django_assert_max_num_queries):
     api, _token = _member_api(django_capture_on_commit_callbacks, card.member)
 
-    # token with member, union and county; the cards; their events
-    with django_assert_max_num_queries(3):
+    # token with member, union and county; the cards; their events; their functions (transit…)
+    with django_assert_max_num_queries(4):
         assert api.get("/api/me/cards/").status_code == 200
 
 
