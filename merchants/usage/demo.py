@@ -16,22 +16,12 @@ from issuance.models import Card, IssuingPartner
 from merchants.models import Merchant
 
 from . import importer
+from .layouts import FIELDS
 from .models import MerchantMID, PartnerFeed, TxnImport
 
 DAYS = 21
 TRANSIT = ("cz-transit", "沧州公交集团")
-HEADER = [
-    "交易参考号",
-    "卡号",
-    "交易时间",
-    "交易金额",
-    "商户号",
-    "商户名称",
-    "MCC",
-    "渠道",
-    "交易类型",
-    "原交易参考号",
-]
+HEADER = list(FIELDS.values())  # the bank layout's own column titles, in order
 
 
 def load(*, stdout=None) -> None:
