@@ -297,7 +297,9 @@ def job_recover(job: Job, *, now=None) -> bool:
         job_heartbeat_at=job.job_heartbeat_at,
     )
     with transaction.atomic():
-        if not stale.select_for_update().exists():
+        # A row another transaction holds is being worked on: not dead, and a page or the reaper
+        # must not wait for that work's COMMIT (minutes for a 2 M-row registration).
+        if not stale.select_for_update(skip_locked=True).exists():
             return False
         if job.job_attempts >= settings.JOB_MAX_ATTEMPTS:
             stale.update(

@@ -221,7 +221,8 @@ def _read_and_stage(sheet: RegistrationSheet, *, today: date, clock, timings) ->
                 timings["child peak MB"] = stream.child_peak_mb
             spool.seek(0)
             with transaction.atomic():
-                locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+                bulk.lock_row_key_share(RegistrationSheet, sheet.pk)  # the heartbeat still renews
+                locked = RegistrationSheet.objects.get(pk=sheet.pk)
                 if locked.status != S.VALIDATING or not job_holds(sheet):
                     return locked
                 SheetRow.objects.filter(sheet_id=sheet.pk).delete()
@@ -824,8 +825,9 @@ def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSh
     actor = sheet.reviewed_by
     now = timezone.now()
     with transaction.atomic():
-        _claim_lock()
-        locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+        _claim_lock()  # registrations and submissions one at a time; the lease's heartbeat still
+        bulk.lock_row_key_share(RegistrationSheet, sheet.pk)  # renews while this runs (minutes at 2 M)
+        locked = RegistrationSheet.objects.get(pk=sheet.pk)
         if locked.status != S.APPROVED or not job_holds(sheet):  # no longer this run's work
             return locked
         inserted, taken = _insert_members(locked, now=now)
