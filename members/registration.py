@@ -41,6 +41,7 @@ from cardportal.jobs import (
     job_is_stale,
     job_progress,
     job_queue,
+    job_stage,
     job_start,
 )
 from cardportal.registry import registry
@@ -830,9 +831,12 @@ def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSh
         locked = RegistrationSheet.objects.get(pk=sheet.pk)
         if locked.status != S.APPROVED or not job_holds(sheet):  # no longer this run's work
             return locked
+        job_stage(sheet, f"第1步（共3步）：写入 {locked.rows_accepted} 名会员")
         inserted, taken = _insert_members(locked, now=now)
         SheetClaim.objects.filter(sheet=sheet).delete()
+        job_stage(sheet, f"第2步（共3步）：为 {len(inserted)} 名会员申请办卡")
         registry.notify_members_registered(member_ids=sorted(inserted.values()), actor=actor)
+        job_stage(sheet, "第3步（共3步）：提交（完成后一次生效）")
         locked.status = S.REGISTERED
         locked.registered_at = now
         locked.rows_registered = len(inserted)
