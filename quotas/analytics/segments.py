@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 
 from cardportal.params import positive_int
 from issuance.models import Card
@@ -47,7 +48,8 @@ def activated_unused(params) -> QuerySet:
 
 
 def lapsed(params) -> QuerySet:
-    since = (params.get("today") or date.today()) - timedelta(days=89)
+    # the refresh's own day (timezone.localdate), so a live list and the snapshot agree on "today"
+    since = (params.get("today") or timezone.localdate()) - timedelta(days=89)
     stale = CardUsage.objects.filter(card_id=OuterRef("pk"), last_used_on__lt=since)
     return active_members().filter(
         Exists(_activated_cards().filter(member_id=OuterRef("pk")).filter(Exists(stale)))
