@@ -35,4 +35,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # One fast hasher for the accounts the fixtures create and sign in (Django's advice for test
 # suites): production's PBKDF2 costs ~0.2 s a hash here, paid by every make_staff and every
 # password sign-in. Production keeps its hashers (settings.py); the deploy check runs with those.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Production's hashers stay listed after it: a test whose account signs in to a process running
+# the production settings (scripts/serve) hashes that one password with PBKDF2.
+from django.conf.global_settings import PASSWORD_HASHERS as _PRODUCTION_HASHERS  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *_PRODUCTION_HASHERS]

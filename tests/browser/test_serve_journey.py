@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.contrib.auth.hashers import make_password
 from django.db import connection
 
 from members.models import RegistrationSheet
@@ -177,6 +178,9 @@ def test_scripts_serve_runs_the_production_layout_and_a_clerk_uploads_a_sheet(
             and upload_ids.append(r.headers["x-request-id"])
         ),
     )
+    # scripts/serve runs production's password hashers, not the suite's fast one
+    clerk.password = make_password("pw-Cardportal-1", hasher="pbkdf2_sha256")
+    clerk.save(update_fields=["password"])
     login(page, serve, "clerk-a1")
     page.goto(f"{serve.url}/members/sheets/upload/")
     page.set_input_files("input[name=file]", str(sheet_file))
