@@ -16,8 +16,13 @@ _CARD = re.compile(r"\d{16,19}")
 _YUAN = re.compile(r"-?\d{1,10}(?:\.\d{1,2})?")
 _FEN = re.compile(r"-?\d{1,12}")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
-# A time that is surely valid (days 1-28): the fast path takes it without building a datetime.
-_SURE_TIME = re.compile(r"20\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8]) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d")
+# A time that is surely valid: the fast path takes it without building a datetime. Every day of
+# every month but 29 February (a leap year's: the careful path decides); days 29-31 used to be
+# left out, which sent the last days of each month, 500,000 rows a day, down the careful path.
+_SURE_TIME = re.compile(
+    r"20\d\d-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+    r" (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+)
 _COMPACT = re.compile(r"\d{14}")
 _MCC = re.compile(r"\d{4}")
 

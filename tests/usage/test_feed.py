@@ -2,6 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -14,6 +15,7 @@ from merchants.usage.signals import transactions_imported
 from .helpers import World, csv_bytes, row, run_import
 
 pytestmark = pytest.mark.django_db
+SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -229,3 +231,28 @@ def test_month_partitions_are_created_for_new_months(world, django_capture_on_co
             ("P1", "usage_cardtransaction_y2031m03"),
             ("P2", "usage_cardtransaction_y2031m04"),
         ]
+
+
+def test_the_last_days_of_a_month_are_taken_and_a_day_that_does_not_exist_is_refused(
+    world, django_capture_on_commit_callbacks
+):
+    content = csv_bytes(
+        [
+            row("D1", world.card_a, at="2026-11-30 23:59:59"),
+            row("D2", world.card_a, at="2026-12-31 00:00:01"),
+            row("D3", world.card_a, at="2028-02-29 10:00:00"),  # a leap day
+            row("D4", world.card_a, at="2026-11-31 10:00:00"),  # November has 30 days
+            row("D5", world.card_a, at="2027-02-29 10:00:00"),  # not a leap year
+        ]
+    )
+    imp = run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (imp.inserted, imp.rejected) == (3, 2), imp.job_message
+    local = {
+        t.reference: t.txn_at.astimezone(SH).strftime("%Y-%m-%d %H:%M:%S")
+        for t in CardTransaction.objects.all()
+    }
+    assert local == {"D1": "2026-11-30 23:59:59", "D2": "2026-12-31 00:00:01", "D3": "2028-02-29 10:00:00"}
+    errors = {r["line"]: (r["column"], r["error"]) for r in imp.report["rejected_rows"]}
+    assert errors[5] == ("交易时间", "交易时间“2026-11-31 10:00:00”不是有效的日期时间")
+    assert errors[6] == ("交易时间", "交易时间“2027-02-29 10:00:00”不是有效的日期时间")
