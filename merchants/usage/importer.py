@@ -11,6 +11,8 @@ that dies leaves nothing: the temporary table goes with its session, the final t
 all or nothing, and the retry runs the whole import again.
 """
 
+import io
+
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -87,7 +89,10 @@ def _drop(stage: str) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {stage}")
 
 
-def _write_stage(stage: str, rows: list[tuple]) -> None:
+def _write_stage(stage: str, rows: list[tuple], text: str = "") -> None:
+    """`rows` (staging tuples) and `text` (rows already in COPY's text format, PostgreSQL)."""
+    if text:
+        bulk.copy_file(stage, STAGE_COLUMNS, io.StringIO(text))
     if not rows:
         return
     if bulk.is_postgresql():
@@ -117,9 +122,12 @@ def _stage_file(imp: TxnImport, layout: dict, stage: str) -> tuple[dict, set]:
             )
             reader = RowReader(layout, head.columns, postgresql=pg)
             job_progress(imp, done=0, total=max(0, head.height - (head.header_index or 0) - 1))
+            copy_lines = reader.copy_lines
             for chunk in stream.chunks():
+                text, taken, rest = copy_lines(chunk) if copy_lines else ("", 0, chunk)
+                count += taken
                 good = []
-                for index, cells in chunk:
+                for index, cells in rest:
                     if not any(tables.present(c) for c in cells):
                         continue
                     count += 1
@@ -135,7 +143,7 @@ def _stage_file(imp: TxnImport, layout: dict, stage: str) -> tuple[dict, set]:
                                     "error": err.message,
                                 }  # fmt: skip
                             )
-                _write_stage(stage, good)
+                _write_stage(stage, good, text)
                 job_progress(imp, done=count)
     except tables.TableRefused as refused:
         raise ApplicationError(refused.message, code=refused.code) from refused

@@ -233,6 +233,20 @@ def test_month_partitions_are_created_for_new_months(world, django_capture_on_co
         ]
 
 
+def test_a_mid_with_a_tab_or_backslash_is_stored_as_sent(world, django_capture_on_commit_callbacks):
+    # The COPY text is written straight from the cells; a MID that would break that text takes
+    # the escaping path, its neighbours in the file with it, and every row still arrives intact.
+    content = csv_bytes(
+        [row("T1", world.card_a, mid="AB\tC"), row("T2", world.card_a, mid="D\\E"), row("T3", world.card_b)]
+    )
+    imp = run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (imp.job_status, imp.inserted, imp.rejected) == ("done", 3, 0), imp.job_message
+    stored = dict(CardTransaction.objects.values_list("reference", "mid"))
+    assert stored == {"T1": "AB\tC", "T2": "D\\E", "T3": "104310000000001"}
+    assert CardTransaction.objects.get(reference="T3").merchant_id == world.shop.pk
+
+
 def test_the_last_days_of_a_month_are_taken_and_a_day_that_does_not_exist_is_refused(
     world, django_capture_on_commit_callbacks
 ):
