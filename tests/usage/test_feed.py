@@ -247,6 +247,27 @@ def test_a_mid_with_a_tab_or_backslash_is_stored_as_sent(world, django_capture_o
     assert CardTransaction.objects.get(reference="T3").merchant_id == world.shop.pk
 
 
+def test_the_report_lists_at_most_its_cap_but_counts_every_row(
+    world, monkeypatch, django_capture_on_commit_callbacks
+):
+    from merchants.usage import importer
+
+    monkeypatch.setattr(importer, "REPORT_CAP", 2)
+    content = csv_bytes(
+        [row(f"U{i}", f"62220200000000{i:05d}") for i in range(5)]
+        + [row(f"M{i}", world.card_a, mid=f"99{i % 3}") for i in range(6)]
+        + [row("L1", world.lost), row("L2", world.lost)]
+    )
+    imp = run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (imp.rows, imp.inserted, imp.unknown_card, imp.unknown_mid, imp.card_not_live) == (13, 8, 5, 6, 2)
+    report = imp.report
+    assert [r["line"] for r in report["unknown_cards"]] == [2, 3]  # the first ones, by line
+    assert len(report["unknown_mids"]) == 2 and report["unknown_mid_distinct"] == 3
+    assert [r["line"] for r in report["cards_not_live"]] == [13, 14]
+    assert imp.job_message.startswith("共 13 行：新增交易 8，重复（已导入过）0，未知卡号 5")
+
+
 def test_the_last_days_of_a_month_are_taken_and_a_day_that_does_not_exist_is_refused(
     world, django_capture_on_commit_callbacks
 ):
