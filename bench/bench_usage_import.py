@@ -94,6 +94,7 @@ def timed_import(feed, path: Path, label: str) -> None:
     wrapped = [
         wrap(importer, "_stage_file"),
         wrap(importer, "_insert_and_reconcile"),
+        wrap(importer, "_analyze"),
         wrap(partitions, "ensure_months"),
     ]
     wrapped += [wrap(rollups, n) for n in ("rebuild_days", "_add_card_usage", "_add_merchant_months")]

@@ -62,18 +62,21 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def update_for_import(import_id: int) -> None:
+def update_for_import(import_id: int, *, fresh: str | None = None) -> None:
+    """The roll-ups after import `import_id` stored its rows. `fresh`: a table holding exactly
+    those rows (txn_at, card_id, union_id, merchant_id, category_id, channel, amount, kind; the
+    importer's RETURNING on PostgreSQL), read instead of finding them in the month's table."""
+    table, where, params = (
+        (fresh, "true", []) if fresh else ("usage_cardtransaction", "txn_import_id = %s", [import_id])
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT DISTINCT {local_day('txn_at')} FROM usage_cardtransaction WHERE txn_import_id = %s",
-            [import_id],
-        )
+        cursor.execute(f"SELECT DISTINCT {local_day('txn_at')} FROM {table} WHERE {where}", params)
         days = sorted(_as_date(d) for (d,) in cursor.fetchall())
     if not days:
         return
     rebuild_days(days)
-    _add_card_usage("txn_import_id = %s", [import_id])
-    _add_merchant_months(import_id)
+    _add_card_usage(where, params, table=table)
+    _add_merchant_months(table, where, params)
 
 
 def rebuild_days(days: list[date]) -> None:
@@ -93,14 +96,14 @@ def rebuild_days(days: list[date]) -> None:
         )
 
 
-def _add_card_usage(where: str, params: list) -> None:
+def _add_card_usage(where: str, params: list, *, table: str = "usage_cardtransaction") -> None:
     day = local_day("txn_at")
     least, greatest = _sql("least"), _sql("greatest")
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO usage_cardusage (card_id, union_id, first_used_on, last_used_on, txn_count, amount) "
             f"SELECT card_id, max(union_id), min({day}), max({day}), count(*), sum(amount) "
-            f"FROM usage_cardtransaction WHERE {where} AND kind = 'purchase' GROUP BY card_id "
+            f"FROM {table} WHERE {where} AND kind = 'purchase' GROUP BY card_id ORDER BY card_id "
             "ON CONFLICT (card_id) DO UPDATE SET union_id = excluded.union_id, "
             f"first_used_on = {least}(usage_cardusage.first_used_on, excluded.first_used_on), "
             f"last_used_on = {greatest}(usage_cardusage.last_used_on, excluded.last_used_on), "
@@ -113,41 +116,63 @@ def _add_card_usage(where: str, params: list) -> None:
 _NEW_PAIRS = (
     "SELECT merchant_id, {month} AS month, card_id, count(*) AS c, sum(amount) AS a,"
     " sum(CASE WHEN kind = 'purchase' THEN 1 ELSE 0 END) AS bought"
-    " FROM usage_cardtransaction WHERE txn_import_id = %s AND merchant_id IS NOT NULL"
+    " FROM {table} WHERE {where} AND merchant_id IS NOT NULL"
     " GROUP BY merchant_id, {month}, card_id"
 )
 
 
-def _add_merchant_months(import_id: int) -> None:
+_CARD_MONTHS_UPSERT = (
+    "INSERT INTO usage_merchantcardmonth (merchant_id, month, card_id, purchases) "
+    "SELECT merchant_id, month, card_id, bought FROM n WHERE bought > 0 ORDER BY merchant_id, month, card_id "
+    "ON CONFLICT (merchant_id, month, card_id) DO UPDATE SET "
+    "purchases = usage_merchantcardmonth.purchases + excluded.purchases"
+)
+# p: the import's (merchant, month, card) pairs with `earlier`, the card's purchases there that
+# month before this import.
+_MONTH_ADD = (
+    "INSERT INTO usage_merchantmonth (merchant_id, month, txn_count, amount, cards, repeat_cards) "
+    "SELECT p.merchant_id, p.month, sum(p.c), sum(p.a),"
+    " sum(CASE WHEN p.bought > 0 AND p.earlier = 0 THEN 1 ELSE 0 END),"
+    " sum(CASE WHEN p.earlier < 2 AND p.earlier + p.bought >= 2 THEN 1 ELSE 0 END)"
+    " FROM p WHERE true GROUP BY p.merchant_id, p.month "
+    "ON CONFLICT (merchant_id, month) DO UPDATE SET "
+    "txn_count = usage_merchantmonth.txn_count + excluded.txn_count, "
+    "amount = usage_merchantmonth.amount + excluded.amount, "
+    "cards = usage_merchantmonth.cards + excluded.cards, "
+    "repeat_cards = usage_merchantmonth.repeat_cards + excluded.repeat_cards"
+)
+
+
+def _add_merchant_months(table: str, where: str, params: list) -> None:
     """MerchantMonth += the import's new rows; a card is a new customer when it had no purchase
-    at the merchant that month before (MerchantCardMonth), a repeat one when it reaches two.
-    Then MerchantCardMonth += the import's purchases. Two statements, so SQLite runs them too."""
-    pairs = _NEW_PAIRS.format(month=month_of(local_day("txn_at")))
+    at the merchant that month before (MerchantCardMonth), a repeat one when it reaches two;
+    MerchantCardMonth += the import's purchases.
+
+    PostgreSQL: one statement; the upsert of MerchantCardMonth RETURNs each pair's new total, so
+    the earlier purchases are that total less the import's, and MerchantCardMonth (a row per
+    merchant, month and card: millions) is never joined whole. SQLite: read it, then upsert it."""
+    pairs = _NEW_PAIRS.format(month=month_of(local_day("txn_at")), table=table, where=where)
     with connection.cursor() as cursor:
+        if bulk.is_postgresql():
+            cursor.execute(
+                f"WITH n AS ({pairs}), up AS ({_CARD_MONTHS_UPSERT}"
+                " RETURNING merchant_id, month, card_id, purchases), "
+                "p AS (SELECT n.merchant_id, n.month, n.c, n.a, n.bought,"
+                " COALESCE(up.purchases - n.bought, 0) AS earlier FROM n LEFT JOIN up"
+                " ON up.merchant_id = n.merchant_id AND up.month = n.month AND up.card_id = n.card_id) "
+                f"{_MONTH_ADD}",
+                params,
+            )
+            return
         cursor.execute(
-            f"WITH n AS ({pairs}) "
-            "INSERT INTO usage_merchantmonth (merchant_id, month, txn_count, amount, cards, repeat_cards) "
-            "SELECT n.merchant_id, n.month, sum(n.c), sum(n.a),"
-            " sum(CASE WHEN n.bought > 0 AND COALESCE(mc.purchases, 0) = 0 THEN 1 ELSE 0 END),"
-            " sum(CASE WHEN COALESCE(mc.purchases, 0) < 2 AND COALESCE(mc.purchases, 0) + n.bought >= 2 THEN 1 ELSE 0 END)"
+            f"WITH n AS ({pairs}), "
+            "p AS (SELECT n.merchant_id, n.month, n.c, n.a, n.bought, COALESCE(mc.purchases, 0) AS earlier"
             " FROM n LEFT JOIN usage_merchantcardmonth mc"
-            " ON mc.merchant_id = n.merchant_id AND mc.month = n.month AND mc.card_id = n.card_id"
-            " WHERE true GROUP BY n.merchant_id, n.month "
-            "ON CONFLICT (merchant_id, month) DO UPDATE SET "
-            "txn_count = usage_merchantmonth.txn_count + excluded.txn_count, "
-            "amount = usage_merchantmonth.amount + excluded.amount, "
-            "cards = usage_merchantmonth.cards + excluded.cards, "
-            "repeat_cards = usage_merchantmonth.repeat_cards + excluded.repeat_cards",
-            [import_id],
+            " ON mc.merchant_id = n.merchant_id AND mc.month = n.month AND mc.card_id = n.card_id) "
+            f"{_MONTH_ADD}",
+            params,
         )
-        cursor.execute(
-            f"WITH n AS ({pairs}) "
-            "INSERT INTO usage_merchantcardmonth (merchant_id, month, card_id, purchases) "
-            "SELECT merchant_id, month, card_id, bought FROM n WHERE bought > 0 "
-            "ON CONFLICT (merchant_id, month, card_id) DO UPDATE SET "
-            "purchases = usage_merchantcardmonth.purchases + excluded.purchases",
-            [import_id],
-        )
+        cursor.execute(f"WITH n AS ({pairs}) {_CARD_MONTHS_UPSERT}", params)
 
 
 def rebuild_month(month: date) -> None:

@@ -16,8 +16,13 @@ _CARD = re.compile(r"\d{16,19}")
 _YUAN = re.compile(r"-?\d{1,10}(?:\.\d{1,2})?")
 _FEN = re.compile(r"-?\d{1,12}")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
-# A time that is surely valid (days 1-28): the fast path takes it without building a datetime.
-_SURE_TIME = re.compile(r"20\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8]) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d")
+# A time that is surely valid: the fast path takes it without building a datetime. Every day of
+# every month but 29 February (a leap year's: the careful path decides); days 29-31 used to be
+# left out, which sent the last days of each month, 500,000 rows a day, down the careful path.
+_SURE_TIME = re.compile(
+    r"20\d\d-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+    r" (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+)
 _COMPACT = re.compile(r"\d{14}")
 _MCC = re.compile(r"\d{4}")
 
@@ -62,6 +67,7 @@ class RowReader:
         self.width = max(columns.values()) + 1 if columns else 0
 
         self._fast = self._fast_path(layout, columns)
+        self.copy_lines = self._copy_lines(layout, columns) if postgresql else None
 
     def _fast_path(self, layout: dict, columns: dict[str, int]):
         """The row check for the common case, in one function with everything bound locally
@@ -106,6 +112,83 @@ class RowReader:
             return (line, ref, card, at + suffix, amount, mid, mcc, channel, kind, original)
 
         return fast
+
+    def _copy_lines(self, layout: dict, columns: dict[str, int]):
+        """`copy_lines(chunk) -> (text, taken, rest)`: the chunk's rows that pass the fast path's
+        checks (the same as `_fast_path`) as the staging table's COPY text, written straight from
+        the cells (no tuple, no per-value encoding; ~2.5x the rows a second of `stage` followed by
+        `bulk.encode_copy`); `taken` how many; `rest` the (index, cells) for `stage` (blank rows,
+        bad rows, any cell that is not text). Only the MID is free text: a chunk whose text has a
+        tab, line break or backslash out of place is handed back whole to `stage`. None when the
+        layout has no fast path (amounts in fen, a required column missing)."""
+        need = ("reference", "card_number", "txn_at", "amount")
+        if self.fen or not all(f in columns for f in need):
+            return None
+        ref_i, card_i, at_i, amt_i = (columns[f] for f in need)
+        mid_i, mcc_i, chan_i, kind_i, orig_i = (
+            columns.get(f) for f in ("mid", "mcc", "channel", "kind", "original_reference")
+        )
+        width = self.width
+        ref_ok, card_ok, time_ok, yuan_ok, mcc_ok = (
+            _REFERENCE.fullmatch,
+            _CARD.fullmatch,
+            _SURE_TIME.fullmatch,
+            _YUAN.fullmatch,
+            _MCC.fullmatch,
+        )
+        channels, kinds, default_channel = self.channels, self.kinds, self.default_channel
+
+        def copy_lines(chunk: list) -> tuple[str, int, list]:
+            lines, rest = [], []
+            add, defer = lines.append, rest.append
+            for item in chunk:
+                index, cells = item
+                if len(cells) < width:
+                    defer(item)
+                    continue
+                try:
+                    ref, card, at, amount = (
+                        cells[ref_i].strip(),
+                        cells[card_i].strip(),
+                        cells[at_i].strip(),
+                        cells[amt_i].strip(),
+                    )
+                    mid = cells[mid_i].strip() if mid_i is not None else ""
+                    mcc = cells[mcc_i].strip() if mcc_i is not None else ""
+                    channel = cells[chan_i].strip() if chan_i is not None else ""
+                    kind = cells[kind_i].strip() if kind_i is not None else ""
+                    original = cells[orig_i].strip() if orig_i is not None else ""
+                except AttributeError:  # not text (an .xlsx number or date): the careful path
+                    defer(item)
+                    continue
+                channel = channels.get(channel) if channel else default_channel
+                kind = kinds.get(kind)
+                if (
+                    channel
+                    and kind
+                    and ref_ok(ref)
+                    and card_ok(card)
+                    and time_ok(at)
+                    and yuan_ok(amount)
+                    and len(mid) <= 32
+                    and (not mcc or mcc_ok(mcc))
+                    and (not original or ref_ok(original))
+                    and (kind == "purchase" or amount.startswith("-"))
+                ):
+                    add(
+                        f"{index + 1}\t{ref}\t{card}\t{at}+08\t{amount}\t{mid}\t{mcc}\t{channel}\t{kind}\t{original}"
+                    )
+                else:
+                    defer(item)
+            if not lines:
+                return "", 0, rest
+            text = "\n".join(lines) + "\n"
+            n = len(lines)
+            if text.count("\t") != 9 * n or text.count("\n") != n or "\\" in text or "\r" in text:
+                return "", 0, chunk  # a MID with a tab, break or backslash: every row the slow way
+            return text, n, rest
+
+        return copy_lines
 
     def stage(self, cells: list, line: int) -> tuple:
         """The staging tuple of a row, or RowError naming the first problem."""

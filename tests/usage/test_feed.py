@@ -2,6 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -14,6 +15,7 @@ from merchants.usage.signals import transactions_imported
 from .helpers import World, csv_bytes, row, run_import
 
 pytestmark = pytest.mark.django_db
+SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -229,3 +231,63 @@ def test_month_partitions_are_created_for_new_months(world, django_capture_on_co
             ("P1", "usage_cardtransaction_y2031m03"),
             ("P2", "usage_cardtransaction_y2031m04"),
         ]
+
+
+def test_a_mid_with_a_tab_or_backslash_is_stored_as_sent(world, django_capture_on_commit_callbacks):
+    # The COPY text is written straight from the cells; a MID that would break that text takes
+    # the escaping path, its neighbours in the file with it, and every row still arrives intact.
+    content = csv_bytes(
+        [row("T1", world.card_a, mid="AB\tC"), row("T2", world.card_a, mid="D\\E"), row("T3", world.card_b)]
+    )
+    imp = run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (imp.job_status, imp.inserted, imp.rejected) == ("done", 3, 0), imp.job_message
+    stored = dict(CardTransaction.objects.values_list("reference", "mid"))
+    assert stored == {"T1": "AB\tC", "T2": "D\\E", "T3": "104310000000001"}
+    assert CardTransaction.objects.get(reference="T3").merchant_id == world.shop.pk
+
+
+def test_the_report_lists_at_most_its_cap_but_counts_every_row(
+    world, monkeypatch, django_capture_on_commit_callbacks
+):
+    from merchants.usage import importer
+
+    monkeypatch.setattr(importer, "REPORT_CAP", 2)
+    content = csv_bytes(
+        [row(f"U{i}", f"62220200000000{i:05d}") for i in range(5)]
+        + [row(f"M{i}", world.card_a, mid=f"99{i % 3}") for i in range(6)]
+        + [row("L1", world.lost), row("L2", world.lost)]
+    )
+    imp = run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (imp.rows, imp.inserted, imp.unknown_card, imp.unknown_mid, imp.card_not_live) == (13, 8, 5, 6, 2)
+    report = imp.report
+    assert [r["line"] for r in report["unknown_cards"]] == [2, 3]  # the first ones, by line
+    assert len(report["unknown_mids"]) == 2 and report["unknown_mid_distinct"] == 3
+    assert [r["line"] for r in report["cards_not_live"]] == [13, 14]
+    assert imp.job_message.startswith("共 13 行：新增交易 8，重复（已导入过）0，未知卡号 5")
+
+
+def test_the_last_days_of_a_month_are_taken_and_a_day_that_does_not_exist_is_refused(
+    world, django_capture_on_commit_callbacks
+):
+    content = csv_bytes(
+        [
+            row("D1", world.card_a, at="2026-11-30 23:59:59"),
+            row("D2", world.card_a, at="2026-12-31 00:00:01"),
+            row("D3", world.card_a, at="2028-02-29 10:00:00"),  # a leap day
+            row("D4", world.card_a, at="2026-11-31 10:00:00"),  # November has 30 days
+            row("D5", world.card_a, at="2027-02-29 10:00:00"),  # not a leap year
+        ]
+    )
+    imp = run_import(world.feed, content, "day.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (imp.inserted, imp.rejected) == (3, 2), imp.job_message
+    local = {
+        t.reference: t.txn_at.astimezone(SH).strftime("%Y-%m-%d %H:%M:%S")
+        for t in CardTransaction.objects.all()
+    }
+    assert local == {"D1": "2026-11-30 23:59:59", "D2": "2026-12-31 00:00:01", "D3": "2028-02-29 10:00:00"}
+    errors = {r["line"]: (r["column"], r["error"]) for r in imp.report["rejected_rows"]}
+    assert errors[5] == ("交易时间", "交易时间“2026-11-31 10:00:00”不是有效的日期时间")
+    assert errors[6] == ("交易时间", "交易时间“2027-02-29 10:00:00”不是有效的日期时间")
