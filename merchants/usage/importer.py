@@ -170,7 +170,8 @@ def _stage_months(stage: str) -> set:
 
 def _apply(imp: TxnImport, stage: str, staged: dict, months: set) -> None:
     with transaction.atomic():
-        if not TxnImport.objects.select_for_update().filter(pk=imp.pk).exists() or not job_holds(imp):
+        bulk.lock_row_key_share(TxnImport, imp.pk)  # not FOR UPDATE: the heartbeat keeps renewing
+        if not TxnImport.objects.filter(pk=imp.pk).exists() or not job_holds(imp):
             return  # another run owns the import now
         bulk.advisory_xact_lock("usage.import")  # roll-ups see every earlier import's rows
         # the join of the day to the cards and the roll-ups' groupings in memory, not on disk
