@@ -165,9 +165,7 @@ def row_label(row: int, seq: str = "") -> str:
 
 def seq_text(value) -> str:
     """序号 as text: "5" for 5, 5.0 and " ５ "; at most SEQ_MAX characters."""
-    if type(value) is int:  # the common cells, without normalising (calamine reads 5 as int)
-        return str(value)[:SEQ_MAX]
-    if type(value) is float and value.is_integer():
+    if type(value) is float and value.is_integer():  # the common cells, without normalising
         return str(int(value))[:SEQ_MAX]
     if type(value) is str and value.isascii() and value.isdigit():
         return value[:SEQ_MAX]
