@@ -161,6 +161,34 @@ def test_a_city_admin_migrates_more_rows_than_a_clerk_may_upload(
     assert not SheetRow.objects.filter(sheet=again).exists()
 
 
+def test_a_migration_sheet_over_the_kernels_cell_budget_is_staged(tree, city_staff, settings, monkeypatch):
+    """The cell budget follows the row limit: a migration's .xlsx of a million rows and six
+    columns was refused as too many cells although its rows were allowed."""
+    import functools
+    import io
+
+    from openpyxl import Workbook
+
+    from cardportal import tables
+
+    # the kernel's budget, small for the test (its default and its constant)
+    monkeypatch.setattr(tables, "Limits", functools.partial(tables.Limits, max_cells=60))
+    monkeypatch.setattr(tables, "MAX_CELLS", 60)
+    settings.MIGRATION_MAX_ROWS = 2000  # (the kernel's first scan bounds 2-digit rows as 99 x 26)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("登记表")
+    sheet.append(["序号", "身份证号", "姓名", "性别", "手机号码", "所属单位"])
+    for n in range(15):  # 16 rows x 6 columns: 96 cells
+        sheet.append([n + 1, next_id_number(), "王芳", "", f"1390000{n:04d}", "第一车间"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    staged, _ = sheet_upload(
+        union=tree.unit_a1, filename="m.xlsx", content=buffer.getvalue(), actor=city_staff, enqueue=False
+    )
+    staged = sheet_import(sheet_id=staged.pk, today=TODAY)
+    assert (staged.status, staged.rows_accepted) == (S.VALIDATED, 15)
+
+
 def test_staged_copy_text_is_what_the_general_encoder_writes():
     """The fast COPY encoder of staged rows writes what `bulk.encode_copy` writes, and a value
     with a tab, newline or backslash (typed into a unit name or 序号) is escaped, not a new column."""
