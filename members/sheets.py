@@ -128,10 +128,12 @@ def read_sheet(
 
 def _limits(max_bytes: int, max_rows: int) -> tables.Limits:
     """The kernel's limits for a sheet of at most `max_rows` rows. The cell budget grows with the
-    row limit (the template's columns for every row allowed): the kernel's 6,000,000 cells refused
-    a migration's 1,000,000-row .xlsx of six columns (6,000,012 cells with its title and header)
-    that the migration's row limit lets in. The clerk's limit keeps the kernel's budget."""
-    cells = max(tables.MAX_CELLS, (max_rows + HEADER_SEARCH_ROWS) * len(FIELDS))
+    row limit: the kernel's 6,000,000 cells refused a migration's 1,000,000-row .xlsx of six
+    columns that the migration's row limit lets in. 26 cells a row, because the kernel's first
+    scan bounds a stretch of one-letter references (A–Z) at 26 columns without reading them (see
+    `tables.MAX_CELLS`); the reading child's memory cap stays the bound on what a sheet may hold.
+    The clerk's limit keeps the kernel's budget."""
+    cells = max(tables.MAX_CELLS, (max_rows + HEADER_SEARCH_ROWS) * 26)
     return tables.Limits(max_bytes=max_bytes, max_rows=max_rows, max_cells=cells)
 
 
