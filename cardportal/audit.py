@@ -253,12 +253,15 @@ def client_ip(request) -> str | None:
     left are whatever the client sent, so with PROXY_COUNT=0 the header is ignored and it is
     REMOTE_ADDR. Audit rows, sign-in lockouts (axes), the member sign-in throttle and the API
     throttles all take the address from here, so they agree on who the client is."""
-    if request is None:
-        return None
+    return None if request is None else client_ip_of(request.META)
+
+
+def client_ip_of(environ) -> str | None:
+    """client_ip from a WSGI environ (request.META), for the lean press answered before Django."""
     count = getattr(settings, "PROXY_COUNT", 0)
     if count:
-        header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        header = environ.get("HTTP_X_FORWARDED_FOR", "")
         forwarded = [part.strip() for part in header.split(",") if part.strip()]
         if len(forwarded) >= count:
             return forwarded[-count]
-    return request.META.get("REMOTE_ADDR")
+    return environ.get("REMOTE_ADDR") or None

@@ -261,6 +261,24 @@ def advisory_xact_lock(key: int | str, *, using: str = DEFAULT) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key if isinstance(key, int) else lock_key(key)])
 
 
+def lock_row_key_share(model, pk: int, *, using: str = DEFAULT) -> None:
+    """Hold `FOR KEY SHARE` on one row until the caller's transaction ends: the row cannot be
+    deleted, but plain UPDATEs of it go through. A job's long work transaction takes this on its
+    own record instead of `FOR UPDATE`, so the job's heartbeat (an UPDATE from another
+    connection) keeps renewing the lease while the work runs; `select_for_update` would hold the
+    heartbeat until COMMIT and make a long registration look dead. SQLite: nothing to do."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    table, column = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {connection.ops.quote_name(table)} "
+            f"WHERE {connection.ops.quote_name(column)} = %s FOR KEY SHARE",
+            [pk],
+        )
+
+
 def set_local(name: str, value: str, *, using: str = DEFAULT) -> None:
     """`SET LOCAL name = value` for the caller's transaction on PostgreSQL (planner and memory
     settings such as work_mem); nothing elsewhere."""

@@ -297,7 +297,9 @@ def job_recover(job: Job, *, now=None) -> bool:
         job_heartbeat_at=job.job_heartbeat_at,
     )
     with transaction.atomic():
-        if not stale.select_for_update().exists():
+        # A row another transaction holds is being worked on: not dead, and a page or the reaper
+        # must not wait for that work's COMMIT (minutes for a 2 M-row registration).
+        if not stale.select_for_update(skip_locked=True).exists():
             return False
         if job.job_attempts >= settings.JOB_MAX_ATTEMPTS:
             stale.update(
@@ -335,6 +337,17 @@ def jobs_reap(*, now=None) -> int:
 
 
 # --- the task base class ------------------------------------------------------------------------
+_STAGES: dict[tuple[str, int], str] = {}  # (model label, pk) -> the step a running job is in
+
+
+def job_stage(job: Job, text: str) -> None:
+    """Name the step a job is in (for example inside one long transaction, where progress written
+    by the work itself stays invisible until COMMIT): the heartbeat thread, on its own connection,
+    writes it as the job's message, so the page says what is happening. Without a heartbeat
+    (inline runs) nothing is shown."""
+    _STAGES[(job._meta.label, job.pk)] = text[:500]
+
+
 @contextmanager
 def _heartbeat(model: type[Job], pk: int, token: str):
     """Renew the lease every JOB_HEARTBEAT_SECONDS while the task runs, from a thread with its own
@@ -342,12 +355,15 @@ def _heartbeat(model: type[Job], pk: int, token: str):
     The thread dies with its process, which is the point."""
     stop = threading.Event()
 
+    key = (model._meta.label, pk)
+
     def beat() -> None:
         while not stop.wait(settings.JOB_HEARTBEAT_SECONDS):
+            fields = {"job_heartbeat_at": timezone.now()}
+            if key in _STAGES:
+                fields["job_message"] = _STAGES[key]
             try:
-                model.objects.filter(pk=pk, job_token=token, job_status=Job.Status.RUNNING).update(
-                    job_heartbeat_at=timezone.now()
-                )
+                model.objects.filter(pk=pk, job_token=token, job_status=Job.Status.RUNNING).update(**fields)
             except DatabaseError:
                 log.warning("job %s %s: heartbeat failed", model.__name__, pk, exc_info=True)
             finally:
@@ -360,6 +376,7 @@ def _heartbeat(model: type[Job], pk: int, token: str):
     finally:
         stop.set()
         thread.join(timeout=10)
+        _STAGES.pop(key, None)
 
 
 class JobTask(Task):

@@ -113,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "cardportal.context_processors.staff_role",
             ],
+            "builtins": ["cardportal.people"],
         },
     },
 ]

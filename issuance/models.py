@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cardportal.jobs import Job
+from cardportal.people import person
 
 
 class CardQuerySet(models.QuerySet):
@@ -239,7 +240,7 @@ class CardEvent(models.Model):
         """Who moved the card, for pages: the member themself, a staff user, or the system."""
         if self.member_actor_id:
             return "会员本人（会员网站）"
-        return str(self.actor) if self.actor_id else "系统"
+        return person(self.actor) if self.actor_id else "系统"
 
 
 class UnionMonthCount(models.Model):

@@ -1,4 +1,6 @@
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.utils.choices import BaseChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
@@ -100,13 +102,18 @@ class SheetUploadForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.csv"}),
     )
     union = UnionChoiceField(label=_("基层工会"), queryset=Union.objects.none())
-    declared_members = forms.IntegerField(label=_("确认书：会员人数"), min_value=0, max_value=1_000_000)
-    declared_id_copies = forms.IntegerField(
-        label=_("确认书：身份证复印件份数"), min_value=0, max_value=1_000_000
-    )
+    declared_members = forms.IntegerField(label=_("确认书：会员人数"), min_value=0)
+    declared_id_copies = forms.IntegerField(label=_("确认书：身份证复印件份数"), min_value=0)
 
     def __init__(self, *args, unions=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # A registry migration declares its whole city (2 M members): the letter's counts go as
+        # high as the largest sheet any role may upload.
+        for name in ("declared_members", "declared_id_copies"):
+            field = self.fields[name]
+            field.max_value = settings.MIGRATION_MAX_ROWS
+            field.validators.append(MaxValueValidator(settings.MIGRATION_MAX_ROWS))
+            field.widget.attrs["max"] = settings.MIGRATION_MAX_ROWS
         self.fields["union"].queryset = unions if unions is not None else Union.objects.none()
         only = list(unions[:2]) if unions is not None else []
         if len(only) == 1:

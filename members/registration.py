@@ -43,6 +43,7 @@ from cardportal.jobs import (
     job_is_stale,
     job_progress,
     job_queue,
+    job_stage,
     job_start,
 )
 from cardportal.registry import registry
@@ -224,7 +225,8 @@ def _read_and_stage(sheet: RegistrationSheet, *, today: date, clock, timings) ->
                 timings["child peak MB"] = stream.child_peak_mb
             spool.seek(0)
             with transaction.atomic():
-                locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+                bulk.lock_row_key_share(RegistrationSheet, sheet.pk)  # the heartbeat still renews
+                locked = RegistrationSheet.objects.get(pk=sheet.pk)
                 if locked.status != S.VALIDATING or not job_holds(sheet):
                     return locked
                 SheetRow.objects.filter(sheet_id=sheet.pk).delete()
@@ -868,13 +870,17 @@ def sheet_register(*, sheet_id: int, token: str | None = None) -> RegistrationSh
     actor = sheet.reviewed_by
     now = timezone.now()
     with transaction.atomic():
-        _claim_lock()
-        locked = RegistrationSheet.objects.select_for_update().get(pk=sheet.pk)
+        _claim_lock()  # registrations and submissions one at a time; the lease's heartbeat still
+        bulk.lock_row_key_share(RegistrationSheet, sheet.pk)  # renews while this runs (minutes at 2 M)
+        locked = RegistrationSheet.objects.get(pk=sheet.pk)
         if locked.status != S.APPROVED or not job_holds(sheet):  # no longer this run's work
             return locked
+        job_stage(sheet, f"第1步（共3步）：写入 {locked.rows_accepted} 名会员")
         inserted, taken = _insert_members(locked, now=now)
         SheetClaim.objects.filter(sheet=sheet).delete()
+        job_stage(sheet, f"第2步（共3步）：为 {len(inserted)} 名会员申请办卡")
         registry.notify_members_registered(member_ids=sorted(inserted.values()), actor=actor)
+        job_stage(sheet, "第3步（共3步）：提交（完成后一次生效）")
         locked.status = S.REGISTERED
         locked.registered_at = now
         locked.rows_registered = len(inserted)

@@ -48,6 +48,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from benefits.membersite.throttle import allow
+from cardportal.audit import client_ip_of
 from members.models import Member
 
 from . import selectors, services, store, winners
@@ -244,15 +245,6 @@ HEADERS = [
 REASONS = {200: "OK", 403: "Forbidden", 404: "Not Found", 425: "Too Early", 429: "Too Many Requests"}
 
 
-def _client_ip(environ) -> str | None:
-    count = settings.PROXY_COUNT
-    if count:
-        forwarded = [p.strip() for p in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
-        if len(forwarded) >= count:
-            return forwarded[-count]
-    return environ.get("REMOTE_ADDR") or None
-
-
 def wsgi_grab(environ, start_response, drop_id: str):
     """The press as a bare WSGI application (routed before Django by cardportal.earlywsgi)."""
     host = environ.get("HTTP_HOST", "")
@@ -269,7 +261,7 @@ def wsgi_grab(environ, start_response, drop_id: str):
                 drop_id=int(drop_id),
                 token=environ.get("HTTP_X_CLAIM_TOKEN", ""),
                 session_key=cookies.get(settings.SESSION_COOKIE_NAME),
-                ip=_client_ip(environ),
+                ip=client_ip_of(environ),
             )
     finally:
         close_old_connections()  # what Django does at the end of a request (winners used the database)

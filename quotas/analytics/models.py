@@ -22,7 +22,8 @@ def _union(name, related="+"):
 
 
 class UnionActivity(models.Model):
-    """Cards of one grassroots union as of `as_of`: activated, ever used, used in 30/90 days."""
+    """Cards of one grassroots union as of `as_of`: activated, ever used, used in 30/90 days; and
+    its active members, in all and per segment (segments.py: the segment page sums these)."""
 
     as_of = models.DateField(_("统计日期"))
     union = _union(_("工会"))
@@ -32,6 +33,10 @@ class UnionActivity(models.Model):
     active30 = models.PositiveIntegerField(_("近30天用卡"), default=0)
     active90 = models.PositiveIntegerField(_("近90天用卡"), default=0)
     never_used = models.PositiveIntegerField(_("激活后从未使用"), default=0)
+    members = models.PositiveIntegerField(_("在会会员"), default=0)
+    hardship_unused = models.PositiveIntegerField(_("困难职工：卡从未使用"), default=0)
+    activated_unused = models.PositiveIntegerField(_("会员：卡已激活从未使用"), default=0)
+    lapsed = models.PositiveIntegerField(_("会员：90天未用卡"), default=0)
 
     class Meta:
         verbose_name = _("工会用卡活跃度")

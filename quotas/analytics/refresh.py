@@ -1,7 +1,8 @@
 """Keep the analytics snapshots (models.py) current from the feed's roll-ups.
 
 `activity_refresh()` regroups CardUsage and the activated cards per grassroots union (one pass
-each: ~1-2 s at 1.5 M cards, in a task, never in a request); `spend_refresh(month)` regroups one
+each: ~1-2 s at 1.5 M cards, in a task, never in a request) and counts each segment's members
+per union from the segment's own definition (segments.py); `spend_refresh(month)` regroups one
 month of UsageDay per union, category and place. The beat task runs both nightly; the usage
 import's signal refreshes the months it touched; a page finding no snapshot at all builds it once."""
 
@@ -49,6 +50,8 @@ def next_month(month: date) -> date:
 @transaction.atomic
 def activity_refresh(*, today: date | None = None) -> int:
     """Rebuild UnionActivity as of `today`; returns the number of union rows."""
+    from .segments import snapshot_counts  # segments reads county_of_unions from here
+
     today = today or timezone.localdate()
     d30, d90 = today - timedelta(days=29), today - timedelta(days=89)
     figures: dict[int, dict] = {}
@@ -67,6 +70,9 @@ def activity_refresh(*, today: date | None = None) -> int:
     unused = activated.filter(~Exists(CardUsage.objects.filter(card_id=OuterRef("pk"))))
     for row in unused.values("union_id").annotate(n=Count("pk")).order_by():
         figures.setdefault(row["union_id"], {})["never_used"] = row["n"]
+    for column, per_union in snapshot_counts(today=today).items():
+        for uid, n in per_union.items():
+            figures.setdefault(uid, {})[column] = n
     counties = county_of_unions()
     UnionActivity.objects.all().delete()
     UnionActivity.objects.bulk_create(

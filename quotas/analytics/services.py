@@ -15,7 +15,7 @@ from members.sms.notices import notices_send_many
 
 from . import exports, selectors, sources
 from .models import SegmentNotice
-from .segments import Segment, params_from_json, params_json, segment_members
+from .segments import Segment, params_from_json, params_json, segment_members, segment_snapshot_count
 from .terms import NOTES
 
 # A segment up to this size is notified in the request; a larger one in a Celery task.
@@ -96,8 +96,10 @@ def segment_notify(
     *, actor, segment: Segment, params: dict, title: str, when: str, expected: int
 ) -> SegmentNotice:
     """Send `title, when` as an activity notice (and SMS) to every member of the segment in the
-    actor's scope. `expected` is the count the confirmation showed; a segment that grew or shrank
-    since is refused, so staff confirm what is sent. Small segments go now, large ones in a task."""
+    actor's scope. `expected` is the snapshot count the confirmation showed: if the snapshot was
+    refreshed since and counts differently, the send is refused, so staff confirm what is sent.
+    The recipients (and `planned`) are the segment as it is now, counted live; the audit row
+    records both figures. Small segments go now, large ones in a task."""
     access = access_for(actor)
     access.require(Cap.SEGMENT_NOTICE)
     title, when = title.strip()[:60], when.strip()[:40]
@@ -106,16 +108,28 @@ def segment_notify(
     key = notice_key(segment, params, title, when, access.path or "")
     if SegmentNotice.objects.filter(key=key).exists():
         raise ApplicationError("这条通知已经向这个分群发送过，不会重复发送", code="duplicate")
+    snapshot = segment_snapshot_count(actor, segment, params)
+    if snapshot is None:
+        raise ApplicationError("用卡统计尚未生成，还不能按分群发送通知，请稍后再试", code="no_snapshot")
+    if snapshot.count != expected:
+        raise ApplicationError(
+            f"分群人数已变为{snapshot.count}人（截至{snapshot.as_of:%Y-%m-%d}统计），请重新确认后再发送",
+            code="changed",
+        )
     count = segment_members(actor, segment, params).count()
-    if count != expected:
-        raise ApplicationError(f"分群人数已变为{count}人，请重新确认后再发送", code="changed")
+    if not count:
+        raise ApplicationError("分群目前没有会员，没有发送通知", code="empty")
     notice = SegmentNotice.objects.create(
         segment=segment.slug, params=params_json(params), title=title, when=when, key=key,
         scope_path=access.path or "", created_by=actor, planned=count, progress_total=count,
     )  # fmt: skip
     _audit(
-        actor, "segment.notified", f"分群通知：{segment.title}", {"segment": segment.slug, "members": count}
-    )
+        actor,
+        "segment.notified",
+        f"分群通知：{segment.title}",
+        {"segment": segment.slug, "members": count, "confirmed": snapshot.count,
+         "counted_on": snapshot.as_of.isoformat()},
+    )  # fmt: skip
     from .tasks import segment_notice_task
 
     job_queue(notice, phase="send", task=None if count <= INLINE_LIMIT else segment_notice_task)

@@ -17,7 +17,7 @@ from merchants.models import MerchantCategory
 from . import charts, selectors, services, sources
 from .models import SegmentNotice
 from .refresh import month_start
-from .segments import SEGMENTS, counties_without, segment_get, segment_members, segment_params
+from .segments import SEGMENTS, counties_without, segment_get, segment_params, segment_snapshot_count
 from .terms import NOTES
 
 READ = Cap.USAGE_ANALYTICS
@@ -138,13 +138,11 @@ def segments(request):
 def segment(request, slug):
     seg = segment_get(slug)
     params = segment_params(request.GET)
-    count = (
-        segment_members(request.user, seg, params).count()
-        if not seg.needs_category or params["category"]
-        else None
-    )
+    chosen = not seg.needs_category or params["category"]
+    snapshot = segment_snapshot_count(request.user, seg, params) if chosen else None
     context = {
-        "segment": seg, "params": params, "count": count,
+        "segment": seg, "params": params, "chosen": chosen, "snapshot": snapshot,
+        "count": snapshot.count if snapshot else None,
         "categories": MerchantCategory.objects.order_by("order", "name"),
         "lacking": counties_without(request.user, params["category"]) if params.get("category") else None,
         "may_notify": access_for(request.user).can(Cap.SEGMENT_NOTICE),

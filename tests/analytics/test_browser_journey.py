@@ -50,6 +50,7 @@ def test_city_staff_analytics_journey(live_server, page, browser, screenshot, ci
     page.click("nav.analytics-tabs >> text=会员分群")
     page.click("#segment-hardship_unused")
     assert page.inner_text("#segment-count") == "2"
+    assert "截至 2026-11-20 统计" in page.inner_text("#segment-as-of")
     page.fill("input[name=title]", "会员卡用卡指南讲座")
     page.fill("input[name=when]", "12月10日下午在县总工会")
     screenshot("segment-confirm")

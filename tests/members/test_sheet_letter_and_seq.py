@@ -124,3 +124,26 @@ def test_the_scan_is_scoped_and_only_the_uploader_role_may_upload(client, tree, 
     sheet_submit(sheet=sheet, actor=clerk)
     client.force_login(reviewer)
     assert post_scan(client, sheet, jpeg_bytes()).status_code == 403
+
+
+# --- the letter's counts on the upload form ----------------------------------------------------------
+def test_a_city_migration_declares_two_million_members_and_a_count_past_every_limit_is_refused(
+    tree, settings
+):
+    """A registry migration's letter counts its whole city: 2,000,000 was refused by a fixed cap
+    of 1,000,000 while the sheet itself may hold MIGRATION_MAX_ROWS rows."""
+    from members.forms import SheetUploadForm
+    from members.models import Union
+
+    def form(count):
+        upload = SimpleUploadedFile("全市存量会员.csv", HEADER.encode())
+        return SheetUploadForm(
+            {"union": tree.unit_a1.pk, "declared_members": count, "declared_id_copies": count},
+            {"file": upload},
+            unions=Union.objects.filter(pk__in=[tree.unit_a1.pk, tree.unit_a2.pk]),
+        )
+
+    assert form(2_000_000).is_valid()
+    too_many = form(settings.MIGRATION_MAX_ROWS + 1)
+    assert not too_many.is_valid()
+    assert "declared_members" in too_many.errors and "declared_id_copies" in too_many.errors

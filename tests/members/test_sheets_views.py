@@ -256,3 +256,18 @@ def test_federation_staff_set_a_submission_group_through_the_service_and_a_revie
     assert list(AuditEntry.objects.filter(verb="submission_group.created").values_list("actor", "union")) == [
         (city_staff.pk, tree.city.pk)
     ]
+
+
+def test_the_sheet_names_its_uploader_and_submitter_by_their_real_names(client, tree, clerk, reviewer):
+    """Users are shown by their names, not their sign-in names (issue 15, "Everyone")."""
+    clerk.first_name = "王芳"  # the whole name in one field, as the staff admin and the demo keep it
+    clerk.save()
+    sheet = sheet_for(tree.unit_a1, f"1,{next_id_number()},李娜,,13912345678,财务处", actor=clerk)
+    sheet_submit(sheet=sheet, actor=clerk)
+    client.force_login(reviewer)
+    page = client.get(sheet.get_absolute_url()).content.decode()
+    assert "上传人 王芳" in page and "<dt>提交</dt><dd>王芳 ·" in page
+    assert clerk.username not in page
+    client.force_login(clerk)
+    listing = client.get("/members/sheets/").content.decode()
+    assert "<td>王芳</td>" in listing and clerk.username not in listing
