@@ -20,7 +20,10 @@ What each side does (each phase in a fresh process, so its peak memory is its ow
   inserts in batches of 5,000, no diff, no per-row instance lookup, the union looked up once
   (not ForeignKeyWidget per row), the same ID and phone checks, keyed hashes and encryption
   per row in before_import_row; no dedup against the registry and no card applications.
-Needs PostgreSQL and `pip install django-import-export` (the `bench` extra). Run `manage.py
+Each side is timed in wall seconds and in CPU seconds (its process, the reading child, and its
+PostgreSQL backend read from /proc when the server runs on this machine): on a shared machine the
+wall ratio measures the others' load too, the CPU ratio does not (it leaves out the overlap of the
+two cores). Needs PostgreSQL and `pip install django-import-export` (the `bench` extra). Run `manage.py
 migrate` on the database first. The 1,000,000 filler members are created once (COPY) and kept for
 later runs; they share one ciphertext (they are never decrypted) but have distinct keyed hashes,
 which is what dedup reads.
@@ -77,6 +80,51 @@ def rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class CpuMeter:
+    """CPU seconds a side spends: this process, its finished children (the reading child) and its
+    PostgreSQL backend (from /proc, when the server runs on this machine and may be read). Wall
+    time on a shared machine measures the other users' load as much as the work; CPU time does
+    not, so the benchmark prints both ratios. `spent()` -> (client, server or None)."""
+
+    def __init__(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.backend = cursor.fetchone()[0]
+        self.started = self._read()
+
+    def _read(self) -> tuple[float, float | None]:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        try:
+            with open(f"/proc/{self.backend}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            server = None
+        return time.process_time() + children.ru_utime + children.ru_stime, server
+
+    def spent(self) -> tuple[float, float | None]:
+        client, server = self._read()
+        started_client, started_server = self.started
+        return client - started_client, None if server is None else server - started_server
+
+    def total(self) -> float:
+        client, server = self.spent()
+        return client + (server or 0.0)
+
+
+def cpu_text(meter: CpuMeter) -> str:
+    client, server = meter.spent()
+    if server is None:
+        return f"CPU {client:.2f} s (this process and its children; the server's not readable)"
+    return (
+        f"CPU {client + server:.2f} s (this process and its children {client:.2f}, PostgreSQL {server:.2f})"
+    )
+
+
+def ratio(mine: float, other: float) -> str:
+    return f"{mine / other:.1f}x" if other > 0 else "n/a (too small to measure)"
 
 
 def unions(target_code: str = "BENCH-UNIT") -> tuple[Union, Union]:
@@ -217,15 +265,16 @@ def ensure_floor_registry() -> None:
         cursor.execute(f"ANALYZE {FLOOR_MEMBER}")
 
 
-def on_conflict_floor(sheet_id: int, union_id: int) -> float:
+def on_conflict_floor(sheet_id: int, union_id: int) -> tuple[float, float]:
     """The floor for registration: the staged accepted rows into a 1,000,000-row copy of the
     registry with one INSERT … SELECT … ON CONFLICT (id_hash) DO NOTHING, committed; no card
-    applications, no claims, no audit. Its rows are removed afterwards (not timed)."""
+    applications, no claims, no audit. Its rows are removed afterwards (not timed). Returns
+    (seconds, CPU seconds)."""
     columns = (
         "id_hash, id_encrypted, id_region, id_last4, name, gender, birth_date, phone_hash, "
         "phone_encrypted, phone_prefix, phone_last4, work_unit"
     )
-    started = time.perf_counter()
+    started, meter = time.perf_counter(), CpuMeter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {FLOOR_MEMBER} ({columns}, union_id, employment_type, is_hardship, is_model_worker, "
@@ -234,17 +283,17 @@ def on_conflict_floor(sheet_id: int, union_id: int) -> float:
             "FROM members_sheetrow WHERE sheet_id = %s AND outcome = 'accept' ON CONFLICT (id_hash) DO NOTHING",
             [union_id, sheet_id],
         )
-    spent = time.perf_counter() - started
+    spent, cpu = time.perf_counter() - started, meter.total()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {FLOOR_MEMBER} WHERE union_id = %s", [union_id])
-    return spent
+    return spent, cpu
 
 
-def floor(path: Path) -> float:
+def floor(path: Path) -> tuple[float, float]:
     """The staging floor: python-calamine (or the csv module) reads the sheet and COPY writes its
     cells as text into a table of seven text columns, one transaction, no validation, no dedup,
     no hashing or encryption. Everything in memory at once, as a few lines would do it."""
-    started = time.perf_counter()
+    started, meter = time.perf_counter(), CpuMeter()
     if path.suffix == ".csv":
         with open(path, encoding="utf-8", newline="") as handle:
             grid = list(csv.reader(handle))[1:]
@@ -260,25 +309,27 @@ def floor(path: Path) -> float:
             "bench_floor_rows", list("abcdefg"), ([str(v) for v in row[:6]] + [""] for row in grid)
         )
         cursor.execute("DROP TABLE bench_floor_rows")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, meter.total()
 
 
-def ours(path: Path, target: Union, rows: int, *, stage_only: bool = False) -> tuple[float, float, float]:
+def ours(path: Path, target: Union, rows: int, *, stage_only: bool = False) -> dict:
+    """Stage (and unless `stage_only`, submit, approve and register) the sheet; the seconds and
+    CPU seconds of each part and of the ON CONFLICT floor."""
     # DEBUG=1 (how the benchmarks run) makes Django keep the last 9,000 queries with their
     # parameters: the import's array parameters (20,000 keyed hashes a chunk) would put ~100 MB
     # into that log at 1,000,000 rows, which a production process (DEBUG off) never holds.
     settings.DEBUG = False
     rss_before = rss_mb()  # Django and the benchmark's own imports
-    started = time.perf_counter()
+    started, meter = time.perf_counter(), CpuMeter()
     with open(path, "rb") as handle:
         sheet, _ = sheet_upload(
             union=target, filename=path.name, content=File(handle), actor=migrator(), enqueue=False
         )
     timings: dict[str, float] = {}
     sheet = sheet_import(sheet_id=sheet.pk, timings=timings)
-    stage_s = time.perf_counter() - started
+    stage_s, stage_cpu = time.perf_counter() - started, meter.total()
     print(
-        f"ours, read+validate+dedup+stage: {stage_s:.2f} s  ({rows / stage_s:,.0f} rows/s)  "
+        f"ours, read+validate+dedup+stage: {stage_s:.2f} s  ({rows / stage_s:,.0f} rows/s), {cpu_text(meter)}  "
         f"accepted {sheet.rows_accepted:,} rejected {sheet.rows_rejected:,} skipped {sheet.rows_skipped:,}"
     )
     print("  phases (summed over the chunks): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
@@ -286,34 +337,43 @@ def ours(path: Path, target: Union, rows: int, *, stage_only: bool = False) -> t
         f"peak memory (VmHWM): this process {rss_mb():.0f} MB (before the import: {rss_before:.0f} MB); "
         f"the reading child {timings.get('child peak MB', 0):.0f} MB"
     )
+    figures = {"stage": stage_s, "stage_cpu": stage_cpu}
     if stage_only:
-        return stage_s, 0.0, 0.0
-    floor_register_s = on_conflict_floor(sheet.pk, target.pk)
+        return figures
+    floor_register_s, floor_register_cpu = on_conflict_floor(sheet.pk, target.pk)
 
     hook_times = timed_hooks()
-    started = time.perf_counter()
+    started, meter = time.perf_counter(), CpuMeter()
     sheet_submit(sheet=sheet, actor=None)
     # Approved by a reviewer, as in the portal: the cards' `applied` events then name them.
     sheet_approve(sheet=sheet, actor=reviewer(), enqueue=False)
     submit_s = time.perf_counter() - started
     sheet = sheet_register(sheet_id=sheet.pk)
     register_s = time.perf_counter() - started - submit_s
+    register_cpu = meter.total()
     hooks = sum(hook_times)
     print(f"submit + approve: {submit_s:.2f} s")
     print(
         f"register: {register_s:.2f} s for {sheet.rows_registered:,} members "
         f"(of which the issuance hook creating the card applications: {hooks:.2f} s; members alone {register_s - hooks:.2f} s)"
     )
+    print(f"submit + approve + register: {cpu_text(meter)}")
     print(
-        f"ON CONFLICT floor (the same rows into a copy of the registry, one INSERT … SELECT): {floor_register_s:.2f} s; "
-        f"ratio register/floor {register_s / floor_register_s:.1f}x, (submit+approve+register)/floor "
-        f"{(register_s + submit_s) / floor_register_s:.1f}x"
+        f"ON CONFLICT floor (the same rows into a copy of the registry, one INSERT … SELECT): {floor_register_s:.2f} s, "
+        f"CPU {floor_register_cpu:.2f} s; ratio register/floor {register_s / floor_register_s:.1f}x, "
+        f"(submit+approve+register)/floor {(register_s + submit_s) / floor_register_s:.1f}x"
     )
     assert sheet.rows_registered == sheet.rows_accepted
-    return stage_s, register_s + submit_s, floor_register_s
+    figures.update(
+        register=register_s + submit_s,
+        register_cpu=register_cpu,
+        floor_register=floor_register_s,
+        floor_register_cpu=floor_register_cpu,
+    )
+    return figures
 
 
-def import_export(content: bytes, target: Union) -> float:
+def import_export(content: bytes, target: Union) -> tuple[float, float]:
     import tablib
     from import_export import fields, resources, widgets
 
@@ -386,20 +446,20 @@ def import_export(content: bytes, target: Union) -> float:
         return bool(row.get("_invalid"))
 
     MemberResource.skip_row = skip_row
-    started = time.perf_counter()
+    started, meter = time.perf_counter(), CpuMeter()
     book = tablib.Databook()
     book.load(io.BytesIO(content), format="xlsx")
     sheet = book.sheets()[0]
     # tablib takes the first row as the header; ours is under a title row.
     dataset = tablib.Dataset(*sheet[1:], headers=list(sheet[0]))
     result = MemberResource().import_data(dataset, raise_errors=False, collect_failed_rows=True)
-    spent = time.perf_counter() - started
+    spent, cpu = time.perf_counter() - started, meter.total()
     created = Member.objects.filter(union=target).count()
     print(
-        f"django-import-export (tuned): {spent:.2f} s, {created:,} members created, "
+        f"django-import-export (tuned): {spent:.2f} s, {cpu_text(meter)}, {created:,} members created, "
         f"{result.totals.get('skip', 0)} rows skipped, {len(result.invalid_rows) + len(result.row_errors())} errors"
     )
-    return spent
+    return spent, cpu
 
 
 def phase(name: str, path: Path, rows: int, *extra: str) -> dict:
@@ -436,12 +496,13 @@ def main() -> None:
     if args.phase:
         path = Path(args.file)
         if args.phase == "ours":
-            stage_s, register_s, floor_s = ours(path, target, args.rows, stage_only=args.stage_only)
-            print(json.dumps({"stage": stage_s, "register": register_s, "floor_register": floor_s}))
+            print(json.dumps(ours(path, target, args.rows, stage_only=args.stage_only)))
         elif args.phase == "floor":
-            print(json.dumps({"seconds": floor(path)}))
+            seconds, cpu = floor(path)
+            print(json.dumps({"seconds": seconds, "cpu": cpu}))
         else:
-            print(json.dumps({"seconds": import_export(path.read_bytes(), target)}))
+            seconds, cpu = import_export(path.read_bytes(), target)
+            print(json.dumps({"seconds": seconds, "cpu": cpu}))
         return
     cleanup(target)
     ensure_registry(filler, args.registry)
@@ -456,26 +517,33 @@ def main() -> None:
             f"sheet: {path.stat().st_size / 1048576:.1f} MB; registry: {Member.objects.count():,} members\n"
         )
         # Side by side: the floor before and after ours, the mean of the two.
-        floors = [phase("floor", path, args.rows)["seconds"]]
+        floors = [phase("floor", path, args.rows)]
         mine = phase("ours", path, args.rows, *(["--stage-only"] if args.stage_only else []))
-        floors.append(phase("floor", path, args.rows)["seconds"])
-        floor_s = sum(floors) / 2
+        floors.append(phase("floor", path, args.rows))
+        floor_s = sum(f["seconds"] for f in floors) / 2
+        floor_cpu = sum(f["cpu"] for f in floors) / 2
         print(
-            f"\nstaging floor (read + COPY, no rules): {floors[0]:.2f} s and {floors[1]:.2f} s\n"
-            f"ratio staging/floor: {mine['stage']:.2f} / {floor_s:.2f} = {mine['stage'] / floor_s:.1f}x"
+            f"\nstaging floor (read + COPY, no rules): {floors[0]['seconds']:.2f} s and {floors[1]['seconds']:.2f} s "
+            f"(CPU {floors[0]['cpu']:.2f} s and {floors[1]['cpu']:.2f} s)\n"
+            f"ratio staging/floor: {mine['stage']:.2f} / {floor_s:.2f} = {mine['stage'] / floor_s:.1f}x; "
+            f"in CPU time {mine['stage_cpu']:.2f} / {floor_cpu:.2f} = {ratio(mine['stage_cpu'], floor_cpu)}"
         )
         if not args.stage_only:
             print(
                 f"ratio registration/ON CONFLICT floor: {mine['register']:.2f} / {mine['floor_register']:.2f} "
-                f"= {mine['register'] / mine['floor_register']:.1f}x (submit + approve + register)"
+                f"= {mine['register'] / mine['floor_register']:.1f}x (submit + approve + register); in CPU time "
+                f"{mine['register_cpu']:.2f} / {mine['floor_register_cpu']:.2f} "
+                f"= {ratio(mine['register_cpu'], mine['floor_register_cpu'])}"
             )
         if not (args.skip_import_export or args.stage_only) and args.format == "xlsx":
             cleanup(target)
-            ie_s = phase("import_export", path, args.rows)["seconds"]
+            peer = phase("import_export", path, args.rows)
             ours_s = mine["stage"] + mine["register"]
+            ours_cpu = mine["stage_cpu"] + mine["register_cpu"]
             print(
-                f"ratio peer/ours: django-import-export {ie_s:.1f} s vs ours {ours_s:.1f} s "
-                f"(stage + submit/approve + register) = {ie_s / ours_s:.1f}x"
+                f"ratio peer/ours: django-import-export {peer['seconds']:.1f} s vs ours {ours_s:.1f} s "
+                f"(stage + submit/approve + register) = {peer['seconds'] / ours_s:.1f}x; in CPU time "
+                f"{peer['cpu']:.1f} / {ours_cpu:.1f} = {ratio(peer['cpu'], ours_cpu)}"
             )
     cleanup(target)
 

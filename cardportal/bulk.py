@@ -298,7 +298,7 @@ class KeyTable:
         with KeyTable("seen") as seen:
             found = seen.get(["ab12…", …])      # {key: value} of the keys already there
             seen.add([("cd34…", 17), …])        # keys not there yet
-            found = seen.get_or_add([("ab12…", 3), ("ef56…", 18)])  # both, one round trip
+            found = seen.get_or_add([("ab12…", 3), ("ef56…", 18)])  # both
     """
 
     def __init__(self, prefix: str = "keys", *, using: str = DEFAULT):
@@ -336,24 +336,32 @@ class KeyTable:
         return found
 
     def get_or_add(self, items: Sequence[tuple[str, int]]) -> dict[str, int]:
-        """`get` of the items' keys, then `add` of those not there, in one round trip on
-        PostgreSQL (the INSERT in the CTE is not seen by the SELECT of the same statement, so the
-        answer is the keys that were there before). The items' keys must be distinct."""
+        """`get` of the items' keys, then `add` of those not there. On PostgreSQL one INSERT … ON
+        CONFLICT DO NOTHING: when it inserts every item (the common case: a sheet's rows are new
+        people), nothing more is read; otherwise the keys it skipped are read back (a second
+        round trip, only then). The items' keys must be distinct."""
         connection = connections[self.using]
         if connection.vendor != "postgresql":
             found = self.get([key for key, _value in items])
             self.add([(key, value) for key, value in items if key not in found])
             return found
-        keys = array_text(key for key, _value in items)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH added AS (INSERT INTO {self.name} (key, value) "
+                f"INSERT INTO {self.name} (key, value) "
                 "SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) "
-                "ON CONFLICT (key) DO NOTHING) "
-                f"SELECT key, value FROM {self.name} WHERE {any_of('key', cast='text')}",
-                [keys, array_text(value for _key, value in items), keys],
+                "ON CONFLICT (key) DO NOTHING RETURNING key",
+                [array_text(key for key, _value in items), array_text(value for _key, value in items)],
             )
-            return dict(cursor.fetchall())
+            if cursor.rowcount == len(items):
+                return {}
+            added = {key for (key,) in cursor.fetchall()}
+        return self.get([key for key, _value in items if key not in added])
+
+    def analyze(self) -> None:
+        """Give the planner the table's statistics before it is joined with a large table (a
+        temporary table has none until analysed: the planner would guess its size)."""
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(f"ANALYZE {self.name}")
 
     def add(self, items: Iterable[tuple[str, int]]) -> None:
         connection = connections[self.using]

@@ -122,9 +122,19 @@ def read_sheet(
 ) -> SheetData:
     """Read through the upload kernel (`cardportal.tables`): checks before inflating, the parse in
     a memory-capped child process, the header located there, then the rows cut here."""
-    limits = tables.Limits(max_bytes=max_bytes, max_rows=max_rows)
-    table = tables.read_table(data, limits=limits, header=_header_spec())
+    table = tables.read_table(data, limits=_limits(max_bytes, max_rows), header=_header_spec())
     return _locate(table, max_rows=max_rows)
+
+
+def _limits(max_bytes: int, max_rows: int) -> tables.Limits:
+    """The kernel's limits for a sheet of at most `max_rows` rows. The cell budget grows with the
+    row limit: the kernel's 6,000,000 cells refused a migration's 1,000,000-row .xlsx of six
+    columns that the migration's row limit lets in. 26 cells a row, because the kernel's first
+    scan bounds a stretch of one-letter references (A–Z) at 26 columns without reading them (see
+    `tables.MAX_CELLS`); the reading child's memory cap stays the bound on what a sheet may hold.
+    The clerk's limit keeps the kernel's budget."""
+    cells = max(tables.MAX_CELLS, (max_rows + HEADER_SEARCH_ROWS) * 26)
+    return tables.Limits(max_bytes=max_bytes, max_rows=max_rows, max_cells=cells)
 
 
 def _header_spec() -> tables.HeaderSpec:
@@ -143,7 +153,7 @@ class SheetStream:
     what they make from the chunks uncommitted until the stream has ended."""
 
     def __init__(self, path: str, *, max_bytes: int, max_rows: int, chunk_rows: int):
-        limits = tables.Limits(max_bytes=max_bytes, max_rows=max_rows)
+        limits = _limits(max_bytes, max_rows)
         self._stream = tables.stream_table(path, limits=limits, header=_header_spec(), chunk_rows=chunk_rows)
         self.head: SheetData | None = None
 

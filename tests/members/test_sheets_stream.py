@@ -79,6 +79,56 @@ def test_duplicates_against_the_registry_across_chunks(tree, small_chunks):
     assert not SheetRow.objects.filter(sheet=sheet, outcome="accept", id_hash="").exists()
 
 
+def test_registry_and_pending_conflicts_are_named_first_with_the_rows_other_problems(
+    tree, clerk, small_chunks
+):
+    """The registry and pending-sheet check runs once for the whole staged sheet: a registered
+    person's row names that first and keeps its other problems after it, registered wins over
+    pending, a later row of the same person is still `duplicate_in_sheet`, and the counts and
+    the rows' stored hashes follow."""
+    registered, both, pending, free = (next_id_number() for _ in range(4))
+    make_member(tree.unit_a1, id_number=registered)
+    other, _ = sheet_upload(
+        union=tree.unit_a1,
+        filename="o.csv",
+        content=csv_sheet(f"1,{pending},王芳,,13900000001,供电,", f"2,{both},王芳,,13900000002,供电,"),
+        actor=None,
+        enqueue=False,
+    )
+    other = sheet_import(sheet_id=other.pk, today=TODAY)
+    registration.sheet_submit(sheet=other, actor=clerk)  # holds `pending` and `both`
+    make_member(tree.unit_b1, id_number=both)  # `both` is registered meanwhile, and still pending
+    lines = [f"{n + 1},{next_id_number()},李明,,1390000{n:04d},第一车间," for n in range(20)]
+    lines[2] = f"3,{registered},李明,,12345,第一车间,"  # registered, and a bad phone
+    lines[9] = f"10,{both},李明,,13900009999,第一车间,"  # registered wins over pending
+    lines[10] = f"11,{pending},李明,,13900008888,第一车间,"  # pending in `other`
+    lines[16] = f"17,{registered},李明,,13900007777,第一车间,"  # the row of line 3 again, chunk 3
+    lines[18] = f"19,{free},李明,,13900006666,第一车间,"
+    sheet, _ = sheet_upload(
+        union=tree.unit_a1, filename="s.csv", content=csv_sheet(*lines), actor=None, enqueue=False
+    )
+    sheet = sheet_import(sheet_id=sheet.pk, today=TODAY)
+    staged = {row: (outcome, reason, message) for row, outcome, reason, message in _staged(sheet)}
+    assert staged[4] == (
+        "reject",
+        "duplicate_existing",
+        f"此人已登记为会员（{tree.unit_a1.name}），一人只能登记一次；手机号码“12345”不是有效的11位手机号",
+    )
+    assert staged[11] == ("reject", "duplicate_existing", "此人已登记为会员（在其他工会），一人只能登记一次")
+    assert staged[12] == (
+        "reject",
+        "duplicate_existing",
+        f"此人已在{tree.unit_a1.name}的登记表 #{other.pk}中待审核登记，一人只能登记一次",
+    )
+    assert staged[18][:2] == ("reject", "duplicate_in_sheet")
+    assert staged[20] == ("accept", "ok_normalised", "")
+    assert (sheet.rows_accepted, sheet.rows_rejected) == (16, 4)
+    taken = SheetRow.objects.filter(sheet=sheet, row_number__in=[4, 11, 12])
+    assert set(taken.values_list("id_hash", "id_encrypted", "phone_hash", "phone_encrypted")) == {
+        ("", "", "", "")
+    }
+
+
 def test_a_city_admin_migrates_more_rows_than_a_clerk_may_upload(
     tree, clerk, city_staff, settings, monkeypatch
 ):
@@ -109,6 +159,34 @@ def test_a_city_admin_migrates_more_rows_than_a_clerk_may_upload(
     again = sheet_import(sheet_id=again.pk, today=TODAY)
     assert (again.status, again.job_error_code) == (S.REFUSED, "file_too_large")
     assert not SheetRow.objects.filter(sheet=again).exists()
+
+
+def test_a_migration_sheet_over_the_kernels_cell_budget_is_staged(tree, city_staff, settings, monkeypatch):
+    """The cell budget follows the row limit: a migration's .xlsx of a million rows and six
+    columns was refused as too many cells although its rows were allowed."""
+    import functools
+    import io
+
+    from openpyxl import Workbook
+
+    from cardportal import tables
+
+    # the kernel's budget, small for the test (its default and its constant)
+    monkeypatch.setattr(tables, "Limits", functools.partial(tables.Limits, max_cells=60))
+    monkeypatch.setattr(tables, "MAX_CELLS", 60)
+    settings.MIGRATION_MAX_ROWS = 2000  # (the kernel's first scan bounds 2-digit rows as 99 x 26)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("登记表")
+    sheet.append(["序号", "身份证号", "姓名", "性别", "手机号码", "所属单位"])
+    for n in range(15):  # 16 rows x 6 columns: 96 cells
+        sheet.append([n + 1, next_id_number(), "王芳", "", f"1390000{n:04d}", "第一车间"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    staged, _ = sheet_upload(
+        union=tree.unit_a1, filename="m.xlsx", content=buffer.getvalue(), actor=city_staff, enqueue=False
+    )
+    staged = sheet_import(sheet_id=staged.pk, today=TODAY)
+    assert (staged.status, staged.rows_accepted) == (S.VALIDATED, 15)
 
 
 def test_staged_copy_text_is_what_the_general_encoder_writes():
