@@ -17,8 +17,8 @@ _YUAN = re.compile(r"-?\d{1,10}(?:\.\d{1,2})?")
 _FEN = re.compile(r"-?\d{1,12}")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 # A time that is surely valid: the fast path takes it without building a datetime. Every day of
-# every month but 29 February (a leap year's: the careful path decides); days 29-31 used to be
-# left out, which sent the last days of each month, 500,000 rows a day, down the careful path.
+# every month but 29 February (a leap year's: `stage` decides); days 29-31 used to be
+# left out, which sent the last days of each month, 500,000 rows a day, down `stage`.
 _SURE_TIME = re.compile(
     r"20\d\d-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
     r" (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
@@ -66,59 +66,15 @@ class RowReader:
         self.postgresql = postgresql
         self.width = max(columns.values()) + 1 if columns else 0
 
-        self._fast = self._fast_path(layout, columns)
         self.copy_lines = self._copy_lines(layout, columns) if postgresql else None
 
-    def _fast_path(self, layout: dict, columns: dict[str, int]):
-        """The row check for the common case, in one function with everything bound locally
-        (~4x the speed of `stage` on a 500,000-row day): text cells, a yuan amount, a time like
-        2026-11-15 12:30:00. Returns None when any of it does not hold; `stage` then decides
-        (and names the problem)."""
-        need = ("reference", "card_number", "txn_at", "amount")
-        if self.fen or not all(f in columns for f in need):
-            return None
-        ref_i, card_i, at_i, amt_i = (columns[f] for f in need)
-        opt = [columns.get(f) for f in ("mid", "mcc", "channel", "kind", "original_reference")]
-        width, suffix = self.width, "+08" if self.postgresql else None
-        ref_ok, card_ok, time_ok, yuan_ok = (
-            _REFERENCE.fullmatch,
-            _CARD.fullmatch,
-            _SURE_TIME.fullmatch,
-            _YUAN.fullmatch,
-        )
-        channels, kinds, default_channel = self.channels, self.kinds, self.default_channel
-
-        def fast(cells: list, line: int):
-            if len(cells) < width or suffix is None:
-                return None
-            try:
-                ref, card, at, amount = (
-                    cells[ref_i].strip(),
-                    cells[card_i].strip(),
-                    cells[at_i].strip(),
-                    cells[amt_i].strip(),
-                )
-                mid, mcc, channel, kind, original = (cells[i].strip() if i is not None else "" for i in opt)
-            except AttributeError:  # not text (an .xlsx number or date): the careful path
-                return None
-            channel = channels.get(channel) if channel else default_channel
-            kind = kinds.get(kind)
-            if not (ref_ok(ref) and card_ok(card) and time_ok(at) and yuan_ok(amount) and channel and kind):
-                return None
-            if len(mid) > 32 or (mcc and not _MCC.fullmatch(mcc)) or (original and not ref_ok(original)):
-                return None
-            if kind != "purchase" and not amount.startswith("-"):
-                return None
-            return (line, ref, card, at + suffix, amount, mid, mcc, channel, kind, original)
-
-        return fast
-
     def _copy_lines(self, layout: dict, columns: dict[str, int]):
-        """`copy_lines(chunk) -> (text, taken, rest)`: the chunk's rows that pass the fast path's
-        checks (the same as `_fast_path`) as the staging table's COPY text, written straight from
-        the cells (no tuple, no per-value encoding; ~2.5x the rows a second of `stage` followed by
-        `bulk.encode_copy`); `taken` how many; `rest` the (index, cells) for `stage` (blank rows,
-        bad rows, any cell that is not text). Only the MID is free text: a chunk whose text has a
+        """The fast path. `copy_lines(chunk) -> (text, taken, rest)`: the chunk's rows of the common
+        case (text cells, a yuan amount, a time like 2026-11-15 12:30:00), all bound locally, as the
+        staging table's COPY text written straight from the cells (no tuple, no per-value encoding;
+        ~2.5x the rows a second of `stage` followed by `bulk.encode_copy`); `taken` how many; `rest`
+        the (index, cells) that `stage` decides and names the problem of (blank rows, bad rows, any
+        cell that is not text). Only the MID is free text: a chunk whose text has a
         tab, line break or backslash out of place is handed back whole to `stage`. None when the
         layout has no fast path (amounts in fen, a required column missing)."""
         need = ("reference", "card_number", "txn_at", "amount")
@@ -158,7 +114,7 @@ class RowReader:
                     channel = cells[chan_i].strip() if chan_i is not None else ""
                     kind = cells[kind_i].strip() if kind_i is not None else ""
                     original = cells[orig_i].strip() if orig_i is not None else ""
-                except AttributeError:  # not text (an .xlsx number or date): the careful path
+                except AttributeError:  # not text (an .xlsx number or date): `stage`
                     defer(item)
                     continue
                 channel = channels.get(channel) if channel else default_channel
@@ -190,21 +146,14 @@ class RowReader:
 
         return copy_lines
 
-    def stage(self, cells: list, line: int) -> tuple:
-        """The staging tuple of a row, or RowError naming the first problem."""
-        if self._fast is not None:
-            row = self._fast(cells, line)
-            if row is not None:
-                return row
-        return self.careful(cells, line)
-
     def cell(self, cells: list, field: str) -> str:
         col = self.columns.get(field)
         if col is None or col >= len(cells):
             return ""
         return text(cells[col])
 
-    def careful(self, cells: list, line: int) -> tuple:
+    def stage(self, cells: list, line: int) -> tuple:
+        """The staging tuple of a row, or RowError naming the first problem."""
         reference = self.cell(cells, "reference")
         if not _REFERENCE.fullmatch(reference):
             raise RowError("reference", "交易参考号为空或含有不允许的字符（最长40位字母数字）")
