@@ -1,21 +1,18 @@
 """Pages of the card functions a second partner enables (`services/functions.py`): the function
 section of a batch's page, the partner's hand-off download and its return upload."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
 from cardportal.actions import run_download
 from cardportal.audit import client_ip
-from cardportal.errors import ApplicationError
-from cardportal.uploads import upload_refusal
 from members.access import Cap, access_for
 
 from . import selectors
-from .forms import UploadForm
 from .models import BankBatch, BankFileImport, CardFunction, IssuingPartner
-from .services import bankfiles, functions
+from .return_upload import return_upload
+from .services import functions
 
 
 def batch_functions(request, batch: BankBatch) -> list[dict]:
@@ -61,28 +58,5 @@ def function_handoff(request, pk, partner_pk):
 @require_POST
 def function_return_upload(request, pk, partner_pk):
     batch, partner = _batch_and_partner(request, pk, partner_pk)
-    refused = upload_refusal(request)
-    if refused is not None:
-        messages.error(request, refused.message)
-        return redirect(batch)
-    form = UploadForm(request.POST, request.FILES)
-    if not form.is_valid():
-        messages.error(request, f"请选择{partner.name}的回盘文件")
-        return redirect(batch)
-    upload = form.cleaned_data["file"]
-    try:
-        imp = bankfiles.import_create(
-            kind=BankFileImport.Kind.FUNCTION,
-            union=batch.union,
-            batch=batch,
-            partner=partner,
-            file_name=upload.name,
-            data=upload.read(),
-            actor=request.user,
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect(batch)
-    if imp.same_as_id:
-        messages.warning(request, "该文件与此前导入的文件完全相同，重复导入不会改变任何卡片")
-    return redirect(imp)
+    missing = f"请选择{partner.name}的回盘文件"
+    return return_upload(request, batch, kind=BankFileImport.Kind.FUNCTION, missing=missing, partner=partner)

@@ -40,6 +40,7 @@ from .forms import (
 )
 from .functions import batch_functions
 from .models import BankFileImport, Card
+from .return_upload import return_upload
 from .selectors import STAGES, WEEK_STAGES
 from .services import bankfiles, batches, handoff
 from .services import cards as cards_services
@@ -178,30 +179,7 @@ def batch_paperwork(request, pk):
 @require_POST
 def batch_return_upload(request, pk):
     batch = selectors.batch_get_for_user(user=request.user, pk=pk)
-    refused = upload_refusal(request)
-    if refused is not None:
-        messages.error(request, refused.message)
-        return redirect(batch)
-    form = UploadForm(request.POST, request.FILES)
-    if not form.is_valid():
-        messages.error(request, "请选择回盘文件")
-        return redirect(batch)
-    upload = form.cleaned_data["file"]
-    try:
-        imp = bankfiles.import_create(
-            kind=BankFileImport.Kind.RETURN,
-            union=batch.union,
-            batch=batch,
-            file_name=upload.name,
-            data=upload.read(),
-            actor=request.user,
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect(batch)
-    if imp.same_as_id:
-        messages.warning(request, "该文件与此前导入的文件完全相同，重复导入不会改变任何卡片")
-    return redirect(imp)
+    return return_upload(request, batch, kind=BankFileImport.Kind.RETURN, missing="请选择回盘文件")
 
 
 @login_required
