@@ -344,8 +344,10 @@ def job_stage(job: Job, text: str) -> None:
     """Name the step a job is in (for example inside one long transaction, where progress written
     by the work itself stays invisible until COMMIT): the heartbeat thread, on its own connection,
     writes it as the job's message, so the page says what is happening. Without a heartbeat
-    (inline runs) nothing is shown."""
-    _STAGES[(job._meta.label, job.pk)] = text[:500]
+    (inline runs) nothing is kept or shown."""
+    key = (job._meta.label, job.pk)
+    if key in _STAGES:  # a heartbeat of this job runs in this process
+        _STAGES[key] = text[:500]
 
 
 @contextmanager
@@ -360,7 +362,7 @@ def _heartbeat(model: type[Job], pk: int, token: str):
     def beat() -> None:
         while not stop.wait(settings.JOB_HEARTBEAT_SECONDS):
             fields = {"job_heartbeat_at": timezone.now()}
-            if key in _STAGES:
+            if _STAGES.get(key):
                 fields["job_message"] = _STAGES[key]
             try:
                 model.objects.filter(pk=pk, job_token=token, job_status=Job.Status.RUNNING).update(**fields)
@@ -369,6 +371,7 @@ def _heartbeat(model: type[Job], pk: int, token: str):
             finally:
                 connection.close()
 
+    _STAGES[key] = ""  # no step named yet
     thread = threading.Thread(target=beat, name=f"job-heartbeat-{pk}", daemon=True)
     thread.start()
     try:
