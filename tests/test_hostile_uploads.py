@@ -133,28 +133,37 @@ def bank_user(tree):
     return make_staff(ROLE.BANK_OPERATOR, tree.city, username="bank")
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_bank_return_import(kind, client, bank_batch, bank_user, django_capture_on_commit_callbacks):
-    name, content, expected = hostile("return", kind)
+def refused_return(kind, table, *, client, batch, user, url, partner=None, capture):
+    """A batch's hostile return file: refused by the service with the expected message, and
+    through the page with the same message, nothing kept or queued."""
+    name, content, expected = hostile(table, kind)
     with pytest.raises(ApplicationError) as refused:
         import_create(
-            kind="return",
-            union=bank_batch.union,
-            batch=bank_batch,
+            kind="function" if partner else "return",
+            union=batch.union,
+            batch=batch,
+            partner=partner,
             file_name=name,
             data=content,
-            actor=bank_user,
+            actor=user,
         )
     assert_refusal(refused.value.code, refused.value.message, expected)
-    # and through the page: the same message, nothing kept or queued
-    client.force_login(bank_user)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/issuance/batches/{bank_batch.pk}/return/", {"file": upload(name, content)})
+    client.force_login(user)
+    with capture(execute=True):
+        response = client.post(url, {"file": upload(name, content)})
     assert response.status_code == 302
     assert [m.message for m in get_messages(response.wsgi_request)] == [
         refused.value.message if kind != "giant" else "文件太大，上限为 1 MB"
     ]
     assert BankFileImport.objects.count() == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bank_return_import(kind, client, bank_batch, bank_user, django_capture_on_commit_callbacks):
+    refused_return(
+        kind, "return", client=client, batch=bank_batch, user=bank_user,
+        url=f"/issuance/batches/{bank_batch.pk}/return/", capture=django_capture_on_commit_callbacks,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -174,28 +183,11 @@ def function_batch(bank_batch, bank_user):
 @pytest.mark.parametrize("kind", KINDS)
 def test_function_partner_return(kind, client, function_batch, bank_user, django_capture_on_commit_callbacks):
     batch, transit = function_batch
-    name, content, expected = hostile("function_return", kind)
-    with pytest.raises(ApplicationError) as refused:
-        import_create(
-            kind="function",
-            union=batch.union,
-            batch=batch,
-            partner=transit,
-            file_name=name,
-            data=content,
-            actor=bank_user,
-        )
-    assert_refusal(refused.value.code, refused.value.message, expected)
-    client.force_login(bank_user)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            f"/issuance/batches/{batch.pk}/functions/{transit.pk}/return/", {"file": upload(name, content)}
-        )
-    assert response.status_code == 302
-    assert [m.message for m in get_messages(response.wsgi_request)] == [
-        refused.value.message if kind != "giant" else "文件太大，上限为 1 MB"
-    ]
-    assert BankFileImport.objects.count() == 0
+    refused_return(
+        kind, "function_return", client=client, batch=batch, user=bank_user, partner=transit,
+        url=f"/issuance/batches/{batch.pk}/functions/{transit.pk}/return/",
+        capture=django_capture_on_commit_callbacks,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", KINDS)
