@@ -25,6 +25,10 @@ Order of the checks, all before anything is inflated into a grid:
    RLIMIT_AS/RLIMIT_CPU (`parse_in_child`). A native abort (a Rust allocation failure), a hang or
    any bug there kills the child only; the caller gets `too_many_cells` or `file_corrupt`. The
    child checks the grid again (rows, columns, cells) before converting it to Python values.
+4. streamed (`stream_table`), a CSV is read line by line, and a large .xlsx (more than
+   `STREAM_XLSX_ABOVE` of worksheet and shared-strings XML) by expat a buffer at a time instead
+   of calamine whole: the same cells, the child's peak independent of the rows (38 MB at
+   1,000,000 rows against calamine's 514 MB). expat refuses a DOCTYPE (no entity can be declared).
 """
 
 from __future__ import annotations
