@@ -865,10 +865,13 @@ _XML_SPACE = " \t\r\n"
 _EXCEL_EPOCH = None  # datetime(1899, 12, 30), made on first use (the child imports datetime late)
 # A cell that holds something, for the first pass (the used range): its tag, written as every
 # writer we know writes it (r first), then a formula, a value that is not empty or an inline
-# string. Its column and row from r. A chunk with any other cell tag (r later or missing, a
-# namespace prefix) takes the exact pass.
+# string; or a formula's text result, even empty (`t="str"` with a <v>: calamine keeps "" there,
+# as Excel writes `=IF(…,"",…)`). Its column and row from r. A chunk with any other cell tag (r
+# later or missing, a namespace prefix) takes the exact pass.
+_FORMULA = rb"(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?"
 _CONTENT_CELL = re.compile(
-    rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?(?:<v>[^<]|<is>)'
+    rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?:[^>]*>' + _FORMULA + rb"(?:<v>[^<]|<is>)"
+    rb'|[^>]*\bt="str"[^>]*>' + _FORMULA + rb"<v\b)"
 )
 _UNPLACED_CELL = re.compile(rb'<c(?=[\s/>])(?! r="[A-Z]{1,3}[0-9]{1,7}")')
 _ESCAPED_CHAR = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -1226,9 +1229,9 @@ class _SheetReader:
         self.convert = {
             "n": self._number,
             "s": self._shared,
-            "str": lambda raw: raw or "",
+            "str": lambda raw: raw,  # no <v>: nothing (calamine's Empty)
             "b": self._boolean,
-            "e": lambda raw: "",
+            "e": lambda raw: None if raw is None else "",
             "d": lambda raw: _iso_date(raw) if raw else None,
             "inlineStr": lambda raw: None,
         }

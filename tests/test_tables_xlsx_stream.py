@@ -179,6 +179,12 @@ CRAFTED = {
         b"",
         b"",
     ),
+    "formula results at the edges: an empty text counts, no value does not": (
+        b'<row r="1"><c r="A1"><v>1</v></c><c r="H1" t="str"><f>X</f></c><c r="I1" t="e"/></row>'
+        b'<row r="3"><c r="C3" t="str"><f>IF(A1="","",A1)</f><v></v></c></row>',
+        b"",
+        b"",
+    ),
     "cells and rows without references, a row written twice, r not first": (
         b'<row r="2"><c><v>1</v></c><c><v>2</v></c><c r="E2"><v>3</v></c><c><v>4</v></c></row>'
         b'<row><c><v>5</v></c></row><row r="3"><c s="0" r="B3"><v>6</v></c></row><row r="9"><c r="C9"><v>7</v></c></row>',
