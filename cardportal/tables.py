@@ -86,8 +86,11 @@ _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 _PARENS = re.compile(r"[（(【\[].*?[)）】\]]")
 # Every <c> tag of a worksheet: (column letters, row digits) from its r attribute, or ("", "")
 # when it has none. `(?=>)` ends a tag without r; XML escapes "<" in text, so text never matches.
+# The attribute scan stops at "<" too (no attribute holds a raw one): with `[^>]*?`, a buffer of
+# unclosed `<c ` tags and no ">" made every tag scan to the buffer's end, quadratic in the
+# buffer (hours of the web process's CPU for one 1 MB chunk of an uploaded file).
 _CELL_TAG = re.compile(
-    rb"<(?:[A-Za-z_][\w.\-]*:)?c(?=[\s/>])[^>]*?"
+    rb"<(?:[A-Za-z_][\w.\-]*:)?c(?=[\s/>])[^<>]*?"
     rb"""(?:\sr\s*=\s*["']([A-Za-z]{1,3})([0-9]{1,7})["']|(?=>))"""
 )
 # The fast scan: a chunk in which every cell tag is written `<c r="A12345"` (one letter, at most
@@ -867,11 +870,13 @@ _EXCEL_EPOCH = None  # datetime(1899, 12, 30), made on first use (the child impo
 # writer we know writes it (r first), then a formula, a value that is not empty or an inline
 # string; or a formula's text result, even empty (`t="str"` with a <v>: calamine keeps "" there,
 # as Excel writes `=IF(…,"",…)`). Its column and row from r. A chunk with any other cell tag (r
-# later or missing, a namespace prefix) takes the exact pass.
-_FORMULA = rb"(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?"
+# later or missing, a namespace prefix) takes the exact pass. Attribute scans stop at the next
+# "<" as well as ">" (no attribute holds a raw "<"): with `[^>]*` a hostile run of unclosed
+# `<c r="A1" ` tags made the pass quadratic (9 s for 100 KB).
+_FORMULA = rb"(?:<f\b[^<>]*/>|<f\b[^<>]*>[^<]*</f>)?"
 _CONTENT_CELL = re.compile(
-    rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?:[^>]*>' + _FORMULA + rb"(?:<v>[^<]|<is>)"
-    rb'|[^>]*\bt="str"[^>]*>' + _FORMULA + rb"<v\b)"
+    rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?:[^<>]*>' + _FORMULA + rb"(?:<v>[^<]|<is>)"
+    rb'|[^<>]*\bt="str"[^<>]*>' + _FORMULA + rb"<v\b)"
 )
 _UNPLACED_CELL = re.compile(rb'<c(?=[\s/>])(?! r="[A-Z]{1,3}[0-9]{1,7}")')
 _ESCAPED_CHAR = re.compile(r"_x([0-9A-Fa-f]{4})_")
