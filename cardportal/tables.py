@@ -84,6 +84,7 @@ NOT_SPREADSHEET_MAGIC = (
 ENCRYPTED_OOXML_STREAMS = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 _PARENS = re.compile(r"[（(【\[].*?[)）】\]]")
+HEADER_TEXT_MAX = 200  # characters: the longest header label with its notes is a few dozen
 # Every <c> tag of a worksheet: (column letters, row digits) from its r attribute, or ("", "")
 # when it has none. `(?=>)` ends a tag without r; XML escapes "<" in text, so text never matches.
 # The attribute scan stops at "<" too (no attribute holds a raw one): with `[^>]*?`, a buffer of
@@ -195,8 +196,10 @@ def refuse(code: str, message: str | None = None) -> TableRefused:
 
 def header_text(value) -> str | None:
     """A header cell as compared with the aliases: padded (" 身份证号 ", "姓  名"), full-width,
-    "*", ":" and "(必填)" tolerated."""
-    if not isinstance(value, str):
+    "*", ":" and "(必填)" tolerated. A cell longer than any label (HEADER_TEXT_MAX) is not one:
+    it is not normalised at all, since `_PARENS` on a long run of unclosed brackets in an
+    uploaded preamble would be quadratic (hours for 1 MB)."""
+    if not isinstance(value, str) or len(value) > HEADER_TEXT_MAX:
         return None
     text = _SPACES.sub("", unicodedata.normalize("NFKC", value)).strip("*＊:：")
     return _PARENS.sub("", text)

@@ -137,6 +137,17 @@ def test_a_run_of_unclosed_cell_tags_does_not_stall_the_scan(monkeypatch):
     assert code_of(lambda: tables.read_table(hostile)) == "file_corrupt"
 
 
+def test_a_long_cell_above_the_header_is_not_a_label_and_costs_nothing():
+    # a hostile preamble cell of unclosed brackets: bracket stripping on it was quadratic
+    assert tables.header_text("（" * 100_000) is None
+    assert tables.header_text("*身份证号（必填）：") == "身份证号"
+    sheet = workbook_bytes(
+        [["（" * 30_000], HEADER, [1, "11010519491231002X", "王芳", "", "13912345678", "财务处"]]
+    )
+    data = read_sheet(sheet)
+    assert data.header_row == 2 and data.cell(data.rows[0][1], "name") == "王芳"
+
+
 def test_a_wide_csv_is_refused():
     text = ",".join(["x"] * 300) + "\n"
     assert code_of(lambda: tables.read_table(text.encode())) == "too_many_cells"
