@@ -90,7 +90,9 @@ def _ref(model: str, verbose: str, *, null: bool = False):
 
 class CardTransaction(models.Model):
     """One card transaction. PostgreSQL: partitioned by RANGE (txn_at), one partition a month;
-    the primary key there is (id, txn_at). Idempotency: unique (partner, reference, txn_at)."""
+    the primary key there is (id, txn_at). Idempotency: unique (partner, txn_at, reference), in
+    that order so a day's new keys sit together in the index (migration 0004); nothing looks a
+    transaction up by its reference alone."""
 
     class Channel(models.TextChoices):
         POS = "pos", _("POS刷卡")
@@ -124,7 +126,9 @@ class CardTransaction(models.Model):
         verbose_name_plural = _("刷卡交易")
         db_table = "usage_cardtransaction"
         constraints = [
-            models.UniqueConstraint(fields=["partner", "reference", "txn_at"], name="usage_txn_partner_ref"),
+            models.UniqueConstraint(
+                fields=["partner", "txn_at", "reference"], name="usage_txn_partner_at_ref"
+            ),
         ]
         indexes = [
             models.Index(fields=["card", "txn_at"], name="usage_txn_card_at"),
