@@ -128,7 +128,13 @@ SNAPSHOTS = {
     "usage_merchantmonth": "bench_snap_merchantmonth",
     "usage_usageday": "bench_snap_usageday",
 }
-BENCH_IMPORTS = "SELECT id FROM usage_txnimport WHERE sha256 = 'bench'"
+
+
+def bench_imports(cursor) -> str:
+    """The benchmark's imports as a literal list: `txn_import_id IN (SELECT …)` was planned as a
+    scan of the whole month (minutes under load) instead of probes of the import index."""
+    cursor.execute("SELECT id FROM usage_txnimport WHERE sha256 = 'bench'")
+    return ", ".join(str(pk) for (pk,) in cursor.fetchall()) or "NULL"
 
 
 def reset() -> None:
@@ -137,7 +143,7 @@ def reset() -> None:
     rebuilding the month's roll-ups from the table), then VACUUM ANALYZE and CHECKPOINT, so the
     next import starts from the same state as every other run (what the earlier A/B loops did by
     hand, plus the roll-ups)."""
-    from django.db import connection
+    from django.db import connection, transaction
 
     from merchants.usage import partitions, rollups
 
@@ -145,7 +151,7 @@ def reset() -> None:
         cursor.execute("SELECT to_regclass(%s)", [SNAPSHOTS["usage_usageday"]])
         if cursor.fetchone()[0] is None:
             cursor.execute(
-                f"SELECT 1 FROM usage_cardtransaction WHERE txn_import_id IN ({BENCH_IMPORTS}) LIMIT 1"
+                f"SELECT 1 FROM usage_cardtransaction WHERE txn_import_id IN ({bench_imports(cursor)}) LIMIT 1"
             )
             if cursor.fetchone():  # a day imported before the snapshots existed: the month recounted
                 _delete_bench_rows(cursor)
@@ -155,16 +161,18 @@ def reset() -> None:
                 cursor.execute(f"DROP TABLE IF EXISTS {snap}")
                 cursor.execute(f"CREATE TABLE {snap} AS SELECT * FROM {table}")
         else:
-            _restore_rollups(cursor)
-            _delete_bench_rows(cursor)
+            with transaction.atomic():  # a run stopped halfway leaves the roll-ups as they were
+                _restore_rollups(cursor)
+                _delete_bench_rows(cursor)
         for table in [partitions.partition_name(MONTH), *SNAPSHOTS]:
             cursor.execute(f"VACUUM ANALYZE {table}")
         cursor.execute("CHECKPOINT")
 
 
 def _delete_bench_rows(cursor) -> None:
-    cursor.execute(f"DELETE FROM usage_cardtransaction WHERE txn_import_id IN ({BENCH_IMPORTS})")
-    cursor.execute(f"DELETE FROM usage_txnimport WHERE id IN ({BENCH_IMPORTS})")
+    ids = bench_imports(cursor)
+    cursor.execute(f"DELETE FROM usage_cardtransaction WHERE txn_import_id IN ({ids})")
+    cursor.execute(f"DELETE FROM usage_txnimport WHERE id IN ({ids})")
 
 
 def _columns(cursor, table: str) -> str:
@@ -182,7 +190,7 @@ def _restore_rollups(cursor) -> None:
     cursor.execute("DROP TABLE IF EXISTS bench_touched")
     cursor.execute(
         "CREATE TEMPORARY TABLE bench_touched AS SELECT DISTINCT card_id, merchant_id, "
-        f"{rollups_day()} AS day FROM usage_cardtransaction WHERE txn_import_id IN ({BENCH_IMPORTS})"
+        f"{rollups_day()} AS day FROM usage_cardtransaction WHERE txn_import_id IN ({bench_imports(cursor)})"
     )
     month = MONTH.isoformat()
     keyed = {
@@ -247,9 +255,9 @@ def print_digests() -> None:
         "the day's rows": "SELECT md5(string_agg(concat_ws('|', txn_at, partner_id, reference, card_id, union_id, "
         "merchant_id, mid, category_id, mcc, channel, amount, kind, original_reference), ',' "
         "ORDER BY partner_id, reference, txn_at)) FROM usage_cardtransaction "
-        f"WHERE txn_import_id IN ({BENCH_IMPORTS})",
+        "WHERE txn_import_id IN ({ids})",
         "import counts": "SELECT md5(string_agg(concat_ws('|', rows, inserted, duplicates, unknown_card, "
-        f"card_not_live, unknown_mid, rejected, report::text), ',')) FROM usage_txnimport WHERE id IN ({BENCH_IMPORTS})",
+        "card_not_live, unknown_mid, rejected, report::text), ',')) FROM usage_txnimport WHERE id IN ({ids})",
         "CardUsage": "SELECT md5(string_agg(concat_ws('|', card_id, union_id, first_used_on, last_used_on, "
         "txn_count, amount), ',' ORDER BY card_id)) FROM usage_cardusage",
         "UsageDay": "SELECT md5(string_agg(concat_ws('|', day, union_id, category_id, at_union_merchant, channel, "
@@ -261,8 +269,9 @@ def print_digests() -> None:
         "ORDER BY merchant_id, month, card_id)) FROM usage_merchantcardmonth",
     }
     with connection.cursor() as cursor:
+        ids = bench_imports(cursor)
         for name, sql in queries.items():
-            cursor.execute(sql)
+            cursor.execute(sql.replace("{ids}", ids))
             print(f"  digest {name}: {cursor.fetchone()[0]}")
 
 
