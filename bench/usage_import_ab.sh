@@ -7,7 +7,7 @@
 # month's unique index: ~1 min); after each toggle CardUsage is rewritten (VACUUM FULL) so both
 # variants start from a table packed at their own fillfactor.
 #
-#   DB=cp_feed15 bench/usage_import_ab.sh "old:default new:default new:scattered old:scattered"
+#   DB=cp_feed15 REDIS_URL=redis://127.0.0.1:6379/3 bench/usage_import_ab.sh "old:default new:default new:scattered old:scattered"
 #
 # A run is variant:references[:digest]; references `default` (the generator's, sorting together)
 # or `scattered` (--scattered-references). Leaves the database at the last run's variant.
@@ -17,7 +17,10 @@ BASE=${BASE:-c3ffabc}
 NICE=${NICE:-}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 PY=$HERE/.venv/bin/python
-export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB DEBUG=1
+# a Redis database for the tasks the import's commit starts: without one Celery runs them eagerly,
+# inside the timed import (the analytics refresh: seconds)
+REDIS_URL=${REDIS_URL:?REDIS_URL=redis://127.0.0.1:6379/N (a spare database)}
+export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB REDIS_URL DEBUG=1
 OLD=$(mktemp -d)
 trap 'rm -rf "$OLD"' EXIT
 git -C "$HERE" archive "$BASE" | tar -x -C "$OLD"
