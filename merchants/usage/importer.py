@@ -1,6 +1,6 @@
 """The import of one feed file (the task's body): stream the file through the kernel, stage the
 good rows, then in ONE transaction match them to cards and MIDs, insert the new ones
-(`ON CONFLICT DO NOTHING` on (partner, reference, txn_at): a row already stored, from this file or
+(`ON CONFLICT DO NOTHING` on (partner, txn_at, reference): a row already stored, from this file or
 an overlapping one, is a duplicate and counts nothing twice), reconcile, update the roll-ups of
 the days and months touched and finish the job. The `transactions_imported` signal is sent on
 commit.

@@ -76,12 +76,13 @@ class TxnImport(Job):
         return reverse("usage:import_progress", args=[self.pk])
 
 
-def _ref(model: str, verbose: str, *, null: bool = False):
+def _ref(model: str, verbose: str, *, null: bool = False, db_index: bool = True):
     return models.ForeignKey(
         model,
         verbose_name=verbose,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=db_index,
         null=null,
         blank=null,
         related_name="+",
@@ -90,7 +91,9 @@ def _ref(model: str, verbose: str, *, null: bool = False):
 
 class CardTransaction(models.Model):
     """One card transaction. PostgreSQL: partitioned by RANGE (txn_at), one partition a month;
-    the primary key there is (id, txn_at). Idempotency: unique (partner, reference, txn_at)."""
+    the primary key there is (id, txn_at). Idempotency: unique (partner, txn_at, reference), in
+    that order so a day's new keys sit together in the index (migration 0004); nothing looks a
+    transaction up by its reference alone."""
 
     class Channel(models.TextChoices):
         POS = "pos", _("POS刷卡")
@@ -124,7 +127,9 @@ class CardTransaction(models.Model):
         verbose_name_plural = _("刷卡交易")
         db_table = "usage_cardtransaction"
         constraints = [
-            models.UniqueConstraint(fields=["partner", "reference", "txn_at"], name="usage_txn_partner_ref"),
+            models.UniqueConstraint(
+                fields=["partner", "txn_at", "reference"], name="usage_txn_partner_at_ref"
+            ),
         ]
         indexes = [
             models.Index(fields=["card", "txn_at"], name="usage_txn_card_at"),
@@ -143,7 +148,9 @@ class CardUsage(models.Model):
     )
     union = _ref("members.Union", _("所属工会"))
     first_used_on = models.DateField(_("首次使用"))
-    last_used_on = models.DateField(_("最近使用"), db_index=True)
+    # not indexed: every reader filters it within a scan by union or a lookup by card, and an index
+    # on it made each import's upsert of a card's row a non-HOT update (migration 0005)
+    last_used_on = models.DateField(_("最近使用"))
     txn_count = models.PositiveIntegerField(_("交易笔数"), default=0)
     amount = models.DecimalField(_("金额"), max_digits=14, decimal_places=2, default=0)
 
@@ -234,9 +241,11 @@ class MerchantCardMonth(models.Model):
     MerchantMonth's distinct and repeat customers, so a day's import adds to them exactly
     without re-reading the month (see rollups.py)."""
 
-    merchant = _ref("merchants.Merchant", _("特约商户"))
+    # no index of their own: the unique (merchant, month, card) serves the merchant, and nothing
+    # reads this table by card (each would be one more index entry per new pair an import adds)
+    merchant = _ref("merchants.Merchant", _("特约商户"), db_index=False)
     month = models.DateField(_("月份"))
-    card = _ref("issuance.Card", _("会员卡"))
+    card = _ref("issuance.Card", _("会员卡"), db_index=False)
     purchases = models.PositiveIntegerField(_("消费笔数"), default=0)
 
     class Meta:
