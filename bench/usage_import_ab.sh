@@ -1,6 +1,6 @@
 #!/bin/bash
 # Interleaved A/B of the day's import (issue 18) on one loaded database: "old" = the usage
-# migrations up to 0003 and the code of BASE (default main at c3ffabc, before migrations 0004/0005),
+# migrations up to 0003 and the code of BASE (default main at c3ffabc, before migrations 0004–0006),
 # "new" = this tree; the benchmark file of this tree in both. Each run resets the database itself
 # (bench_usage_import.py: the previous day deleted, roll-ups restored, VACUUM ANALYZE, CHECKPOINT).
 # The schema toggles only when the variant changes (ABBA order saves rebuilding the 15 M-row
@@ -26,13 +26,15 @@ trap 'rm -rf "$OLD"' EXIT
 git -C "$HERE" archive "$BASE" | tar -x -C "$OLD"
 ln -s "$HERE/.venv" "$OLD/.venv"
 cp "$HERE/bench/bench_usage_import.py" "$OLD/bench/"
+LATEST=$(basename "$(ls "$HERE"/merchants/usage/migrations/0*.py | tail -1)" .py)
 sql() { psql -h 127.0.0.1 -U postgres "$DB" -Atqc "$1"; }
 for spec in $1; do
   IFS=: read -r variant refs digest <<< "$spec"
-  applied=$(sql "SELECT count(*) FROM django_migrations WHERE app = 'usage' AND name LIKE '0005%'")
-  if [ "$variant" = old ] && [ "$applied" != 0 ]; then
+  later=$(sql "SELECT count(*) FROM django_migrations WHERE app = 'usage' AND name > '0003_z'")
+  latest=$(sql "SELECT count(*) FROM django_migrations WHERE app = 'usage' AND name = '$LATEST'")
+  if [ "$variant" = old ] && [ "$later" != 0 ]; then
     (cd "$HERE" && $NICE "$PY" manage.py migrate usage 0003 -v0) && sql "VACUUM FULL usage_cardusage"
-  elif [ "$variant" = new ] && [ "$applied" = 0 ]; then
+  elif [ "$variant" = new ] && [ "$latest" = 0 ]; then
     (cd "$HERE" && $NICE "$PY" manage.py migrate usage -v0) && sql "VACUUM FULL usage_cardusage"
   fi
   tree=$HERE

@@ -207,16 +207,17 @@ LEFT JOIN issuance_card c ON c.number = s.card_number
 LEFT JOIN usage_merchantmid m ON m.partner_id = %s AND m.mid = s.mid
 LEFT JOIN merchants_merchant mm ON mm.id = m.merchant_id
 """
-# The new rows, in the order of the (card, time) index, so its leaf pages are each visited once
-# instead of in random order; what was stored is returned into `fresh` for the roll-ups (they
-# read it instead of finding the import's rows again in a month of 15 M).
+# The new rows in the order of the idempotency key (partner, txn_at, reference): its new entries
+# are appended side by side and the heap follows time (what the BRIN index on txn_at summarises);
+# what was stored is returned into `fresh` for the roll-ups (they read it instead of finding the
+# import's rows again in a month of 15 M).
 _INSERT_RESOLVED = """
 WITH stored AS (
     INSERT INTO usage_cardtransaction (txn_at, partner_id, reference, card_id, union_id, merchant_id, mid,
         category_id, mcc, channel, amount, kind, original_reference, txn_import_id)
     SELECT r.txn_at, %s, r.reference, r.card_id, r.union_id, r.merchant_id, r.mid, r.category_id, r.mcc,
         r.channel, r.amount, r.kind, r.original_reference, %s
-    FROM {resolved} r WHERE r.card_id IS NOT NULL ORDER BY r.card_id, r.txn_at
+    FROM {resolved} r WHERE r.card_id IS NOT NULL ORDER BY r.txn_at, r.reference
     ON CONFLICT DO NOTHING
     RETURNING txn_at, card_id, union_id, merchant_id, category_id, channel, amount, kind
 )

@@ -132,7 +132,6 @@ class CardTransaction(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["card", "txn_at"], name="usage_txn_card_at"),
             models.Index(fields=["txn_import"], name="usage_txn_import"),
         ]
 
