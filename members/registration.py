@@ -318,6 +318,7 @@ class _StreamedStage:
         self._broken: BaseException | None = None  # why the staging thread ended early
         self._abort = False  # the importing thread failed: roll back
         self._committed: Future | None = None
+        self._held: bytes | None = None  # the last chunk's COPY text, sent after the next look-up
         self._thread = threading.Thread(target=self._run, name=f"sheet-{sheet.pk}-stage", daemon=True)
 
     def __enter__(self) -> "_StreamedStage":
@@ -336,16 +337,27 @@ class _StreamedStage:
         """`KeyTable.get_or_add` of the items on the staging connection; returns the function
         that waits for the answer, so the caller works on while the database looks."""
         future = self._hand(self._first_rows, items)
+        self._send_held()  # after the look-up: the importing thread waits for that, not the COPY
         return lambda: self._wait(future)
 
     def put(self, rows: list[tuple]) -> None:
-        self._hand(self._copy, copy_text(rows).encode())
+        self._send_held()
+        self._held = copy_text(rows).encode()
 
     def commit(self, *, head, counts: dict, clock) -> None:
+        self._send_held()
         done = self._hand(self._commit, (head, counts))
         self._hand(self._END, None)
         self._wait(done)  # answered once the transaction has committed (or raises why not)
         clock.lap("stage (COPY + commit)")
+
+    def _send_held(self) -> None:
+        """COPY the previous chunk now. A chunk's key-table look-up depends only on the earlier
+        look-ups, not on their chunks' rows, so it goes first: on one connection a look-up queued
+        behind a COPY would wait for the whole COPY."""
+        if self._held is not None:
+            self._hand(self._copy, self._held)
+            self._held = None
 
     def _hand(self, step, argument) -> Future:
         future = Future()

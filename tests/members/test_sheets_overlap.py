@@ -109,22 +109,20 @@ def test_streamed_staging_stages_what_the_spooled_path_stages(tree, staging_back
     )  # a tab is a space in the rules
 
 
-def _fails_on_chunk(monkeypatch, chunk: int, *, after_copies: list[int] | None = None) -> None:
-    """The row rules raise on the `chunk`-th chunk, once the staging thread has COPYed the
-    earlier ones (so the failure finds rows written in the open transaction)."""
+def _fails_on_chunk(monkeypatch, chunk: int, *, copies: list[int]) -> None:
+    """The row rules raise on the `chunk`-th chunk, once the staging thread has COPYed two
+    chunks (so the failure finds rows written in the open transaction)."""
     original = registration.validate_chunk
     calls = []
 
     def validate_chunk(head, rows, **kwargs):
         calls.append(1)
         if len(calls) == chunk:
-            if after_copies is not None:
+            for _ in range(200):
+                if len(copies) >= 2:
+                    break
                 threading.Event().wait(0.05)
-                for _ in range(200):
-                    if len(after_copies) >= chunk - 1:
-                        break
-                    threading.Event().wait(0.05)
-                assert len(after_copies) == chunk - 1
+            assert len(copies) >= 2
             raise RuntimeError("the worker broke mid-sheet")
         return original(head, rows, **kwargs)
 
@@ -149,7 +147,7 @@ def test_the_importing_side_failing_mid_stream_leaves_nothing_staged_and_the_she
     tree, staging_backends, monkeypatch
 ):
     sheet = _upload(tree.unit_a1, _content(tree))
-    _fails_on_chunk(monkeypatch, 4, after_copies=staging_backends)
+    _fails_on_chunk(monkeypatch, 4, copies=staging_backends)
     with pytest.raises(RuntimeError, match="mid-sheet"):
         sheet_import(sheet_id=sheet.pk, today=TODAY)
     _assert_nothing_staged_and_retry_stages_all(sheet, monkeypatch)
