@@ -16,13 +16,18 @@ Safety, in one place:
 """
 
 import hashlib
+import io
 import logging
 import pickle
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
-from contextlib import contextmanager
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager, suppress
 from datetime import date
 
 from django.conf import settings
@@ -198,9 +203,10 @@ def _import_may_run(sheet: RegistrationSheet) -> bool:
 
 
 def _read_and_stage(sheet: RegistrationSheet, *, today: date, clock, timings) -> RegistrationSheet | None:
-    """Stream the kept file in chunks, validate and dedup each (spooled to a temporary file),
-    then stage every row, the counts and the status in one transaction. Returns the locked sheet
-    when it is no longer this run's work (nothing staged), else None. Raises SheetRefused."""
+    """Stream the kept file in chunks, validate and dedup each, and stage every row, the counts
+    and the status in one transaction (`_StreamedStage` on PostgreSQL, `_SpooledStage`
+    elsewhere). Returns the locked sheet when it is no longer this run's work (nothing staged),
+    else None. Raises SheetRefused."""
     max_bytes, max_rows = import_limits(sheet)
     counts = {o: 0 for o in SheetRow.Outcome.values}
     with (
@@ -210,48 +216,252 @@ def _read_and_stage(sheet: RegistrationSheet, *, today: date, clock, timings) ->
         head = stream.head
         clock.lap("read")
         job_progress(sheet, done=0, total=stream.total_rows)
-        with bulk.KeyTable("sheet_seen") as seen, tempfile.TemporaryFile() as spool:
-            done = 0
-            for chunk in stream.chunks():
-                clock.lap("read")
-                rows = _stage_chunk(
-                    chunk, head=head, sheet=sheet, seen=seen, today=today, counts=counts, clock=clock
-                )
-                _spool(rows, spool)
-                done += len(chunk)
-                job_progress(sheet, done=done, total=max(done, stream.total_rows))
-                clock.lap("hash+encrypt")
-            if timings is not None:
-                timings["child peak MB"] = stream.child_peak_mb
-            spool.seek(0)
-            with transaction.atomic():
-                bulk.lock_row_key_share(RegistrationSheet, sheet.pk)  # the heartbeat still renews
-                locked = RegistrationSheet.objects.get(pk=sheet.pk)
-                if locked.status != S.VALIDATING or not job_holds(sheet):
-                    return locked
-                SheetRow.objects.filter(sheet_id=sheet.pk).delete()
-                stage_rows(spool)
-                clock.lap("stage (COPY + commit)")
-                taken = reject_staged_conflicts(sheet, seen)
-                counts[ACCEPT] -= taken
-                counts[REJECT] += taken
-                clock.lap("dedup")
-                RegistrationSheet.objects.filter(pk=sheet.pk).update(
-                    status=S.VALIDATED,
-                    file_format=head.file_format,
-                    header_row=head.header_row,
-                    rows_accepted=counts[ACCEPT],
-                    rows_rejected=counts[REJECT],
-                    rows_skipped=counts["skip"],
-                )
+        stage_class = _StreamedStage if _may_stream() else _SpooledStage
+        try:
+            with stage_class(sheet) as stage:
+                done = 0
+                for chunk in stream.chunks():
+                    clock.lap("read")
+                    rows = _stage_chunk(
+                        chunk, head=head, sheet=sheet, stage=stage, today=today, counts=counts, clock=clock
+                    )
+                    stage.put(rows)
+                    done += len(chunk)
+                    job_progress(sheet, done=done, total=max(done, stream.total_rows))
+                    clock.lap("hash+encrypt")
+                if timings is not None:
+                    timings["child peak MB"] = stream.child_peak_mb
+                stage.commit(head=head, counts=counts, clock=clock)
+        except _NotThisRun as gone:
+            return gone.sheet
     return None
 
 
-def _stage_chunk(chunk, *, head, sheet, seen: bulk.KeyTable, today, counts: dict, clock) -> list[tuple]:
+def _may_stream() -> bool:
+    """Stage on a second connection while the chunks are worked (`_StreamedStage`): on
+    PostgreSQL, and only when this connection is in autocommit. Inside a caller's transaction
+    (a test's, or `transaction.atomic` around the import) a second connection would not see the
+    uncommitted sheet, so the spooled path stages on this connection instead."""
+    return bulk.is_postgresql() and not connection.in_atomic_block
+
+
+class _NotThisRun(Exception):
+    """The sheet is no longer this run's work (a newer run owns it, or it left VALIDATING): the
+    staging transaction is rolled back and the locked sheet returned to the caller."""
+
+    def __init__(self, sheet: RegistrationSheet):
+        super().__init__(sheet.pk)
+        self.sheet = sheet
+
+
+class _SpooledStage:
+    """Staging on this connection, after the whole sheet is read (SQLite, or inside a caller's
+    transaction): the in-sheet key table here, each chunk's staged tuples spooled to an unlinked
+    file, and at the end one transaction writes them (`stage_rows`), looks the sheet's people up
+    in the registry and sets the counts and status."""
+
+    def __init__(self, sheet: RegistrationSheet):
+        self.sheet = sheet
+
+    def __enter__(self) -> "_SpooledStage":
+        self._seen = bulk.KeyTable("sheet_seen").__enter__()
+        self._spool = tempfile.TemporaryFile()
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self._spool.close()
+        self._seen.__exit__(kind, value, traceback)
+
+    def first_rows(self, items: list[tuple[str, int]]):
+        """The earlier rows of these (keyed hash, row) items' ID numbers, the new ones recorded
+        (returned as a function giving them, as `_StreamedStage.first_rows` does)."""
+        found = self._seen.get_or_add(items)
+        return lambda: found
+
+    def put(self, rows: list[tuple]) -> None:
+        _spool(rows, self._spool)
+
+    def commit(self, *, head, counts: dict, clock) -> None:
+        self._spool.seek(0)
+        with transaction.atomic():
+            bulk.lock_row_key_share(RegistrationSheet, self.sheet.pk)  # the heartbeat still renews
+            locked = RegistrationSheet.objects.get(pk=self.sheet.pk)
+            if locked.status != S.VALIDATING or not job_holds(self.sheet):
+                raise _NotThisRun(locked)
+            SheetRow.objects.filter(sheet_id=self.sheet.pk).delete()
+            stage_rows(self._spool)
+            clock.lap("stage (COPY + commit)")
+            _finish_staging(self.sheet, self._seen, head=head, counts=counts)
+            clock.lap("dedup")
+
+
+class _StreamedStage:
+    """Staging that runs beside the chunks' Python (PostgreSQL): a thread with its own database
+    connection (Django's are per thread) holds ONE transaction from the first chunk to the
+    commit. In it: the sheet locked FOR KEY SHARE (progress UPDATEs from the importing
+    connection and the heartbeat still go through), the in-sheet key table, each chunk's COPY as
+    soon as the chunk is built, and at the end the registry join, the counts and the status,
+    after the run's ownership is checked again. PostgreSQL parses and checks a chunk's rows on
+    the second core while Python validates the next one.
+
+    All or nothing, as the spooled path: an error on either side, a refusal or a lost lease
+    rolls the transaction back (nothing staged, the sheet still VALIDATING, retryable). Work is
+    handed over through a queue of at most `QUEUE` steps (a chunk's COPY text is ~7 MB), so
+    memory stays bounded when the database is the slower side."""
+
+    QUEUE = 2
+    _END = "end"
+
+    def __init__(self, sheet: RegistrationSheet):
+        self.sheet = sheet
+        self._work: queue.Queue = queue.Queue(self.QUEUE)
+        self._broken: BaseException | None = None  # why the staging thread ended early
+        self._abort = False  # the importing thread failed: roll back
+        self._committed: Future | None = None
+        self._held: bytes | None = None  # the last chunk's COPY text, sent after the next look-up
+        self._thread = threading.Thread(target=self._run, name=f"sheet-{sheet.pk}-stage", daemon=True)
+
+    def __enter__(self) -> "_StreamedStage":
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, _value, _traceback) -> None:
+        if kind is not None:
+            self._abort = True  # seen by the thread after its current step
+            with suppress(queue.Full):  # wakes it if it waits for work (a full queue: it does not)
+                self._work.put_nowait((self._END, None, Future()))
+        self._thread.join()
+
+    # --- the importing thread's side
+    def first_rows(self, items: list[tuple[str, int]]):
+        """`KeyTable.get_or_add` of the items on the staging connection; returns the function
+        that waits for the answer, so the caller works on while the database looks."""
+        future = self._hand(self._first_rows, items)
+        self._send_held()  # after the look-up: the importing thread waits for that, not the COPY
+        return lambda: self._wait(future)
+
+    def put(self, rows: list[tuple]) -> None:
+        self._send_held()
+        self._held = copy_text(rows).encode()
+
+    def commit(self, *, head, counts: dict, clock) -> None:
+        self._send_held()
+        done = self._hand(self._commit, (head, counts))
+        self._hand(self._END, None)
+        self._wait(done)  # answered once the transaction has committed (or raises why not)
+        clock.lap("stage (COPY + commit)")
+
+    def _send_held(self) -> None:
+        """COPY the previous chunk now. A chunk's key-table look-up depends only on the earlier
+        look-ups, not on their chunks' rows, so it goes first: on one connection a look-up queued
+        behind a COPY would wait for the whole COPY."""
+        if self._held is not None:
+            self._hand(self._copy, self._held)
+            self._held = None
+
+    def _hand(self, step, argument) -> Future:
+        future = Future()
+        while True:
+            self._check_alive()
+            try:
+                self._work.put((step, argument, future), timeout=0.2)
+                return future
+            except queue.Full:
+                continue
+
+    def _wait(self, future: Future):
+        while True:
+            try:
+                return future.result(timeout=0.2)
+            except FutureTimeout:
+                self._check_alive()
+
+    def _check_alive(self) -> None:
+        if self._broken is not None:
+            raise self._broken
+        if not self._thread.is_alive():
+            raise RuntimeError("the staging thread ended without saying why")
+
+    # --- the staging thread's side: one connection, one transaction
+    def _run(self) -> None:
+        future = None
+        try:
+            with transaction.atomic():
+                bulk.lock_row_key_share(RegistrationSheet, self.sheet.pk)
+                self._check_ours()
+                SheetRow.objects.filter(sheet_id=self.sheet.pk).delete()
+                with bulk.KeyTable("sheet_seen") as self._seen:
+                    while True:
+                        step, argument, future = self._work.get()
+                        if self._abort or (step == self._END and self._committed is None):
+                            raise _RolledBack
+                        if step == self._END:
+                            break
+                        if step == self._commit:  # answered after COMMIT, below
+                            step(argument)
+                            self._committed = future
+                            continue
+                        future.set_result(step(argument))
+            self._committed.set_result(None)
+        except _RolledBack:
+            self._broken = _RolledBack()
+        except BaseException as error:  # the importing thread raises it at its next hand-over
+            self._broken = error
+            for waiting in (future, self._committed):
+                if waiting is not None and not waiting.done():
+                    waiting.set_exception(error)
+        finally:
+            self._close_connection()
+
+    def _close_connection(self) -> None:
+        """This thread's connection ends with it (the benchmark wraps this to read the
+        backend's CPU time first)."""
+        connection.close()
+
+    def _check_ours(self) -> None:
+        locked = RegistrationSheet.objects.get(pk=self.sheet.pk)
+        if locked.status != S.VALIDATING or not job_holds(self.sheet):
+            raise _NotThisRun(locked)
+
+    def _first_rows(self, items: list[tuple[str, int]]) -> dict[str, int]:
+        return self._seen.get_or_add(items)
+
+    def _copy(self, text: bytes) -> None:
+        stage_rows(io.BytesIO(text))
+
+    def _commit(self, argument) -> None:
+        head, counts = argument
+        self._check_ours()  # a newer run may have taken the sheet while this one read it
+        _finish_staging(self.sheet, self._seen, head=head, counts=counts)
+
+
+class _RolledBack(Exception):
+    """The importing thread ended the staging early (its own error or a refusal): roll back."""
+
+
+def _finish_staging(sheet: RegistrationSheet, seen: bulk.KeyTable, *, head, counts: dict) -> None:
+    """In the staging transaction, after the rows: reject the people registered or pending
+    elsewhere and set the sheet's counts and status."""
+    taken = reject_staged_conflicts(sheet, seen)
+    counts[ACCEPT] -= taken
+    counts[REJECT] += taken
+    RegistrationSheet.objects.filter(pk=sheet.pk).update(
+        status=S.VALIDATED,
+        file_format=head.file_format,
+        header_row=head.header_row,
+        rows_accepted=counts[ACCEPT],
+        rows_rejected=counts[REJECT],
+        rows_skipped=counts["skip"],
+    )
+
+
+def _stage_chunk(chunk, *, head, sheet, stage, today, counts: dict, clock) -> list[tuple]:
     """Validate one chunk of rows, find its duplicates inside the sheet (earlier rows, through
-    `seen`) and make its staging tuples. Only keyed hashes of the sheet's earlier rows are kept
-    between chunks, in the database (`seen`); the registry and other pending sheets are looked up
-    once for the whole sheet after staging (`reject_staged_conflicts`)."""
+    the stage's key table) and make its staging tuples. Only keyed hashes of the sheet's earlier
+    rows are kept between chunks, in the database; the registry and other pending sheets are
+    looked up once for the whole sheet after staging (`reject_staged_conflicts`). While the key
+    table answers, the rows that only an earlier chunk could still reject are encrypted
+    already (one in thousands is wasted on a duplicate found there)."""
     results = validate_chunk(head, chunk, today=today)
     clock.lap("validate")
     # The first row of each ID number in this chunk, then the earlier chunks' first rows win.
@@ -261,7 +471,12 @@ def _stage_chunk(chunk, *, head, sheet, seen: bulk.KeyTable, today, counts: dict
             first_row_of.setdefault(result.id_number, result.row)
     numbers = list(first_row_of)
     id_hashes = dict(zip(numbers, crypto.keyed_hash_many(numbers), strict=True))
-    earlier = seen.get_or_add([(id_hashes[n], first_row_of[n]) for n in numbers])
+    asked = stage.first_rows([(id_hashes[n], first_row_of[n]) for n in numbers])
+    sealed = seal_rows(
+        [r for r in results if r.outcome == ACCEPT and first_row_of[r.id_number] == r.row], id_hashes
+    )
+    clock.lap("hash+encrypt")
+    earlier = asked()
     for number in numbers:
         row = earlier.get(id_hashes[number])
         if row is not None:
@@ -270,7 +485,7 @@ def _stage_chunk(chunk, *, head, sheet, seen: bulk.KeyTable, today, counts: dict
     clock.lap("dedup")
     for result in results:
         counts[result.outcome] += 1
-    return build_rows(results, sheet_id=sheet.pk, id_hashes=id_hashes)
+    return build_rows(results, sheet_id=sheet.pk, id_hashes=id_hashes, sealed=sealed)
 
 
 def _spool(rows: list[tuple], spool) -> None:
@@ -483,25 +698,41 @@ def reject_staged_conflicts(sheet: RegistrationSheet, seen: bulk.KeyTable) -> in
     return sum(1 for outcome in outcome_of.values() if outcome == ACCEPT)
 
 
+def seal_rows(accepted: list[RowResult], id_hashes: dict[str, str]) -> dict[int, tuple[str, str, str]]:
+    """{row: (ID token, phone hash, phone token)} of rows to stage as accepted: AES-GCM and the
+    keyed hash in batches (`encrypt_many`, `keyed_hash_many`), not one call per value. The ID
+    number's keyed hash is `id_hashes`' (added there when missing)."""
+    missing = [r.id_number for r in accepted if r.id_number not in id_hashes]
+    id_hashes.update(zip(missing, crypto.keyed_hash_many(missing), strict=True))
+    phones = [r.phone for r in accepted]
+    sealed = zip(
+        crypto.encrypt_many([r.id_number for r in accepted]),
+        crypto.keyed_hash_many(phones),
+        crypto.encrypt_many(phones),
+        strict=True,
+    )
+    return {r.row: values for r, values in zip(accepted, sealed, strict=True)}
+
+
 def build_rows(
-    results: list[RowResult], *, sheet_id: int, id_hashes: dict[str, str] | None = None
+    results: list[RowResult],
+    *,
+    sheet_id: int,
+    id_hashes: dict[str, str] | None = None,
+    sealed: dict[int, tuple[str, str, str]] | None = None,
 ) -> list[tuple]:
     """One tuple per row in STAGE_COLUMNS order, personal data the way the registry stores it
     (keyed hash, AES-GCM ciphertext, non-secret parts). Plain tuples, not model instances: 100,000
-    SheetRow objects would cost a few hundred MB. The accepted rows' values are encrypted in two
-    batches (`encrypt_many`), not one call per value."""
-    id_hashes = id_hashes or {}
-    accepted = [r for r in results if r.outcome == ACCEPT]
-    missing = [r.id_number for r in accepted if r.id_number not in id_hashes]
-    id_hashes = {**id_hashes, **dict(zip(missing, crypto.keyed_hash_many(missing), strict=True))}
-    id_tokens = iter(crypto.encrypt_many([r.id_number for r in accepted]))
-    phones = [r.phone for r in accepted]
-    phone_hashes = iter(crypto.keyed_hash_many(phones))
-    phone_tokens = iter(crypto.encrypt_many(phones))
-    del accepted, phones, missing
+    SheetRow objects would cost a few hundred MB. `sealed` (`seal_rows`) must hold every accepted
+    row; made here when not given."""
+    id_hashes = id_hashes if id_hashes is not None else {}
+    if sealed is None:
+        sealed = seal_rows([r for r in results if r.outcome == ACCEPT], id_hashes)
+    unsealed = ("", "", "")
     rows = []
     for r in results:
         accepted = r.outcome == ACCEPT
+        id_token, phone_hash, phone_token = sealed[r.row] if accepted else unsealed
         # a rejected ID number keeps the parts of what was typed, so the row shows it masked
         number, phone = r.id_number or r.id_typed, r.phone
         rows.append(
@@ -516,11 +747,11 @@ def build_rows(
                 r.gender,
                 r.birth_date,
                 id_hashes[number] if accepted else "",
-                next(id_tokens) if accepted else "",
+                id_token,
                 number[:6],
                 number[-4:],
-                next(phone_hashes) if accepted else "",
-                next(phone_tokens) if accepted else "",
+                phone_hash,
+                phone_token,
                 phone[:3],
                 phone[-4:],
                 r.unit,
@@ -534,7 +765,8 @@ def build_rows(
 
 
 def stage_rows(spool) -> None:
-    """Write the spooled rows (`_spool`) in the caller's transaction: COPY from the file on
+    """Write the spooled rows (`_spool`; on PostgreSQL a file object of COPY text, a whole
+    sheet's or one chunk's) in the caller's transaction: COPY from the file on
     PostgreSQL, `bulk_create` elsewhere."""
     if bulk.is_postgresql():
         bulk.copy_file(SheetRow._meta.db_table, STAGE_COLUMNS, spool)
