@@ -3,6 +3,7 @@
 
     python bench/bench_xlsx_stream.py --rows 1000000            # Excel's layout, every text distinct
     python bench/bench_xlsx_stream.py --feed-rows 500000 [--ballast-mb 350]
+    python bench/bench_xlsx_stream.py --smoke                   # both, 2,000 rows (CI)
 
 The sheet is written as Excel writes it (shared strings, `sheetgen.write_shared_xlsx`) with every
 name, address, ID number and phone distinct: the shared strings at their largest. Each reader's
@@ -31,6 +32,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from bench.common import SMOKE_HELP, smoke_requested  # noqa: E402
 from bench.sheetgen import HEADER, SURNAMES, person, write_shared_xlsx  # noqa: E402
 from cardportal import tables  # noqa: E402
 from members.sheets import _header_spec, _limits  # noqa: E402
@@ -74,57 +76,69 @@ def stream(path: Path, label: str, *, header, limits) -> None:
     )
 
 
+def feed_day(folder: str, rows: int, ballast_mb: int) -> None:
+    path = Path(folder) / "day.csv"
+    generator = random.Random(3)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(
+            [
+                "交易参考号",
+                "卡号",
+                "交易时间",
+                "交易金额",
+                "商户号",
+                "商户名称",
+                "MCC",
+                "渠道",
+                "交易类型",
+                "原交易参考号",
+            ]
+        )
+        for i in range(rows):
+            out.writerow((f"R{i:012d}", f"6222{generator.randrange(10**15):015d}", f"2026-11-30 {i % 24:02d}:{i % 60:02d}:00",
+                          f"{generator.randrange(100_000) / 100:.2f}", f"1043{generator.randrange(2000):011d}",
+                          f"商户{generator.randrange(2000)}", "5411", "POS", "消费", ""))  # fmt: skip
+    ballast = bytearray(ballast_mb * 1024 * 1024)  # noqa: F841 - held: the parent's size
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    spec = tables.HeaderSpec(
+        aliases={"交易参考号": "reference", "卡号": "card"}, required=("reference", "card")
+    )
+    limits = tables.Limits(max_bytes=200 * 1024 * 1024, max_rows=2_000_000, max_cells=24_000_000)
+    print(
+        f"feed day: {rows:,} rows, {path.stat().st_size / 1048576:.0f} MB; parent {ballast_mb} MB of ballast"
+    )
+    stream(path, "csv", header=spec, limits=limits)
+
+
+def registration_sheet(folder: str, rows: int) -> None:
+    path = Path(folder) / "sheet.xlsx"
+    started = time.perf_counter()
+    write_shared_xlsx(path, distinct_rows(rows))
+    print(
+        f"sheet: {rows:,} rows, {path.stat().st_size / 1048576:.0f} MB, written in {time.perf_counter() - started:.0f} s"
+    )
+    limits = _limits(200 * 1024 * 1024, 2_000_000)
+    for label, above in (("streaming", -1), ("calamine", 10**12)):
+        tables.STREAM_XLSX_ABOVE = above
+        stream(path, label, header=_header_spec(), limits=limits)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--feed-rows", type=int, default=0)
     parser.add_argument("--ballast-mb", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        if args.feed_rows:
-            path = Path(folder) / "day.csv"
-            generator = random.Random(3)
-            with open(path, "w", newline="", encoding="utf-8") as handle:
-                out = csv.writer(handle)
-                out.writerow(
-                    [
-                        "交易参考号",
-                        "卡号",
-                        "交易时间",
-                        "交易金额",
-                        "商户号",
-                        "商户名称",
-                        "MCC",
-                        "渠道",
-                        "交易类型",
-                        "原交易参考号",
-                    ]
-                )
-                for i in range(args.feed_rows):
-                    out.writerow((f"R{i:012d}", f"6222{generator.randrange(10**15):015d}", f"2026-11-30 {i % 24:02d}:{i % 60:02d}:00",
-                                  f"{generator.randrange(100_000) / 100:.2f}", f"1043{generator.randrange(2000):011d}",
-                                  f"商户{generator.randrange(2000)}", "5411", "POS", "消费", ""))  # fmt: skip
-            ballast = bytearray(args.ballast_mb * 1024 * 1024)  # noqa: F841 - held: the parent's size
-            ballast[::4096] = b"x" * len(ballast[::4096])
-            spec = tables.HeaderSpec(
-                aliases={"交易参考号": "reference", "卡号": "card"}, required=("reference", "card")
-            )
-            limits = tables.Limits(max_bytes=200 * 1024 * 1024, max_rows=2_000_000, max_cells=24_000_000)
-            print(
-                f"feed day: {args.feed_rows:,} rows, {path.stat().st_size / 1048576:.0f} MB; parent {args.ballast_mb} MB of ballast"
-            )
-            stream(path, "csv", header=spec, limits=limits)
-            return
-        path = Path(folder) / "sheet.xlsx"
-        started = time.perf_counter()
-        write_shared_xlsx(path, distinct_rows(args.rows))
-        print(
-            f"sheet: {args.rows:,} rows, {path.stat().st_size / 1048576:.0f} MB, written in {time.perf_counter() - started:.0f} s"
-        )
-        limits = _limits(200 * 1024 * 1024, 2_000_000)
-        for label, above in (("streaming", -1), ("calamine", 10**12)):
-            tables.STREAM_XLSX_ABOVE = above
-            stream(path, label, header=_header_spec(), limits=limits)
+        if smoke_requested(args):  # both paths, tiny
+            registration_sheet(folder, 2_000)
+            feed_day(folder, 2_000, 0)
+        elif args.feed_rows:
+            feed_day(folder, args.feed_rows, args.ballast_mb)
+        else:
+            registration_sheet(folder, args.rows)
 
 
 if __name__ == "__main__":

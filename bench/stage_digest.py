@@ -31,6 +31,7 @@ django.setup()
 
 from django.db import transaction  # noqa: E402
 
+from bench.common import SMOKE_HELP, smoke_requested  # noqa: E402
 from cardportal import crypto  # noqa: E402
 from members.idcard import make_id_number  # noqa: E402
 from members.models import RegistrationSheet, SheetRow, Union  # noqa: E402
@@ -130,7 +131,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--in-transaction", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if smoke_requested(args):
+        args.rows = 2_000
     from django.contrib.auth import get_user_model
 
     root, _ = Union.objects.get_or_create(

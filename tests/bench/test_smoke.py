@@ -27,7 +27,9 @@ BENCHMARKS = [
     "bench_subsidy.py",
     "bench_tables.py",
     "bench_usage_import.py",
+    "bench_xlsx_stream.py",
     "merchants_counts.py",
+    "stage_digest.py",
 ]
 
 
