@@ -5,8 +5,8 @@ writes its audit row inside it."""
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Q, Sum
 
 from benefits.models import BenefitProgramme, Disbursement, DisbursementLine
 from cardportal.audit import audit_record
@@ -152,6 +152,36 @@ def _due(campaign: SubsidyCampaign, month: date):
     )
 
 
+# The earnings `_due` selects, of the members who have a line in the new batch, now point at
+# their line: one join of the due earnings with the batch's lines on member (PostgreSQL and
+# SQLite >= 3.33 both take UPDATE … FROM), not a list of ids and a sub-select per row.
+_MARK_BATCHED = """
+UPDATE subsidies_subsidyearning AS e SET status = %(batched)s, line_id = l.id
+FROM benefits_disbursementline AS l
+WHERE l.disbursement_id = %(disbursement)s AND e.member_id = l.member_id
+  AND e.campaign_id = %(campaign)s AND e.month <= %(month)s
+  AND (e.status = %(earned)s
+       OR (e.status = %(batched)s AND e.line_id IN (SELECT f.id FROM benefits_disbursementline AS f
+                                                    WHERE f.status = %(failed)s)))
+"""
+
+
+def _mark_batched(campaign: SubsidyCampaign, month: date, disbursement: Disbursement) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MARK_BATCHED,
+            {
+                "batched": E.BATCHED,
+                "earned": E.EARNED,
+                "failed": DisbursementLine.Status.FAILED,
+                "disbursement": disbursement.pk,
+                "campaign": campaign.pk,
+                "month": month.isoformat(),
+            },
+        )
+        return cursor.rowcount
+
+
 @transaction.atomic
 def subsidy_batch_build(*, campaign: SubsidyCampaign, month: date, actor=None) -> dict:
     """One draft disbursement batch (benefits' four-eyes workflow from here: the preparer submits,
@@ -206,10 +236,7 @@ def subsidy_batch_build(*, campaign: SubsidyCampaign, month: date, actor=None) -
         ],
         batch_size=2000,
     )
-    line_of = DisbursementLine.objects.filter(disbursement=disbursement, member_id=OuterRef("member_id"))
-    SubsidyEarning.objects.filter(
-        pk__in=list(_due(campaign, month).filter(member_id__in=payable).values_list("pk", flat=True))
-    ).update(status=E.BATCHED, line=Subquery(line_of.values("pk")[:1]))
+    _mark_batched(campaign, month, disbursement)
     result["disbursement"] = disbursement
     audit_record(
         actor=preparer,
