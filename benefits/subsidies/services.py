@@ -5,15 +5,15 @@ writes its audit row inside it."""
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Sum
 
 from benefits.models import BenefitProgramme, Disbursement, DisbursementLine
 from cardportal.audit import audit_record
 from cardportal.errors import ApplicationError
-from issuance.selectors import live_cards_of
+from issuance.models import Card
 from members.access import Cap, access_for
-from members.models import Member, Union
+from members.models import Union
 
 from . import engine
 from .models import SubsidyCampaign, SubsidyEarning
@@ -144,12 +144,48 @@ def subsidies_compute(*, txn_import_id: int) -> engine.Outcome:
     return engine.compute_import(txn_import_id)
 
 
-def _due(campaign: SubsidyCampaign, month: date):
-    """Earnings to pay for months up to `month`: not yet in a batch, or in a batch line the bank
-    failed to pay (they are offered again)."""
-    return SubsidyEarning.objects.filter(campaign=campaign, month__lte=month).filter(
-        Q(status=E.EARNED) | Q(status=E.BATCHED, line__status=DisbursementLine.Status.FAILED)
-    )
+# A month's batch is set-based: the members' nets, their lines and the earnings they pay are each
+# one statement over the campaign's due earnings, whatever the city's size (PostgreSQL, and SQLite
+# >= 3.33 for UPDATE … FROM). Due: not yet in a batch, or in a batch line the bank failed to pay
+# (offered again). ROUND keeps SQLite's float sums to the cent; PostgreSQL's numeric sum is exact.
+_NETS = """
+SELECT e.member_id, ROUND(SUM(e.amount), 2) AS net
+FROM subsidies_subsidyearning AS e
+WHERE e.campaign_id = %(campaign)s AND e.month <= %(month)s
+  AND (e.status = %(earned)s
+       OR (e.status = %(batched)s AND e.line_id IN (SELECT f.id FROM benefits_disbursementline AS f
+                                                    WHERE f.status = %(failed)s)))
+GROUP BY e.member_id HAVING ROUND(SUM(e.amount), 2) > 0
+"""
+# the member's live card when it has a number (the database allows one live card a member)
+_NUMBERED_CARD = "issuance_card AS c ON c.member_id = n.member_id AND c.status IN ({})".format(
+    ", ".join(f"'{status}'" for status in Card.NUMBERED_LIVE)
+)
+_COUNT_NETS = f"SELECT COUNT(*), COUNT(c.id) FROM ({_NETS}) AS n LEFT JOIN {_NUMBERED_CARD}"
+# Every column without a database default is named: the ORM's defaults do not apply here.
+_INSERT_LINES = f"""
+INSERT INTO benefits_disbursementline (disbursement_id, member_id, card_id, card_number, name, amount,
+                                       status, bank_reference, failure_reason)
+SELECT %(disbursement)s, n.member_id, c.id, c.number, m.name, n.net, %(pending)s, '', ''
+FROM ({_NETS}) AS n JOIN {_NUMBERED_CARD} JOIN members_member AS m ON m.id = n.member_id
+ORDER BY n.member_id
+"""
+# The due earnings of the members who now have a line point at it: one join on member.
+_MARK_BATCHED = """
+UPDATE subsidies_subsidyearning AS e SET status = %(batched)s, line_id = l.id
+FROM benefits_disbursementline AS l
+WHERE l.disbursement_id = %(disbursement)s AND e.member_id = l.member_id
+  AND e.campaign_id = %(campaign)s AND e.month <= %(month)s
+  AND (e.status = %(earned)s
+       OR (e.status = %(batched)s AND e.line_id IN (SELECT f.id FROM benefits_disbursementline AS f
+                                                    WHERE f.status = %(failed)s)))
+"""
+
+
+def _run(sql: str, params: dict):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if cursor.description else cursor.rowcount
 
 
 @transaction.atomic
@@ -165,23 +201,16 @@ def subsidy_batch_build(*, campaign: SubsidyCampaign, month: date, actor=None) -
         .get(pk=campaign.pk)
     )
     month = month.replace(day=1)
-    nets = {
-        row["member_id"]: row["net"]
-        for row in _due(campaign, month).values("member_id").annotate(net=Sum("amount")).filter(net__gt=0)
+    params = {
+        "campaign": campaign.pk,
+        "month": month.isoformat(),
+        "earned": E.EARNED,
+        "batched": E.BATCHED,
+        "failed": DisbursementLine.Status.FAILED,
+        "pending": DisbursementLine.Status.PENDING,
     }
-    cards, names = {}, {}
-    member_ids = list(nets)
-    for start in range(0, len(member_ids), 5000):
-        chunk = member_ids[start : start + 5000]
-        cards.update({m: c for m, c in live_cards_of(chunk).items() if c.is_numbered_live})
-        names.update(Member.objects.filter(pk__in=chunk).values_list("id", "name"))
-    payable = [m for m in member_ids if m in cards]
-    result = {
-        "disbursement": None,
-        "count": len(payable),
-        "no_card": len(member_ids) - len(payable),
-        "total": sum((nets[m] for m in payable), Decimal("0.00")),
-    }
+    members, payable = _run(_COUNT_NETS, params)
+    result = {"disbursement": None, "count": 0, "no_card": members - payable, "total": Decimal("0.00")}
     if not payable:
         return result
     preparer = actor or campaign.created_by
@@ -192,24 +221,11 @@ def subsidy_batch_build(*, campaign: SubsidyCampaign, month: date, actor=None) -
         programme=campaign.programme,
         created_by=preparer,
     )
-    DisbursementLine.objects.bulk_create(
-        [
-            DisbursementLine(
-                disbursement=disbursement,
-                member_id=m,
-                card=cards[m],
-                card_number=cards[m].number,
-                name=names[m],
-                amount=nets[m],
-            )
-            for m in payable
-        ],
-        batch_size=2000,
-    )
-    line_of = DisbursementLine.objects.filter(disbursement=disbursement, member_id=OuterRef("member_id"))
-    SubsidyEarning.objects.filter(
-        pk__in=list(_due(campaign, month).filter(member_id__in=payable).values_list("pk", flat=True))
-    ).update(status=E.BATCHED, line=Subquery(line_of.values("pk")[:1]))
+    params["disbursement"] = disbursement.pk
+    _run(_INSERT_LINES, params)
+    _run(_MARK_BATCHED, params)
+    written = disbursement.lines.aggregate(count=Count("id"), total=Sum("amount"))
+    result.update(count=written["count"], no_card=members - written["count"], total=written["total"])
     result["disbursement"] = disbursement
     audit_record(
         actor=preparer,

@@ -24,14 +24,22 @@ D = Decimal
 NOV, DEC = date(2026, 11, 10), date(2026, 12, 3)
 
 
-def pay_out(w, batch, django_capture_on_commit_callbacks):
-    """Submit, approve (province), export and confirm with the bank's 成功 for every line."""
+def pay_out(w, batch, django_capture_on_commit_callbacks, failed_cards=()):
+    """Submit, approve (province), export and confirm with the bank's 成功 for every line (失败 for
+    the lines of `failed_cards`)."""
     approve_disbursement(batch, preparer=w.staff, tree=w.tree)
     with django_capture_on_commit_callbacks(execute=True):
         disbursement_export(disbursement=batch, actor=w.staff)
     lines = list(batch.lines.all())
+    failed = {card.number for card in failed_cards}
     result = csv_bytes(
-        [["卡号", "金额", "结果"], *[[ln.card_number, str(ln.amount), "成功"] for ln in lines]]
+        [
+            ["卡号", "金额", "结果"],
+            *[
+                [ln.card_number, str(ln.amount), "失败" if ln.card_number in failed else "成功"]
+                for ln in lines
+            ],
+        ]
     )
     bank = make_staff(ROLE.BANK_OPERATOR, w.tree.city)
     return disbursement_confirm(disbursement=batch, data=result, filename="回盘.csv", actor=bank)
@@ -105,6 +113,42 @@ def test_refund_after_payout_is_deducted_from_the_next_month(django_capture_on_c
     december = subsidy_batch_build(campaign=c, month=DEC, actor=w.staff)
     line = DisbursementLine.objects.get(disbursement=december["disbursement"])
     assert (line.member_id, line.amount) == (card.member_id, D("5.00"))  # 15 - 10
+
+
+def test_earnings_of_a_line_the_bank_failed_are_paid_again_next_month(django_capture_on_commit_callbacks):
+    w = make_world()
+    c = campaign(w)
+    paid_card, failed_card = holder(w.tree.unit_a1), holder(w.tree.unit_b1)
+    subsidies_compute(
+        txn_import_id=import_rows(
+            w, [txn(paid_card, w.canteen, "100.00", at(NOV)), txn(failed_card, w.bookshop, "40.00", at(NOV))]
+        ).pk
+    )
+    november = subsidy_batch_build(campaign=c, month=NOV, actor=w.staff)["disbursement"]
+    confirmed = pay_out(w, november, django_capture_on_commit_callbacks, failed_cards=[failed_card])
+    assert (confirmed["paid"], confirmed["failed"]) == (1, 1)
+    subsidies_compute(
+        txn_import_id=import_rows(
+            w, [txn(paid_card, w.canteen, "30.00", at(DEC)), txn(failed_card, w.bookshop, "20.00", at(DEC))]
+        ).pk
+    )
+
+    december = subsidy_batch_build(campaign=c, month=DEC, actor=w.staff)
+
+    lines = {
+        ln.member_id: ln for ln in DisbursementLine.objects.filter(disbursement=december["disbursement"])
+    }
+    # the failed 4 yuan of November comes again with December's 2; the paid 10 does not
+    assert {m: ln.amount for m, ln in lines.items()} == {
+        paid_card.member_id: D("3.00"),
+        failed_card.member_id: D("6.00"),
+    }
+    assert december["total"] == D("9.00")
+    again = SubsidyEarning.objects.filter(campaign=c, member_id=failed_card.member_id)
+    assert set(again.values_list("status", "line_id")) == {("batched", lines[failed_card.member_id].pk)}
+    paid = SubsidyEarning.objects.get(campaign=c, member_id=paid_card.member_id, month=NOV.replace(day=1))
+    assert (paid.status, paid.line.disbursement_id, paid.line.status) == ("batched", november.pk, "paid")
+    assert subsidy_batch_build(campaign=c, month=DEC, actor=w.staff)["disbursement"] is None
 
 
 def test_net_not_positive_or_no_live_card_is_carried_forward(django_capture_on_commit_callbacks):
