@@ -274,14 +274,11 @@ def _insert_and_reconcile(imp: TxnImport, stage: str) -> tuple[dict, dict]:
         cursor.execute(
             "SELECT count(*), sum(CASE WHEN r.card_id IS NULL THEN 1 ELSE 0 END), "
             f"sum(CASE WHEN r.card_id IS NOT NULL AND r.status NOT IN ({marks}) THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN r.card_id IS NOT NULL AND r.merchant_id IS NULL THEN 1 ELSE 0 END), "
-            "count(DISTINCT CASE WHEN r.card_id IS NOT NULL AND r.merchant_id IS NULL THEN r.mid END) "
+            "sum(CASE WHEN r.card_id IS NOT NULL AND r.merchant_id IS NULL THEN 1 ELSE 0 END) "
             f"FROM {source} r",
             [*live, *params],
         )
-        staged, unknown_count, not_live_count, unknown_mid_count, mid_distinct = (
-            n or 0 for n in cursor.fetchone()
-        )
+        staged, unknown_count, not_live_count, unknown_mid_count = (n or 0 for n in cursor.fetchone())
         cursor.execute(
             f"SELECT r.line, r.card_number, r.reference FROM {source} r WHERE r.card_id IS NULL "
             "ORDER BY r.line LIMIT %s",
@@ -294,12 +291,17 @@ def _insert_and_reconcile(imp: TxnImport, stage: str) -> tuple[dict, dict]:
             [*params, *live, REPORT_CAP],
         )
         not_live = cursor.fetchall()
+        # the unknown MIDs grouped once: the first REPORT_CAP listed, and how many there are in
+        # all (a window over the groups; a count(DISTINCT mid) in the pass above sorted them again)
         cursor.execute(
-            f"SELECT r.mid, count(*) FROM {source} r WHERE r.card_id IS NOT NULL AND r.merchant_id IS NULL "
+            f"SELECT r.mid, count(*), count(*) OVER () FROM {source} r "
+            "WHERE r.card_id IS NOT NULL AND r.merchant_id IS NULL "
             "GROUP BY r.mid ORDER BY count(*) DESC, r.mid LIMIT %s",
             [*params, REPORT_CAP],
         )
-        mids = cursor.fetchall()
+        mid_rows = cursor.fetchall()
+        mids = [(mid, n) for mid, n, _ in mid_rows]
+        mid_distinct = mid_rows[0][2] if mid_rows else 0
     statuses = dict(Card.Status.choices)
     matched = staged - unknown_count
     counts = {
