@@ -34,6 +34,7 @@ django.setup()
 
 from bench.common import SMOKE_HELP, smoke_requested  # noqa: E402
 from bench.sheetgen import HEADER, SURNAMES, person, write_shared_xlsx  # noqa: E402
+from bench.txngen import CSV_HEADER  # noqa: E402
 from cardportal import tables  # noqa: E402
 from members.sheets import _header_spec, _limits  # noqa: E402
 
@@ -81,20 +82,7 @@ def feed_day(folder: str, rows: int, ballast_mb: int) -> None:
     generator = random.Random(3)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
-        out.writerow(
-            [
-                "交易参考号",
-                "卡号",
-                "交易时间",
-                "交易金额",
-                "商户号",
-                "商户名称",
-                "MCC",
-                "渠道",
-                "交易类型",
-                "原交易参考号",
-            ]
-        )
+        out.writerow(CSV_HEADER)
         for i in range(rows):
             out.writerow((f"R{i:012d}", f"6222{generator.randrange(10**15):015d}", f"2026-11-30 {i % 24:02d}:{i % 60:02d}:00",
                           f"{generator.randrange(100_000) / 100:.2f}", f"1043{generator.randrange(2000):011d}",
