@@ -1,6 +1,7 @@
 """A registry migration through the browser, as a city would do it: the acceptance run of issue 16.
 
     .venv/bin/python scripts/try_migration.py --rows 2000000 --database cp_migration --redis-db 7 --port 8773
+    .venv/bin/python scripts/try_migration.py --rows 300000 --xlsx --database cp_migration_x   # an .xlsx
 
 Creates the PostgreSQL database (migrate + the demo) if it does not exist, writes a CSV of
 `--rows` synthetic people (1 in 1,000 with a bad phone, one person twice), runs the portal as in
@@ -73,15 +74,20 @@ def prepare(opts, env: dict, sheet: Path) -> None:
         return
     from bench import sheetgen
 
-    with open(sheet, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(sheetgen.HEADER)
+    def people():
+        yield sheetgen.HEADER
         first = None
         for i, row in enumerate(sheetgen.rows(opts.rows, bad_every=1000, offset=7_000_000)):
             first = first or row[1]
             if i == opts.rows - 10:  # the first person again, far from the first row
                 row = [row[0], first, *row[2:]]
-            writer.writerow(row)
+            yield row
+
+    if opts.xlsx:  # laid out as Excel saves it (shared strings): large ones take the streaming reader
+        sheetgen.write_shared_xlsx(sheet, people())
+    else:
+        with open(sheet, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, lineterminator="\r\n").writerows(people())
     log("sheet written:", sheet.stat().st_size // 1_000_000, "MB")
 
 
@@ -185,12 +191,13 @@ def main() -> None:
     parser.add_argument("--redis-db", type=int, default=7)
     parser.add_argument("--port", type=int, default=8773)
     parser.add_argument("--out", type=Path, default=Path("/tmp/try-migration"))
+    parser.add_argument("--xlsx", action="store_true", help="an .xlsx (Excel's layout) instead of a CSV")
     opts = parser.parse_args()
     out = opts.out / opts.database
     shots = out / "shots"
     shots.mkdir(parents=True, exist_ok=True)
     env = environment(opts, out)
-    sheet = out / "全市存量会员.csv"
+    sheet = out / ("全市存量会员.xlsx" if opts.xlsx else "全市存量会员.csv")
     prepare(opts, env, sheet)
     serve = subprocess.Popen(
         [str(ROOT / "scripts" / "serve")], cwd=ROOT, env=env,

@@ -1,0 +1,24 @@
+"""Counts and amounts on the pages are grouped by three with a comma in zh-hans (the templates ask
+for it with `floatformat:"0g"` / `"2g"`; Django's own zh_Hans formats have no separator, so a
+city's 1997978 accepted rows read as bare digits)."""
+
+from decimal import Decimal
+
+from django.template import Context, Template
+from django.utils import translation
+
+
+def render(value, spec: str) -> str:
+    with translation.override("zh-hans"):
+        return Template('{{ value|floatformat:"' + spec + '" }}').render(Context({"value": value}))
+
+
+def test_counts_and_amounts_read_with_thousands_separators():
+    assert render(1997978, "0g") == "1,997,978"
+    assert render(Decimal("18010866.5"), "2g") == "18,010,866.50"
+    assert render(999, "0g") == "999"
+
+
+def test_a_number_without_the_g_flag_stays_bare():
+    # inputs, ids and exports must not change: only the templates that ask for grouping get it
+    assert render(1997978, "0") == "1997978"
