@@ -147,3 +147,13 @@ def test_a_city_migration_declares_two_million_members_and_a_count_past_every_li
     too_many = form(settings.MIGRATION_MAX_ROWS + 1)
     assert not too_many.is_valid()
     assert "declared_members" in too_many.errors and "declared_id_copies" in too_many.errors
+
+
+def test_the_letters_counts_read_grouped_beside_the_accepted_count(client, tree, clerk):
+    # a migration's letter declares millions: the page groups them as it groups the accepted rows
+    sheet = sheet_for(tree.unit_a1, 1, actor=clerk)
+    RegistrationSheet.objects.filter(pk=sheet.pk).update(declared_members=2_000_000, declared_id_copies=None)
+    client.force_login(clerk)
+    page = client.get(sheet.get_absolute_url()).content.decode()
+    assert "<dd>2,000,000 <span" in page and "与通过的 1 人不符" in page
+    assert "<dd>未填" in page  # no count of ID copies declared
