@@ -284,11 +284,7 @@ class _SpooledStage:
     def commit(self, *, head, counts: dict, clock) -> None:
         self._spool.seek(0)
         with transaction.atomic():
-            bulk.lock_row_key_share(RegistrationSheet, self.sheet.pk)  # the heartbeat still renews
-            locked = RegistrationSheet.objects.get(pk=self.sheet.pk)
-            if locked.status != S.VALIDATING or not job_holds(self.sheet):
-                raise _NotThisRun(locked)
-            SheetRow.objects.filter(sheet_id=self.sheet.pk).delete()
+            _open_staging(self.sheet)
             stage_rows(self._spool)
             clock.lap("stage (COPY + commit)")
             _finish_staging(self.sheet, self._seen, head=head, counts=counts)
@@ -387,9 +383,7 @@ class _StreamedStage:
         future = None
         try:
             with transaction.atomic():
-                bulk.lock_row_key_share(RegistrationSheet, self.sheet.pk)
-                self._check_ours()
-                SheetRow.objects.filter(sheet_id=self.sheet.pk).delete()
+                _open_staging(self.sheet)
                 with bulk.KeyTable("sheet_seen") as self._seen:
                     while True:
                         step, argument, future = self._work.get()
@@ -418,11 +412,6 @@ class _StreamedStage:
         backend's CPU time first)."""
         connection.close()
 
-    def _check_ours(self) -> None:
-        locked = RegistrationSheet.objects.get(pk=self.sheet.pk)
-        if locked.status != S.VALIDATING or not job_holds(self.sheet):
-            raise _NotThisRun(locked)
-
     def _first_rows(self, items: list[tuple[str, int]]) -> dict[str, int]:
         return self._seen.get_or_add(items)
 
@@ -431,8 +420,22 @@ class _StreamedStage:
 
     def _commit(self, argument) -> None:
         head, counts = argument
-        self._check_ours()  # a newer run may have taken the sheet while this one read it
+        _check_still_ours(self.sheet)  # a newer run may have taken the sheet while this one read it
         _finish_staging(self.sheet, self._seen, head=head, counts=counts)
+
+
+def _open_staging(sheet: RegistrationSheet) -> None:
+    """The start of either path's staging transaction: the sheet locked FOR KEY SHARE (the
+    heartbeat still renews the lease), still this run's work, its earlier staged rows gone."""
+    bulk.lock_row_key_share(RegistrationSheet, sheet.pk)
+    _check_still_ours(sheet)
+    SheetRow.objects.filter(sheet_id=sheet.pk).delete()
+
+
+def _check_still_ours(sheet: RegistrationSheet) -> None:
+    locked = RegistrationSheet.objects.get(pk=sheet.pk)
+    if locked.status != S.VALIDATING or not job_holds(sheet):
+        raise _NotThisRun(locked)
 
 
 class _RolledBack(Exception):
