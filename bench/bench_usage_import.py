@@ -5,9 +5,11 @@
 
 Loads once (kept for the next run): the Cangzhou tree with N members and their cards
 (`bench_scale.load`, by COPY), 2,000 union merchants with a MID each, and a month (November 2026)
-of `--month-rows` transactions from `bench/txngen.py`, COPYed straight into the partitioned table
-with its roll-ups. Then writes one more day of `--day-rows` (30 November, new references) as the
-bank's CSV feed and imports it the way the worker does (`merchants.usage.importer.run_import`:
+of `--month-rows` transactions from `bench/txngen.py` but for its last day, COPYed straight into
+the partitioned table with its roll-ups: the month as it stands the morning the bank's file for
+30 November arrives. Then writes that day, `--day-rows` of the generator's transactions (its
+references follow the month's, as a bank's do), as the bank's CSV feed and imports it the way the
+worker does (`merchants.usage.importer.run_import`:
 kernel stream, checks, COPY staging, INSERT … ON CONFLICT, reconciliation, roll-ups), then imports
 the same file again (every row a duplicate). Prints seconds, rows/s, the phases, and peak memory
 (this process's growth and the parsing child's peak). Target: the day in ≤ 15 s.
@@ -18,7 +20,6 @@ import resource
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def population(members: int, month_rows: int):
         )
     pop = txngen.load_population(partner)
     if not TxnImport.objects.filter(kind="generated", file_name=f"txngen {MONTH:%Y-%m}").exists():
-        count = txngen.generate_month(pop, MONTH, rows=month_rows)
+        count = txngen.generate_month(pop, MONTH, rows=month_rows, before=DAY)
         print(f"  month loaded: {count:,} transactions")
     print(f"  population ready in {time.perf_counter() - start:.0f} s: {len(pop.card_ids):,} live cards")
     return pop, feed
@@ -98,7 +99,7 @@ def timed_import(feed, path: Path, label: str) -> None:
         wrap(importer, "_analyze"),
         wrap(partitions, "ensure_months"),
     ]
-    wrapped += [wrap(rollups, n) for n in ("rebuild_days", "_add_card_usage", "_add_merchant_months")]
+    wrapped += [wrap(rollups, n) for n in ("_count_days", "_add_card_usage", "_add_merchant_months")]
     # The parsing child's own peak (its VmHWM, which it reports at the end of the stream). Not
     # RUSAGE_CHILDREN's ru_maxrss: Linux records there the size of the address space a child
     # replaced at exec, i.e. this process's own at the fork (365-395 MB with a 1.5 M population).
@@ -328,10 +329,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"icbc_{DAY:%Y%m%d}.csv"
         start = time.perf_counter()
-        # new references for a day of the loaded month (the month's own rows of that day stay)
-        written = txngen.write_day_file(
-            path, replace(pop, partner_code="DAY"), DAY, rows=args.day_rows, seed=30
-        )
+        # the day the loaded month lacks, as the generator would have made it
+        written = txngen.write_day_file(path, pop, DAY, rows=args.day_rows)
         if args.scattered_references:
             scatter_references(path, pop.partner_code, args.month_rows)
         print(f"\nday file: {written:,} rows, {path.stat().st_size / 1048576:.0f} MB, "

@@ -207,10 +207,14 @@ def write_day_file(path: Path | str, pop: Population, day: date, *, rows: int = 
     return written
 
 
-def month_table_rows(pop: Population, month: date, rows: int, *, txn_import_id: int, seed: int = 18):
-    """Tuples in TABLE_COLUMNS order for every day of `month` (the day's share of `rows`)."""
+def month_table_rows(pop: Population, month: date, rows: int, *, txn_import_id: int, seed: int = 18,
+                     before: date | None = None):  # fmt: skip
+    """Tuples in TABLE_COLUMNS order for every day of `month` before `before` (each day its share
+    of `rows`)."""
     by_mid = {mid: (merchant, category) for mid, merchant, category, _name in pop.mids}
     for day, share in day_weights(month):
+        if before is not None and day >= before:
+            break
         stamp = f"{day:%Y-%m-%d} "
         for row in day_rows(pop, day, int(rows * share), seed=seed):
             merchant, category = by_mid.get(row[MID], (None, None))
@@ -221,11 +225,18 @@ def month_table_rows(pop: Population, month: date, rows: int, *, txn_import_id: 
 
 
 def generate_month(
-    pop: Population, month: date, *, rows: int = 15_000_000, seed: int = 18, out: Path | None = None
+    pop: Population,
+    month: date,
+    *,
+    rows: int = 15_000_000,
+    seed: int = 18,
+    out: Path | None = None,
+    before: date | None = None,
 ) -> int:
     """`out` a directory: one CSV feed file per day there. Otherwise COPY the month straight into
     usage_cardtransaction (its partition created first; a TxnImport row stands for the load), then
-    rebuild the month's roll-ups. Returns the rows generated."""
+    rebuild the month's roll-ups. `before`: only the days before it (the rest of the month is
+    still to come, as the feed's daily files). Returns the rows generated."""
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         return sum(
@@ -233,6 +244,7 @@ def generate_month(
                 out / f"{pop.partner_code}_{day:%Y%m%d}.csv", pop, day, rows=int(rows * share), seed=seed
             )
             for day, share in day_weights(month)
+            if before is None or day < before
         )
     from django.db import transaction
 
@@ -245,7 +257,9 @@ def generate_month(
         job = TxnImport.objects.create(partner_id=pop.partner_id, file_name=f"txngen {month:%Y-%m}", sha256="",
                                        kind="generated", job_status=TxnImport.Status.DONE)  # fmt: skip
         count = bulk.copy_rows(
-            TARGET_TABLE, TABLE_COLUMNS, month_table_rows(pop, month, rows, txn_import_id=job.pk, seed=seed)
+            TARGET_TABLE,
+            TABLE_COLUMNS,
+            month_table_rows(pop, month, rows, txn_import_id=job.pk, seed=seed, before=before),
         )
         TxnImport.objects.filter(pk=job.pk).update(rows=count, inserted=count)
     _rebuild_rollups(month)
