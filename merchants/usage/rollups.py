@@ -2,8 +2,11 @@
 import lock, so each sees every earlier import's rows). One SQL for PostgreSQL and SQLite: only
 the date expressions differ (`_PG` / `_LITE`).
 
-* `UsageDay`: the days the import touched are recomputed from the table (a day's rows, found by
-  the BRIN index on txn_at): count and net amount of every kind, distinct cards.
+* `UsageDay`: count and net amount of every kind, distinct cards, per day. A day the import
+  brought first (no UsageDay row yet: every stored row's day has at least one, since each import
+  and each load writes them for its days under the lock) is counted from the import's own rows;
+  a day the table held already is recounted from the table (its rows found by the BRIN index on
+  txn_at), since distinct cards do not add up.
 * `CardUsage`: the import's new purchases added (first/last day, count, gross amount).
 * `MerchantMonth`: the import's new rows added; a card counts as a new customer of the merchant
   that month when it had no earlier purchase there that month, and as a repeat customer when its
@@ -74,25 +77,51 @@ def update_for_import(import_id: int, *, fresh: str | None = None) -> None:
         days = sorted(_as_date(d) for (d,) in cursor.fetchall())
     if not days:
         return
-    rebuild_days(days)
+    held = _days_counted(days)
+    rebuild_days([d for d in days if d in held])
+    _count_days([d for d in days if d not in held], table=table, where=where, params=params)
     _add_card_usage(where, params, table=table)
     _add_merchant_months(table, where, params)
 
 
+def _days_counted(days: list[date]) -> set[date]:
+    """Those of `days` that UsageDay holds already."""
+    marks = ", ".join(["%s"] * len(days))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT day FROM usage_usageday WHERE day IN ({marks})", [d.isoformat() for d in days]
+        )
+        return {_as_date(d) for (d,) in cursor.fetchall()}
+
+
 def rebuild_days(days: list[date]) -> None:
     """UsageDay of `days` from the table."""
-    day = local_day("txn_at")
-    marks = ", ".join(["%s"] * len(days))
+    if not days:
+        return
     values = [d.isoformat() for d in days]
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM usage_usageday WHERE day IN ({marks})", values)
+        cursor.execute(f"DELETE FROM usage_usageday WHERE day IN ({', '.join(['%s'] * len(days))})", values)
+    _count_days(
+        days,
+        table="usage_cardtransaction",
+        where="txn_at >= %s AND txn_at < %s",
+        params=[bound(days[0]), bound(days[-1] + timedelta(days=1))],
+    )
+
+
+def _count_days(days: list[date], *, table: str, where: str, params: list) -> None:
+    """UsageDay rows of `days` counted from the rows of `table` that `where` selects (none held yet)."""
+    if not days:
+        return
+    day = local_day("txn_at")
+    marks = ", ".join(["%s"] * len(days))
+    with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO usage_usageday (day, union_id, category_id, at_union_merchant, channel, txn_count, amount, cards) "
             f"SELECT {day}, union_id, category_id, merchant_id IS NOT NULL, channel, count(*), sum(amount), "
-            "count(DISTINCT card_id) FROM usage_cardtransaction "
-            f"WHERE txn_at >= %s AND txn_at < %s AND {day} IN ({marks}) "
+            f"count(DISTINCT card_id) FROM {table} WHERE {where} AND {day} IN ({marks}) "
             f"GROUP BY {day}, union_id, category_id, merchant_id IS NOT NULL, channel",
-            [bound(days[0]), bound(days[-1] + timedelta(days=1)), *values],
+            [*params, *(d.isoformat() for d in days)],
         )
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from merchants.usage import rollups
 from merchants.usage.models import CardTransaction, CardUsage, MerchantMonth, UsageDay
 from merchants.usage.signals import transactions_imported
 
@@ -69,6 +70,36 @@ def test_overlapping_files_store_each_transaction_once(world, django_capture_on_
         date(2026, 11, 16),
         2,
     )
+
+
+def test_usage_days_equal_a_recount_whether_a_file_brings_a_new_day_or_adds_to_one(
+    world, django_capture_on_commit_callbacks
+):
+    """A new day is counted from the import's rows, a day already held is recounted from the table:
+    card A swiping again on the 15th in the second file is still one card that day."""
+    first = csv_bytes([row("R1", world.card_a, at="2026-11-15 09:00:00")])
+    second = csv_bytes(
+        [
+            row("R2", world.card_a, at="2026-11-15 20:00:00", amount="20.00"),
+            row("R3", world.card_a, at="2026-11-16 08:00:00"),
+            row("R4", world.card_a, at="2026-11-16 09:00:00", amount="5.00"),
+        ]
+    )
+    run_import(world.feed, first, "a.csv", world.operator, django_capture_on_commit_callbacks)
+    run_import(world.feed, second, "b.csv", world.operator, django_capture_on_commit_callbacks)
+
+    def usage_days():
+        return {
+            (d.day, d.txn_count, d.amount, d.cards) for d in UsageDay.objects.filter(union=world.card_a.union)
+        }
+
+    assert usage_days() == {
+        (date(2026, 11, 15), 2, Decimal("120.00"), 1),
+        (date(2026, 11, 16), 2, Decimal("105.00"), 1),
+    }
+    kept = usage_days()
+    rollups.rebuild_days([date(2026, 11, 15), date(2026, 11, 16)])
+    assert usage_days() == kept
 
 
 def test_unknown_cards_cards_not_live_unknown_mids_and_bad_rows_are_reported(
