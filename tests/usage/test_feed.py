@@ -264,6 +264,33 @@ def test_month_partitions_are_created_for_new_months(world, django_capture_on_co
         ]
 
 
+@pytest.mark.postgres
+def test_a_new_months_partition_gets_statistics_and_a_small_day_leaves_them_to_autovacuum(
+    world, django_capture_on_commit_callbacks
+):
+    """The planner must not take a month the import just filled for empty (the roll-ups and the
+    subsidies plan their joins on it); a file growing a month by under a tenth is not worth an
+    ANALYZE inside the import (0.7 s of a month of 15 M rows), autovacuum's own threshold."""
+
+    def counted():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'usage_cardtransaction_y2031m05'")
+            return cursor.fetchone()[0]
+
+    first = [row(f"M{i}", world.card_a, at=f"2031-05-{1 + i % 28:02d} 10:00:00") for i in range(30)]
+    run_import(world.feed, csv_bytes(first), "may.csv", world.operator, django_capture_on_commit_callbacks)
+    assert counted() == 30
+    small = [
+        row("M30", world.card_b, at="2031-05-29 10:00:00"),
+        row("M31", world.card_b, at="2031-05-29 11:00:00"),
+    ]
+    run_import(world.feed, csv_bytes(small), "d29.csv", world.operator, django_capture_on_commit_callbacks)
+    assert counted() == 30
+    large = [row(f"N{i}", world.card_b, at="2031-05-30 10:00:00") for i in range(4)]
+    run_import(world.feed, csv_bytes(large), "d30.csv", world.operator, django_capture_on_commit_callbacks)
+    assert counted() == 36
+
+
 def test_a_mid_with_a_tab_or_backslash_is_stored_as_sent(world, django_capture_on_commit_callbacks):
     # The COPY text is written straight from the cells; a MID that would break that text takes
     # the escaping path, its neighbours in the file with it, and every row still arrives intact.
