@@ -99,7 +99,10 @@ def timed_import(feed, path: Path, label: str) -> None:
         wrap(importer, "_analyze"),
         wrap(partitions, "ensure_months"),
     ]
-    wrapped += [wrap(rollups, n) for n in ("_count_days", "_add_card_usage", "_add_merchant_months")]
+    # UsageDay: rebuild_days (days held already, from the table), _count_days (new days, from the
+    # import's rows; rebuild_days calls it too); an older tree has only the first
+    names = ("rebuild_days", "_count_days", "_add_card_usage", "_add_merchant_months")
+    wrapped += [wrap(rollups, n) for n in names if hasattr(rollups, n)]
     # The parsing child's own peak (its VmHWM, which it reports at the end of the stream). Not
     # RUSAGE_CHILDREN's ru_maxrss: Linux records there the size of the address space a child
     # replaced at exec, i.e. this process's own at the fork (365-395 MB with a 1.5 M population).

@@ -12,6 +12,7 @@ all or nothing, and the retry runs the whole import again.
 """
 
 import io
+from datetime import date
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -173,20 +174,9 @@ def _stage_file(imp: TxnImport, layout: dict, stage: str) -> tuple[dict, set]:
         raise ApplicationError(refused.message, code=refused.code) from refused
     if not count:
         raise ApplicationError("文件中没有交易明细行", code="no_data_rows")
-    return {"rows": count, "rejected": bad, "rejected_rows": rejected}, _stage_months(stage)
-
-
-def _stage_months(stage: str) -> set:
-    """Every local month in the staging table (the sampled set may miss a stray row's month)."""
-    from datetime import date
-
-    day = rollups.local_day("txn_at")
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT {rollups.month_of(day)} FROM {stage}")
-        found = set()
-        for (month,) in cursor.fetchall():
-            found.add(month if isinstance(month, date) else date.fromisoformat(str(month)[:10]))
-        return found
+    # every staged row's local month, as the reader saw them (not a scan of the stage: 0.2-0.4 s a day)
+    months = {date.fromisoformat(day[:8] + "01") for day in reader.days}
+    return {"rows": count, "rejected": bad, "rejected_rows": rejected}, months
 
 
 def _apply(imp: TxnImport, stage: str, staged: dict, months: set) -> None:

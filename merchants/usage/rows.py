@@ -65,6 +65,7 @@ class RowReader:
         self.default_channel = layout.get("default_channel", "")
         self.postgresql = postgresql
         self.width = max(columns.values()) + 1 if columns else 0
+        self.days: set[str] = set()  # the local days ("2026-11-30") of the rows taken so far
 
         self.copy_lines = self._copy_lines(layout, columns) if postgresql else None
 
@@ -93,6 +94,7 @@ class RowReader:
             _MCC.fullmatch,
         )
         channels, kinds, default_channel = self.channels, self.kinds, self.default_channel
+        day_seen = self.days.add
 
         def copy_lines(chunk: list) -> tuple[str, int, list]:
             lines, rest = [], []
@@ -134,6 +136,7 @@ class RowReader:
                     add(
                         f"{index + 1}\t{ref}\t{card}\t{at}+08\t{amount}\t{mid}\t{mcc}\t{channel}\t{kind}\t{original}"
                     )
+                    day_seen(at[:10])
                 else:
                     defer(item)
             if not lines:
@@ -142,6 +145,7 @@ class RowReader:
             n = len(lines)
             if text.count("\t") != 9 * n or text.count("\n") != n or "\\" in text or "\r" in text:
                 return "", 0, chunk  # a MID with a tab, break or backslash: every row the slow way
+            # (the chunk's days stay in `days` when it goes the slow way: `stage` takes the same rows)
             return text, n, rest
 
         return copy_lines
@@ -158,7 +162,7 @@ class RowReader:
         if not _REFERENCE.fullmatch(reference):
             raise RowError("reference", "交易参考号为空或含有不允许的字符（最长40位字母数字）")
         card = self.card_number(cells)
-        at = self.txn_at(self.cell(cells, "txn_at"))
+        local = self.txn_at(self.cell(cells, "txn_at"))
         amount = self.amount(self.cell(cells, "amount"))
         mid = self.cell(cells, "mid")
         if len(mid) > 32:
@@ -177,7 +181,8 @@ class RowReader:
             raise RowError("original_reference", "原交易参考号含有不允许的字符")
         if kind != "purchase" and not amount.startswith("-"):
             amount = "-" + amount if amount.strip("0.") else amount  # a refund undoes money: negative
-        return (line, reference, card, at, amount, mid, mcc, channel, kind, original)
+        self.days.add(local[:10])
+        return (line, reference, card, self.stored_time(local), amount, mid, mcc, channel, kind, original)
 
     def card_number(self, cells: list) -> str:
         col = self.columns.get("card_number")
@@ -192,7 +197,7 @@ class RowReader:
         return number
 
     def txn_at(self, value: str) -> str:
-        """The time as the database's staging column takes it (local time, Asia/Shanghai)."""
+        """The time, checked, as local time (Asia/Shanghai) "YYYY-MM-DD HH:MM:SS"."""
         if _ISO.fullmatch(value):
             local = value
         elif _COMPACT.fullmatch(value):
@@ -215,9 +220,18 @@ class RowReader:
             raise RowError("txn_at", f"交易时间“{value[:30]}”不是有效的日期时间") from exc
         if not 2000 <= moment.year <= 2099:
             raise RowError("txn_at", f"交易时间“{value[:30]}”的年份不合理")
+        return local
+
+    def stored_time(self, local: str) -> str:
+        """A valid local time as the database's staging column takes it."""
         if self.postgresql:
             return local + "+08"
-        return moment.replace(tzinfo=SH).astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S")
+        return (
+            datetime.fromisoformat(local)
+            .replace(tzinfo=SH)
+            .astimezone(ZoneInfo("UTC"))
+            .strftime("%Y-%m-%d %H:%M:%S")
+        )
 
     def amount(self, value: str) -> str:
         value = value.replace(",", "")
