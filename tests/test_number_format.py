@@ -22,3 +22,19 @@ def test_counts_and_amounts_read_with_thousands_separators():
 def test_a_number_without_the_g_flag_stays_bare():
     # inputs, ids and exports must not change: only the templates that ask for grouping get it
     assert render(1997978, "0") == "1997978"
+
+
+def test_the_union_pages_group_the_planned_members(tree, client):
+    from django.urls import reverse
+
+    from tests.factories import ROLE, make_staff
+
+    tree.city.declared_members = 1_500_000
+    tree.city.save(update_fields=["declared_members"])
+    client.force_login(make_staff(ROLE.CITY_STAFF, tree.city))
+
+    detail = client.get(reverse("members:union_detail", args=[tree.city.pk])).content.decode()
+    assert "<dt>规划会员数</dt><dd>1,500,000</dd>" in detail
+    unplanned = client.get(reverse("members:union_detail", args=[tree.unit_a1.pk])).content.decode()
+    assert "<dt>规划会员数</dt><dd>—</dd>" in unplanned
+    assert '<td class="num">1,500,000</td>' in client.get(reverse("members:union_list")).content.decode()
