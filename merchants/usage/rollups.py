@@ -126,12 +126,13 @@ def _count_days(days: list[date], *, table: str, where: str, params: list) -> No
 
 
 def _add_card_usage(where: str, params: list, *, table: str = "usage_cardtransaction") -> None:
-    day = local_day("txn_at")
+    first, last = local_day("min(txn_at)"), local_day("max(txn_at)")
     least, greatest = _sql("least"), _sql("greatest")
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO usage_cardusage (card_id, union_id, first_used_on, last_used_on, txn_count, amount) "
-            f"SELECT card_id, max(union_id), min({day}), max({day}), count(*), sum(amount) "
+            # the first and last day from the first and last time (one conversion a card, not two a row)
+            f"SELECT card_id, max(union_id), {first}, {last}, count(*), sum(amount) "
             f"FROM {table} WHERE {where} AND kind = 'purchase' GROUP BY card_id ORDER BY card_id "
             "ON CONFLICT (card_id) DO UPDATE SET union_id = excluded.union_id, "
             f"first_used_on = {least}(usage_cardusage.first_used_on, excluded.first_used_on), "
