@@ -738,6 +738,12 @@ def reject_staged_conflicts(sheet: RegistrationSheet, seen: bulk.KeyTable) -> in
         "sheet": RegistrationSheet._meta.db_table,
     }
     seen.analyze()
+    # The join hashes the sheet's keys (~80 bytes each): with the default 4 MB of work_mem a
+    # 100,000-row sheet's hash went to disk in 2 batches, a 1,000,000-row one's in dozens, each
+    # batch writing and reading back its share of the whole registry's scan. As for the
+    # registration's member INSERT; set for the rest of the staging transaction (this join and
+    # the few UPDATEs after it).
+    bulk.set_local("work_mem", "256MB")
     with connection.cursor() as cursor:
         cursor.execute(STAGED_CONFLICTS.format(**tables), [sheet.pk, sheet.pk, sheet.pk])
         found = cursor.fetchall()
