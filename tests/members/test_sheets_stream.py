@@ -279,3 +279,21 @@ def test_key_table_get_or_add_answers_the_keys_seen_before(chunk):
         found = seen.get_or_add(chunk)
         assert found == {k: v for k, v in [("a" * 32, 2), ("b" * 32, 3)] if k in dict(chunk)}
         assert seen.get(["c" * 32]) == ({"c" * 32: 10} if ("c" * 32, 10) in chunk else {})
+
+
+def test_progress_is_written_after_the_first_chunk_then_every_few_seconds(tree, small_chunks, monkeypatch):
+    """Each progress UPDATE is a version of the sheet's row that every staged row's foreign-key
+    check walks at COMMIT, so a fast import writes it after its first chunk, then at most every
+    `PROGRESS_SECONDS` (here never again), not once a chunk; the finished job says all of it."""
+    written = []
+    real = registration.job_progress
+    monkeypatch.setattr(registration, "PROGRESS_SECONDS", 3600.0)
+    monkeypatch.setattr(
+        registration, "job_progress", lambda sheet, **kw: written.append(kw["done"]) or real(sheet, **kw)
+    )
+    sheet, _ = sheet_upload(
+        union=tree.unit_a1, filename="s.csv", content=csv_sheet(*_sheet_lines()), actor=None, enqueue=False
+    )
+    sheet = sheet_import(sheet_id=sheet.pk, today=TODAY)
+    assert written == [0, 7]  # the total before the first chunk, then the first chunk's 7 rows
+    assert (sheet.status, sheet.progress_done, sheet.rows_accepted) == (S.VALIDATED, 30, 26)
