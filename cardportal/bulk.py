@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from django.apps import apps
-from django.db import connections
+from django.db import IntegrityError, connections, transaction
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -336,24 +336,31 @@ class KeyTable:
         return found
 
     def get_or_add(self, items: Sequence[tuple[str, int]]) -> dict[str, int]:
-        """`get` of the items' keys, then `add` of those not there. On PostgreSQL one INSERT … ON
-        CONFLICT DO NOTHING: when it inserts every item (the common case: a sheet's rows are new
-        people), nothing more is read; otherwise the keys it skipped are read back (a second
-        round trip, only then). The items' keys must be distinct."""
+        """`get` of the items' keys, then `add` of those not there. The items' keys must be
+        distinct. On PostgreSQL first a plain INSERT in a savepoint: when no key was there (the
+        common case: a sheet's rows are new people) that is all. A key already there fails it
+        on the primary key, and the chunk goes again through INSERT … ON CONFLICT DO NOTHING,
+        reading back the keys it skipped. ON CONFLICT every time cost twice the plain INSERT's
+        server CPU (a speculative insertion per key: 0.63-0.83 s against 0.34-0.39 s for
+        100,000 keys in 20,000-key statements)."""
         connection = connections[self.using]
         if connection.vendor != "postgresql":
             found = self.get([key for key, _value in items])
             self.add([(key, value) for key, value in items if key not in found])
             return found
+        keys, values = array_text(key for key, _value in items), array_text(value for _key, value in items)
+        unnest = "SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[])"
+        try:
+            with transaction.atomic(using=self.using), connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {self.name} (key, value) {unnest}", [keys, values])
+            return {}
+        except IntegrityError:
+            pass  # a key was there already: rolled back to the savepoint, nothing of it added
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {self.name} (key, value) "
-                "SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) "
-                "ON CONFLICT (key) DO NOTHING RETURNING key",
-                [array_text(key for key, _value in items), array_text(value for _key, value in items)],
+                f"INSERT INTO {self.name} (key, value) {unnest} ON CONFLICT (key) DO NOTHING RETURNING key",
+                [keys, values],
             )
-            if cursor.rowcount == len(items):
-                return {}
             added = {key for (key,) in cursor.fetchall()}
         return self.get([key for key, _value in items if key not in added])
 

@@ -228,6 +228,48 @@ def test_staged_copy_text_is_what_the_general_encoder_writes():
     assert "a\\\\b\\tc" in registration.copy_text(awkward)
 
 
+def test_staged_text_is_the_copy_text_of_the_staged_tuples():
+    """`staged_text` writes from the row results exactly what `copy_text(build_rows(...))` writes:
+    accepted, rejected (a typed ID number kept for its masked display) and skipped rows, no birth
+    date, dues yes/no/unknown, and a chunk with a unit name that needs escaping."""
+    from members.validation import ACCEPT, REJECT, SKIP, RowResult
+
+    def results(unit):
+        ok = RowResult(2, ACCEPT, "ok", "", "", "130902198001020021", "王芳", "F", date(1980, 1, 2),
+                       "13900000000", unit, True, seq="1", employment="agency", dues_paid=True)  # fmt: skip
+        bad = RowResult(3, REJECT, "phone_invalid", "phone", "手机号码“12”不是有效的11位手机号",
+                        name="李四", phone="", unit="二车间", id_typed="13090219800102002", dues_paid=False)  # fmt: skip
+        skip = RowResult(4, SKIP, "blank", message="空行，已跳过")
+        return [ok, bad, skip]
+
+    for unit in ("一车间", "a\\b\tc"):
+        chunk = results(unit)
+        id_hashes = {"130902198001020021": "h" * 32}
+        sealed = {2: ("2.tok", "p" * 32, "2.tp")}
+        expected = registration.copy_text(
+            registration.build_rows(chunk, sheet_id=9, id_hashes=id_hashes, sealed=sealed)
+        )
+        assert registration.staged_text(chunk, sheet_id=9, id_hashes=id_hashes, sealed=sealed) == expected
+    assert "a\\\\b\\tc" in expected
+
+
+def test_the_import_turns_the_garbage_collector_back_on(tree, small_chunks):
+    """The chunks are worked with the cyclic collector off (`_collector_paused`); it is on again
+    after the import, staged or refused."""
+    import gc
+
+    good, _ = sheet_upload(
+        union=tree.unit_a1, filename="s.csv", content=csv_sheet(*_sheet_lines()), actor=None, enqueue=False
+    )
+    assert sheet_import(sheet_id=good.pk, today=TODAY).status == S.VALIDATED
+    assert gc.isenabled()
+    refused, _ = sheet_upload(
+        union=tree.unit_a1, filename="r.csv", content=csv_sheet(",,,,,,"), actor=None, enqueue=False
+    )
+    assert sheet_import(sheet_id=refused.pk, today=TODAY).status == S.REFUSED
+    assert gc.isenabled()
+
+
 @pytest.mark.parametrize("chunk", [[("a" * 32, 2), ("b" * 32, 3)], [("b" * 32, 9), ("c" * 32, 10)]])
 def test_key_table_get_or_add_answers_the_keys_seen_before(chunk):
     from cardportal import bulk
@@ -237,3 +279,21 @@ def test_key_table_get_or_add_answers_the_keys_seen_before(chunk):
         found = seen.get_or_add(chunk)
         assert found == {k: v for k, v in [("a" * 32, 2), ("b" * 32, 3)] if k in dict(chunk)}
         assert seen.get(["c" * 32]) == ({"c" * 32: 10} if ("c" * 32, 10) in chunk else {})
+
+
+def test_progress_is_written_after_the_first_chunk_then_every_few_seconds(tree, small_chunks, monkeypatch):
+    """Each progress UPDATE is a version of the sheet's row that every staged row's foreign-key
+    check walks at COMMIT, so a fast import writes it after its first chunk, then at most every
+    `PROGRESS_SECONDS` (here never again), not once a chunk; the finished job says all of it."""
+    written = []
+    real = registration.job_progress
+    monkeypatch.setattr(registration, "PROGRESS_SECONDS", 3600.0)
+    monkeypatch.setattr(
+        registration, "job_progress", lambda sheet, **kw: written.append(kw["done"]) or real(sheet, **kw)
+    )
+    sheet, _ = sheet_upload(
+        union=tree.unit_a1, filename="s.csv", content=csv_sheet(*_sheet_lines()), actor=None, enqueue=False
+    )
+    sheet = sheet_import(sheet_id=sheet.pk, today=TODAY)
+    assert written == [0, 7]  # the total before the first chunk, then the first chunk's 7 rows
+    assert (sheet.status, sheet.progress_done, sheet.rows_accepted) == (S.VALIDATED, 30, 26)
