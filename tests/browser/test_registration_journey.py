@@ -160,6 +160,7 @@ def test_a_city_admin_migrates_a_registry_with_progress_and_per_row_results(
     settings.MEDIA_ROOT = tmp_path / "media"
     monkeypatch.setattr(registration, "MAX_ROWS", 10)
     monkeypatch.setattr(registration, "STAGE_CHUNK_ROWS", 10)
+    monkeypatch.setattr(registration, "PROGRESS_SECONDS", 0)  # every chunk's progress (a few ms each here)
     ids = [next_id_number() for _ in range(45)]
     lines = [f"{n + 1},{ids[n]},王芳,,1391234{n:04d},财务处" for n in range(45)]
     lines[30] = f"31,{ids[3]},王芳,,13912349999,财务处"  # row 32: the person of row 5, two chunks on
