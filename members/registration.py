@@ -565,14 +565,20 @@ def copy_text(rows: list[tuple]) -> str:
             f"{personal}\t{unit}\t{'t' if hardship else 'f'}\t{seq}\t{employment}\t{dues}\n"
         )
     text = "".join(lines)
-    if (
-        text.count("\t") == len(rows) * (len(STAGE_COLUMNS) - 1)
-        and text.count("\n") == len(rows)
-        and text.count("\\") == nulls
-        and "\r" not in text
-    ):
+    if _plain_copy_text(text, rows=len(rows), nulls=nulls):
         return text
     return "".join(chunk for chunk, _n in bulk.encode_copy(rows, len(STAGE_COLUMNS)))
+
+
+def _plain_copy_text(text: str, *, rows: int, nulls: int) -> bool:
+    """Whether COPY text written without escaping holds exactly its rows' tabs and line ends and
+    no backslash but the NULLs' (no value had a character COPY would need escaped)."""
+    return (
+        text.count("\t") == rows * (len(STAGE_COLUMNS) - 1)
+        and text.count("\n") == rows
+        and text.count("\\") == nulls
+        and "\r" not in text
+    )
 
 
 def staged_text(results: list[RowResult], *, sheet_id: int, id_hashes: dict, sealed: dict) -> str:
@@ -608,12 +614,7 @@ def staged_text(results: list[RowResult], *, sheet_id: int, id_hashes: dict, sea
             f"{r.employment}\t{dues}\n"
         )
     text = "".join(lines)
-    if (
-        text.count("\t") == len(results) * (len(STAGE_COLUMNS) - 1)
-        and text.count("\n") == len(results)
-        and text.count("\\") == nulls
-        and "\r" not in text
-    ):
+    if _plain_copy_text(text, rows=len(results), nulls=nulls):
         return text
     return copy_text(build_rows(results, sheet_id=sheet_id, id_hashes=id_hashes, sealed=sealed))
 
