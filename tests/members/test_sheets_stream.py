@@ -254,7 +254,7 @@ def test_staged_text_is_the_copy_text_of_the_staged_tuples():
 
 
 def test_the_import_turns_the_garbage_collector_back_on(tree, small_chunks):
-    """The chunks are worked with the cyclic collector off (`_collector_paused`); it is on again
+    """The chunks are worked with the cyclic collector off (`tables.collector_paused`); it is on again
     after the import, staged or refused."""
     import gc
 
