@@ -523,53 +523,18 @@ def _spooled(spool):
             return
 
 
-def copy_text(rows: list[tuple]) -> str:
-    """Staged tuples (STAGE_COLUMNS order) in COPY's text format, one f-string per row: the
-    columns' types are known here, so none of `bulk.encode_copy`'s per-value type dispatch (which
-    took most of the staging COPY's time). The text is then checked as a whole, as `encode_copy`
-    does: a value carrying a tab, newline, carriage return or backslash (a unit name with a "\\"
-    in it) sends the chunk through the general, escaping encoder instead."""
-    null = bulk.NULL
-    lines = []
-    nulls = 0
-    for row in rows:
-        sid, number, outcome, reason, field, message, name, gender, birth = row[:9]
-        personal = "\t".join(row[9:17])  # hashes, tokens and the parts kept in clear: all text
-        unit, hardship, seq, employment, dues = row[17:]
-        if birth is None:
-            birth = null
-            nulls += 1
-        if dues is None:
-            dues = null
-            nulls += 1
-        else:
-            dues = "t" if dues else "f"
-        lines.append(
-            f"{sid}\t{number}\t{outcome}\t{reason}\t{field}\t{message}\t{name}\t{gender}\t{birth}\t"
-            f"{personal}\t{unit}\t{'t' if hardship else 'f'}\t{seq}\t{employment}\t{dues}\n"
-        )
-    text = "".join(lines)
-    if _plain_copy_text(text, rows=len(rows), nulls=nulls):
-        return text
+def _escaped_copy_text(rows: list[tuple]) -> str:
+    """Staged tuples (STAGE_COLUMNS order) through the general, escaping encoder."""
     return "".join(chunk for chunk, _n in bulk.encode_copy(rows, len(STAGE_COLUMNS)))
 
 
-def _plain_copy_text(text: str, *, rows: int, nulls: int) -> bool:
-    """Whether COPY text written without escaping holds exactly its rows' tabs and line ends and
-    no backslash but the NULLs' (no value had a character COPY would need escaped)."""
-    return (
-        text.count("\t") == rows * (len(STAGE_COLUMNS) - 1)
-        and text.count("\n") == rows
-        and text.count("\\") == nulls
-        and "\r" not in text
-    )
-
-
 def staged_text(results: list[RowResult], *, sheet_id: int, id_hashes: dict, sealed: dict) -> str:
-    """`copy_text(build_rows(...))` written straight from the results: one f-string per row and
-    no staged tuple in between (the tuples and their unpacking cost as much again as the text).
-    Checked as a whole as `copy_text` checks; a chunk that fails goes through `copy_text`'s
-    escaping path with the same tuples."""
+    """The staged rows of `results` in COPY's text format, one f-string per row and no staged
+    tuple in between: the columns' types are known here, so none of `bulk.encode_copy`'s
+    per-value type dispatch (which took most of the staging COPY's time), and no tuples to build
+    and unpack (as much again). The text is then checked as a whole: a value carrying a tab,
+    newline, carriage return or backslash (a unit name with a "\\" in it) sends the chunk's tuples
+    (`build_rows`) through the general, escaping encoder instead."""
     null = bulk.NULL
     lines = []
     append = lines.append
@@ -598,9 +563,14 @@ def staged_text(results: list[RowResult], *, sheet_id: int, id_hashes: dict, sea
             f"{r.employment}\t{dues}\n"
         )
     text = "".join(lines)
-    if _plain_copy_text(text, rows=len(results), nulls=nulls):
+    if (
+        text.count("\t") == len(results) * (len(STAGE_COLUMNS) - 1)
+        and text.count("\n") == len(results)
+        and text.count("\\") == nulls
+        and "\r" not in text
+    ):
         return text
-    return copy_text(build_rows(results, sheet_id=sheet_id, id_hashes=id_hashes, sealed=sealed))
+    return _escaped_copy_text(build_rows(results, sheet_id=sheet_id, id_hashes=id_hashes, sealed=sealed))
 
 
 @contextmanager

@@ -189,68 +189,33 @@ def test_a_migration_sheet_over_the_kernels_cell_budget_is_staged(tree, city_sta
     assert (staged.status, staged.rows_accepted) == (S.VALIDATED, 15)
 
 
-def test_staged_copy_text_is_what_the_general_encoder_writes():
-    """The fast COPY encoder of staged rows writes what `bulk.encode_copy` writes, and a value
-    with a tab, newline or backslash (typed into a unit name or 序号) is escaped, not a new column."""
+def test_staged_text_is_what_the_general_encoder_writes_of_the_staged_tuples():
+    """`staged_text` writes from the row results exactly what `bulk.encode_copy` writes of their
+    staged tuples (`build_rows`): accepted, rejected (a typed ID number kept for its masked
+    display) and skipped rows, no birth date, dues yes/no/unknown; and a value with a tab,
+    newline or backslash (typed into a unit name or 序号) is escaped, not a new column or row."""
     from cardportal import bulk
-
-    def row(n, unit, seq="", dues=None, birth=date(1980, 1, 2)):
-        return (
-            9,
-            n,
-            "accept",
-            "ok",
-            "",
-            "",
-            "王芳",
-            "F",
-            birth,
-            "h" * 32,
-            "2.tok",
-            "130902",
-            "1234",
-            "p" * 32,
-            "2.tp",
-            "139",
-            "0000",
-            unit,
-            n % 2 == 0,
-            seq,
-            "unknown",
-            dues,
-        )
-
-    plain = [row(2, "一车间"), row(3, "二车间", "5", True, None), row(4, "三车间", dues=False)]
-    awkward = [*plain, row(5, "a\\b\tc"), row(6, "x", "7\n8")]
-    for rows in (plain, awkward):
-        general = "".join(text for text, _n in bulk.encode_copy(rows, len(registration.STAGE_COLUMNS)))
-        assert registration.copy_text(rows) == general
-    assert "a\\\\b\\tc" in registration.copy_text(awkward)
-
-
-def test_staged_text_is_the_copy_text_of_the_staged_tuples():
-    """`staged_text` writes from the row results exactly what `copy_text(build_rows(...))` writes:
-    accepted, rejected (a typed ID number kept for its masked display) and skipped rows, no birth
-    date, dues yes/no/unknown, and a chunk with a unit name that needs escaping."""
     from members.validation import ACCEPT, REJECT, SKIP, RowResult
 
-    def results(unit):
+    def results(unit, seq):
         ok = RowResult(2, ACCEPT, "ok", "", "", "130902198001020021", "王芳", "F", date(1980, 1, 2),
-                       "13900000000", unit, True, seq="1", employment="agency", dues_paid=True)  # fmt: skip
+                       "13900000000", unit, True, seq=seq, employment="agency", dues_paid=True)  # fmt: skip
         bad = RowResult(3, REJECT, "phone_invalid", "phone", "手机号码“12”不是有效的11位手机号",
                         name="李四", phone="", unit="二车间", id_typed="13090219800102002", dues_paid=False)  # fmt: skip
         skip = RowResult(4, SKIP, "blank", message="空行，已跳过")
         return [ok, bad, skip]
 
-    for unit in ("一车间", "a\\b\tc"):
-        chunk = results(unit)
+    written = {}
+    for unit, seq in (("一车间", "1"), ("a\\b\tc", "1"), ("一车间", "7\n8")):
+        chunk = results(unit, seq)
         id_hashes = {"130902198001020021": "h" * 32}
         sealed = {2: ("2.tok", "p" * 32, "2.tp")}
-        expected = registration.copy_text(
-            registration.build_rows(chunk, sheet_id=9, id_hashes=id_hashes, sealed=sealed)
-        )
-        assert registration.staged_text(chunk, sheet_id=9, id_hashes=id_hashes, sealed=sealed) == expected
-    assert "a\\\\b\\tc" in expected
+        rows = registration.build_rows(chunk, sheet_id=9, id_hashes=id_hashes, sealed=sealed)
+        expected = "".join(text for text, _n in bulk.encode_copy(rows, len(registration.STAGE_COLUMNS)))
+        written[unit, seq] = registration.staged_text(chunk, sheet_id=9, id_hashes=id_hashes, sealed=sealed)
+        assert written[unit, seq] == expected
+    assert "a\\\\b\\tc" in written["a\\b\tc", "1"]
+    assert "7\\n8" in written["一车间", "7\n8"]
 
 
 def test_the_import_turns_the_garbage_collector_back_on(tree, small_chunks):
