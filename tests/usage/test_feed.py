@@ -72,6 +72,28 @@ def test_overlapping_files_store_each_transaction_once(world, django_capture_on_
     )
 
 
+def test_a_reference_twice_in_one_file_is_stored_once(world, django_capture_on_commit_callbacks):
+    """The rows later than anything stored go in by a plain INSERT; a repeat inside the file
+    makes it fail, and the whole file then goes the ON CONFLICT way, each row counted once."""
+    stored = csv_bytes([row("R1", world.card_a, at="2026-11-15 09:00:00")])
+    repeated = csv_bytes(
+        [
+            row("R1", world.card_a, at="2026-11-15 09:00:00"),  # stored already
+            row("R2", world.card_b, at="2026-11-16 10:00:00"),
+            row("R2", world.card_b, at="2026-11-16 10:00:00"),  # the bank sent it twice
+            row("R3", world.card_a, at="2026-11-16 11:00:00"),
+        ]
+    )
+    run_import(world.feed, stored, "a.csv", world.operator, django_capture_on_commit_callbacks)
+    later = run_import(world.feed, repeated, "b.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (later.job_status, later.rows, later.inserted, later.duplicates) == ("done", 4, 2, 2)
+    assert sorted(CardTransaction.objects.values_list("reference", flat=True)) == ["R1", "R2", "R3"]
+    assert UsageDay.objects.filter(day=date(2026, 11, 16)).aggregate(n=Sum("txn_count")) == {"n": 2}
+    assert CardUsage.objects.get(card=world.card_b).txn_count == 1
+    assert CardUsage.objects.get(card=world.card_a).txn_count == 2
+
+
 def test_usage_days_equal_a_recount_whether_a_file_brings_a_new_day_or_adds_to_one(
     world, django_capture_on_commit_callbacks
 ):
