@@ -371,3 +371,30 @@ def test_the_last_days_of_a_month_are_taken_and_a_day_that_does_not_exist_is_ref
     errors = {r["line"]: (r["column"], r["error"]) for r in imp.report["rejected_rows"]}
     assert errors[5] == ("交易时间", "交易时间“2026-11-31 10:00:00”不是有效的日期时间")
     assert errors[6] == ("交易时间", "交易时间“2027-02-29 10:00:00”不是有效的日期时间")
+
+
+def test_roll_ups_take_the_local_day_either_side_of_midnight(world, django_capture_on_commit_callbacks):
+    """The roll-ups group by the local day the file wrote (carried from the reader): 00:00:01 on
+    1 December in Cangzhou is still 30 November in UTC, and counts for December. The leap day goes
+    the reader's slow path (`stage`), the others its fast path."""
+    content = csv_bytes(
+        [
+            row("M1", world.card_a, at="2026-11-30 23:59:59"),
+            row("M2", world.card_a, at="2026-12-01 00:00:01"),
+            row("M3", world.card_b, at="2028-02-29 00:30:00"),
+        ]
+    )
+    imp = run_import(world.feed, content, "edge.csv", world.operator, django_capture_on_commit_callbacks)
+
+    assert (imp.inserted, imp.rejected) == (3, 0), imp.job_message
+    days = {(d.day, d.union_id): d.txn_count for d in UsageDay.objects.all()}
+    assert days == {
+        (date(2026, 11, 30), world.card_a.union_id): 1,
+        (date(2026, 12, 1), world.card_a.union_id): 1,
+        (date(2028, 2, 29), world.card_b.union_id): 1,
+    }
+    months = dict(MerchantMonth.objects.values_list("month", "txn_count"))
+    assert months == {date(2026, 11, 1): 1, date(2026, 12, 1): 1, date(2028, 2, 1): 1}
+    usage = CardUsage.objects.get(card=world.card_a)
+    assert (usage.first_used_on, usage.last_used_on) == (date(2026, 11, 30), date(2026, 12, 1))
+    assert CardUsage.objects.get(card=world.card_b).first_used_on == date(2028, 2, 29)
