@@ -256,3 +256,24 @@ class MerchantCardMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_id} {self.month:%Y-%m} {self.card_id}"
+
+
+class ImportRollup(models.Model):
+    """One roll-up (`rollups.PARTS`) applied for an import's stored rows. The roll-ups run after
+    the rows are committed, each in its own transaction on its own connection (the three in
+    parallel), and each writes this row in that same transaction: applied exactly once, whatever
+    happens to the worker in between; a missing one is applied by the import's retry or by the
+    next import (`rollups.catch_up`)."""
+
+    txn_import = models.ForeignKey(TxnImport, on_delete=models.CASCADE, related_name="rollups")
+    part = models.CharField(max_length=20)
+
+    class Meta:
+        verbose_name = _("已汇总")
+        verbose_name_plural = _("已汇总")
+        constraints = [
+            models.UniqueConstraint(fields=["txn_import", "part"], name="usage_import_rollup_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.txn_import_id} {self.part}"

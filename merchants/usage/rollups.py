@@ -1,12 +1,16 @@
-"""The roll-ups the pages read, kept current by each import in its own transaction (under the
-import lock, so each sees every earlier import's rows). One SQL for PostgreSQL and SQLite: only
-the date expressions differ (`_PG` / `_LITE`).
+"""The roll-ups the pages read, kept current by each import (`roll_up`) once its rows are
+committed: three parts (`PARTS`), each in its own transaction under its own lock (so each sees
+every earlier import's rows and two imports' same part never interleave), marked done in that
+transaction (`ImportRollup`: exactly once, whatever happens to the worker). On PostgreSQL the
+three run in parallel on their own connections: a day's 500,000 rows cost 6 s of roll-ups one
+after another on one core, about 3.5 s on two. One SQL for PostgreSQL and SQLite: only the date
+expressions differ (`_PG` / `_LITE`).
 
-* `UsageDay`: count and net amount of every kind, distinct cards, per day. A day the import
-  brought first (no UsageDay row yet: every stored row's day has at least one, since each import
-  and each load writes them for its days under the lock) is counted from the import's own rows;
-  a day the table held already is recounted from the table (its rows found by the BRIN index on
-  txn_at), since distinct cards do not add up.
+* `UsageDay`: count and net amount of every kind, distinct cards, per day. A day with no
+  UsageDay row yet is counted from the import's own rows; a day the table held already is
+  recounted from the table (its rows found by the BRIN index on txn_at), since distinct cards do
+  not add up. Right once every import's part has run: the last to run for a day either recounts
+  it from every committed row, or is the only import with rows that day.
 * `CardUsage`: the import's new purchases added (first/last day, count, gross amount).
 * `MerchantMonth`: the import's new rows added; a card counts as a new customer of the merchant
   that month when it had no earlier purchase there that month, and as a repeat customer when its
@@ -14,12 +18,17 @@ the date expressions differ (`_PG` / `_LITE`).
   and card, kept alongside), so a month of 15 M rows is never re-read for one day's file.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, connections, transaction
+from django.db.models import Count, Q
 
 from cardportal import bulk
+from cardportal.jobs import Job
+
+from .models import ImportRollup, TxnImport
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = ZoneInfo("UTC")
@@ -65,13 +74,80 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def update_for_import(import_id: int, *, fresh: str | None = None) -> None:
-    """The roll-ups after import `import_id` stored its rows. `fresh`: a table holding exactly
-    those rows (txn_at, card_id, union_id, merchant_id, category_id, channel, amount, kind; the
-    importer's RETURNING on PostgreSQL), read instead of finding them in the month's table."""
-    table, where, params = (
-        (fresh, "true", []) if fresh else ("usage_cardtransaction", "txn_import_id = %s", [import_id])
+# For each part's transaction (PostgreSQL's default is 4 MB): a day's CardUsage grouping
+# (~370,000 cards, numeric sums) took 131 MB and went to disk in 5 batches at 64 MB.
+WORK_MEM = "256MB"
+# CardUsage, the longest (3.3 s of 6.7 for a day), in two halves by card, so that the four
+# share two cores evenly
+PARTS = ("days", "cards-even", "cards-odd", "merchants")
+_IMPORT_ROWS = ("usage_cardtransaction", "txn_import_id = %s")
+
+
+def roll_up(import_id: int) -> None:
+    """Every part of import `import_id`'s roll-ups not applied yet (its rows are committed).
+    PostgreSQL outside a transaction: the parts in parallel, each on a connection of its own;
+    otherwise (SQLite, tests inside a transaction) one after another on this connection."""
+    if not bulk.is_postgresql() or connection.in_atomic_block:
+        for part in PARTS:
+            apply_part(import_id, part)
+        return
+    with ThreadPoolExecutor(max_workers=len(PARTS), thread_name_prefix=f"usage-rollup-{import_id}") as pool:
+        running = [pool.submit(_part_in_thread, import_id, part) for part in PARTS]
+    for done in running:
+        done.result()  # the first failure, raised here (the others are committed or rolled back)
+
+
+def _part_in_thread(import_id: int, part: str) -> None:
+    try:
+        apply_part(import_id, part)
+    finally:
+        connections.close_all()  # this thread's own connection
+
+
+def apply_part(import_id: int, part: str) -> bool:
+    """Apply one roll-up part of an import's stored rows, in one transaction, unless it was
+    applied before; True when it was applied now."""
+    table, where = _IMPORT_ROWS
+    params = [import_id]
+    with transaction.atomic():
+        bulk.advisory_xact_lock(f"usage.rollup.{part}")
+        if ImportRollup.objects.filter(txn_import_id=import_id, part=part).exists():
+            return False
+        bulk.set_local("work_mem", WORK_MEM)
+        if part == "days":
+            _add_days(table, where, params)
+        elif part in ("cards-even", "cards-odd"):
+            half = ("cards-even", "cards-odd").index(part)
+            _add_card_usage(f"{where} AND card_id %% 2 = {half}", params, table=table)
+        elif part == "merchants":
+            _add_merchant_months(table, where, params)
+        else:
+            raise ValueError(part)
+        ImportRollup.objects.create(txn_import_id=import_id, part=part)
+    return True
+
+
+def catch_up(*, but: int | None = None) -> list[int]:
+    """The roll-ups an earlier import left unapplied (its worker died between committing its rows
+    and finishing its roll-ups, and the job ended without a rerun): applied now. Imports whose
+    job is still queued or running are left to their own run. Returns their ids."""
+    pending = (
+        TxnImport.objects.filter(imported_at__isnull=False, inserted__gt=0)
+        .exclude(job_status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+        .annotate(parts=Count("rollups"))
+        .filter(~Q(parts=len(PARTS)))
+        .exclude(pk=but)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
+    ids = list(pending)
+    for pk in ids:
+        roll_up(pk)
+    return ids
+
+
+def _add_days(table: str, where: str, params: list) -> None:
+    """UsageDay of the days the rows of `table` that `where` selects fall on."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT {local_day('txn_at')} FROM {table} WHERE {where}", params)
         days = sorted(_as_date(d) for (d,) in cursor.fetchall())
@@ -80,8 +156,6 @@ def update_for_import(import_id: int, *, fresh: str | None = None) -> None:
     held = _days_counted(days)
     rebuild_days([d for d in days if d in held])
     _count_days([d for d in days if d not in held], table=table, where=where, params=params)
-    _add_card_usage(where, params, table=table)
-    _add_merchant_months(table, where, params)
 
 
 def _days_counted(days: list[date]) -> set[date]:
