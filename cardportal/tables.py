@@ -206,8 +206,15 @@ def header_text(value) -> str | None:
     return _PARENS.sub("", text)
 
 
+# a character `_SPACES` does not take: a text holding one is not blank
+_NOT_SPACE = re.compile(r"[^\s\u3000\u00a0\u200b\ufeff]")
+
+
 def present(value) -> bool:
-    return value is not None and not (isinstance(value, str) and not _SPACES.sub("", value))
+    """Not None, and for a text not only spaces (`_SPACES`). Searched for the first other
+    character, not by removing the spaces: a row's first cell decides at once (the reading
+    child asks this of every row)."""
+    return value is not None and (not isinstance(value, str) or _NOT_SPACE.search(value) is not None)
 
 
 # --- the parent's side -----------------------------------------------------------------------------
@@ -808,7 +815,12 @@ def _stream_main(request: dict) -> None:
                     "file_too_large",
                     f"表格行数太多（超过 {limits.max_rows} 行），每个文件最多 {limits.max_rows} 行",
                 )
-            if not any(present(c) for c in cells):
+            # blank? The first cell starting with text answers for the row (a generator per row
+            # was 0.3-0.5 s of a 500,000-row feed's 2.4 s in this child)
+            first = cells[0] if cells else None
+            if not (first.__class__ is str and _NOT_SPACE.match(first)) and not any(
+                present(c) for c in cells
+            ):
                 blanks.append((index, cells))
                 continue
             if blanks:

@@ -176,3 +176,19 @@ def test_a_real_zip_p_workbook_is_encrypted_not_a_crash(tmp_path):
     )
     content = (tmp_path / "locked.xlsx").read_bytes()
     assert code_of(lambda: tables.read_table(content)) == "file_encrypted"
+
+
+def test_a_cell_is_present_exactly_when_it_holds_more_than_spaces():
+    """`present` finds the first character that is not a space instead of removing the spaces:
+    the same answer for every kind of blank the sheets bring (full-width and no-break spaces,
+    zero-width space, BOM) and for every value that is not text."""
+    from cardportal.tables import _SPACES, present
+
+    blanks = ["", " ", "\t\n\r", "\u3000", "\u00a0", "\u200b", "\ufeff", " \u3000\u200b\ufeff\u00a0\t", "\u2003"]
+    texts = ["a", " a", "\u3000甲", "\u200b1", "a\u3000", "-", "0", "\ufeff编号", "\u200c"]
+    for value in blanks:
+        assert not present(value) and not _SPACES.sub("", value), repr(value)
+    for value in texts:
+        assert present(value) and _SPACES.sub("", value), repr(value)
+    assert not present(None)
+    assert all(present(v) for v in (0, 0.0, False, 12.5))
