@@ -58,20 +58,29 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence], *, u
     return _copy(connection, table, columns, rows)
 
 
-def copy_file(table: str, columns: Sequence[str], handle, *, using: str = DEFAULT) -> None:
+def copy_file(table: str, columns: Sequence[str], handle, *, using: str = DEFAULT, driver=None) -> None:
     """COPY a file object holding rows already in COPY's text format (UTF-8 bytes, see
     `encode_copy`) into `table`, in the caller's transaction; PostgreSQL only. The driver reads
-    the file a megabyte at a time: no Python work per row."""
-    connection = connections[using]
-    sql = _copy_sql(connection, table, columns)
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        if hasattr(raw, "copy_expert"):
-            raw.copy_expert(sql, handle, size=1 << 20)
-            return
-        with raw.copy(sql) as copy:
-            while block := handle.read(1 << 20):
-                copy.write(block)
+    the file a megabyte at a time: no Python work per row. `driver`: the DB-API connection of
+    `using` taken in another thread, to COPY on that same session from this one (both drivers'
+    connections serialise the calls made on them; Django's wrapper is per thread)."""
+    sql = _copy_sql(connections[using], table, columns)
+    if driver is not None:
+        # the driver's errors as Django's, as on the wrapper's own cursor
+        with connections[using].wrap_database_errors, driver.cursor() as cursor:
+            _copy_from(cursor, sql, handle)
+        return
+    with connections[using].cursor() as cursor:
+        _copy_from(cursor.cursor, sql, handle)
+
+
+def _copy_from(cursor, sql: str, handle) -> None:
+    if hasattr(cursor, "copy_expert"):  # psycopg2
+        cursor.copy_expert(sql, handle, size=1 << 20)
+        return
+    with cursor.copy(sql) as copy:  # psycopg 3
+        while block := handle.read(1 << 20):
+            copy.write(block)
 
 
 def _copy_sql(connection, table: str, columns: Sequence[str]) -> str:

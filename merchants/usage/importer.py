@@ -15,6 +15,8 @@ missing (as the next import would, `rollups.catch_up`).
 """
 
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from datetime import date
 
 from django.conf import settings
@@ -128,18 +130,54 @@ def _drop(stage: str) -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _write_stage(stage: str, rows: list[tuple], text: str = "") -> None:
-    """`rows` (staging tuples) and `text` (rows already in COPY's text format, PostgreSQL)."""
-    if text:
-        bulk.copy_file(stage, STAGE_COLUMNS, io.StringIO(text))
-    if not rows:
-        return
-    if bulk.is_postgresql():
-        bulk._copy(connection, stage, STAGE_COLUMNS, rows)
-        return
-    marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {stage} ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})", rows)
+class _StageWriter:
+    """Writes each chunk's rows into the stage. PostgreSQL: the chunk's COPY runs in a thread on
+    this same session (its driver connection) while this thread reads and checks the next chunk
+    (the driver waits on the socket without the GIL): a 500,000-row day's 0.75 s of COPY no
+    longer adds to the 2.6 s of Python. One COPY at a time, so at most one chunk's text waits.
+    SQLite: executemany, in this thread."""
+
+    def __init__(self, stage: str):
+        self.stage = stage
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-stage")
+            if bulk.is_postgresql()
+            else None
+        )
+        self._copying: Future | None = None
+
+    def write(self, rows: list[tuple], text: str) -> None:
+        """Hand over a chunk: `rows` (staging tuples) and `text` (rows already in COPY's text
+        format, PostgreSQL). Waits for the previous chunk's COPY first (and raises its error)."""
+        if self._pool is None:
+            marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {self.stage} ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})", rows
+                )
+            return
+        if rows:
+            text += "".join(part for part, _ in bulk.encode_copy(rows, len(STAGE_COLUMNS)))
+        self.wait()
+        if text:
+            connection.ensure_connection()
+            handle = io.StringIO(text)
+            self._copying = self._pool.submit(
+                bulk.copy_file, self.stage, STAGE_COLUMNS, handle, driver=connection.connection
+            )
+
+    def wait(self) -> None:
+        """Until the chunk handed over last is in the stage; the session is free again after."""
+        copying, self._copying = self._copying, None
+        if copying is not None:
+            copying.result()
+
+    def close(self) -> None:
+        """Wait for the COPY in flight, whatever happened (the session is used next), and end the thread."""
+        if self._pool is not None:
+            with suppress(Exception):  # the caller is raising its own error, or raised this one
+                self.wait()
+            self._pool.shutdown()
 
 
 def _stage_file(imp: TxnImport, layout: dict, stage: str) -> tuple[dict, set]:
@@ -148,6 +186,7 @@ def _stage_file(imp: TxnImport, layout: dict, stage: str) -> tuple[dict, set]:
     count = bad = 0
     pg = bulk.is_postgresql()
     _create_stage(stage)
+    writer = _StageWriter(stage)
     try:
         stream = tables.stream_table(
             imp.file.path, limits=limits(), header=header_spec(layout), text=text_layout(layout)
@@ -163,6 +202,7 @@ def _stage_file(imp: TxnImport, layout: dict, stage: str) -> tuple[dict, set]:
             job_progress(imp, done=0, total=max(0, head.height - (head.header_index or 0) - 1))
             copy_lines = reader.copy_lines
             for chunk in stream.chunks():
+                staged = count  # in the stage once the previous chunk's COPY is done
                 text, taken, rest = copy_lines(chunk) if copy_lines else ("", 0, chunk)
                 count += taken
                 good = []
@@ -182,10 +222,15 @@ def _stage_file(imp: TxnImport, layout: dict, stage: str) -> tuple[dict, set]:
                                     "error": err.message,
                                 }  # fmt: skip
                             )
-                _write_stage(stage, good, text)
-                job_progress(imp, done=count)
+                writer.wait()  # the session is free: the progress, then this chunk's COPY
+                job_progress(imp, done=staged)
+                writer.write(good, text)
+            writer.wait()
+            job_progress(imp, done=count)
     except tables.TableRefused as refused:
         raise ApplicationError(refused.message, code=refused.code) from refused
+    finally:
+        writer.close()
     if not count:
         raise ApplicationError("文件中没有交易明细行", code="no_data_rows")
     # every staged row's local month, as the reader saw them (not a scan of the stage: 0.2-0.4 s a day)

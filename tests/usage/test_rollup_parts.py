@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import DatabaseError, connection
 
 from cardportal.jobs import job_queue
 from merchants.usage import importer, rollups
@@ -155,3 +156,23 @@ def test_the_next_import_applies_what_a_failed_one_left(world, monkeypatch):
         date(2026, 11, 16),
         date(2026, 11, 17),
     }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY thread is PostgreSQL's")
+def test_a_chunk_the_database_refuses_is_raised_where_the_next_chunk_is_handed_over(world):
+    """The stage's COPY runs in a thread on this same session: its error reaches the import at the
+    next hand-over (or at the end), and the session is usable after it."""
+    importer._create_stage("usage_stage_test")
+    writer = importer._StageWriter("usage_stage_test")
+    try:
+        good = "1\tR1\t6200000000000001\t2026-11-15 09:00:00+08\t1.00\t\t\tpos\tpurchase\t\n"
+        writer.write([], good)
+        writer.write([], "2\tR2\tonly three columns\n")
+        with pytest.raises(DatabaseError):
+            writer.write([], good)
+    finally:
+        writer.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM usage_stage_test")
+        assert cursor.fetchone()[0] == 1  # the first chunk; the refused one left nothing
+        cursor.execute("DROP TABLE usage_stage_test")
