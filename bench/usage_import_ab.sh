@@ -8,12 +8,15 @@
 # variants start from a table packed at their own fillfactor.
 #
 #   DB=cp_feed15 REDIS_URL=redis://127.0.0.1:6379/3 bench/usage_import_ab.sh "old:default new:default new:scattered old:scattered"
+#   BASE=79f0f31 OLD_MIGRATION=0006 DB=… REDIS_URL=… bench/usage_import_ab.sh "old:default new:default old:default new:default"
 #
 # A run is variant:references[:digest]; references `default` (the generator's, sorting together)
 # or `scattered` (--scattered-references). Leaves the database at the last run's variant.
 set -eu
 DB=${DB:?DB=cp_… (a database loaded by bench_usage_import.py)}
 BASE=${BASE:-c3ffabc}
+# the last usage migration of BASE (c3ffabc: 0003)
+OLD_MIGRATION=${OLD_MIGRATION:-0003}
 NICE=${NICE:-}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 PY=$HERE/.venv/bin/python
@@ -30,10 +33,10 @@ LATEST=$(basename "$(ls "$HERE"/merchants/usage/migrations/0*.py | tail -1)" .py
 sql() { psql -h 127.0.0.1 -U postgres "$DB" -Atqc "$1"; }
 for spec in $1; do
   IFS=: read -r variant refs digest <<< "$spec"
-  later=$(sql "SELECT count(*) FROM django_migrations WHERE app = 'usage' AND name > '0003_z'")
+  later=$(sql "SELECT count(*) FROM django_migrations WHERE app = 'usage' AND name > '${OLD_MIGRATION}_z'")
   latest=$(sql "SELECT count(*) FROM django_migrations WHERE app = 'usage' AND name = '$LATEST'")
   if [ "$variant" = old ] && [ "$later" != 0 ]; then
-    (cd "$HERE" && $NICE "$PY" manage.py migrate usage 0003 -v0) && sql "VACUUM FULL usage_cardusage"
+    (cd "$HERE" && $NICE "$PY" manage.py migrate usage "$OLD_MIGRATION" -v0) && sql "VACUUM FULL usage_cardusage"
   elif [ "$variant" = new ] && [ "$latest" = 0 ]; then
     (cd "$HERE" && $NICE "$PY" manage.py migrate usage -v0) && sql "VACUUM FULL usage_cardusage"
   fi
