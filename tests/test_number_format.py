@@ -38,3 +38,24 @@ def test_the_union_pages_group_the_planned_members(tree, client):
     unplanned = client.get(reverse("members:union_detail", args=[tree.unit_a1.pk])).content.decode()
     assert "<dt>规划会员数</dt><dd>—</dd>" in unplanned
     assert '<td class="num">1,500,000</td>' in client.get(reverse("members:union_list")).content.decode()
+
+
+def test_a_feed_imports_report_groups_its_counts(tree, client):
+    """A day's 500,000 rows on the report and in the summary the import list shows."""
+    from merchants.usage.importer import summary
+    from merchants.usage.models import TxnImport
+    from tests.usage.helpers import World
+
+    world = World(tree)
+    imp = TxnImport.objects.create(
+        partner=world.bank, kind="daily", file_name="day.csv", sha256="x", rows=500_000, inserted=499_990,
+        duplicates=0, unknown_card=10, unknown_mid=349_731, job_status=TxnImport.Status.DONE,
+    )  # fmt: skip
+    imp.job_message = summary(imp)
+    imp.save(update_fields=["job_message"])
+    client.force_login(world.operator)
+
+    page = client.get(imp.get_absolute_url()).content.decode()
+    assert '<div class="stat">500,000</div><div class="stat-label">文件行数</div>' in page
+    assert '<div class="stat">349,731</div><div class="stat-label">非特约商户交易</div>' in page
+    assert "共 500,000 行：新增交易 499,990，" in client.get("/usage/imports/").content.decode()

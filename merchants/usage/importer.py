@@ -405,6 +405,6 @@ def _insert_and_reconcile(imp: TxnImport, stage: str) -> tuple[dict, dict]:
 def summary(imp: TxnImport) -> str:
     """Every class of row, so the counts add up to the rows read."""
     return (
-        f"共 {imp.rows} 行：新增交易 {imp.inserted}，重复（已导入过）{imp.duplicates}，未知卡号 {imp.unknown_card}，"
-        f"格式错误 {imp.rejected}；其中非有效卡 {imp.card_not_live}，非特约商户 {imp.unknown_mid}（均已入库）"
+        f"共 {imp.rows:,} 行：新增交易 {imp.inserted:,}，重复（已导入过）{imp.duplicates:,}，未知卡号 {imp.unknown_card:,}，"
+        f"格式错误 {imp.rejected:,}；其中非有效卡 {imp.card_not_live:,}，非特约商户 {imp.unknown_mid:,}（均已入库）"
     )
