@@ -67,12 +67,35 @@ def run_import(*, import_id: int, token: str | None = None) -> None:
         finally:
             _drop(stage)
     rollups.roll_up(imp.pk)
-    rollups.catch_up(but=imp.pk)
+    for earlier in rollups.catch_up(but=imp.pk):
+        _finish_caught_up(earlier)
     imp.refresh_from_db()
     job_finish(imp, message=summary(imp))
-    if imp.inserted and imp.job_status == TxnImport.Status.DONE:
+    if imp.job_status == TxnImport.Status.DONE:
+        _imported(imp)
+
+
+def _imported(imp: TxnImport) -> None:
+    """`transactions_imported` for an import whose rows and roll-ups are all committed (on commit
+    of the caller's transaction, at once outside one), when it stored rows."""
+    if imp.inserted:
         pk = imp.pk
         transaction.on_commit(lambda: transactions_imported.send(sender=TxnImport, txn_import_id=pk))
+
+
+def _finish_caught_up(pk: int) -> None:
+    """An earlier import whose run ended after its rows were committed, with a roll-up part
+    missing that `rollups.catch_up` has just applied: its rows and roll-ups are complete, so it
+    is done (not failed), and its signal, which its own run never sent, goes now (the subsidies
+    are computed once per import whatever the number of signals)."""
+    earlier = TxnImport.objects.get(pk=pk)
+    TxnImport.objects.filter(pk=pk).update(
+        job_status=TxnImport.Status.DONE,
+        job_message=summary(earlier)[:500],
+        job_error_code="",
+        job_finished_at=timezone.now(),
+    )
+    _imported(earlier)
 
 
 def _analyze(tables_) -> None:

@@ -18,6 +18,7 @@ from merchants.usage.models import (
     TxnImport,
     UsageDay,
 )
+from merchants.usage.signals import transactions_imported
 
 from ..factories import make_tree
 from .helpers import World, csv_bytes, row
@@ -145,8 +146,16 @@ def test_the_next_import_applies_what_a_failed_one_left(world, monkeypatch):
     TxnImport.objects.update(job_status=TxnImport.Status.FAILED)  # given up: no rerun will come
     monkeypatch.undo()
 
-    _import(world, _second_file(world), "b.csv")
+    signalled = []
+    transactions_imported.connect(lambda txn_import_id, **_: signalled.append(txn_import_id), weak=False)
+    try:
+        second = _import(world, _second_file(world), "b.csv")
+    finally:
+        transactions_imported.receivers.pop()
 
+    first = TxnImport.objects.exclude(pk=second.pk).get()
+    assert (first.job_status, first.job_message[:22]) == ("done", "共 4 行：新增交易 4，重复（已导入过）0")
+    assert sorted(signalled) == [first.pk, second.pk]  # the first one's never went: its subsidies
     assert ImportRollup.objects.count() == 2 * len(rollups.PARTS)
     imported = _roll_ups()
     rollups.rebuild_month(NOVEMBER)
