@@ -260,7 +260,7 @@ class MerchantCardMonth(models.Model):
 
 class ImportRollup(models.Model):
     """One roll-up (`rollups.PARTS`) applied for an import's stored rows. The roll-ups run after
-    the rows are committed, each in its own transaction on its own connection (the three in
+    the rows are committed, each in its own transaction on its own connection (the four in
     parallel), and each writes this row in that same transaction: applied exactly once, whatever
     happens to the worker in between; a missing one is applied by the import's retry or by the
     next import (`rollups.catch_up`)."""

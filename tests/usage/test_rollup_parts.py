@@ -185,3 +185,26 @@ def test_a_chunk_the_database_refuses_is_raised_where_the_next_chunk_is_handed_o
         cursor.execute("SELECT count(*) FROM usage_stage_test")
         assert cursor.fetchone()[0] == 1  # the first chunk; the refused one left nothing
         cursor.execute("DROP TABLE usage_stage_test")
+
+
+def test_an_earlier_import_that_fails_again_does_not_fail_the_one_that_found_it(world, monkeypatch, caplog):
+    apply_part = rollups.apply_part
+    doomed = []
+
+    def dies_for_the_first(import_id, part):
+        if part == "days" and (not doomed or import_id == doomed[0]):
+            doomed[:1] = [import_id]
+            raise RuntimeError("the days part is broken for this import")
+        return apply_part(import_id, part)
+
+    monkeypatch.setattr(rollups, "apply_part", dies_for_the_first)
+    with pytest.raises(RuntimeError):
+        _import(world, _first_file(world), "a.csv")
+    TxnImport.objects.update(job_status=TxnImport.Status.FAILED)
+
+    second = _import(world, _second_file(world), "b.csv")
+
+    first = TxnImport.objects.get(pk=doomed[0])
+    assert (second.job_status, first.job_status) == ("done", "failed")
+    assert "its missing roll-ups could not be applied" in caplog.text
+    assert not ImportRollup.objects.filter(txn_import=first, part="days").exists()
