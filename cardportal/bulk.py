@@ -99,13 +99,7 @@ def _copy(connection, table: str, columns: Sequence[str], rows: Iterable[Sequenc
             yield text
 
     with connection.cursor() as cursor:
-        raw = cursor.cursor
-        if hasattr(raw, "copy_expert"):  # psycopg2: it pulls from read() until "" ends the COPY
-            raw.copy_expert(sql, _ChunkReader(chunks()))
-        else:  # psycopg 3
-            with raw.copy(sql) as copy:
-                for text in chunks():
-                    copy.write(text)
+        _copy_from(cursor.cursor, sql, _ChunkReader(chunks()))
     return count
 
 
@@ -197,8 +191,9 @@ def _plain(value) -> str:
 
 
 class _ChunkReader:
-    """The file-like object psycopg2's copy_expert reads: each read() hands over the next chunk
-    (psycopg2 sends whatever read() returns; an empty string ends the COPY)."""
+    """A file-like object over text chunks: each read() hands over the next one, whatever size
+    is asked (psycopg2's copy_expert sends whatever read() returns, `_copy_from` writes each to
+    psycopg 3's COPY; an empty string ends it)."""
 
     def __init__(self, chunks: Iterator[str]):
         self._chunks = chunks
