@@ -1,6 +1,6 @@
 """Card usage: merchant numbers (MIDs), transaction-feed imports, the transactions themselves
 (partitioned by month on PostgreSQL, see migrations/0001 and `partitions.py`) and the roll-ups the
-pages read. The shape is agreed in CONTRACT18 between the feed, subsidies and analytics.
+pages read: the shape the feed, the subsidies and the analytics share (docs/usage.md).
 
 CardTransaction's references to cards, unions, merchants, categories, partners and imports are
 plain indexed integers in the database (`db_constraint=False`): the importer fills them from a

@@ -1,6 +1,6 @@
 """A small known city for the analytics tests: five activated cards (and one not activated) in
 the test tree, three union merchants, and a handful of transactions whose roll-ups
-(CardUsage, UsageDay, MerchantMonth) are written as the feed defines them (CONTRACT18): the pages
+(CardUsage, UsageDay, MerchantMonth) are written as the feed defines them (docs/usage.md): the pages
 read only those roll-ups, so the tests state the figures the pages must show from them."""
 
 from collections import defaultdict
