@@ -184,7 +184,17 @@ def test_a_cell_is_present_exactly_when_it_holds_more_than_spaces():
     zero-width space, BOM) and for every value that is not text."""
     from cardportal.tables import _SPACES, present
 
-    blanks = ["", " ", "\t\n\r", "\u3000", "\u00a0", "\u200b", "\ufeff", " \u3000\u200b\ufeff\u00a0\t", "\u2003"]
+    blanks = [
+        "",
+        " ",
+        "\t\n\r",
+        "\u3000",
+        "\u00a0",
+        "\u200b",
+        "\ufeff",
+        " \u3000\u200b\ufeff\u00a0\t",
+        "\u2003",
+    ]
     texts = ["a", " a", "\u3000甲", "\u200b1", "a\u3000", "-", "0", "\ufeff编号", "\u200c"]
     for value in blanks:
         assert not present(value) and not _SPACES.sub("", value), repr(value)
