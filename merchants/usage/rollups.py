@@ -3,8 +3,8 @@ committed: four parts (`PARTS`), each in its own transaction under its own lock 
 every earlier import's rows and two imports' same part never interleave), marked done in that
 transaction (`ImportRollup`: exactly once, whatever happens to the worker). On PostgreSQL the
 four run in parallel on their own connections: a day's 500,000 rows cost 6.3 s of roll-ups one
-after another on one core, 4.2-5.0 s side by side on two. One SQL for PostgreSQL and SQLite: only the date
-expressions differ (`_PG` / `_LITE`).
+after another on one core, 4.2-5.0 s side by side on two. One SQL for PostgreSQL and SQLite:
+only the date expressions differ (`_PG` / `_LITE`).
 
 * `UsageDay`: count and net amount of every kind, distinct cards, per day. A day with no
   UsageDay row yet is counted from the import's own rows; a day the table held already is
@@ -82,14 +82,14 @@ WORK_MEM = "256MB"
 # CardUsage, the longest (3.3 s of 6.7 for a day), in two halves by card, so that the four
 # share two cores evenly
 PARTS = ("days", "cards-even", "cards-odd", "merchants")
-_IMPORT_ROWS = ("usage_cardtransaction", "txn_import_id = %s")
+TABLE = "usage_cardtransaction"
 
 
 def roll_up(import_id: int) -> None:
     """Every part of import `import_id`'s roll-ups not applied yet (its rows are committed).
     PostgreSQL outside a transaction: the parts in parallel, each on a connection of its own;
     otherwise (SQLite, tests inside a transaction) one after another on this connection."""
-    if not bulk.is_postgresql() or connection.in_atomic_block:
+    if not bulk.may_work_beside():
         for part in PARTS:
             apply_part(import_id, part)
         return
@@ -109,20 +109,19 @@ def _part_in_thread(import_id: int, part: str) -> None:
 def apply_part(import_id: int, part: str) -> bool:
     """Apply one roll-up part of an import's stored rows, in one transaction, unless it was
     applied before; True when it was applied now."""
-    table, where = _IMPORT_ROWS
-    params = [import_id]
+    where, params = "txn_import_id = %s", [import_id]
     with transaction.atomic():
         bulk.advisory_xact_lock(f"usage.rollup.{part}")
         if ImportRollup.objects.filter(txn_import_id=import_id, part=part).exists():
             return False
         bulk.set_local("work_mem", WORK_MEM)
         if part == "days":
-            _add_days(table, where, params)
+            _add_days(where, params)
         elif part in ("cards-even", "cards-odd"):
             half = ("cards-even", "cards-odd").index(part)
-            _add_card_usage(f"{where} AND card_id %% 2 = {half}", params, table=table)
+            _add_card_usage(f"{where} AND card_id %% 2 = {half}", params)
         elif part == "merchants":
-            _add_merchant_months(table, where, params)
+            _add_merchant_months(where, params)
         else:
             raise ValueError(part)
         ImportRollup.objects.create(txn_import_id=import_id, part=part)
@@ -154,16 +153,16 @@ def catch_up(*, but: int | None = None) -> list[int]:
     return caught
 
 
-def _add_days(table: str, where: str, params: list) -> None:
-    """UsageDay of the days the rows of `table` that `where` selects fall on."""
+def _add_days(where: str, params: list) -> None:
+    """UsageDay of the days the transactions `where` selects fall on."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT {local_day('txn_at')} FROM {table} WHERE {where}", params)
+        cursor.execute(f"SELECT DISTINCT {local_day('txn_at')} FROM {TABLE} WHERE {where}", params)
         days = sorted(_as_date(d) for (d,) in cursor.fetchall())
     if not days:
         return
     held = _days_counted(days)
     rebuild_days([d for d in days if d in held])
-    _count_days([d for d in days if d not in held], table=table, where=where, params=params)
+    _count_days([d for d in days if d not in held], where=where, params=params)
 
 
 def _days_counted(days: list[date]) -> set[date]:
@@ -185,14 +184,13 @@ def rebuild_days(days: list[date]) -> None:
         cursor.execute(f"DELETE FROM usage_usageday WHERE day IN ({', '.join(['%s'] * len(days))})", values)
     _count_days(
         days,
-        table="usage_cardtransaction",
         where="txn_at >= %s AND txn_at < %s",
         params=[bound(days[0]), bound(days[-1] + timedelta(days=1))],
     )
 
 
-def _count_days(days: list[date], *, table: str, where: str, params: list) -> None:
-    """UsageDay rows of `days` counted from the rows of `table` that `where` selects (none held yet)."""
+def _count_days(days: list[date], *, where: str, params: list) -> None:
+    """UsageDay rows of `days` counted from the transactions `where` selects (none held yet)."""
     if not days:
         return
     day = local_day("txn_at")
@@ -201,13 +199,13 @@ def _count_days(days: list[date], *, table: str, where: str, params: list) -> No
         cursor.execute(
             "INSERT INTO usage_usageday (day, union_id, category_id, at_union_merchant, channel, txn_count, amount, cards) "
             f"SELECT {day}, union_id, category_id, merchant_id IS NOT NULL, channel, count(*), sum(amount), "
-            f"count(DISTINCT card_id) FROM {table} WHERE {where} AND {day} IN ({marks}) "
+            f"count(DISTINCT card_id) FROM {TABLE} WHERE {where} AND {day} IN ({marks}) "
             f"GROUP BY {day}, union_id, category_id, merchant_id IS NOT NULL, channel",
             [*params, *(d.isoformat() for d in days)],
         )
 
 
-def _add_card_usage(where: str, params: list, *, table: str = "usage_cardtransaction") -> None:
+def _add_card_usage(where: str, params: list) -> None:
     first, last = local_day("min(txn_at)"), local_day("max(txn_at)")
     least, greatest = _sql("least"), _sql("greatest")
     with connection.cursor() as cursor:
@@ -215,7 +213,7 @@ def _add_card_usage(where: str, params: list, *, table: str = "usage_cardtransac
             "INSERT INTO usage_cardusage (card_id, union_id, first_used_on, last_used_on, txn_count, amount) "
             # the first and last day from the first and last time (one conversion a card, not two a row)
             f"SELECT card_id, max(union_id), {first}, {last}, count(*), sum(amount) "
-            f"FROM {table} WHERE {where} AND kind = 'purchase' GROUP BY card_id ORDER BY card_id "
+            f"FROM {TABLE} WHERE {where} AND kind = 'purchase' GROUP BY card_id ORDER BY card_id "
             "ON CONFLICT (card_id) DO UPDATE SET union_id = excluded.union_id, "
             f"first_used_on = {least}(usage_cardusage.first_used_on, excluded.first_used_on), "
             f"last_used_on = {greatest}(usage_cardusage.last_used_on, excluded.last_used_on), "
@@ -255,7 +253,7 @@ _MONTH_ADD = (
 )
 
 
-def _add_merchant_months(table: str, where: str, params: list) -> None:
+def _add_merchant_months(where: str, params: list) -> None:
     """MerchantMonth += the import's new rows; a card is a new customer when it had no purchase
     at the merchant that month before (MerchantCardMonth), a repeat one when it reaches two;
     MerchantCardMonth += the import's purchases.
@@ -263,7 +261,7 @@ def _add_merchant_months(table: str, where: str, params: list) -> None:
     PostgreSQL: one statement; the upsert of MerchantCardMonth RETURNs each pair's new total, so
     the earlier purchases are that total less the import's, and MerchantCardMonth (a row per
     merchant, month and card: millions) is never joined whole. SQLite: read it, then upsert it."""
-    pairs = _NEW_PAIRS.format(month=month_of(local_day("txn_at")), table=table, where=where)
+    pairs = _NEW_PAIRS.format(month=month_of(local_day("txn_at")), table=TABLE, where=where)
     with connection.cursor() as cursor:
         if bulk.is_postgresql():
             cursor.execute(
