@@ -38,6 +38,14 @@ def is_postgresql(using: str = DEFAULT) -> bool:
     return connections[using].vendor == "postgresql"
 
 
+def may_work_beside(using: str = DEFAULT) -> bool:
+    """Whether work may go to other connections (threads with their own) beside `using`'s:
+    PostgreSQL, with this connection in autocommit. Inside a caller's transaction (a test's, or
+    `transaction.atomic` around the call) the others would not see its uncommitted rows, so the
+    work stays on this connection."""
+    return is_postgresql(using) and not connections[using].in_atomic_block
+
+
 def execute_for_database(*, postgresql: Sequence[str], other: Sequence[str], using: str = DEFAULT) -> None:
     """Run the PostgreSQL statements, or elsewhere (SQLite) their fallbacks, on `using` (a
     migration passes `schema_editor.connection.alias`): DDL that has no common spelling."""

@@ -249,11 +249,10 @@ def _read_and_stage(sheet: RegistrationSheet, *, today: date, clock, timings) ->
 
 
 def _may_stream() -> bool:
-    """Stage on a second connection while the chunks are worked (`_StreamedStage`): on
-    PostgreSQL, and only when this connection is in autocommit. Inside a caller's transaction
-    (a test's, or `transaction.atomic` around the import) a second connection would not see the
-    uncommitted sheet, so the spooled path stages on this connection instead."""
-    return bulk.is_postgresql() and not connection.in_atomic_block
+    """Stage on a second connection while the chunks are worked (`_StreamedStage`) where
+    `bulk.may_work_beside`; otherwise (a second connection would not see the uncommitted sheet)
+    the spooled path stages on this connection."""
+    return bulk.may_work_beside()
 
 
 class _NotThisRun(Exception):
