@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import pre_delete
 
 
 class MembersConfig(AppConfig):
@@ -10,7 +11,8 @@ class MembersConfig(AppConfig):
         from cardportal.audit import register_verbs
         from cardportal.registry import NavItem, Panel, registry
 
-        from . import access
+        from . import access, registration
+        from .models import RegistrationSheet
         from .panels import (
             corrections_open,
             member_privacy,
@@ -21,6 +23,9 @@ class MembersConfig(AppConfig):
         )
 
         scoping.connect(access)  # the bottom layer asks the access door through its port
+        pre_delete.connect(
+            registration.wait_for_staging, sender=RegistrationSheet, dispatch_uid="members.wait_for_staging"
+        )
         register_verbs(
             {
                 "member.searched": "按身份证号或手机号查询会员",

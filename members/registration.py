@@ -442,6 +442,14 @@ def _open_staging(sheet: RegistrationSheet) -> None:
     SheetRow.objects.filter(sheet_id=sheet.pk).delete()
 
 
+def wait_for_staging(sender, instance: RegistrationSheet, **_kwargs) -> None:
+    """pre_delete of a sheet: lock it FOR UPDATE before the ORM deletes its rows, so a staging
+    transaction still writing them (it holds the sheet FOR KEY SHARE) ends first and its rows are
+    deleted with the sheet. With no database constraint on `SheetRow.sheet`, the rows would
+    otherwise outlive a sheet deleted while its import ran."""
+    RegistrationSheet.objects.select_for_update().filter(pk=instance.pk).exists()
+
+
 def _check_still_ours(sheet: RegistrationSheet) -> None:
     locked = RegistrationSheet.objects.get(pk=sheet.pk)
     if locked.status != S.VALIDATING or not job_holds(sheet):

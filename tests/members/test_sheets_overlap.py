@@ -5,6 +5,7 @@ staged and the sheet ready for the retry. These tests commit (transaction=True):
 connection cannot see a test transaction's uncommitted sheet."""
 
 import threading
+from contextlib import suppress
 from datetime import date
 
 import pytest
@@ -188,3 +189,36 @@ def test_a_run_that_lost_its_sheet_mid_stream_stages_nothing(tree, staging_backe
     assert SheetRow.objects.count() == 0
     sheet.refresh_from_db()
     assert (sheet.status, sheet.rows_accepted) == (S.VALIDATING, 0)
+
+
+def test_a_sheet_deleted_while_it_stages_takes_every_staged_row_with_it(tree, monkeypatch):
+    """`SheetRow.sheet` has no database constraint (its check was most of the staging COMMIT's
+    tail). A deletion of the sheet while its rows are being staged waits for the staging
+    transaction and then deletes the rows it staged too: no staged ID ciphertext outlives its
+    sheet, as none could with the constraint."""
+    sheet = _upload(tree.unit_a1, _content(tree))
+    original = registration.validate_chunk
+    deleted = threading.Event()
+
+    def delete_sheet():
+        try:
+            RegistrationSheet.objects.filter(pk=sheet.pk).delete()
+            deleted.set()
+        finally:
+            connection.close()
+
+    deleter = threading.Thread(target=delete_sheet)
+
+    def validate_chunk(head, rows, **kwargs):
+        if not deleter.is_alive() and not deleted.is_set() and rows[0][0] > 15:  # chunks already staged
+            deleter.start()
+            assert not deleted.wait(0.5)  # it waits for the staging transaction
+        return original(head, rows, **kwargs)
+
+    monkeypatch.setattr(registration, "validate_chunk", validate_chunk)
+    with suppress(RegistrationSheet.DoesNotExist):  # the import's last read of its sheet may find it gone
+        sheet_import(sheet_id=sheet.pk, today=TODAY)
+    deleter.join(10)
+    assert deleted.is_set()
+    assert not RegistrationSheet.objects.filter(pk=sheet.pk).exists()
+    assert SheetRow.objects.count() == 0
