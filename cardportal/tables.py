@@ -47,6 +47,7 @@ import zipfile
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 
 MAX_BYTES = 30 * 1024 * 1024
 MAX_ROWS = 200_000
@@ -445,7 +446,11 @@ def parse_in_child(data: bytes, *, file_format: str, limits: Limits, header: Hea
             _log_child_failure(done)
             raise refuse("too_many_cells", "表格内容过多或结构异常，读取时超出了内存或时间上限，已拒收")
         with open(answered, "rb") as handle:
-            answer = _loads_without_gc(handle.read())
+            try:
+                answer = _loads_without_gc(handle.read())
+            except pickle.UnpicklingError as exc:
+                _log_child_failure(done)
+                raise refuse("file_corrupt") from exc
     if "refused" in answer:
         raise refuse(*answer["refused"])
     # Only the fields this process knows: after a deploy, a running process may start the new
@@ -542,7 +547,7 @@ class TableStream:
     def _next(self) -> tuple[str, object]:
         try:
             with collector_paused():
-                kind, payload = pickle.load(self._child.stdout)
+                kind, payload = _from_child(self._child.stdout)
         except (EOFError, pickle.UnpicklingError) as exc:
             self._child.kill()
             stderr = self._child.stderr.read()
@@ -604,7 +609,33 @@ def collector_paused():
 
 def _loads_without_gc(payload: bytes) -> dict:
     with collector_paused():
-        return pickle.loads(payload)
+        return _from_child(io.BytesIO(payload))
+
+
+def _from_child(handle):
+    """One pickle from the reading child, which may name no callable but the date and time types
+    its cells hold. The child parses untrusted files; a pickle is a program, and one naming
+    `os.system` (or any function) would run it here, in the web or worker process, if a file
+    ever took the child over. Whatever else is named is refused (`pickle.UnpicklingError`)."""
+    return _PlainValues(handle).load()
+
+
+@cache
+def _plain_types() -> dict[tuple[str, str], type]:
+    import datetime  # here, not at the top: the child imports datetime only when a cell needs it
+
+    kinds = (datetime.date, datetime.datetime, datetime.time, datetime.timedelta)
+    return {("datetime", kind.__name__): kind for kind in kinds}
+
+
+class _PlainValues(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        try:
+            return _plain_types()[module, name]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"the reading child sent {module}.{name}, not a plain value"
+            ) from None
 
 
 def _log_child_failure(done: subprocess.CompletedProcess) -> None:

@@ -202,3 +202,67 @@ def test_a_cell_is_present_exactly_when_it_holds_more_than_spaces():
         assert present(value) and _SPACES.sub("", value), repr(value)
     assert not present(None)
     assert all(present(v) for v in (0, 0.0, False, 12.5))
+
+
+class _Runs:
+    """Unpickled, it calls os.mkdir: what a reading child taken over by a file could send."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.path,))
+
+
+def test_a_taken_over_reading_child_cannot_run_code_in_this_process(tmp_path, monkeypatch):
+    """The child parses untrusted files and answers in pickles. Were a file ever to take it over,
+    its answer could name any function for this process (web or worker) to call; only plain
+    values and the date and time types are accepted, the rest is refused like a child that
+    failed."""
+    import pickle
+    import sys
+
+    ran = tmp_path / "ran"
+    answer = tmp_path / "answer.pickle"
+    answer.write_bytes(pickle.dumps(("head", _Runs(ran)), protocol=pickle.HIGHEST_PROTOCOL))
+    real_popen = subprocess.Popen
+
+    def child_that_sends(args, **kwargs):  # the streaming child: frames on its stdout
+        echo = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
+        return real_popen([sys.executable, "-c", echo, str(answer)], **kwargs)
+
+    def child_that_answers(args, **kwargs):  # the whole-file child: one answer file
+        shutil.copy(answer, args[-1])
+        return subprocess.CompletedProcess(args, 0, b"", b"")
+
+    monkeypatch.setattr(tables.subprocess, "Popen", child_that_sends)
+    monkeypatch.setattr(tables.subprocess, "run", child_that_answers)
+    path = tmp_path / "sheet.xlsx"
+    path.write_bytes(VALID)
+    header = tables.HeaderSpec(aliases={"身份证号": "id_number"}, required=("id_number",), search_rows=5)
+
+    def stream():
+        with tables.stream_table(str(path), header=header):
+            pass
+
+    assert code_of(stream) == "too_many_cells"
+    assert code_of(lambda: tables.read_table(VALID)) == "file_corrupt"
+    assert not ran.exists()
+
+
+def test_date_and_time_cells_still_cross_from_the_child():
+    from datetime import datetime, time, timedelta
+
+    table = tables.read_table(
+        workbook_bytes(
+            [HEADER, [date(2026, 6, 1), datetime(2026, 6, 1, 8, 30), time(9, 15), timedelta(hours=2)]]
+        )
+    )
+    assert table.rows[1][:4] == [
+        date(2026, 6, 1),
+        datetime(2026, 6, 1, 8, 30),
+        time(9, 15),
+        timedelta(hours=2),
+    ]
