@@ -429,7 +429,7 @@ class SheetRow(models.Model):
         related_name="rows",
         db_index=False,  # sheetrow_unique_row and sheetrow_outcome both start with sheet
         # No database constraint: its check (one look-up of the sheet's row per staged row, at
-        # the staging COMMIT) was 0.3-0.4 s of the 100,000-row import's serial tail and ~5 s at
+        # the staging COMMIT) was 0.3-0.4 s of the 100,000-row import's serial tail and ~8 s at
         # 1,000,000 rows. What it guarded holds without it: rows are written only by the staging
         # transaction, which holds its sheet FOR KEY SHARE from its first row to COMMIT, and a
         # sheet's deletion (the ORM's CASCADE) first waits for that transaction to end
