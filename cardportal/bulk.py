@@ -137,6 +137,11 @@ def temp_table(
         cursor.execute(f"DROP TABLE {name}")
 
 
+def copy_text(rows: Iterable[Sequence], width: int) -> str:
+    """`rows` in COPY's text format as one string (`encode_copy`'s chunks joined)."""
+    return "".join(text for text, _n in encode_copy(rows, width))
+
+
 def encode_copy(rows: Iterable[Sequence], width: int, *, size: int = COPY_CHUNK) -> Iterator[tuple[str, int]]:
     """(text, rows) chunks of `rows` in COPY's text format. Each chunk is first joined without
     escaping and checked as a whole (tabs, newlines and backslashes all where the format put

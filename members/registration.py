@@ -530,11 +530,6 @@ def _spooled(spool):
             return
 
 
-def _escaped_copy_text(rows: list[tuple]) -> str:
-    """Staged tuples (STAGE_COLUMNS order) through the general, escaping encoder."""
-    return "".join(chunk for chunk, _n in bulk.encode_copy(rows, len(STAGE_COLUMNS)))
-
-
 def staged_text(results: list[RowResult], *, sheet_id: int, id_hashes: dict, sealed: dict) -> str:
     """The staged rows of `results` in COPY's text format, one f-string per row and no staged
     tuple in between: the columns' types are known here, so none of `bulk.encode_copy`'s
@@ -577,7 +572,10 @@ def staged_text(results: list[RowResult], *, sheet_id: int, id_hashes: dict, sea
         and "\r" not in text
     ):
         return text
-    return _escaped_copy_text(build_rows(results, sheet_id=sheet_id, id_hashes=id_hashes, sealed=sealed))
+    # through the general, escaping encoder
+    return bulk.copy_text(
+        build_rows(results, sheet_id=sheet_id, id_hashes=id_hashes, sealed=sealed), len(STAGE_COLUMNS)
+    )
 
 
 @contextmanager

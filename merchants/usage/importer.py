@@ -180,7 +180,7 @@ class _StageWriter:
                 )
             return
         if rows:
-            text += "".join(part for part, _ in bulk.encode_copy(rows, len(STAGE_COLUMNS)))
+            text += bulk.copy_text(rows, len(STAGE_COLUMNS))
         self.wait()
         if text:
             connection.ensure_connection()
