@@ -222,7 +222,9 @@ def _read_and_stage(sheet: RegistrationSheet, *, today: date, clock, timings) ->
         head = stream.head
         clock.lap("read")
         job_progress(sheet, done=0, total=stream.total_rows)
-        stage_class = _StreamedStage if _may_stream() else _SpooledStage
+        # on a second connection while the chunks are worked where `bulk.may_work_beside`; else (a
+        # second connection would not see the uncommitted sheet) on this one, spooled
+        stage_class = _StreamedStage if bulk.may_work_beside() else _SpooledStage
         try:
             # the row results of each chunk make no cycles: collecting while they are made costs 0.3-0.4 s
             # of the row rules' 0.83-0.88 s CPU on the 100,000-row benchmark sheet
@@ -246,13 +248,6 @@ def _read_and_stage(sheet: RegistrationSheet, *, today: date, clock, timings) ->
         except _NotThisRun as gone:
             return gone.sheet
     return None
-
-
-def _may_stream() -> bool:
-    """Stage on a second connection while the chunks are worked (`_StreamedStage`) where
-    `bulk.may_work_beside`; otherwise (a second connection would not see the uncommitted sheet)
-    the spooled path stages on this connection."""
-    return bulk.may_work_beside()
 
 
 class _NotThisRun(Exception):
