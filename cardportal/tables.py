@@ -253,22 +253,36 @@ def check_file(data: bytes, *, limits: Limits = Limits()) -> str:
 def check_path(path: str, *, limits: Limits = Limits()) -> str:
     """`check_file` for a file on disk, read in pieces (a migration's CSV is hundreds of MB):
     the same checks in the same order, the archive inflated through the same bounded stream."""
+    file_format = sniff_path(path, limits=limits)
+    check_content(path, file_format=file_format, limits=limits)
+    return file_format
+
+
+def sniff_path(path: str, *, limits: Limits = Limits()) -> str:
+    """`check_path`'s first half, from the size and the first bytes: "xlsx", "xls" or "csv"."""
     size = os.path.getsize(path)
     check_size(size, max_bytes=limits.max_bytes)
     with open(path, "rb") as handle:
         head = handle.read(8)
     if head.startswith(ZIP_MAGIC):
-        check_zip(path, limits=limits)
         return "xlsx"
     if head.startswith(OLE2_MAGIC):
-        with open(path, "rb") as handle:  # an .xls holds at most 65,536 rows: a few MB
-            data = handle.read()
-        if all(name in data for name in ENCRYPTED_OOXML_STREAMS):
-            raise refuse("file_encrypted")
         return "xls"
     if head.startswith(NOT_SPREADSHEET_MAGIC):
         raise refuse("file_not_spreadsheet")
     return "csv"
+
+
+def check_content(path: str, *, file_format: str, limits: Limits = Limits()) -> None:
+    """`check_path`'s second half, which reads the whole file: the archive's bounds for an
+    .xlsx, the encrypted-workbook test for an .xls."""
+    if file_format == "xlsx":
+        check_zip(path, limits=limits)
+    elif file_format == "xls":
+        with open(path, "rb") as handle:  # an .xls holds at most 65,536 rows: a few MB
+            data = handle.read()
+        if all(name in data for name in ENCRYPTED_OOXML_STREAMS):
+            raise refuse("file_encrypted")
 
 
 def check_zip(data: bytes | str, *, limits: Limits = Limits()) -> None:
@@ -477,7 +491,12 @@ class TableStream:
 
     A refusal can still come after some chunks (too many rows, a sheet damaged near its end):
     callers write nothing they cannot take back until the stream has ended. Trailing blank rows
-    are not sent."""
+    are not sent.
+
+    The whole-file checks (`check_content`) run here while the child starts and parses: the
+    child is capped in memory and CPU as for any file, so a file they refuse (an archive bomb)
+    costs it at most its caps, and their refusal is raised before any of its answers is read.
+    On the 100,000-row .xlsx they took 0.15 s of the 0.9 s before the first rows."""
 
     def __init__(
         self,
@@ -526,6 +545,7 @@ class TableStream:
             bufsize=1024 * 1024,
         )
         try:
+            check_content(self.path, file_format=self.file_format, limits=self.limits)
             kind, payload = self._next()
             if kind != "head":
                 raise refuse("file_corrupt")
@@ -583,9 +603,10 @@ def stream_table(
     chunk_rows: int = STREAM_CHUNK_ROWS,
     text: TextLayout | None = None,
 ) -> TableStream:
-    """`read_table` for a file on disk, streamed (see TableStream). The whole-file checks run here
-    first, exactly as for `read_table`. `text` cuts a text file as its partner's layout says."""
-    file_format = check_path(path, limits=limits)
+    """`read_table` for a file on disk, streamed (see TableStream). The whole-file checks are
+    those of `read_table`: the size and the kind of file here, the rest as the stream opens,
+    beside the child. `text` cuts a text file as its partner's layout says."""
+    file_format = sniff_path(path, limits=limits)
     return TableStream(
         path, file_format=file_format, limits=limits, header=header, chunk_rows=chunk_rows, text=text
     )

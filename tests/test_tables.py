@@ -266,3 +266,29 @@ def test_date_and_time_cells_still_cross_from_the_child():
         time(9, 15),
         timedelta(hours=2),
     ]
+
+
+def test_the_whole_file_checks_beside_the_child_still_refuse_first_and_end_it(tmp_path, monkeypatch):
+    """A streamed file's archive checks run while its reading child starts: an archive bomb is
+    still refused as one (not as whatever the child makes of it), and the child already started
+    is ended with the refusal, not left running."""
+    from .hostile import zip_bomb
+
+    started = []
+    popen = subprocess.Popen
+
+    def recorded(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(tables.subprocess, "Popen", recorded)
+    path = tmp_path / "bomb.xlsx"
+    path.write_bytes(zip_bomb())
+    header = tables.HeaderSpec(aliases={"身份证号": "id_number"}, required=("id_number",), search_rows=5)
+
+    def stream():
+        with tables.stream_table(str(path), header=header):
+            pass
+
+    assert code_of(stream) == "archive_bomb"
+    assert all(child.returncode is not None for child in started)  # ended and reaped
