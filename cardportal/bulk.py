@@ -386,12 +386,6 @@ class KeyTable:
             added = {key for (key,) in cursor.fetchall()}
         return self.get([key for key, _value in items if key not in added])
 
-    def analyze(self) -> None:
-        """Give the planner the table's statistics before it is joined with a large table (a
-        temporary table has none until analysed: the planner would guess its size)."""
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(f"ANALYZE {self.name}")
-
     def add(self, items: Iterable[tuple[str, int]]) -> None:
         connection = connections[self.using]
         if connection.vendor == "postgresql":

@@ -513,13 +513,15 @@ def validate_chunk(
     return results
 
 
-def mark_in_sheet_duplicates(results: list[RowResult], first_row_of) -> None:
+def mark_in_sheet_duplicates(results: list[RowResult], first_row_of) -> list[int]:
     """Reject each row whose ID number an earlier row of the sheet has (`duplicate_in_sheet`).
     `first_row_of` maps an ID number to the first row that has it; the rows of `results` are
     added to it (a dict, or anything with `setdefault`). The earlier row is named by its Excel
     row only: a streamed import knows earlier chunks by keyed hash and row number, and the message
-    must not depend on where a chunk ends (the row itself is shown with its 序号)."""
-    for result in results:
+    must not depend on where a chunk ends (the row itself is shown with its 序号). Returns the
+    indexes of the rows it rejected."""
+    changed = []
+    for index, result in enumerate(results):
         if result.id_number:
             earlier = first_row_of.setdefault(result.id_number, result.row)
             if earlier != result.row:
@@ -529,6 +531,8 @@ def mark_in_sheet_duplicates(results: list[RowResult], first_row_of) -> None:
                     f"身份证号与本表第{earlier}行重复（同一人只登记一次）",
                     first=True,
                 )
+                changed.append(index)
+    return changed
 
 
 REASON_LABELS = {

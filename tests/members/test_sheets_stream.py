@@ -82,12 +82,13 @@ def test_duplicates_against_the_registry_across_chunks(tree, small_chunks):
 def test_registry_and_pending_conflicts_are_named_first_with_the_rows_other_problems(
     tree, clerk, small_chunks
 ):
-    """The registry and pending-sheet check runs once for the whole staged sheet: a registered
-    person's row names that first and keeps its other problems after it, registered wins over
-    pending, a later row of the same person is still `duplicate_in_sheet`, and the counts and
-    the rows' stored hashes follow."""
-    registered, both, pending, free = (next_id_number() for _ in range(4))
+    """The registry and pending-sheet check runs chunk by chunk in the staging transaction: a
+    registered person's row names that first and keeps its other problems after it, registered
+    wins over pending, a later row of the same person is still `duplicate_in_sheet` (in a later
+    chunk or the same one), and the counts and the rows' stored hashes follow."""
+    registered, both, pending, free, twice = (next_id_number() for _ in range(5))
     make_member(tree.unit_a1, id_number=registered)
+    make_member(tree.unit_a1, id_number=twice)
     other, _ = sheet_upload(
         union=tree.unit_a1,
         filename="o.csv",
@@ -104,6 +105,8 @@ def test_registry_and_pending_conflicts_are_named_first_with_the_rows_other_prob
     lines[10] = f"11,{pending},李明,,13900008888,第一车间,"  # pending in `other`
     lines[16] = f"17,{registered},李明,,13900007777,第一车间,"  # the row of line 3 again, chunk 3
     lines[18] = f"19,{free},李明,,13900006666,第一车间,"
+    lines[4] = f"5,{twice},李明,,13900005555,第一车间,"  # registered; rows 6 and 8: one chunk
+    lines[6] = f"7,{twice},李明,,13900004444,第一车间,"
     sheet, _ = sheet_upload(
         union=tree.unit_a1, filename="s.csv", content=csv_sheet(*lines), actor=None, enqueue=False
     )
@@ -121,9 +124,15 @@ def test_registry_and_pending_conflicts_are_named_first_with_the_rows_other_prob
         f"此人已在{tree.unit_a1.name}的登记表 #{other.pk}中待审核登记，一人只能登记一次",
     )
     assert staged[18][:2] == ("reject", "duplicate_in_sheet")
+    assert staged[6] == (
+        "reject",
+        "duplicate_existing",
+        f"此人已登记为会员（{tree.unit_a1.name}），一人只能登记一次",
+    )
+    assert staged[8] == ("reject", "duplicate_in_sheet", "身份证号与本表第6行重复（同一人只登记一次）")
     assert staged[20] == ("accept", "ok_normalised", "")
-    assert (sheet.rows_accepted, sheet.rows_rejected) == (16, 4)
-    taken = SheetRow.objects.filter(sheet=sheet, row_number__in=[4, 11, 12])
+    assert (sheet.rows_accepted, sheet.rows_rejected) == (14, 6)
+    taken = SheetRow.objects.filter(sheet=sheet, row_number__in=[4, 6, 8, 11, 12])
     assert set(taken.values_list("id_hash", "id_encrypted", "phone_hash", "phone_encrypted")) == {
         ("", "", "", "")
     }
