@@ -436,10 +436,11 @@ def _open_staging(sheet: RegistrationSheet) -> None:
 
 
 def wait_for_staging(sender, instance: RegistrationSheet, **_kwargs) -> None:
-    """pre_delete of a sheet: lock it FOR UPDATE before the ORM deletes its rows, so a staging
-    transaction still writing them (it holds the sheet FOR KEY SHARE) ends first and its rows are
-    deleted with the sheet. With no database constraint on `SheetRow.sheet`, the rows would
-    otherwise outlive a sheet deleted while its import ran."""
+    """pre_delete of a sheet: lock it FOR UPDATE before the ORM deletes its rows and claims, so a
+    staging transaction still writing rows (it holds the sheet FOR KEY SHARE) or a submit still
+    writing claims (it holds the sheet FOR UPDATE) ends first, and what it wrote is deleted with
+    the sheet. With no database constraint on `SheetRow.sheet` nor on `SheetClaim.sheet`, those
+    would otherwise outlive a sheet deleted while its import or its submit ran."""
     RegistrationSheet.objects.select_for_update().filter(pk=instance.pk).exists()
 
 

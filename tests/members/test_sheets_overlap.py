@@ -12,8 +12,8 @@ import pytest
 from django.db import connection, transaction
 
 from members import registration
-from members.models import RegistrationSheet, SheetRow
-from members.registration import sheet_import, sheet_import_reset, sheet_upload
+from members.models import RegistrationSheet, SheetClaim, SheetRow
+from members.registration import sheet_import, sheet_import_reset, sheet_submit, sheet_upload
 
 from ..factories import make_member, next_id_number
 from .test_sheets_pipeline import csv_sheet
@@ -222,3 +222,37 @@ def test_a_sheet_deleted_while_it_stages_takes_every_staged_row_with_it(tree, mo
     assert deleted.is_set()
     assert not RegistrationSheet.objects.filter(pk=sheet.pk).exists()
     assert SheetRow.objects.count() == 0
+
+
+def test_a_sheet_deleted_while_it_is_submitted_takes_every_claim_with_it(tree, monkeypatch):
+    """`SheetClaim.sheet` has no database constraint either (its check was a quarter of the
+    submit's time in the database). A deletion of the sheet while its submit writes the claims
+    waits for the submit's transaction and then deletes the claims too: no claim outlives its
+    sheet to hold its people as pending, as none could with the constraint."""
+    sheet = sheet_import(sheet_id=_upload(tree.unit_a1, _content(tree)).pk, today=TODAY)
+    assert sheet.status == S.VALIDATED and sheet.rows_accepted == 35
+    original = registration.audit_record
+    deleted = threading.Event()
+
+    def delete_sheet():
+        try:
+            RegistrationSheet.objects.filter(pk=sheet.pk).delete()
+            deleted.set()
+        finally:
+            connection.close()
+
+    deleter = threading.Thread(target=delete_sheet)
+
+    def audit_record(**kwargs):  # the submit's last step: its claims are written, not committed
+        if kwargs.get("verb") == "sheet.submitted":
+            assert SheetClaim.objects.filter(sheet_id=sheet.pk).count() == 35
+            deleter.start()
+            assert not deleted.wait(0.5)  # it waits for the submit's transaction
+        return original(**kwargs)
+
+    monkeypatch.setattr(registration, "audit_record", audit_record)
+    assert sheet_submit(sheet=sheet, actor=None) == 35
+    deleter.join(10)
+    assert deleted.is_set()
+    assert not RegistrationSheet.objects.filter(pk=sheet.pk).exists()
+    assert SheetClaim.objects.count() == 0
