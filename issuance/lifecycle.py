@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -283,7 +283,13 @@ def cards_apply_registered(*, member_ids: list[int], actor=None, at: datetime | 
         f"WHERE {bulk.any_of('m.id').replace('%s', '%(ids)s')})"
     )
     rows = _insert_applied(
-        source, {"ids": bulk.array_text(member_ids)}, at=at, now=timezone.now(), actor_id=actor_id, note=""
+        source,
+        {"ids": bulk.array_text(member_ids)},
+        at=at,
+        now=timezone.now(),
+        actor_id=actor_id,
+        note="",
+        expect_new=True,
     )
     month = month_of(at)
     bump_counts(Counter((union_id, month, "applied") for _pk, _member_id, union_id in rows))
@@ -291,18 +297,18 @@ def cards_apply_registered(*, member_ids: list[int], actor=None, at: datetime | 
 
 
 # Every applied card is inserted by this one statement, from rows (member_id, union_id,
-# is_hardship, n) that the caller's {source} gives, in the order of n. ON CONFLICT names the
-# partial one-live-card index by its column and predicate (the DEAD statuses written out: an
-# index predicate cannot be a parameter), so a member who already holds a live card is skipped by
-# the index itself, also when two applications race. The events are inserted from its RETURNING
-# rows in the same statement.
+# is_hardship, n) that the caller's {source} gives, in the order of n. ON CONFLICT (`ON_CONFLICT`,
+# left out only on `_insert_applied`'s first try for new members) names the partial one-live-card
+# index by its column and predicate (the DEAD statuses written out: an index predicate cannot be a
+# parameter), so a member who already holds a live card is skipped by the index itself, also when
+# two applications race. The events are inserted from its RETURNING rows in the same statement.
 APPLY_INSERT = """
 WITH new AS (
     INSERT INTO {card} (member_id, union_id, is_hardship, status, bank_reason, applied_at, updated_at)
     SELECT t.member_id, t.union_id, t.is_hardship, %(status)s, '', %(at)s, %(now)s
     FROM {source} AS t(member_id, union_id, is_hardship, n)
     ORDER BY t.n
-    ON CONFLICT (member_id) WHERE {live} DO NOTHING
+    {on_conflict}
     RETURNING id, member_id, union_id
 ), events AS (
     INSERT INTO {event} (card_id, from_status, to_status, at, actor_id, note)
@@ -311,19 +317,32 @@ WITH new AS (
 SELECT id, member_id, union_id FROM new
 """
 LIVE = "NOT (status IN ({}))".format(", ".join(f"'{status}'" for status in Card.DEAD))
+ON_CONFLICT = f"ON CONFLICT (member_id) WHERE {LIVE} DO NOTHING"
 
 
 def _insert_applied(
-    source: str, params: dict, *, at: datetime, now: datetime, actor_id, note: str
+    source: str, params: dict, *, at: datetime, now: datetime, actor_id, note: str, expect_new: bool = False
 ) -> list[tuple]:
     """PostgreSQL: insert the applied cards of `source`'s rows; (card id, member id, union id) of
-    each new card. updated_at is `now`, as auto_now stamps it in bulk_create."""
-    sql = APPLY_INSERT.format(
-        card=Card._meta.db_table, event=CardEvent._meta.db_table, source=source, live=LIVE
-    )
+    each new card. updated_at is `now`, as auto_now stamps it in bulk_create.
+
+    `expect_new`: the members are normally new (registration's, uncommitted: no other
+    transaction can apply for them), so the statement goes first without ON CONFLICT, in a
+    savepoint. ON CONFLICT checks the one-live-card index before each row and then confirms each
+    speculative insertion: 0.94-0.98 s against 1.01-1.16 s for 99,000 cards and their events,
+    alternately. A member who holds a live card after all (a re-run) fails it on that index,
+    and the same rows go again with ON CONFLICT, which skips that member."""
+    tables = {"card": Card._meta.db_table, "event": CardEvent._meta.db_table, "source": source}
     params = {**params, "status": S.APPLIED, "at": at, "now": now, "actor": actor_id, "note": note}
+    if expect_new:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(APPLY_INSERT.format(**tables, on_conflict=""), params)
+                return cursor.fetchall()
+        except IntegrityError:
+            pass  # rolled back to the savepoint: nothing of it stays
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(APPLY_INSERT.format(**tables, on_conflict=ON_CONFLICT), params)
         return cursor.fetchall()
 
 
