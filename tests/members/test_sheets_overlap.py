@@ -191,13 +191,9 @@ def test_a_run_that_lost_its_sheet_mid_stream_stages_nothing(tree, staging_backe
     assert (sheet.status, sheet.rows_accepted) == (S.VALIDATING, 0)
 
 
-def test_a_sheet_deleted_while_it_stages_takes_every_staged_row_with_it(tree, monkeypatch):
-    """`SheetRow.sheet` has no database constraint (its check was most of the staging COMMIT's
-    tail). A deletion of the sheet while its rows are being staged waits for the staging
-    transaction and then deletes the rows it staged too: no staged ID ciphertext outlives its
-    sheet, as none could with the constraint."""
-    sheet = _upload(tree.unit_a1, _content(tree))
-    original = registration.validate_chunk
+def _deleter(sheet) -> tuple[threading.Thread, threading.Event]:
+    """A thread (not started) that deletes the sheet on its own connection, and the event it
+    sets once the deletion has returned."""
     deleted = threading.Event()
 
     def delete_sheet():
@@ -207,7 +203,17 @@ def test_a_sheet_deleted_while_it_stages_takes_every_staged_row_with_it(tree, mo
         finally:
             connection.close()
 
-    deleter = threading.Thread(target=delete_sheet)
+    return threading.Thread(target=delete_sheet), deleted
+
+
+def test_a_sheet_deleted_while_it_stages_takes_every_staged_row_with_it(tree, monkeypatch):
+    """`SheetRow.sheet` has no database constraint (its check was most of the staging COMMIT's
+    tail). A deletion of the sheet while its rows are being staged waits for the staging
+    transaction and then deletes the rows it staged too: no staged ID ciphertext outlives its
+    sheet, as none could with the constraint."""
+    sheet = _upload(tree.unit_a1, _content(tree))
+    original = registration.validate_chunk
+    deleter, deleted = _deleter(sheet)
 
     def validate_chunk(head, rows, **kwargs):
         if not deleter.is_alive() and not deleted.is_set() and rows[0][0] > 15:  # chunks already staged
@@ -232,16 +238,7 @@ def test_a_sheet_deleted_while_it_is_submitted_takes_every_claim_with_it(tree, m
     sheet = sheet_import(sheet_id=_upload(tree.unit_a1, _content(tree)).pk, today=TODAY)
     assert sheet.status == S.VALIDATED and sheet.rows_accepted == 35
     original = registration.audit_record
-    deleted = threading.Event()
-
-    def delete_sheet():
-        try:
-            RegistrationSheet.objects.filter(pk=sheet.pk).delete()
-            deleted.set()
-        finally:
-            connection.close()
-
-    deleter = threading.Thread(target=delete_sheet)
+    deleter, deleted = _deleter(sheet)
 
     def audit_record(**kwargs):  # the submit's last step: its claims are written, not committed
         if kwargs.get("verb") == "sheet.submitted":
