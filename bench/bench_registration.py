@@ -317,7 +317,7 @@ def checkpoint() -> None:
             cursor.execute("CHECKPOINT")
     except DatabaseError as exc:
         _CHECKPOINT_REFUSED = True
-        print(f"(no CHECKPOINT before the timed parts: {exc}".strip() + ")")
+        print(f"(no CHECKPOINT before the timed parts: {str(exc).strip()})")
 
 
 _CHECKPOINT_REFUSED = False
