@@ -1050,7 +1050,7 @@ class _SheetInParts:
         self._head = head
         self._consumed = len(head)
         del buffer[: len(head)]
-        return self._next() and self._strays() is None
+        return self._next() and not self._strays()
 
     def _cut(self) -> int | None:
         """Where the current part's rows end in the buffer (the next part's first row in
@@ -1139,14 +1139,13 @@ class _SheetInParts:
         self.sheet = _open_workbook(made).get_sheet_by_index(self.index)
         return True
 
-    def _strays(self) -> str | None:
-        """Why the current part's cells do not belong to its rows alone, or None."""
+    def _strays(self) -> bool:
+        """Whether the current part has cells outside its own rows (rows written out of order,
+        or a cell placed in another row)."""
         start, end = self.sheet.start, self.sheet.end
         if start is None:
-            return None
-        if start[0] < self._first_row or (self._next_row is not None and end[0] >= self._next_row):
-            return ROWS_OUT_OF_ORDER
-        return None
+            return False
+        return start[0] < self._first_row or (self._next_row is not None and end[0] >= self._next_row)
 
     def height_estimate(self) -> int:
         """Rows in the sheet, for progress only: the last row `<dimension>` names where the head
@@ -1182,8 +1181,8 @@ class _SheetInParts:
                 if not self._next():
                     return
                 check_range(self.sheet.height, self.sheet.width, limits)
-                if (why := self._strays()) is not None:
-                    raise refuse("file_corrupt", why)
+                if self._strays():
+                    raise refuse("file_corrupt", ROWS_OUT_OF_ORDER)
         finally:
             self.archive.close()
 
